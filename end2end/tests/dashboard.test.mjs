@@ -1,0 +1,90 @@
+// The dashboard shell: server-side rendering, hydration, feed rows and the
+// error banner for a missing or corrupt feed.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { startServer, launchBrowser, waitForHydration, FIXTURES, SCREENSHOTS } from "../harness.mjs";
+
+const fixture = JSON.parse(readFileSync(join(FIXTURES, "feed.json"), "utf8"));
+let server;
+let ui;
+
+before(async () => {
+  server = await startServer({ feed: join(FIXTURES, "feed.json") });
+  ui = await launchBrowser();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+
+after(async () => {
+  await ui?.browser.close();
+  await server?.stop();
+});
+
+test("the page is rendered on the server with every fixture row", async () => {
+  const res = await fetch(server.url + "/");
+  assert.equal(res.status, 200);
+  const html = await res.text();
+  for (const signal of fixture.signals) {
+    assert.ok(html.includes(`data-key="${signal.exchange}:${signal.symbol}:${signal.strategy}"`), `row of ${signal.symbol} in SSR HTML`);
+  }
+  assert.match(html, /4 signals/);
+  assert.match(html, /\/pkg\/quantpro\.js/, "hydration script is linked");
+});
+
+test("the browser shows the fixture rows sorted by score", async () => {
+  const { page, errors } = ui;
+  await page.goto(server.url + "/");
+  await waitForHydration(page);
+  const symbols = await page.$$eval("tr.signal-row td.symbol", (tds) => tds.map((td) => td.textContent));
+  const expected = [...fixture.signals].sort((a, b) => b.score - a.score).map((s) => s.symbol);
+  assert.deepEqual(symbols, expected);
+  await page.screenshot({ path: join(SCREENSHOTS, "dashboard-1280.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("after hydration, clicks sort the table and select a row", async () => {
+  const { page } = ui;
+  await page.goto(server.url + "/");
+  await waitForHydration(page);
+  const before = await page.$$eval("tr.signal-row td.symbol", (tds) => tds.map((td) => td.textContent));
+  await page.click("th:has-text('Symbol')");
+  const ascending = await page.$$eval("tr.signal-row td.symbol", (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(ascending, [...ascending].sort());
+  assert.notDeepEqual(ascending, before, "the click re-ordered the rows");
+  await page.click("th:has-text('Symbol')");
+  const descending = await page.$$eval("tr.signal-row td.symbol", (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(descending, [...ascending].reverse());
+
+  const row = page.locator("tr.signal-row", { hasText: "SOLUSDT" });
+  await row.click();
+  assert.match(await row.getAttribute("class"), /selected/);
+});
+
+test("a corrupt feed gives an error banner and an empty table, not a 500", async () => {
+  const bad = await startServer({ feed: join(FIXTURES, "corrupt_feed.json") });
+  try {
+    const res = await fetch(bad.url + "/");
+    assert.equal(res.status, 200);
+    const { page } = ui;
+    await page.goto(bad.url + "/");
+    await waitForHydration(page);
+    const banner = await page.textContent("[data-testid='error-banner']");
+    assert.match(banner, /corrupt/);
+    assert.equal(await page.locator("tr.signal-row").count(), 0);
+    assert.equal(await page.locator("tr.empty-row").count(), 1);
+  } finally {
+    await bad.stop();
+  }
+});
+
+test("a missing feed says how to create one", async () => {
+  const missing = await startServer({ feed: join(server.work, "does-not-exist.json") });
+  try {
+    const html = await (await fetch(missing.url + "/")).text();
+    assert.match(html, /No master feed at/);
+    assert.match(html, /run a scan/);
+  } finally {
+    await missing.stop();
+  }
+});

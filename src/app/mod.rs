@@ -1,0 +1,60 @@
+//! The Leptos application: the HTML shell, the router and the pages. Every
+//! component here renders on the server and hydrates in the browser; data
+//! comes only through the server functions of `api`.
+
+pub mod api;
+mod dashboard;
+mod format;
+mod scanner_table;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    StaticSegment,
+};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/quantpro.css" />
+        <Title text="QuantPro scanner" />
+        <Router>
+            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                <Route path=StaticSegment("") view=dashboard::DashboardPage />
+            </Routes>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated="true"` on `<body>` once the WASM app runs, so the
+/// browser tests (and curious users) can tell a live page from static HTML.
+fn mark_hydrated() {
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

@@ -1,0 +1,110 @@
+//! CSV and Parquet candle files, read with polars: columns `t, o, h, l, c, v`
+//! (the long names `time, open, high, low, close, volume` are accepted too),
+//! any other columns ignored. The result is the same `Vec<Candle>` as the
+//! JSON path, validated by the same rules afterwards.
+
+use super::Candle;
+use polars::prelude::*;
+use std::path::Path;
+
+/// Reads a CSV file with a header row.
+pub fn read_csv(path: &Path) -> Result<Vec<Candle>, String> {
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|reader| reader.finish())
+        .map_err(|e| format!("cannot read CSV: {e}"))?;
+    candles_from_frame(&frame)
+}
+
+/// Reads a Parquet file.
+pub fn read_parquet(path: &Path) -> Result<Vec<Candle>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let frame = ParquetReader::new(file).finish().map_err(|e| format!("cannot read Parquet: {e}"))?;
+    candles_from_frame(&frame)
+}
+
+/// Column names tried for each candle field, short name first.
+const COLUMNS: [(&str, &str); 6] =
+    [("t", "time"), ("o", "open"), ("h", "high"), ("l", "low"), ("c", "close"), ("v", "volume")];
+
+fn candles_from_frame(frame: &DataFrame) -> Result<Vec<Candle>, String> {
+    let [t, o, h, l, c, v] = COLUMNS.map(|names| find_column(frame, names));
+    let times = t?.cast(&DataType::Int64).map_err(|e| format!("column 't' is not an integer time: {e}"))?;
+    let times = times.i64().map_err(|e| e.to_string())?;
+    let [o, h, l, c, v] = [o?, h?, l?, c?, v?];
+    let floats = [o, h, l, c, v].map(|column| {
+        let name = column.name().to_string();
+        column.cast(&DataType::Float64).map_err(|e| format!("column '{name}' is not numeric: {e}"))
+    });
+    let [o, h, l, c, v] = floats;
+    let (o, h, l, c, v) = (o?, h?, l?, c?, v?);
+    let (o, h, l, c, v) = (
+        o.f64().map_err(|e| e.to_string())?,
+        h.f64().map_err(|e| e.to_string())?,
+        l.f64().map_err(|e| e.to_string())?,
+        c.f64().map_err(|e| e.to_string())?,
+        v.f64().map_err(|e| e.to_string())?,
+    );
+    let mut candles = Vec::with_capacity(frame.height());
+    for (row, t) in times.into_iter().enumerate() {
+        let missing = |field: &str| format!("row {row}: '{field}' is empty");
+        let price = |series: &Float64Chunked, field: &str| series.get(row).ok_or_else(|| missing(field));
+        candles.push(Candle {
+            t: t.ok_or_else(|| missing("t"))?,
+            o: price(o, "o")?,
+            h: price(h, "h")?,
+            l: price(l, "l")?,
+            c: price(c, "c")?,
+            v: price(v, "v")?,
+        });
+    }
+    Ok(candles)
+}
+
+fn find_column<'a>(frame: &'a DataFrame, (short, long): (&str, &str)) -> Result<&'a Column, String> {
+    frame
+        .column(short)
+        .or_else(|_| frame.column(long))
+        .map_err(|_| format!("missing column '{short}' (or '{long}')"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_with_short_or_long_names_and_extra_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("BTCUSDT_BINANCE_15m.csv");
+        std::fs::write(&path, "t,o,h,l,c,v,trades\n1000,1.5,2,1,1.75,10,3\n2000,1.75,2.5,1.5,2.25,0,1\n").unwrap();
+        let candles = read_csv(&path).unwrap();
+        assert_eq!(candles, vec![
+            Candle { t: 1000, o: 1.5, h: 2.0, l: 1.0, c: 1.75, v: 10.0 },
+            Candle { t: 2000, o: 1.75, h: 2.5, l: 1.5, c: 2.25, v: 0.0 },
+        ]);
+        std::fs::write(&path, "time,open,high,low,close,volume\n1000,1.5,2,1,1.75,10\n").unwrap();
+        assert_eq!(read_csv(&path).unwrap().len(), 1);
+        std::fs::write(&path, "t,o,h,l,c\n1000,1.5,2,1,1.75\n").unwrap();
+        assert_eq!(read_csv(&path).unwrap_err(), "missing column 'v' (or 'volume')");
+    }
+
+    #[test]
+    fn parquet_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ETH_HYPERLIQUID_4h.parquet");
+        let mut frame = df!(
+            "t" => [1000i64, 2000],
+            "o" => [1.5f64, 1.75],
+            "h" => [2.0f64, 2.5],
+            "l" => [1.0f64, 1.5],
+            "c" => [1.75f64, 2.25],
+            "v" => [10.0f64, 0.0],
+        )
+        .unwrap();
+        let file = std::fs::File::create(&path).unwrap();
+        ParquetWriter::new(file).finish(&mut frame).unwrap();
+        let candles = read_parquet(&path).unwrap();
+        assert_eq!(candles[1], Candle { t: 2000, o: 1.75, h: 2.5, l: 1.5, c: 2.25, v: 0.0 });
+    }
+}

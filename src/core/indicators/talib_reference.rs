@@ -1,0 +1,176 @@
+//! Test support: compares an indicator with TA-Lib's C library.
+//!
+//! The reference values live in `tests/fixtures/talib/reference.json`,
+//! written by `scripts/talib_reference.py`: sampled indices of real candle
+//! files (read here in place from `../shared/data/candles`) and small
+//! hand-made series stored in full with their inputs.
+
+use crate::core::candles::Candle;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/talib/reference.json");
+const CANDLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/candles");
+
+/// The spec's tolerance (STRATEGIES.md §1).
+const MAX_RELATIVE_ERROR: f64 = 1e-9;
+
+/// The input columns of one series.
+pub struct Inputs<'a> {
+    pub high: &'a [f64],
+    pub low: &'a [f64],
+    pub close: &'a [f64],
+    pub volume: &'a [f64],
+}
+
+#[derive(Deserialize)]
+struct Fixture {
+    files: Vec<FileCase>,
+    hand_made: BTreeMap<String, HandCase>,
+}
+
+/// TA-Lib values of one candle file at `indices`.
+#[derive(Deserialize)]
+struct FileCase {
+    file: String,
+    len: usize,
+    indices: Vec<usize>,
+    series: BTreeMap<String, Vec<Option<f64>>>,
+}
+
+#[derive(Deserialize)]
+struct HandCase {
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volume: Vec<f64>,
+    series: BTreeMap<String, Vec<Option<f64>>>,
+}
+
+/// Columns of a candle file.
+struct Columns {
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volume: Vec<f64>,
+}
+
+impl Columns {
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs { high: &self.high, low: &self.low, close: &self.close, volume: &self.volume }
+    }
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE_DATA: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE_DATA.get_or_init(|| {
+        let text = std::fs::read_to_string(FIXTURE).unwrap_or_else(|e| {
+            panic!("TA-Lib fixture missing at {FIXTURE} ({e}); regenerate it with scripts/talib_reference.py")
+        });
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("TA-Lib fixture {FIXTURE} is malformed: {e}"))
+    })
+}
+
+/// Reads a real candle file from the shared data directory.
+pub fn load_candles(file: &str) -> Vec<Candle> {
+    let path = format!("{CANDLES}/{file}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "real candle data missing: cannot read {path} ({e}). These tests need \
+             /work/shared/data/candles next to the repository (../shared/data/candles)."
+        )
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("candle file {path} is malformed: {e}"))
+}
+
+fn columns(file: &str) -> &'static Columns {
+    static FILES: OnceLock<BTreeMap<String, Columns>> = OnceLock::new();
+    let files = FILES.get_or_init(|| {
+        fixture()
+            .files
+            .iter()
+            .map(|case| {
+                let candles = load_candles(&case.file);
+                let cols = Columns {
+                    high: candles.iter().map(|c| c.h).collect(),
+                    low: candles.iter().map(|c| c.l).collect(),
+                    close: candles.iter().map(|c| c.c).collect(),
+                    volume: candles.iter().map(|c| c.v).collect(),
+                };
+                (case.file.clone(), cols)
+            })
+            .collect()
+    });
+    &files[file]
+}
+
+/// The period of a fixture key `<indicator>_<period>` (0 for a key that is
+/// just `<indicator>`), or `None` when the key is another indicator's.
+fn period_of(key: &str, indicator: &str) -> Option<usize> {
+    if key == indicator {
+        return Some(0);
+    }
+    key.strip_prefix(indicator)?.strip_prefix('_')?.parse().ok()
+}
+
+fn assert_close(actual: Option<f64>, expected: Option<f64>, what: &str) -> f64 {
+    match (actual, expected) {
+        (None, None) => 0.0,
+        (Some(a), Some(e)) => {
+            let rel = (a - e).abs() / e.abs().max(f64::MIN_POSITIVE);
+            assert!(rel <= MAX_RELATIVE_ERROR, "{what}: {a} vs TA-Lib {e} (relative error {rel:e})");
+            rel
+        }
+        _ => panic!("{what}: {actual:?} vs TA-Lib {expected:?}"),
+    }
+}
+
+/// Asserts that `compute(inputs, period)` equals every TA-Lib series of
+/// `indicator` in the fixture (real files at their sampled indices, hand-made
+/// series in full) to a relative error of 1e-9, and `None` where TA-Lib has
+/// no value.
+pub fn check_against_talib(indicator: &str, compute: impl Fn(&Inputs, usize) -> Vec<Option<f64>>) {
+    let fixture = fixture();
+    let (mut compared, mut worst) = (0usize, 0.0f64);
+    for case in &fixture.files {
+        let cols = columns(&case.file);
+        assert_eq!(cols.close.len(), case.len, "{} changed since the fixture was written", case.file);
+        for (key, expected) in &case.series {
+            let Some(period) = period_of(key, indicator) else { continue };
+            let actual = compute(&cols.inputs(), period);
+            assert_eq!(actual.len(), case.len, "{key} length on {}", case.file);
+            for (&i, &e) in case.indices.iter().zip(expected) {
+                worst = worst.max(assert_close(actual[i], e, &format!("{key} at {i} of {}", case.file)));
+                compared += 1;
+            }
+        }
+    }
+    for (name, case) in &fixture.hand_made {
+        let inputs = Inputs { high: &case.high, low: &case.low, close: &case.close, volume: &case.volume };
+        for (key, expected) in &case.series {
+            let Some(period) = period_of(key, indicator) else { continue };
+            let actual = compute(&inputs, period);
+            assert_eq!(actual.len(), expected.len(), "{key} length on {name}");
+            for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+                worst = worst.max(assert_close(a, e, &format!("{key} at {i} of {name}")));
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 1000, "only {compared} TA-Lib values of {indicator} in the fixture");
+    eprintln!("{indicator}: {compared} values equal TA-Lib, worst relative error {worst:e}");
+}
+
+#[test]
+fn fixture_covers_binance_hyperliquid_and_flat_candles() {
+    let fixture = fixture();
+    let names: Vec<&str> = fixture.files.iter().map(|f| f.file.as_str()).collect();
+    assert!(names.iter().any(|n| n.contains("_BINANCE_")) && names.iter().any(|n| n.contains("_HYPERLIQUID_")));
+    let flat_sampled = fixture.files.iter().any(|case| {
+        let cols = columns(&case.file);
+        case.indices.iter().any(|&i| cols.volume[i] == 0.0 && cols.high[i] == cols.low[i])
+    });
+    assert!(flat_sampled, "no flat zero-volume candle among the sampled indices");
+    assert!(fixture.hand_made.contains_key("flat_zero_volume"));
+}

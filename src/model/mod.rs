@@ -1,0 +1,18 @@
+//! Serde types shared by the server and the browser: the signal, its trade
+//! setup and score breakdown, and the master feed that carries them.
+//!
+//! These are the JSON contract of `shared/docs/SIGNAL.md`; the scanner core
+//! produces them, the server serves them and the UI renders them.
+
+mod config;
+mod enums;
+mod feed;
+mod signal;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+pub use config::*;
+pub use enums::*;
+pub use feed::*;
+pub use signal::*;

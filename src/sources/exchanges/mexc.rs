@@ -1,0 +1,343 @@
+//! MEXC klines.
+//!
+//! Spot v3 (`/api/v3/klines`): Binance-like 8-field rows, but one hour is
+//! spelled `60m`, pages are capped at 500 (the documented 1000 is not what
+//! the API serves), `endTime` is exclusive, and each endpoint has 500 weight
+//! per 10 s.
+//!
+//! Futures v1 (`/api/v1/contract/kline/{BTC_USDT}`): one object of parallel
+//! arrays, times in **seconds**, at most 2000 bars, volume in contracts (times
+//! `contractSize` from `/api/v1/contract/detail` gives base units), and an
+//! envelope whose `success`/`code` must be checked even on HTTP 200 (code 510
+//! is "too frequent", 1001 "contract does not exist"). 20 requests per 2 s.
+
+use super::{candle_from, json_millis, json_number, map_code_msg_error, top_by_volume, CandleFetcher, FetcherConfig};
+use crate::core::candles::{Candle, Interval};
+use crate::model::Exchange;
+use crate::sources::http::{self, backoff_delay, RequestStats, RetryPolicy};
+use crate::sources::rate::{TokenBucket, WeightBudget, WeightedTurn};
+use crate::sources::SourceError;
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub const SPOT_BASE_URL: &str = "https://api.mexc.com";
+pub const FUTURES_BASE_URL: &str = "https://contract.mexc.com";
+
+const SPOT_API: &str = "MEXC spot";
+const FUTURES_API: &str = "MEXC futures";
+const SPOT_PAGE_LIMIT: usize = 500;
+const FUTURES_PAGE_LIMIT: usize = 2000;
+const SPOT_BUDGET: WeightBudget = WeightBudget { weight: 500, period: Duration::from_secs(10) };
+const FUTURES_BUDGET: WeightBudget = WeightBudget { weight: 20, period: Duration::from_secs(2) };
+/// `/contract/detail` allows one call per 5 s; we make one per run.
+const DETAIL_BUDGET: WeightBudget = WeightBudget { weight: 1, period: Duration::from_secs(5) };
+const CODE_TOO_FREQUENT: i64 = 510;
+const CODE_NO_CONTRACT: i64 = 1001;
+
+fn spot_interval(interval: Interval) -> &'static str {
+    match interval {
+        Interval::M15 => "15m",
+        Interval::H1 => "60m",
+        Interval::H4 => "4h",
+        Interval::D1 => "1d",
+    }
+}
+
+fn futures_interval(interval: Interval) -> &'static str {
+    match interval {
+        Interval::M15 => "Min15",
+        Interval::H1 => "Min60",
+        Interval::H4 => "Hour4",
+        Interval::D1 => "Day1",
+    }
+}
+
+/// Asks for at most one page of time: MEXC does not say which end of an
+/// over-long range it keeps, and a window of one page makes that moot.
+fn page_end(start_ms: i64, end_ms: i64, interval: Interval, limit: usize) -> i64 {
+    end_ms.min(start_ms + interval.millis() * limit as i64)
+}
+
+pub struct MexcSpotFetcher {
+    http: reqwest::Client,
+    base_url: String,
+    bucket: TokenBucket,
+    retry: RetryPolicy,
+    stats: RequestStats,
+}
+
+impl MexcSpotFetcher {
+    pub fn new(config: &FetcherConfig) -> Result<MexcSpotFetcher, SourceError> {
+        Ok(MexcSpotFetcher {
+            http: http::build_client(SPOT_API, config.timeout)?,
+            base_url: config.base_url_or(SPOT_BASE_URL),
+            bucket: TokenBucket::new(config.budget_or(SPOT_BUDGET)),
+            retry: config.retry,
+            stats: RequestStats::default(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpotTicker {
+    symbol: String,
+    #[serde(default)]
+    quote_volume: Option<Value>,
+}
+
+#[async_trait]
+impl CandleFetcher for MexcSpotFetcher {
+    fn exchange(&self) -> Exchange {
+        Exchange::Mexc
+    }
+
+    fn page_limit(&self) -> usize {
+        SPOT_PAGE_LIMIT
+    }
+
+    fn page_window_ms(&self, interval: Interval) -> Option<i64> {
+        Some(interval.millis() * SPOT_PAGE_LIMIT as i64)
+    }
+
+    async fn candle_page(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError> {
+        let url = format!("{}/api/v3/klines", self.base_url);
+        let query = [
+            ("symbol", symbol.to_string()),
+            ("interval", spot_interval(interval).to_string()),
+            ("startTime", start_ms.to_string()),
+            // Exclusive, like our range end.
+            ("endTime", page_end(start_ms, end_ms, interval, SPOT_PAGE_LIMIT).to_string()),
+            ("limit", SPOT_PAGE_LIMIT.to_string()),
+        ];
+        let build = || self.http.get(&url).query(&query);
+        let turn = WeightedTurn { bucket: &self.bucket, weight: 1 };
+        let rows: Vec<Vec<Value>> = http::fetch_json(SPOT_API, "klines", &build, &turn, &self.retry, &self.stats)
+            .await
+            .map_err(|e| map_code_msg_error(SPOT_API, symbol, e))?;
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let field = |k: usize| row.get(k).and_then(json_number);
+                candle_from(SPOT_API, i, row.first().and_then(json_millis), [field(1), field(2), field(3), field(4), field(5)])
+            })
+            .collect()
+    }
+
+    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
+        let url = format!("{}/api/v3/ticker/24hr", self.base_url);
+        let build = || self.http.get(&url);
+        let turn = WeightedTurn { bucket: &self.bucket, weight: 40 };
+        let tickers: Vec<SpotTicker> = http::fetch_json(SPOT_API, "24h tickers", &build, &turn, &self.retry, &self.stats).await?;
+        let rows = tickers
+            .into_iter()
+            .filter(|t| t.symbol.ends_with("USDT"))
+            .map(|t| {
+                let volume = t.quote_volume.as_ref().and_then(json_number).unwrap_or(0.0);
+                (t.symbol, volume)
+            })
+            .collect();
+        Ok(top_by_volume(rows, n))
+    }
+}
+
+pub struct MexcFuturesFetcher {
+    http: reqwest::Client,
+    base_url: String,
+    bucket: TokenBucket,
+    detail_bucket: TokenBucket,
+    retry: RetryPolicy,
+    stats: RequestStats,
+    contract_sizes: tokio::sync::OnceCell<HashMap<String, f64>>,
+}
+
+/// `{"success", "code", "data", "message"}` around every contract response.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    success: bool,
+    #[serde(default)]
+    code: i64,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct KlineArrays {
+    time: Vec<Value>,
+    open: Vec<Value>,
+    close: Vec<Value>,
+    high: Vec<Value>,
+    low: Vec<Value>,
+    vol: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContractDetail {
+    symbol: String,
+    contract_size: Value,
+}
+
+#[derive(Deserialize)]
+struct ContractTicker {
+    symbol: String,
+    #[serde(default)]
+    amount24: Option<Value>,
+}
+
+impl MexcFuturesFetcher {
+    pub fn new(config: &FetcherConfig) -> Result<MexcFuturesFetcher, SourceError> {
+        let budget = config.budget_or(FUTURES_BUDGET);
+        Ok(MexcFuturesFetcher {
+            http: http::build_client(FUTURES_API, config.timeout)?,
+            base_url: config.base_url_or(FUTURES_BASE_URL),
+            bucket: TokenBucket::new(budget),
+            detail_bucket: TokenBucket::new(if config.budget.is_some() { budget } else { DETAIL_BUDGET }),
+            retry: config.retry,
+            stats: RequestStats::default(),
+            contract_sizes: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// GETs a contract endpoint and unwraps the envelope: code 510 (too
+    /// frequent, possibly on HTTP 200) is retried with backoff like a 429,
+    /// 1001 is an unknown symbol, other codes are API errors.
+    async fn get_data<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        bucket: &TokenBucket,
+        symbol: &str,
+        what: &'static str,
+    ) -> Result<T, SourceError> {
+        let url = format!("{}{path}", self.base_url);
+        let build = || self.http.get(&url).query(query);
+        let tries = self.retry.max_tries.max(1);
+        for attempt in 1..=tries {
+            let turn = WeightedTurn { bucket, weight: 1 };
+            let envelope: Envelope = http::fetch_json(FUTURES_API, what, &build, &turn, &self.retry, &self.stats).await?;
+            if envelope.success && envelope.code == 0 {
+                return serde_json::from_value(envelope.data)
+                    .map_err(|e| SourceError::Malformed { api: FUTURES_API, what, detail: e.to_string() });
+            }
+            match envelope.code {
+                CODE_NO_CONTRACT => return Err(SourceError::UnknownSymbol { api: FUTURES_API, symbol: symbol.to_string() }),
+                CODE_TOO_FREQUENT if attempt < tries => {
+                    let wait = backoff_delay(self.retry.backoff_base, attempt);
+                    tracing::warn!("[RATE-LIMIT] {FUTURES_API}: code 510 (too frequent), backing off {wait:?}");
+                    tokio::time::sleep(wait).await;
+                }
+                code => {
+                    let message = envelope.message.unwrap_or_else(|| "no message".to_string());
+                    return Err(SourceError::Api { api: FUTURES_API, code, message });
+                }
+            }
+        }
+        Err(SourceError::Exhausted { api: FUTURES_API, tries, last: "code 510 (too frequent)".to_string() })
+    }
+
+    /// Base units per contract, for every contract, fetched once per fetcher.
+    async fn contract_size(&self, symbol: &str) -> Result<f64, SourceError> {
+        let sizes = self
+            .contract_sizes
+            .get_or_try_init(|| async {
+                let details: Vec<ContractDetail> =
+                    self.get_data("/api/v1/contract/detail", &[], &self.detail_bucket, symbol, "contract details").await?;
+                Ok::<_, SourceError>(
+                    details.into_iter().filter_map(|d| json_number(&d.contract_size).map(|size| (d.symbol, size))).collect(),
+                )
+            })
+            .await?;
+        sizes.get(symbol).copied().ok_or_else(|| SourceError::UnknownSymbol { api: FUTURES_API, symbol: symbol.to_string() })
+    }
+}
+
+#[async_trait]
+impl CandleFetcher for MexcFuturesFetcher {
+    fn exchange(&self) -> Exchange {
+        Exchange::Mexc
+    }
+
+    fn page_limit(&self) -> usize {
+        FUTURES_PAGE_LIMIT
+    }
+
+    fn page_window_ms(&self, interval: Interval) -> Option<i64> {
+        Some(interval.millis() * FUTURES_PAGE_LIMIT as i64)
+    }
+
+    async fn candle_page(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError> {
+        let contract_size = self.contract_size(symbol).await?;
+        let end = page_end(start_ms, end_ms, interval, FUTURES_PAGE_LIMIT);
+        let query = [
+            ("interval", futures_interval(interval).to_string()),
+            ("start", start_ms.div_euclid(1000).to_string()),
+            ("end", (end - 1).div_euclid(1000).to_string()),
+        ];
+        let path = format!("/api/v1/contract/kline/{symbol}");
+        let arrays: KlineArrays = self.get_data(&path, &query, &self.bucket, symbol, "contract klines").await?;
+        let n = arrays.time.len();
+        let lengths = [arrays.open.len(), arrays.high.len(), arrays.low.len(), arrays.close.len(), arrays.vol.len()];
+        if lengths.iter().any(|&len| len != n) {
+            return Err(SourceError::Malformed {
+                api: FUTURES_API,
+                what: "contract klines",
+                detail: format!("parallel arrays differ in length: time {n}, open/high/low/close/vol {lengths:?}"),
+            });
+        }
+        (0..n)
+            .map(|i| {
+                let t = json_millis(&arrays.time[i]).map(|secs| secs * 1000);
+                let volume = json_number(&arrays.vol[i]).map(|contracts| contracts * contract_size);
+                let ohlcv = [
+                    json_number(&arrays.open[i]),
+                    json_number(&arrays.high[i]),
+                    json_number(&arrays.low[i]),
+                    json_number(&arrays.close[i]),
+                    volume,
+                ];
+                candle_from(FUTURES_API, i, t, ohlcv)
+            })
+            .collect()
+    }
+
+    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
+        let tickers: Vec<ContractTicker> =
+            self.get_data("/api/v1/contract/ticker", &[], &self.bucket, "", "contract tickers").await?;
+        let rows = tickers
+            .into_iter()
+            .filter(|t| t.symbol.ends_with("_USDT"))
+            .map(|t| {
+                let volume = t.amount24.as_ref().and_then(json_number).unwrap_or(0.0);
+                (t.symbol, volume)
+            })
+            .collect();
+        Ok(top_by_volume(rows, n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_hour_is_60m_on_spot_and_min60_on_futures() {
+        assert_eq!(spot_interval(Interval::H1), "60m");
+        assert_eq!(futures_interval(Interval::H1), "Min60");
+        assert_eq!(futures_interval(Interval::H4), "Hour4");
+    }
+
+    #[test]
+    fn a_page_never_spans_more_than_its_limit() {
+        let h = Interval::H1.millis();
+        assert_eq!(page_end(0, 10_000 * h, Interval::H1, 500), 500 * h);
+        assert_eq!(page_end(0, 10 * h, Interval::H1, 500), 10 * h);
+    }
+}

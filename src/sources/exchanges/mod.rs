@@ -1,0 +1,222 @@
+//! Candle fetchers: one per exchange market behind the [`CandleFetcher`]
+//! trait, so `fetch` (and anything else that needs candles) does not care
+//! whether the bars came as Binance's 12-field arrays, MEXC's parallel
+//! arrays or Hyperliquid's string-priced objects. Each fetcher converts to
+//! `core::candles::Candle` (open time in ms, oldest first), paginates within
+//! its exchange's page limit and takes its documented weight from a token
+//! bucket before every request.
+
+pub mod binance;
+pub mod hyperliquid;
+pub mod mexc;
+
+use crate::core::candles::{Candle, Interval};
+use crate::model::Exchange;
+use crate::sources::http::RetryPolicy;
+use crate::sources::rate::WeightBudget;
+use crate::sources::SourceError;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Spot or perpetual futures: the two markets MEXC and Binance serve
+/// through different APIs (Hyperliquid's candles are its perps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Market {
+    Spot,
+    Futures,
+}
+
+impl std::str::FromStr for Market {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Market, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "spot" => Ok(Market::Spot),
+            "futures" | "perp" | "perps" | "swap" => Ok(Market::Futures),
+            _ => Err(format!("unknown market '{s}' (expected spot or futures)")),
+        }
+    }
+}
+
+impl Market {
+    /// The market `quantpro fetch` uses when none is given: Binance's USD-M
+    /// perps (the market Coinalyze's OI describes), MEXC spot (its symbols
+    /// are spelled like Binance's), Hyperliquid's perps (its only candles).
+    pub fn default_for(exchange: Exchange) -> Market {
+        match exchange {
+            Exchange::Binance | Exchange::Hyperliquid => Market::Futures,
+            Exchange::Mexc => Market::Spot,
+        }
+    }
+}
+
+/// Tuning shared by every fetcher; `base_url: None` means the exchange's own.
+#[derive(Debug, Clone)]
+pub struct FetcherConfig {
+    pub base_url: Option<String>,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+    /// Overrides the documented weight budget (tests scale it down).
+    pub budget: Option<WeightBudget>,
+}
+
+impl Default for FetcherConfig {
+    fn default() -> Self {
+        FetcherConfig { base_url: None, retry: RetryPolicy::default(), timeout: Duration::from_secs(30), budget: None }
+    }
+}
+
+impl FetcherConfig {
+    pub(crate) fn base_url_or(&self, default: &str) -> String {
+        self.base_url.as_deref().unwrap_or(default).trim_end_matches('/').to_string()
+    }
+
+    pub(crate) fn budget_or(&self, default: WeightBudget) -> WeightBudget {
+        self.budget.unwrap_or(default)
+    }
+}
+
+/// Candles and the symbol list of one exchange market.
+#[async_trait]
+pub trait CandleFetcher: Send + Sync {
+    fn exchange(&self) -> Exchange;
+
+    /// Most candles one request returns.
+    fn page_limit(&self) -> usize;
+
+    /// When set, each request covers at most this much time, and an empty
+    /// window (before a listing, a gap) moves on to the next window instead
+    /// of ending the fetch.
+    fn page_window_ms(&self, _interval: Interval) -> Option<i64> {
+        None
+    }
+
+    /// One request: candles opening in `[start_ms, end_ms)`, oldest first,
+    /// at most `page_limit` of them (an exchange may return fewer).
+    async fn candle_page(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError>;
+
+    /// The `n` symbols with the highest 24 h quote volume, highest first.
+    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError>;
+
+    /// All candles opening in `[start_ms, end_ms)`, oldest first: pages are
+    /// requested from the last candle received onwards until the range is
+    /// covered or the exchange has nothing newer.
+    async fn candles(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError> {
+        let mut candles: Vec<Candle> = Vec::new();
+        let mut cursor = start_ms;
+        while cursor < end_ms {
+            let page_end = self.page_window_ms(interval).map_or(end_ms, |w| end_ms.min(cursor + w.max(1)));
+            let page = self.candle_page(symbol, interval, cursor, page_end).await?;
+            let before = candles.len();
+            let newest = candles.last().map(|c| c.t);
+            candles.extend(
+                page.into_iter().filter(|c| c.t >= cursor && c.t < page_end && newest.is_none_or(|n| c.t > n)),
+            );
+            cursor = match candles.last() {
+                Some(last) if candles.len() > before => last.t + interval.millis(),
+                _ if page_end < end_ms => page_end,
+                _ => break,
+            };
+        }
+        Ok(candles)
+    }
+}
+
+/// Builds the fetcher of an exchange market.
+pub fn fetcher_for(exchange: Exchange, market: Market, config: &FetcherConfig) -> Result<Box<dyn CandleFetcher>, SourceError> {
+    Ok(match (exchange, market) {
+        (Exchange::Binance, market) => Box::new(binance::BinanceFetcher::new(market, config)?),
+        (Exchange::Mexc, Market::Spot) => Box::new(mexc::MexcSpotFetcher::new(config)?),
+        (Exchange::Mexc, Market::Futures) => Box::new(mexc::MexcFuturesFetcher::new(config)?),
+        (Exchange::Hyperliquid, _) => Box::new(hyperliquid::HyperliquidFetcher::new(config)?),
+    })
+}
+
+/// A price or volume sent as a JSON number or a decimal string; `None` for
+/// anything else, including "NaN" and infinities that Rust would parse.
+pub(crate) fn json_number(value: &serde_json::Value) -> Option<f64> {
+    let number = match value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }?;
+    number.is_finite().then_some(number)
+}
+
+/// Open time in ms, sent as an integer (or an integral float).
+pub(crate) fn json_millis(value: &serde_json::Value) -> Option<i64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A candle from its six values, or a `Malformed` error naming the row.
+pub(crate) fn candle_from(api: &'static str, row: usize, t: Option<i64>, ohlcv: [Option<f64>; 5]) -> Result<Candle, SourceError> {
+    match (t, ohlcv) {
+        (Some(t), [Some(o), Some(h), Some(l), Some(c), Some(v)]) => Ok(Candle { t, o, h, l, c, v }),
+        _ => Err(SourceError::Malformed {
+            api,
+            what: "kline",
+            detail: format!("row {row} lacks a finite time, open, high, low, close or volume"),
+        }),
+    }
+}
+
+/// Picks the top `n` by volume, highest first (ties by name for stability).
+pub(crate) fn top_by_volume(mut rows: Vec<(String, f64)>, n: usize) -> Vec<String> {
+    rows.retain(|(_, v)| v.is_finite());
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows.into_iter().take(n).map(|(s, _)| s).collect()
+}
+
+/// Reads `{"code": n, "msg": "..."}` (Binance and MEXC spot errors): an
+/// invalid-symbol code becomes `UnknownSymbol`, other codes `Api`.
+pub(crate) fn map_code_msg_error(api: &'static str, symbol: &str, error: SourceError) -> SourceError {
+    let SourceError::Status { body, .. } = &error else { return error };
+    #[derive(serde::Deserialize)]
+    struct CodeMsg {
+        code: i64,
+        #[serde(default)]
+        msg: String,
+    }
+    match serde_json::from_str::<CodeMsg>(body) {
+        Ok(e) if e.code == -1121 => SourceError::UnknownSymbol { api, symbol: symbol.to_string() },
+        Ok(e) => SourceError::Api { api, code: e.code, message: e.msg },
+        Err(_) => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_come_as_numbers_or_strings_but_never_non_finite() {
+        assert_eq!(json_number(&json!("64010.5")), Some(64010.5));
+        assert_eq!(json_number(&json!(12)), Some(12.0));
+        assert_eq!(json_number(&json!("NaN")), None);
+        assert_eq!(json_number(&json!("inf")), None);
+        assert_eq!(json_number(&json!(null)), None);
+        assert_eq!(json_millis(&json!(1721088000000i64)), Some(1721088000000));
+        assert_eq!(json_millis(&json!(1.5)), None);
+    }
+
+    #[test]
+    fn top_by_volume_orders_highest_first() {
+        let rows = vec![("A".into(), 5.0), ("B".into(), 9.0), ("C".into(), f64::NAN), ("D".into(), 9.0)];
+        assert_eq!(top_by_volume(rows, 3), vec!["B", "D", "A"]);
+    }
+
+    #[test]
+    fn invalid_symbol_code_becomes_unknown_symbol() {
+        let status = |body: &str| SourceError::Status { api: "X", status: 400, body: body.into() };
+        let e = map_code_msg_error("X", "FOO", status(r#"{"code":-1121,"msg":"Invalid symbol."}"#));
+        assert!(matches!(e, SourceError::UnknownSymbol { ref symbol, .. } if symbol == "FOO"));
+        let e = map_code_msg_error("X", "FOO", status(r#"{"code":-1120,"msg":"Invalid interval."}"#));
+        assert!(matches!(e, SourceError::Api { code: -1120, .. }));
+        assert!(matches!(map_code_msg_error("X", "FOO", status("<html>")), SourceError::Status { .. }));
+    }
+}

@@ -1,0 +1,36 @@
+//! [ssr] The external data layer: one module per outside API.
+//!
+//! In the flow `exchange / Coinalyze APIs -> sources -> candle store (data/) ->
+//! scanner core`, this is the only place that speaks HTTP:
+//! - `exchanges` + `fetch`: candles from MEXC, Hyperliquid and Binance into the
+//!   `data/` files the scanner reads (`quantpro fetch`);
+//! - `coinalyze`: open interest, funding, long/short ratio and liquidations,
+//!   handed to the core as a `core::external::ExternalDataMap`;
+//! - `market`: market cap and 24 h volume from CoinGecko (`ExternalData.market`);
+//! - `gemini`: a trader-readable commentary of one signal.
+//!
+//! Shared plumbing: `http` (the one retry loop: Retry-After, backoff,
+//! statistics), `rate` (token buckets for exchange weights), `disk` (atomic
+//! writes and the TTL cache), `keys` (API keys that never print), `error`.
+//! Every base URL is a config value, so each client runs against a local fake.
+
+pub mod coinalyze;
+pub mod disk;
+pub mod error;
+pub mod exchanges;
+pub mod fetch;
+pub mod gemini;
+pub mod http;
+pub mod keys;
+pub mod market;
+pub mod rate;
+
+pub use error::SourceError;
+
+/// Wall-clock time in Unix milliseconds.
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
