@@ -1,1 +1,56 @@
-fn main(){}
+//! Throughput of the scanner's indicator pass: `compute_all` (the nine
+//! series of STRATEGIES.md §1) on a real 5000-candle 15m file, reported per
+//! candle. For comparison, the same nine series through the separate batch
+//! functions. TA-Lib's figure for the nine comes from
+//! `scripts/talib_reference.py --bench`.
+//!
+//! Run: `cargo bench --features ssr --bench indicators`
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use quantpro::core::candles::Candle;
+use quantpro::core::indicators::{atr, compute_all, dmi, ema, obv, rsi};
+
+const FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/candles/BTCUSDT_BINANCE_15m.json"
+);
+
+fn load() -> Vec<Candle> {
+    let text = std::fs::read_to_string(FILE).unwrap_or_else(|e| {
+        panic!("benchmark candles missing at {FILE} ({e}); they live in ../shared/data/candles")
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{FILE} is malformed: {e}"))
+}
+
+fn indicators(c: &mut Criterion) {
+    let candles = load();
+    let mut group = c.benchmark_group("indicators");
+    group.throughput(Throughput::Elements(candles.len() as u64));
+
+    group.bench_function("compute_all", |b| {
+        b.iter(|| compute_all(black_box(&candles)))
+    });
+
+    let h: Vec<f64> = candles.iter().map(|c| c.h).collect();
+    let l: Vec<f64> = candles.iter().map(|c| c.l).collect();
+    let cl: Vec<f64> = candles.iter().map(|c| c.c).collect();
+    let v: Vec<f64> = candles.iter().map(|c| c.v).collect();
+    group.bench_function("nine_batch_functions", |b| {
+        b.iter(|| {
+            let (h, l, cl, v) = (black_box(&h), black_box(&l), black_box(&cl), black_box(&v));
+            (
+                rsi(cl, 14),
+                atr(h, l, cl, 14),
+                dmi(h, l, cl, 14),
+                ema(cl, 20),
+                ema(cl, 50),
+                ema(cl, 200),
+                obv(cl, v),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, indicators);
+criterion_main!(benches);

@@ -12,6 +12,8 @@ pub mod model;
 pub mod core;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod sources;
 
 /// File in a data directory that marks its candles as generated, not market data.
 pub const SYNTHETIC_MARKER: &str = "SYNTHETIC";

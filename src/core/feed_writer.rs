@@ -27,7 +27,10 @@ pub fn write_feed(path: &Path, feed: &MasterFeed) -> Result<(), WriteError> {
 /// Replaces `path` with `bytes` atomically (temp file + fsync + rename +
 /// directory fsync). The parent directory must exist.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let error = |source| WriteError { path: path.to_path_buf(), source };
+    let error = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
     let temp = temp_path(path).map_err(error)?;
     let written = write_and_sync(&temp, bytes).and_then(|()| fs::rename(&temp, path));
     if let Err(e) = written {
@@ -102,7 +105,11 @@ mod tests {
         fs::create_dir(&target).unwrap();
         fs::write(target.join("keep"), b"old").unwrap();
         let err = write_atomic(&target, b"new").unwrap_err();
-        assert!(err.to_string().starts_with(&format!("cannot write {}", target.display())), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot write {}", target.display())),
+            "{err}"
+        );
         assert_eq!(fs::read(target.join("keep")).unwrap(), b"old");
         assert!(leftovers(dir.path()).is_empty(), "the temp file is removed");
 
@@ -118,7 +125,12 @@ mod tests {
             .map(|n| MasterFeed {
                 last_updated: n,
                 signals: (0..(n as usize * 40))
-                    .map(|i| crate::model::fixtures::sample_signal(&format!("S{i}USDT"), Strategy::Legacy))
+                    .map(|i| {
+                        crate::model::fixtures::sample_signal(
+                            &format!("S{i}USDT"),
+                            Strategy::Legacy,
+                        )
+                    })
                     .collect(),
             })
             .collect();

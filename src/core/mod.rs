@@ -1,8 +1,21 @@
 //! The scanner core: candles -> indicators -> context -> strategies -> master
 //! feed. Knows nothing of HTTP or Leptos.
+//!
+//! `scan::run_scan` drives the flow: `candles` lists and loads the data
+//! directory, `context` builds each symbol's `SharedContext` with the
+//! `indicators`, `strategies` (with `setup`) turn it into three signals, and
+//! `feed_writer` writes the master feed atomically. `config` loads the
+//! thresholds; `bench` and `synthetic` measure the whole thing.
 
+pub mod bench;
 pub mod candles;
-pub mod external;
-// pub mod indicators; (TEMP while the indicators helper writes it)
 pub mod config;
+pub mod context;
+pub mod external;
 pub mod feed_writer;
+pub mod indicator_export;
+pub mod indicators;
+pub mod scan;
+pub mod setup;
+pub mod strategies;
+pub mod synthetic;

@@ -25,7 +25,13 @@ pub struct LegacyConfig {
 
 impl Default for LegacyConfig {
     fn default() -> Self {
-        LegacyConfig { min_score: 60.0, long_rsi_min: 40.0, long_rsi_max: 55.0, short_rsi_min: 45.0, short_rsi_max: 60.0 }
+        LegacyConfig {
+            min_score: 60.0,
+            long_rsi_min: 40.0,
+            long_rsi_max: 55.0,
+            short_rsi_min: 45.0,
+            short_rsi_max: 60.0,
+        }
     }
 }
 
@@ -57,7 +63,12 @@ pub struct BreakoutV2Config {
 
 impl Default for BreakoutV2Config {
     fn default() -> Self {
-        BreakoutV2Config { min_score: 50.0, min_oi_z: 1.0, min_obv_slope: 0.05, require_oi: true }
+        BreakoutV2Config {
+            min_score: 50.0,
+            min_oi_z: 1.0,
+            min_obv_slope: 0.05,
+            require_oi: true,
+        }
     }
 }
 
@@ -137,7 +148,10 @@ pub struct DataConfig {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { min_ltf_candles: 50, stale_intervals: 2 }
+        DataConfig {
+            min_ltf_candles: 50,
+            stale_intervals: 2,
+        }
     }
 }
 
@@ -202,15 +216,33 @@ pub enum ConfigError {
     #[error("unknown configuration key '{0}'")]
     UnknownKey(String),
     #[error("'{key}' expects {expected}, got {got}")]
-    WrongType { key: String, expected: &'static str, got: ConfigValue },
+    WrongType {
+        key: String,
+        expected: &'static str,
+        got: ConfigValue,
+    },
     #[error("'{key}' must be between {min} and {max}, got {value}")]
-    OutOfRange { key: String, value: f64, min: f64, max: f64 },
+    OutOfRange {
+        key: String,
+        value: f64,
+        min: f64,
+        max: f64,
+    },
     #[error("'{key}' must be a whole number, got {value}")]
     NotInteger { key: String, value: f64 },
     #[error("'{key}': '{text}' is not a valid value ({expected})")]
-    Unparsable { key: String, text: String, expected: &'static str },
+    Unparsable {
+        key: String,
+        text: String,
+        expected: &'static str,
+    },
     #[error("'{low_key}' ({low}) must not exceed '{high_key}' ({high})")]
-    Inverted { low_key: &'static str, low: f64, high_key: &'static str, high: f64 },
+    Inverted {
+        low_key: &'static str,
+        low: f64,
+        high_key: &'static str,
+        high: f64,
+    },
 }
 
 /// How to read, range-check and write one field; one table serves
@@ -330,8 +362,10 @@ field_specs! {
 }
 
 /// Pairs of fields where the first must not exceed the second.
-const ORDERED_PAIRS: &[(&str, &str)] =
-    &[("legacy.long_rsi_min", "legacy.long_rsi_max"), ("legacy.short_rsi_min", "legacy.short_rsi_max")];
+const ORDERED_PAIRS: &[(&str, &str)] = &[
+    ("legacy.long_rsi_min", "legacy.long_rsi_max"),
+    ("legacy.short_rsi_min", "legacy.short_rsi_max"),
+];
 
 impl ScannerConfig {
     /// The ConfigPanel's rows, in display order, with their defaults.
@@ -371,21 +405,40 @@ impl ScannerConfig {
         let spec = find_spec(key).ok_or_else(|| ConfigError::UnknownKey(key.to_string()))?;
         let text = text.trim();
         let value = match spec.kind {
-            FieldKind::Bool => text.parse::<bool>().map(ConfigValue::Bool).map_err(|_| "true or false"),
-            FieldKind::Float | FieldKind::Integer => text.parse::<f64>().map(ConfigValue::Number).map_err(|_| "a number"),
+            FieldKind::Bool => text
+                .parse::<bool>()
+                .map(ConfigValue::Bool)
+                .map_err(|_| "true or false"),
+            FieldKind::Float | FieldKind::Integer => text
+                .parse::<f64>()
+                .map(ConfigValue::Number)
+                .map_err(|_| "a number"),
         }
-        .map_err(|expected| ConfigError::Unparsable { key: key.to_string(), text: text.to_string(), expected })?;
+        .map_err(|expected| ConfigError::Unparsable {
+            key: key.to_string(),
+            text: text.to_string(),
+            expected,
+        })?;
         self.set(key, value)
     }
 
     /// Checks every field's range and the ordered pairs; returns every problem found.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
-        let mut errors: Vec<ConfigError> =
-            FIELD_SPECS.iter().filter_map(|spec| check_value(spec, (spec.get)(self)).err()).collect();
+        let mut errors: Vec<ConfigError> = FIELD_SPECS
+            .iter()
+            .filter_map(|spec| check_value(spec, (spec.get)(self)).err())
+            .collect();
         for &(low_key, high_key) in ORDERED_PAIRS {
-            if let (Some(ConfigValue::Number(low)), Some(ConfigValue::Number(high))) = (self.get(low_key), self.get(high_key)) {
+            if let (Some(ConfigValue::Number(low)), Some(ConfigValue::Number(high))) =
+                (self.get(low_key), self.get(high_key))
+            {
                 if low > high {
-                    errors.push(ConfigError::Inverted { low_key, low, high_key, high });
+                    errors.push(ConfigError::Inverted {
+                        low_key,
+                        low,
+                        high_key,
+                        high,
+                    });
                 }
             }
         }
@@ -405,12 +458,25 @@ fn check_value(spec: &FieldSpec, value: ConfigValue) -> Result<(), ConfigError> 
     let key = || spec.key.to_string();
     match (spec.kind, value) {
         (FieldKind::Bool, ConfigValue::Bool(_)) => Ok(()),
-        (FieldKind::Bool, got) => Err(ConfigError::WrongType { key: key(), expected: "true or false", got }),
-        (_, got @ ConfigValue::Bool(_)) => Err(ConfigError::WrongType { key: key(), expected: "a number", got }),
+        (FieldKind::Bool, got) => Err(ConfigError::WrongType {
+            key: key(),
+            expected: "true or false",
+            got,
+        }),
+        (_, got @ ConfigValue::Bool(_)) => Err(ConfigError::WrongType {
+            key: key(),
+            expected: "a number",
+            got,
+        }),
         (kind, ConfigValue::Number(value)) => {
             // NaN fails this comparison too, so it is reported as out of range.
             if !(value >= spec.min && value <= spec.max) {
-                return Err(ConfigError::OutOfRange { key: key(), value, min: spec.min, max: spec.max });
+                return Err(ConfigError::OutOfRange {
+                    key: key(),
+                    value,
+                    min: spec.min,
+                    max: spec.max,
+                });
             }
             if kind == FieldKind::Integer && value.fract() != 0.0 {
                 return Err(ConfigError::NotInteger { key: key(), value });
@@ -437,12 +503,29 @@ mod tests {
         assert_eq!((c.setup.sl_lookback, c.setup.tp_lookback), (10, 100));
         assert_eq!((c.setup.sl_atr_buffer, c.setup.min_risk_atr), (0.25, 1.0));
         assert_eq!((c.setup.tp_min_rr, c.setup.fallback_rr), (1.5, 2.0));
-        assert_eq!((c.indicators.pivot_span, c.indicators.trendline_lookback, c.indicators.break_window), (3, 100, 3));
+        assert_eq!(
+            (
+                c.indicators.pivot_span,
+                c.indicators.trendline_lookback,
+                c.indicators.break_window
+            ),
+            (3, 100, 3)
+        );
         assert_eq!(c.indicators.trendline_tolerance, 0.5);
-        assert_eq!((c.indicators.cardwell_window, c.indicators.obv_slope_window, c.indicators.oi_z_window), (50, 20, 24));
+        assert_eq!(
+            (
+                c.indicators.cardwell_window,
+                c.indicators.obv_slope_window,
+                c.indicators.oi_z_window
+            ),
+            (50, 20, 24)
+        );
         assert_eq!(c.data.min_ltf_candles, 50);
         assert_eq!((c.legacy.long_rsi_min, c.legacy.long_rsi_max), (40.0, 55.0));
-        assert_eq!((c.legacy.short_rsi_min, c.legacy.short_rsi_max), (45.0, 60.0));
+        assert_eq!(
+            (c.legacy.short_rsi_min, c.legacy.short_rsi_max),
+            (45.0, 60.0)
+        );
         assert_eq!(c.validate(), Ok(()));
     }
 
@@ -451,7 +534,12 @@ mod tests {
         let fields = ScannerConfig::fields();
         // Every field of every section, and no key twice.
         let json = serde_json::to_value(ScannerConfig::default()).unwrap();
-        let leaf_count: usize = json.as_object().unwrap().values().map(|s| s.as_object().unwrap().len()).sum();
+        let leaf_count: usize = json
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|s| s.as_object().unwrap().len())
+            .sum();
         assert_eq!(fields.len(), leaf_count);
         let mut keys: Vec<_> = fields.iter().map(|f| f.key).collect();
         keys.dedup();
@@ -463,7 +551,15 @@ mod tests {
                 ConfigValue::Bool(b) => serde_json::json!(b),
                 ConfigValue::Number(n) => serde_json::json!(n),
             };
-            assert_eq!(from_json.as_f64().map(|f| serde_json::json!(f)).unwrap_or(from_json.clone()), expected, "{}", field.key);
+            assert_eq!(
+                from_json
+                    .as_f64()
+                    .map(|f| serde_json::json!(f))
+                    .unwrap_or(from_json.clone()),
+                expected,
+                "{}",
+                field.key
+            );
             assert!(field.min <= field.max);
         }
         let min_score = fields.iter().find(|f| f.key == "legacy.min_score").unwrap();
@@ -473,22 +569,44 @@ mod tests {
     #[test]
     fn set_checks_type_range_and_integers() {
         let mut c = ScannerConfig::default();
-        c.set("legacy.min_score", ConfigValue::Number(65.0)).unwrap();
+        c.set("legacy.min_score", ConfigValue::Number(65.0))
+            .unwrap();
         assert_eq!(c.legacy.min_score, 65.0);
         assert_eq!(c.get("legacy.min_score"), Some(ConfigValue::Number(65.0)));
         c.set("v2.require_oi", ConfigValue::Bool(false)).unwrap();
         assert!(!c.v2.require_oi);
-        c.set("setup.sl_lookback", ConfigValue::Number(12.0)).unwrap();
+        c.set("setup.sl_lookback", ConfigValue::Number(12.0))
+            .unwrap();
         assert_eq!(c.setup.sl_lookback, 12);
 
         let before = c.clone();
-        let err = c.set("legacy.min_score", ConfigValue::Number(150.0)).unwrap_err();
-        assert_eq!(err.to_string(), "'legacy.min_score' must be between 0 and 100, got 150");
-        assert!(matches!(c.set("legacy.min_score", ConfigValue::Number(f64::NAN)), Err(ConfigError::OutOfRange { .. })));
-        assert!(matches!(c.set("setup.sl_lookback", ConfigValue::Number(2.5)), Err(ConfigError::NotInteger { .. })));
-        assert!(matches!(c.set("v2.require_oi", ConfigValue::Number(1.0)), Err(ConfigError::WrongType { .. })));
-        assert!(matches!(c.set("v2.min_oi_z", ConfigValue::Bool(true)), Err(ConfigError::WrongType { .. })));
-        assert_eq!(c.set("legacy.nope", ConfigValue::Number(1.0)), Err(ConfigError::UnknownKey("legacy.nope".into())));
+        let err = c
+            .set("legacy.min_score", ConfigValue::Number(150.0))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "'legacy.min_score' must be between 0 and 100, got 150"
+        );
+        assert!(matches!(
+            c.set("legacy.min_score", ConfigValue::Number(f64::NAN)),
+            Err(ConfigError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            c.set("setup.sl_lookback", ConfigValue::Number(2.5)),
+            Err(ConfigError::NotInteger { .. })
+        ));
+        assert!(matches!(
+            c.set("v2.require_oi", ConfigValue::Number(1.0)),
+            Err(ConfigError::WrongType { .. })
+        ));
+        assert!(matches!(
+            c.set("v2.min_oi_z", ConfigValue::Bool(true)),
+            Err(ConfigError::WrongType { .. })
+        ));
+        assert_eq!(
+            c.set("legacy.nope", ConfigValue::Number(1.0)),
+            Err(ConfigError::UnknownKey("legacy.nope".into()))
+        );
         assert_eq!(c, before, "a refused set leaves the config unchanged");
     }
 
@@ -514,7 +632,9 @@ mod tests {
         assert_eq!(errors.len(), 3, "{text:?}");
         assert!(text.iter().any(|t| t.contains("breakout.min_score")));
         assert!(text.iter().any(|t| t.contains("indicators.pivot_span")));
-        assert!(text.contains(&"'legacy.long_rsi_min' (70) must not exceed 'legacy.long_rsi_max' (55)".to_string()));
+        assert!(text.contains(
+            &"'legacy.long_rsi_min' (70) must not exceed 'legacy.long_rsi_max' (55)".to_string()
+        ));
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::time::Duration;
 /// Replaces `path` with `bytes` so a reader sees the old file or the new
 /// one, never a half-written one: write a temporary sibling, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
@@ -51,7 +54,10 @@ struct Entry<T> {
 
 impl DiskCache {
     pub fn new(dir: impl Into<PathBuf>, ttl: Duration) -> DiskCache {
-        DiskCache { dir: dir.into(), ttl }
+        DiskCache {
+            dir: dir.into(),
+            ttl,
+        }
     }
 
     /// The value stored under `key` if it is younger than the TTL.
@@ -74,9 +80,18 @@ impl DiskCache {
     }
 
     /// [`DiskCache::put`] stamped with `now_ms`.
-    pub fn put_at<T: Serialize>(&self, key: &str, value: &T, now_ms: i64) -> Result<(), super::SourceError> {
+    pub fn put_at<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        now_ms: i64,
+    ) -> Result<(), super::SourceError> {
         let path = self.path_of(key);
-        let entry = Entry { key: key.to_string(), stored_at_ms: now_ms, value };
+        let entry = Entry {
+            key: key.to_string(),
+            stored_at_ms: now_ms,
+            value,
+        };
         let bytes = serde_json::to_vec(&entry).map_err(|e| super::SourceError::Io {
             path: path.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
@@ -87,13 +102,16 @@ impl DiskCache {
     /// File of a key: a hash, because keys hold commas, dots and long symbol
     /// lists; the key is stored inside and checked on read.
     fn path_of(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{:016x}.json", fnv1a64(key.as_bytes())))
+        self.dir
+            .join(format!("{:016x}.json", fnv1a64(key.as_bytes())))
     }
 }
 
 /// FNV-1a: stable across runs and Rust versions, unlike `DefaultHasher`.
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -107,7 +125,10 @@ mod tests {
         write_atomic(&path, b"[1]").unwrap();
         write_atomic(&path, b"[1,2]").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"[1,2]");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
@@ -116,10 +137,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path(), Duration::from_secs(3600));
         cache.put_at("a|b", &vec![1.5, 2.5], 1_000_000).unwrap();
-        assert_eq!(cache.get_at::<Vec<f64>>("a|b", 1_000_000 + 3_599_999), Some(vec![1.5, 2.5]));
-        assert_eq!(cache.get_at::<Vec<f64>>("a|b", 1_000_000 + 3_600_000), None, "expired at the TTL");
+        assert_eq!(
+            cache.get_at::<Vec<f64>>("a|b", 1_000_000 + 3_599_999),
+            Some(vec![1.5, 2.5])
+        );
+        assert_eq!(
+            cache.get_at::<Vec<f64>>("a|b", 1_000_000 + 3_600_000),
+            None,
+            "expired at the TTL"
+        );
         assert_eq!(cache.get_at::<Vec<f64>>("a|c", 1_000_001), None);
-        assert_eq!(cache.get_at::<String>("a|b", 1_000_001), None, "wrong type is a miss");
+        assert_eq!(
+            cache.get_at::<String>("a|b", 1_000_001),
+            None,
+            "wrong type is a miss"
+        );
     }
 
     #[test]

@@ -26,7 +26,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_tries: 3, backoff_base: Duration::from_millis(500), max_retry_after: Duration::from_secs(120) }
+        RetryPolicy {
+            max_tries: 3,
+            backoff_base: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(120),
+        }
     }
 }
 
@@ -38,7 +42,11 @@ pub fn backoff_delay(base: Duration, attempt: u32) -> Duration {
 /// The `Retry-After` header as a duration; only the delay-seconds form is
 /// used by the APIs we call (an HTTP date yields `None`, and we back off).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let text = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let secs: f64 = text.parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
@@ -122,7 +130,10 @@ pub fn build_client(api: &'static str, timeout: Duration) -> Result<reqwest::Cli
         .timeout(timeout)
         .user_agent(concat!("quantpro/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| SourceError::Client { api, detail: e.to_string() })
+        .map_err(|e| SourceError::Client {
+            api,
+            detail: e.to_string(),
+        })
 }
 
 /// One request with retries: `build` makes a fresh request per attempt.
@@ -152,12 +163,18 @@ pub async fn send_with_retry(
                         return Err(SourceError::rate_limited(api, wait, policy.max_retry_after));
                     }
                     Some(wait) => {
-                        tracing::warn!("[RATE-LIMIT] {api}: HTTP {}, waiting {wait:?} as Retry-After asks", status.as_u16());
+                        tracing::warn!(
+                            "[RATE-LIMIT] {api}: HTTP {}, waiting {wait:?} as Retry-After asks",
+                            status.as_u16()
+                        );
                         wait
                     }
                     None => {
                         let wait = backoff_delay(policy.backoff_base, attempt);
-                        tracing::warn!("[RATE-LIMIT] {api}: HTTP {} without Retry-After, backing off {wait:?}", status.as_u16());
+                        tracing::warn!(
+                            "[RATE-LIMIT] {api}: HTTP {} without Retry-After, backing off {wait:?}",
+                            status.as_u16()
+                        );
                         wait
                     }
                 }
@@ -169,11 +186,17 @@ pub async fn send_with_retry(
         };
         if attempt < tries {
             stats.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!("{api}: attempt {attempt} failed ({last_failure}); retrying in {wait:?}");
+            tracing::debug!(
+                "{api}: attempt {attempt} failed ({last_failure}); retrying in {wait:?}"
+            );
             tokio::time::sleep(wait).await;
         }
     }
-    Err(SourceError::Exhausted { api, tries, last: last_failure })
+    Err(SourceError::Exhausted {
+        api,
+        tries,
+        last: last_failure,
+    })
 }
 
 /// [`send_with_retry`] then JSON decoding, counting the call in `stats` as
@@ -197,8 +220,16 @@ pub async fn fetch_json<T: DeserializeOwned>(
 }
 
 /// Decodes a JSON body, naming the API and the response on failure.
-pub fn decode_json<T: DeserializeOwned>(api: &'static str, what: &'static str, body: &[u8]) -> Result<T, SourceError> {
-    serde_json::from_slice(body).map_err(|e| SourceError::Malformed { api, what, detail: e.to_string() })
+pub fn decode_json<T: DeserializeOwned>(
+    api: &'static str,
+    what: &'static str,
+    body: &[u8],
+) -> Result<T, SourceError> {
+    serde_json::from_slice(body).map_err(|e| SourceError::Malformed {
+        api,
+        what,
+        detail: e.to_string(),
+    })
 }
 
 /// The start of a response body, for error messages (bodies can be pages of HTML).
@@ -242,8 +273,15 @@ async fn attempt_once(build: &(dyn Fn() -> RequestBuilder + Send + Sync)) -> Att
 
 fn status_error(api: &'static str, status: StatusCode, body: Vec<u8>) -> SourceError {
     match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SourceError::Unauthorized { api, status: status.as_u16() },
-        _ => SourceError::Status { api, status: status.as_u16(), body: body_excerpt(&body) },
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SourceError::Unauthorized {
+            api,
+            status: status.as_u16(),
+        },
+        _ => SourceError::Status {
+            api,
+            status: status.as_u16(),
+            body: body_excerpt(&body),
+        },
     }
 }
 
@@ -287,7 +325,10 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("0.5"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(500)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&headers), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static("-3"));
         assert_eq!(retry_after(&headers), None);

@@ -65,14 +65,22 @@ impl ApiKeys {
         let file = match std::fs::read_to_string(dotenv) {
             Ok(text) => parse_dotenv(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
-            Err(source) => return Err(KeysError { path: dotenv.to_path_buf(), source }),
+            Err(source) => {
+                return Err(KeysError {
+                    path: dotenv.to_path_buf(),
+                    source,
+                })
+            }
         };
         Ok(ApiKeys::from_lookup(|name| std::env::var(name).ok(), &file))
     }
 
     /// Builds the keys from an environment lookup and parsed `.env` entries;
     /// empty values count as absent.
-    pub fn from_lookup(env: impl Fn(&str) -> Option<String>, dotenv: &HashMap<String, String>) -> ApiKeys {
+    pub fn from_lookup(
+        env: impl Fn(&str) -> Option<String>,
+        dotenv: &HashMap<String, String>,
+    ) -> ApiKeys {
         let pick = |name: &str| {
             env(name)
                 .map(|v| v.trim().to_string())
@@ -80,7 +88,11 @@ impl ApiKeys {
                 .or_else(|| dotenv.get(name).cloned().filter(|v| !v.is_empty()))
                 .map(Secret::new)
         };
-        ApiKeys { coinalyze: pick(COINALYZE_API_KEY), gemini: pick(GEMINI_API_KEY), coingecko: pick(COINGECKO_API_KEY) }
+        ApiKeys {
+            coinalyze: pick(COINALYZE_API_KEY),
+            gemini: pick(GEMINI_API_KEY),
+            coingecko: pick(COINGECKO_API_KEY),
+        }
     }
 }
 
@@ -126,7 +138,10 @@ mod tests {
         let secret = Secret::new("sk-live-123");
         assert_eq!(format!("{secret}"), "***");
         assert_eq!(format!("{secret:?}"), "***");
-        let keys = ApiKeys { coinalyze: Some(secret.clone()), ..Default::default() };
+        let keys = ApiKeys {
+            coinalyze: Some(secret.clone()),
+            ..Default::default()
+        };
         assert!(!format!("{keys:?}").contains("sk-live"));
         assert_eq!(secret.expose(), "sk-live-123");
     }
@@ -144,7 +159,9 @@ mod tests {
 
     #[test]
     fn environment_wins_over_dotenv_and_empty_is_absent() {
-        let dotenv = parse_dotenv("COINALYZE_API_KEY=from-file\nGEMINI_API_KEY=from-file\nCOINGECKO_API_KEY=\n");
+        let dotenv = parse_dotenv(
+            "COINALYZE_API_KEY=from-file\nGEMINI_API_KEY=from-file\nCOINGECKO_API_KEY=\n",
+        );
         let env = |name: &str| match name {
             "COINALYZE_API_KEY" => Some("from-env".to_string()),
             "GEMINI_API_KEY" => Some("  ".to_string()),

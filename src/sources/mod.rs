@@ -16,6 +16,7 @@
 
 pub mod coinalyze;
 pub mod disk;
+pub mod enrich;
 pub mod error;
 pub mod exchanges;
 pub mod fetch;

@@ -20,22 +20,34 @@ pub fn read_csv(path: &Path) -> Result<Vec<Candle>, String> {
 /// Reads a Parquet file.
 pub fn read_parquet(path: &Path) -> Result<Vec<Candle>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let frame = ParquetReader::new(file).finish().map_err(|e| format!("cannot read Parquet: {e}"))?;
+    let frame = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| format!("cannot read Parquet: {e}"))?;
     candles_from_frame(&frame)
 }
 
 /// Column names tried for each candle field, short name first.
-const COLUMNS: [(&str, &str); 6] =
-    [("t", "time"), ("o", "open"), ("h", "high"), ("l", "low"), ("c", "close"), ("v", "volume")];
+const COLUMNS: [(&str, &str); 6] = [
+    ("t", "time"),
+    ("o", "open"),
+    ("h", "high"),
+    ("l", "low"),
+    ("c", "close"),
+    ("v", "volume"),
+];
 
 fn candles_from_frame(frame: &DataFrame) -> Result<Vec<Candle>, String> {
     let [t, o, h, l, c, v] = COLUMNS.map(|names| find_column(frame, names));
-    let times = t?.cast(&DataType::Int64).map_err(|e| format!("column 't' is not an integer time: {e}"))?;
+    let times = t?
+        .cast(&DataType::Int64)
+        .map_err(|e| format!("column 't' is not an integer time: {e}"))?;
     let times = times.i64().map_err(|e| e.to_string())?;
     let [o, h, l, c, v] = [o?, h?, l?, c?, v?];
     let floats = [o, h, l, c, v].map(|column| {
         let name = column.name().to_string();
-        column.cast(&DataType::Float64).map_err(|e| format!("column '{name}' is not numeric: {e}"))
+        column
+            .cast(&DataType::Float64)
+            .map_err(|e| format!("column '{name}' is not numeric: {e}"))
     });
     let [o, h, l, c, v] = floats;
     let (o, h, l, c, v) = (o?, h?, l?, c?, v?);
@@ -47,9 +59,11 @@ fn candles_from_frame(frame: &DataFrame) -> Result<Vec<Candle>, String> {
         v.f64().map_err(|e| e.to_string())?,
     );
     let mut candles = Vec::with_capacity(frame.height());
-    for (row, t) in times.into_iter().enumerate() {
+    for row in 0..frame.height() {
+        let t = times.get(row);
         let missing = |field: &str| format!("row {row}: '{field}' is empty");
-        let price = |series: &Float64Chunked, field: &str| series.get(row).ok_or_else(|| missing(field));
+        let price =
+            |series: &Float64Chunked, field: &str| series.get(row).ok_or_else(|| missing(field));
         candles.push(Candle {
             t: t.ok_or_else(|| missing("t"))?,
             o: price(o, "o")?,
@@ -62,7 +76,10 @@ fn candles_from_frame(frame: &DataFrame) -> Result<Vec<Candle>, String> {
     Ok(candles)
 }
 
-fn find_column<'a>(frame: &'a DataFrame, (short, long): (&str, &str)) -> Result<&'a Column, String> {
+fn find_column<'a>(
+    frame: &'a DataFrame,
+    (short, long): (&str, &str),
+) -> Result<&'a Column, String> {
     frame
         .column(short)
         .or_else(|_| frame.column(long))
@@ -77,16 +94,44 @@ mod tests {
     fn csv_with_short_or_long_names_and_extra_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("BTCUSDT_BINANCE_15m.csv");
-        std::fs::write(&path, "t,o,h,l,c,v,trades\n1000,1.5,2,1,1.75,10,3\n2000,1.75,2.5,1.5,2.25,0,1\n").unwrap();
+        std::fs::write(
+            &path,
+            "t,o,h,l,c,v,trades\n1000,1.5,2,1,1.75,10,3\n2000,1.75,2.5,1.5,2.25,0,1\n",
+        )
+        .unwrap();
         let candles = read_csv(&path).unwrap();
-        assert_eq!(candles, vec![
-            Candle { t: 1000, o: 1.5, h: 2.0, l: 1.0, c: 1.75, v: 10.0 },
-            Candle { t: 2000, o: 1.75, h: 2.5, l: 1.5, c: 2.25, v: 0.0 },
-        ]);
-        std::fs::write(&path, "time,open,high,low,close,volume\n1000,1.5,2,1,1.75,10\n").unwrap();
+        assert_eq!(
+            candles,
+            vec![
+                Candle {
+                    t: 1000,
+                    o: 1.5,
+                    h: 2.0,
+                    l: 1.0,
+                    c: 1.75,
+                    v: 10.0
+                },
+                Candle {
+                    t: 2000,
+                    o: 1.75,
+                    h: 2.5,
+                    l: 1.5,
+                    c: 2.25,
+                    v: 0.0
+                },
+            ]
+        );
+        std::fs::write(
+            &path,
+            "time,open,high,low,close,volume\n1000,1.5,2,1,1.75,10\n",
+        )
+        .unwrap();
         assert_eq!(read_csv(&path).unwrap().len(), 1);
         std::fs::write(&path, "t,o,h,l,c\n1000,1.5,2,1,1.75\n").unwrap();
-        assert_eq!(read_csv(&path).unwrap_err(), "missing column 'v' (or 'volume')");
+        assert_eq!(
+            read_csv(&path).unwrap_err(),
+            "missing column 'v' (or 'volume')"
+        );
     }
 
     #[test]
@@ -105,6 +150,16 @@ mod tests {
         let file = std::fs::File::create(&path).unwrap();
         ParquetWriter::new(file).finish(&mut frame).unwrap();
         let candles = read_parquet(&path).unwrap();
-        assert_eq!(candles[1], Candle { t: 2000, o: 1.75, h: 2.5, l: 1.5, c: 2.25, v: 0.0 });
+        assert_eq!(
+            candles[1],
+            Candle {
+                t: 2000,
+                o: 1.75,
+                h: 2.5,
+                l: 1.5,
+                c: 2.25,
+                v: 0.0
+            }
+        );
     }
 }

@@ -18,7 +18,8 @@ pub enum CandleFormat {
 impl CandleFormat {
     /// Preference order when one series exists in several formats: the
     /// first is used and the others are reported as duplicates.
-    pub const PREFERENCE: [CandleFormat; 3] = [CandleFormat::Json, CandleFormat::Parquet, CandleFormat::Csv];
+    pub const PREFERENCE: [CandleFormat; 3] =
+        [CandleFormat::Json, CandleFormat::Parquet, CandleFormat::Csv];
 
     pub fn extension(self) -> &'static str {
         match self {
@@ -31,7 +32,9 @@ impl CandleFormat {
     /// The format of a path by its extension (case-insensitive), if it is a candle format.
     pub fn from_path(path: &Path) -> Option<CandleFormat> {
         let ext = path.extension()?.to_str()?;
-        CandleFormat::PREFERENCE.into_iter().find(|f| f.extension().eq_ignore_ascii_case(ext))
+        CandleFormat::PREFERENCE
+            .into_iter()
+            .find(|f| f.extension().eq_ignore_ascii_case(ext))
     }
 }
 
@@ -63,12 +66,16 @@ impl CandleFileName {
     /// `BTC_USDT_MEXC_15m.json` is symbol `BTC_USDT`, exchange MEXC, interval 15m.
     pub fn parse(file_name: &str) -> Result<CandleFileName, FileNameError> {
         let (stem, ext) = file_name.rsplit_once('.').ok_or(FileNameError::Shape)?;
-        let format = CandleFormat::from_path(Path::new(file_name)).ok_or(FileNameError::Extension)?;
+        let format =
+            CandleFormat::from_path(Path::new(file_name)).ok_or(FileNameError::Extension)?;
         debug_assert!(format.extension().eq_ignore_ascii_case(ext));
         let mut parts = stem.rsplitn(3, '_');
         let interval = parts.next().ok_or(FileNameError::Shape)?;
         let exchange = parts.next().ok_or(FileNameError::Shape)?;
-        let symbol = parts.next().filter(|s| !s.is_empty()).ok_or(FileNameError::Shape)?;
+        let symbol = parts
+            .next()
+            .filter(|s| !s.is_empty())
+            .ok_or(FileNameError::Shape)?;
         Ok(CandleFileName {
             symbol: symbol.to_string(),
             exchange: exchange.parse()?,
@@ -79,7 +86,13 @@ impl CandleFileName {
 
     /// The canonical file name, the inverse of `parse`.
     pub fn file_name(&self) -> String {
-        format!("{}_{}_{}.{}", self.symbol, self.exchange, self.interval, self.format.extension())
+        format!(
+            "{}_{}_{}.{}",
+            self.symbol,
+            self.exchange,
+            self.interval,
+            self.format.extension()
+        )
     }
 }
 
@@ -90,22 +103,56 @@ mod tests {
     #[test]
     fn parses_symbol_exchange_interval_and_format() {
         let n = CandleFileName::parse("BTCUSDT_BINANCE_15m.json").unwrap();
-        assert_eq!((n.symbol.as_str(), n.exchange, n.interval, n.format), ("BTCUSDT", Exchange::Binance, Interval::M15, CandleFormat::Json));
+        assert_eq!(
+            (n.symbol.as_str(), n.exchange, n.interval, n.format),
+            (
+                "BTCUSDT",
+                Exchange::Binance,
+                Interval::M15,
+                CandleFormat::Json
+            )
+        );
         let n = CandleFileName::parse("BTC_USDT_MEXC_4h.parquet").unwrap();
-        assert_eq!((n.symbol.as_str(), n.exchange, n.interval, n.format), ("BTC_USDT", Exchange::Mexc, Interval::H4, CandleFormat::Parquet));
+        assert_eq!(
+            (n.symbol.as_str(), n.exchange, n.interval, n.format),
+            (
+                "BTC_USDT",
+                Exchange::Mexc,
+                Interval::H4,
+                CandleFormat::Parquet
+            )
+        );
         let n = CandleFileName::parse("kPEPE_HYPERLIQUID_1d.CSV").unwrap();
-        assert_eq!((n.symbol.as_str(), n.interval, n.format), ("kPEPE", Interval::D1, CandleFormat::Csv));
-        assert_eq!(CandleFileName::parse("ETH_HYPERLIQUID_4h.json").unwrap().file_name(), "ETH_HYPERLIQUID_4h.json");
+        assert_eq!(
+            (n.symbol.as_str(), n.interval, n.format),
+            ("kPEPE", Interval::D1, CandleFormat::Csv)
+        );
+        assert_eq!(
+            CandleFileName::parse("ETH_HYPERLIQUID_4h.json")
+                .unwrap()
+                .file_name(),
+            "ETH_HYPERLIQUID_4h.json"
+        );
     }
 
     #[test]
     fn bad_names_say_what_is_wrong() {
-        assert_eq!(CandleFileName::parse("BTCUSDT_BINANCE_15m.txt"), Err(FileNameError::Extension));
-        assert_eq!(CandleFileName::parse("BINANCE_15m.json"), Err(FileNameError::Shape));
+        assert_eq!(
+            CandleFileName::parse("BTCUSDT_BINANCE_15m.txt"),
+            Err(FileNameError::Extension)
+        );
+        assert_eq!(
+            CandleFileName::parse("BINANCE_15m.json"),
+            Err(FileNameError::Shape)
+        );
         assert_eq!(CandleFileName::parse("README"), Err(FileNameError::Shape));
-        let err = CandleFileName::parse("BTCUSDT_KRAKEN_15m.json").unwrap_err().to_string();
+        let err = CandleFileName::parse("BTCUSDT_KRAKEN_15m.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown Exchange 'KRAKEN'"), "{err}");
-        let err = CandleFileName::parse("BTCUSDT_BINANCE_5m.json").unwrap_err().to_string();
+        let err = CandleFileName::parse("BTCUSDT_BINANCE_5m.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown interval '5m'"), "{err}");
     }
 }

@@ -63,9 +63,43 @@ struct Cursor<'a> {
 
 /// Exact powers of ten representable in an f64 (10^22 is the largest).
 const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
-    1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
+
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// How many of the 8 bytes (first byte lowest) are ASCII digits before the first non-digit.
+#[inline]
+fn leading_digit_count(chunk: u64) -> usize {
+    // A byte is a digit when b - '0' (no borrow) is below 10: then neither
+    // it nor it + 0x76 reaches 0x80. Bytes above '9' or below '0' set bit 7.
+    let values = chunk.wrapping_sub(0x3030_3030_3030_3030);
+    let non_digit =
+        (values | values.wrapping_add(0x7676_7676_7676_7676) | chunk) & 0x8080_8080_8080_8080;
+    (non_digit.trailing_zeros() / 8) as usize
+}
+
+/// The value of 8 digit values (0..=9, most significant in the lowest byte).
+#[inline]
+fn eight_digits_value(values: u64) -> u64 {
+    let pairs = (values & 0x0F00_0F00_0F00_0F00) >> 8;
+    let values = pairs + (values & 0x000F_000F_000F_000F) * 10;
+    let quads = (values & 0x00FF_0000_00FF_0000) >> 16;
+    let values = quads + (values & 0x0000_00FF_0000_00FF) * 100;
+    let octet = (values & 0x0000_FFFF_0000_0000) >> 32;
+    octet + (values & 0x0000_0000_0000_FFFF) * 10_000
+}
 
 impl Cursor<'_> {
     #[inline]
@@ -95,7 +129,14 @@ impl Cursor<'_> {
 
     fn candle_object(&mut self) -> Option<Candle> {
         self.expect(b'{')?;
-        let mut candle = Candle { t: 0, o: 0.0, h: 0.0, l: 0.0, c: 0.0, v: 0.0 };
+        let mut candle = Candle {
+            t: 0,
+            o: 0.0,
+            h: 0.0,
+            l: 0.0,
+            c: 0.0,
+            v: 0.0,
+        };
         let mut seen = 0u8;
         loop {
             self.expect(b'"')?;
@@ -146,10 +187,28 @@ impl Cursor<'_> {
         (seen == 0b11_1111).then_some(candle)
     }
 
-    /// Consumes a run of ASCII digits, returning how many there were.
+    /// Consumes a run of ASCII digits into `mantissa` (wrapping: callers
+    /// bound the digit count), returning how many there were. Eight bytes
+    /// are examined at a time while eight remain: numbers are most of the file.
     #[inline]
     fn digits(&mut self, mantissa: &mut u64) -> usize {
         let start = self.pos;
+        while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+            let chunk = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            let n = leading_digit_count(chunk);
+            if n == 0 {
+                return self.pos - start;
+            }
+            // Keep the n digits, shifted up so the dropped bytes become leading zeros.
+            let values = chunk.wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - n));
+            *mantissa = mantissa
+                .wrapping_mul(POW10_U64[n])
+                .wrapping_add(eight_digits_value(values));
+            self.pos += n;
+            if n < 8 {
+                return self.pos - start;
+            }
+        }
         while let Some(&d @ b'0'..=b'9') = self.bytes.get(self.pos) {
             *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
             self.pos += 1;
@@ -218,10 +277,15 @@ impl Cursor<'_> {
             if exp_len == 0 || exp_len > 6 {
                 return None;
             }
-            exponent += if exp_negative { -(exp as i64) } else { exp as i64 };
+            exponent += if exp_negative {
+                -(exp as i64)
+            } else {
+                exp as i64
+            };
         }
         // Both operands exact and one IEEE operation: the result is correctly rounded.
-        let exact = int_len + frac_len <= 19 && mantissa <= (1u64 << 53) && (-22..=22).contains(&exponent);
+        let exact =
+            int_len + frac_len <= 19 && mantissa <= (1u64 << 53) && (-22..=22).contains(&exponent);
         let magnitude = if exact {
             let m = mantissa as f64;
             if exponent < 0 {
@@ -317,10 +381,16 @@ impl<'de> Visitor<'de> for CandleRowVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CandleRow, A::Error> {
-        let t = seq.next_element::<Time>()?.ok_or_else(|| de::Error::invalid_length(0, &self))?.0;
+        let t = seq
+            .next_element::<Time>()?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?
+            .0;
         let mut values = [0.0; 5];
         for (i, value) in values.iter_mut().enumerate() {
-            *value = seq.next_element::<Number>()?.ok_or_else(|| de::Error::invalid_length(i + 1, &self))?.0;
+            *value = seq
+                .next_element::<Number>()?
+                .ok_or_else(|| de::Error::invalid_length(i + 1, &self))?
+                .0;
         }
         // Exchanges append close time, quote volume, trade count...: ignored.
         while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -350,7 +420,10 @@ impl<'de> Deserialize<'de> for Number {
                 Ok(Number(v as f64))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Number, E> {
-                v.trim().parse::<f64>().map(Number).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+                v.trim()
+                    .parse::<f64>()
+                    .map(Number)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
             }
         }
         deserializer.deserialize_any(NumberVisitor)
@@ -372,7 +445,9 @@ impl<'de> Deserialize<'de> for Time {
                 Ok(Time(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Time, E> {
-                i64::try_from(v).map(Time).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+                i64::try_from(v)
+                    .map(Time)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Time, E> {
                 // 2^63 as f64 is itself out of range, hence the strict bound.
@@ -410,10 +485,20 @@ mod tests {
         let text = br#"[{"t":1721097900000,"o":64718.18,"h":64839.07,"l":64550.03,"c":64819.91,"v":259.2047},
             { "v" : 0, "c" : 1e2, "l" : 0.5, "h" : 1.5E+2, "o" : 100, "t" : -5 } ]"#;
         let fast = parse_object_form(text).expect("fast path accepts the common form");
-        assert_eq!(fast, vec![
-            candle(1721097900000, 64718.18, 64839.07, 64550.03, 64819.91, 259.2047),
-            candle(-5, 100.0, 150.0, 0.5, 100.0, 0.0),
-        ]);
+        assert_eq!(
+            fast,
+            vec![
+                candle(
+                    1721097900000,
+                    64718.18,
+                    64839.07,
+                    64550.03,
+                    64819.91,
+                    259.2047
+                ),
+                candle(-5, 100.0, 150.0, 0.5, 100.0, 0.0),
+            ]
+        );
         assert_eq!(parse_any_form(text).unwrap(), fast, "both paths agree");
         assert_eq!(parse_object_form(b" [ ] ").unwrap(), vec![]);
     }
@@ -421,31 +506,98 @@ mod tests {
     #[test]
     fn fast_path_numbers_are_correctly_rounded() {
         let cases = [
-            "0.1", "64718.18", "0.000012345", "123456789012345678", "1234567890123456789012", "9007199254740993",
-            "1.7976931348623157e308", "5e-324", "2.2250738585072014e-308", "0.30000000000000004", "1e23", "-42.5",
+            "0.1",
+            "64718.18",
+            "0.000012345",
+            "123456789012345678",
+            "1234567890123456789012",
+            "9007199254740993",
+            "1.7976931348623157e308",
+            "5e-324",
+            "2.2250738585072014e-308",
+            "0.30000000000000004",
+            "1e23",
+            "-42.5",
         ];
         for case in cases {
-            let mut cur = Cursor { bytes: case.as_bytes(), pos: 0 };
+            let mut cur = Cursor {
+                bytes: case.as_bytes(),
+                pos: 0,
+            };
             assert_eq!(cur.number(), Some(case.parse::<f64>().unwrap()), "{case}");
             assert_eq!(cur.pos, case.len());
         }
     }
 
     #[test]
+    fn digit_runs_of_every_length_and_position() {
+        // Runs shorter and longer than the 8-byte step, ending at the buffer's
+        // end or followed by each kind of terminator.
+        for len in 1..=20 {
+            let digits: String = (0..len)
+                .map(|i| char::from(b'1' + (i * 7 % 9) as u8))
+                .collect();
+            for tail in ["", ",", "}", " ", ".5,", "e3}", "x"] {
+                let text = format!("{digits}{tail}");
+                let mut cur = Cursor {
+                    bytes: text.as_bytes(),
+                    pos: 0,
+                };
+                let mut value = 0u64;
+                assert_eq!(cur.digits(&mut value), len, "{text}");
+                if len <= 19 {
+                    assert_eq!(value, digits.parse::<u64>().unwrap(), "{text}");
+                }
+                let number_text = text.trim_end_matches([',', '}', ' ', 'x']);
+                let mut cur = Cursor {
+                    bytes: text.as_bytes(),
+                    pos: 0,
+                };
+                assert_eq!(
+                    cur.number(),
+                    Some(number_text.parse::<f64>().unwrap()),
+                    "{text}"
+                );
+            }
+        }
+        assert_eq!(leading_digit_count(u64::from_le_bytes(*b"12/:9\xff00")), 2);
+        assert_eq!(leading_digit_count(u64::from_le_bytes(*b"\x801234567")), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_finite_number_parses_like_the_standard_library(bits in proptest::prelude::any::<u64>(), short in 0.0f64..1e7) {
+            for x in [f64::from_bits(bits), short] {
+                proptest::prop_assume!(x.is_finite());
+                for text in [format!("{x}"), format!("{x:e}"), format!("{x:.4}"), format!("{x:.2E}")] {
+                    let mut cur = Cursor { bytes: text.as_bytes(), pos: 0 };
+                    let expected = text.parse::<f64>().unwrap();
+                    proptest::prop_assert_eq!(cur.number().map(f64::to_bits), Some(expected.to_bits()), "{}", text);
+                    proptest::prop_assert_eq!(cur.pos, text.len());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fast_path_declines_what_it_does_not_know() {
         let declined: [&[u8]; 9] = [
-            br#"[{"t":1,"o":1,"h":1,"l":1,"c":1,"v":1,"n":3}]"#,  // extra key
-            br#"[{"t":1,"o":"1","h":1,"l":1,"c":1,"v":1}]"#,      // string value
-            br#"[{"t":1.5,"o":1,"h":1,"l":1,"c":1,"v":1}]"#,      // fractional time
-            br#"[{"t":1,"o":1,"h":1,"l":1,"c":1}]"#,              // missing key
-            br#"[{"t":1,"t":1,"o":1,"h":1,"l":1,"c":1,"v":1}]"#,  // duplicate key
-            br#"[[1,2,3,1,2,5]]"#,                                // kline form
-            br#"[{"t":01,"o":1,"h":1,"l":1,"c":1,"v":1}]"#,       // leading zero
-            br#"[{"t":1,"o":1,"h":1,"l":1,"c":1,"v":1}] x"#,      // trailing garbage
-            br#"[{"t":1,"o":1.,"h":1,"l":1,"c":1,"v":1}]"#,       // bad number
+            br#"[{"t":1,"o":1,"h":1,"l":1,"c":1,"v":1,"n":3}]"#, // extra key
+            br#"[{"t":1,"o":"1","h":1,"l":1,"c":1,"v":1}]"#,     // string value
+            br#"[{"t":1.5,"o":1,"h":1,"l":1,"c":1,"v":1}]"#,     // fractional time
+            br#"[{"t":1,"o":1,"h":1,"l":1,"c":1}]"#,             // missing key
+            br#"[{"t":1,"t":1,"o":1,"h":1,"l":1,"c":1,"v":1}]"#, // duplicate key
+            br#"[[1,2,3,1,2,5]]"#,                               // kline form
+            br#"[{"t":01,"o":1,"h":1,"l":1,"c":1,"v":1}]"#,      // leading zero
+            br#"[{"t":1,"o":1,"h":1,"l":1,"c":1,"v":1}] x"#,     // trailing garbage
+            br#"[{"t":1,"o":1.,"h":1,"l":1,"c":1,"v":1}]"#,      // bad number
         ];
         for text in declined {
-            assert!(parse_object_form(text).is_none(), "{}", String::from_utf8_lossy(text));
+            assert!(
+                parse_object_form(text).is_none(),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 
@@ -454,32 +606,65 @@ mod tests {
         let text = br#"[[1721097900000,"64718.18","64839.07","64550.03","64819.91","259.2047",1721098799999,"16795566.4",3021,"130.1","8421.3","0"],
                         ["1721098800000", 64819.67, 64820, 64730, 64810.48, 268.20636]]"#;
         let candles = parse_candles_json(text).unwrap();
-        assert_eq!(candles, vec![
-            candle(1721097900000, 64718.18, 64839.07, 64550.03, 64819.91, 259.2047),
-            candle(1721098800000, 64819.67, 64820.0, 64730.0, 64810.48, 268.20636),
-        ]);
+        assert_eq!(
+            candles,
+            vec![
+                candle(
+                    1721097900000,
+                    64718.18,
+                    64839.07,
+                    64550.03,
+                    64819.91,
+                    259.2047
+                ),
+                candle(
+                    1721098800000,
+                    64819.67,
+                    64820.0,
+                    64730.0,
+                    64810.48,
+                    268.20636
+                ),
+            ]
+        );
     }
 
     #[test]
     fn general_path_accepts_long_names_strings_and_extra_keys() {
         let text = br#"[{"time":"1000","open":"1.5","high":2,"low":1,"close":1.75,"volume":"10","trades":5}]"#;
-        assert_eq!(parse_candles_json(text).unwrap(), vec![candle(1000, 1.5, 2.0, 1.0, 1.75, 10.0)]);
+        assert_eq!(
+            parse_candles_json(text).unwrap(),
+            vec![candle(1000, 1.5, 2.0, 1.0, 1.75, 10.0)]
+        );
     }
 
     #[test]
     fn malformed_input_is_an_error_with_a_position() {
         let cases: [(&[u8], &str); 7] = [
             (br#"[{"t":1,"o":1,"h":1,"l":1,"c":1}]"#, "missing field `v`"),
-            (br#"[{"t":1,"o":"abc","h":1,"l":1,"c":1,"v":1}]"#, "invalid value: string \"abc\""),
+            (
+                br#"[{"t":1,"o":"abc","h":1,"l":1,"c":1,"v":1}]"#,
+                "invalid value: string \"abc\"",
+            ),
             (br#"[[1,2,3]]"#, "invalid length 3"),
             (br#"{"t":1}"#, "invalid type: map, expected a sequence"),
-            (br#"[{"t":1.5,"o":1,"h":1,"l":1,"c":1,"v":1}]"#, "invalid value: floating point `1.5`"),
-            (br#"[{"t":1,"o":1,"h":1,"l":1,"c":1,"v":1}"#, "EOF while parsing a list"),
+            (
+                br#"[{"t":1.5,"o":1,"h":1,"l":1,"c":1,"v":1}]"#,
+                "invalid value: floating point `1.5`",
+            ),
+            (
+                br#"[{"t":1,"o":1,"h":1,"l":1,"c":1,"v":1}"#,
+                "EOF while parsing a list",
+            ),
             (b"", "EOF while parsing a value at line 1 column 0"),
         ];
         for (text, expected) in cases {
             let err = parse_candles_json(text).unwrap_err();
-            assert!(err.contains(expected), "{}: '{err}' should contain '{expected}'", String::from_utf8_lossy(text));
+            assert!(
+                err.contains(expected),
+                "{}: '{err}' should contain '{expected}'",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 }

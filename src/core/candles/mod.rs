@@ -6,7 +6,6 @@
 //! polars), validates it and keeps its closed candles; the scan then builds
 //! the symbol's context from the 15m and 4h series.
 
-#[cfg(not(feature = "scratch_no_polars"))]
 pub mod columnar;
 mod file_name;
 mod json;
@@ -16,8 +15,8 @@ mod validate;
 pub use file_name::{CandleFileName, CandleFormat, FileNameError};
 pub use json::{parse_any_form, parse_candles_json, parse_object_form};
 pub use load::{
-    display_name, list_candle_files, load_candle_file, read_candle_file, CandleErrorKind, CandleFileError, CandleInventory,
-    LoadedSeries, RejectedFile, SymbolFiles,
+    display_name, list_candle_files, load_candle_file, read_candle_file, CandleErrorKind,
+    CandleFileError, CandleInventory, LoadedSeries, RejectedFile, SymbolFiles,
 };
 pub use validate::{drop_unclosed, is_stale, validate_candles, ValidationError};
 

@@ -4,13 +4,13 @@
 //! seed is the mean of TR_1..TR_n (first defined index n), then Wilder's
 //! smoothing. The trade setup sizes stops and targets in ATRs.
 
-use super::{defined, true_range, wilder_average};
+use super::{defined, true_range, Wilder};
 
 /// Streaming ATR: feed bars oldest first with [`AtrState::next`].
 #[derive(Debug, Clone)]
 pub struct AtrState {
     period: usize,
-    n: f64,
+    wilder: Wilder,
     bars: usize,
     prev_close: f64,
     value: f64,
@@ -20,7 +20,14 @@ pub struct AtrState {
 impl AtrState {
     /// A period of 0 gives an ATR that is never defined.
     pub fn new(period: usize) -> Self {
-        Self { period, n: period as f64, bars: 0, prev_close: 0.0, value: 0.0, poisoned: false }
+        Self {
+            period,
+            wilder: Wilder::new(period),
+            bars: 0,
+            prev_close: 0.0,
+            value: 0.0,
+            poisoned: false,
+        }
     }
 
     /// Takes the next bar; returns the ATR at it, `None` before index `period`.
@@ -43,9 +50,9 @@ impl AtrState {
             return None;
         }
         self.value = if ranges == self.period {
-            (self.value + tr) / self.n
+            self.wilder.mean(self.value + tr)
         } else {
-            wilder_average(self.value, tr, self.n)
+            self.wilder.average(self.value, tr)
         };
         defined(self.value)
     }
@@ -55,7 +62,11 @@ impl AtrState {
 /// lengths the output has the shortest one's length.
 pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Vec<Option<f64>> {
     let mut state = AtrState::new(period);
-    high.iter().zip(low).zip(close).map(|((&h, &l), &c)| state.next(h, l, c)).collect()
+    high.iter()
+        .zip(low)
+        .zip(close)
+        .map(|((&h, &l), &c)| state.next(h, l, c))
+        .collect()
 }
 
 #[cfg(test)]

@@ -64,29 +64,53 @@ mod tests {
 
     #[test]
     fn overbought_and_oversold_look_only_at_the_last_value() {
-        assert_eq!(cardwell_range(&mixed(30.0, 49, 30.0, 80.0), 50), CardwellRange::Overbought);
-        assert_eq!(cardwell_range(&mixed(70.0, 49, 70.0, 20.0), 50), CardwellRange::Oversold);
+        assert_eq!(
+            cardwell_range(&mixed(30.0, 49, 30.0, 80.0), 50),
+            CardwellRange::Overbought
+        );
+        assert_eq!(
+            cardwell_range(&mixed(70.0, 49, 70.0, 20.0), 50),
+            CardwellRange::Oversold
+        );
     }
 
     #[test]
     fn bullish_needs_ninety_percent_in_40_80() {
         // 44 at 70 + last 70 = 45 of 50 (90%) in [40, 80]; 5 at 30: in [20, 60] only those 5.
-        assert_eq!(cardwell_range(&mixed(70.0, 44, 30.0, 70.0), 50), CardwellRange::Bullish);
+        assert_eq!(
+            cardwell_range(&mixed(70.0, 44, 30.0, 70.0), 50),
+            CardwellRange::Bullish
+        );
         // One fewer: 44 of 50 = 88% -> transition
-        assert_eq!(cardwell_range(&mixed(70.0, 43, 30.0, 70.0), 50), CardwellRange::Transition);
+        assert_eq!(
+            cardwell_range(&mixed(70.0, 43, 30.0, 70.0), 50),
+            CardwellRange::Transition
+        );
     }
 
     #[test]
     fn bearish_is_the_mirror() {
-        assert_eq!(cardwell_range(&mixed(30.0, 44, 70.0, 30.0), 50), CardwellRange::Bearish);
-        assert_eq!(cardwell_range(&mixed(30.0, 43, 70.0, 30.0), 50), CardwellRange::Transition);
+        assert_eq!(
+            cardwell_range(&mixed(30.0, 44, 70.0, 30.0), 50),
+            CardwellRange::Bearish
+        );
+        assert_eq!(
+            cardwell_range(&mixed(30.0, 43, 70.0, 30.0), 50),
+            CardwellRange::Transition
+        );
     }
 
     #[test]
     fn stuck_between_40_and_60_is_neutral() {
-        assert_eq!(cardwell_range(&mixed(45.0, 49, 45.0, 55.0), 50), CardwellRange::Neutral);
+        assert_eq!(
+            cardwell_range(&mixed(45.0, 49, 45.0, 55.0), 50),
+            CardwellRange::Neutral
+        );
         // band edges are inclusive
-        assert_eq!(cardwell_range(&mixed(40.0, 25, 60.0, 50.0), 50), CardwellRange::Neutral);
+        assert_eq!(
+            cardwell_range(&mixed(40.0, 25, 60.0, 50.0), 50),
+            CardwellRange::Neutral
+        );
     }
 
     #[test]
@@ -108,6 +132,9 @@ mod tests {
         v.push(None);
         assert_eq!(cardwell_range(&v, 50), CardwellRange::Transition);
         assert_eq!(cardwell_range(&[], 50), CardwellRange::Transition);
-        assert_eq!(cardwell_range(&[Some(f64::NAN)], 50), CardwellRange::Transition);
+        assert_eq!(
+            cardwell_range(&[Some(f64::NAN)], 50),
+            CardwellRange::Transition
+        );
     }
 }

@@ -3,13 +3,16 @@
 //!
 //! The running sums of +DM, -DM and TR are seeded with bars 1..n-1 (n-1
 //! values), then every bar applies `S = S - S/n + x`, so the first DI is at
-//! index n. DX = 100*|+DI - -DI|/(+DI + -DI); the first ADX (index 2n-1) is
+//! index n. DX = 100*|+DI - -DI|/(+DI + -DI), computed as the equal
+//! 100*|+DM - -DM|/(+DM + -DM) (one division fewer); the first ADX (index 2n-1) is
 //! the sum of the DX of bars n..2n-1 divided by n, then
 //! `(prev*(n-1) + DX)/n`. As in TA-Lib, a bar whose smoothed TR is 0 has
-//! DI 0 and no DX (skipped in the seed sum, ADX held afterwards). The HTF
+//! DI 0 and no DX, and so has a bar whose +DI and -DI are both 0: the DX is
+//! skipped in the seed sum (so a flat start counts as DX 0) and ADX holds its
+//! value afterwards. The HTF
 //! summary reports ADX; strategies read trend strength from it.
 
-use super::{defined, true_range};
+use super::{defined, true_range, Wilder};
 
 /// One bar's +DI, -DI and ADX.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -23,7 +26,7 @@ pub struct DmiValue {
 #[derive(Debug, Clone)]
 pub struct DmiState {
     period: usize,
-    n: f64,
+    wilder: Wilder,
     bars: usize,
     prev_high: f64,
     prev_low: f64,
@@ -41,7 +44,7 @@ impl DmiState {
     pub fn new(period: usize) -> Self {
         Self {
             period,
-            n: period as f64,
+            wilder: Wilder::new(period),
             bars: 0,
             prev_high: 0.0,
             prev_low: 0.0,
@@ -58,7 +61,11 @@ impl DmiState {
     /// index `2*period - 1`.
     #[inline]
     pub fn next(&mut self, high: f64, low: f64, close: f64) -> DmiValue {
-        const UNDEFINED: DmiValue = DmiValue { plus_di: None, minus_di: None, adx: None };
+        const UNDEFINED: DmiValue = DmiValue {
+            plus_di: None,
+            minus_di: None,
+            adx: None,
+        };
         self.poisoned |= !(high.is_finite() && low.is_finite() && close.is_finite());
         if self.poisoned || self.period == 0 {
             return UNDEFINED;
@@ -74,29 +81,38 @@ impl DmiState {
         if bar == 0 {
             return UNDEFINED;
         }
-        // At most one of the two is non-zero; adding 0.0 leaves a sum unchanged,
-        // so this is TA-Lib's if/else-if without the branches.
-        let plus_dm = if up > 0.0 && up > down { up } else { 0.0 };
-        let minus_dm = if down > 0.0 && down > up { down } else { 0.0 };
+        // +DM when up > 0 and up > down, i.e. up > max(down, 0); -DM mirrors it.
+        // At most one is non-zero and adding 0.0 leaves a sum unchanged, so
+        // this is TA-Lib's if/else-if as two selects: the direction of a bar
+        // is random, and a branch on it would mispredict half the time.
+        let plus_dm = if up > down.max(0.0) { up } else { 0.0 };
+        let minus_dm = if down > up.max(0.0) { down } else { 0.0 };
         if bar < self.period {
             self.plus_dm += plus_dm;
             self.minus_dm += minus_dm;
             self.tr += tr;
             return UNDEFINED;
         }
-        let n = self.n;
-        self.plus_dm = self.plus_dm - self.plus_dm / n + plus_dm;
-        self.minus_dm = self.minus_dm - self.minus_dm / n + minus_dm;
-        self.tr = self.tr - self.tr / n + tr;
+        let wilder = self.wilder;
+        self.plus_dm = wilder.sum(self.plus_dm, plus_dm);
+        self.minus_dm = wilder.sum(self.minus_dm, minus_dm);
+        self.tr = wilder.sum(self.tr, tr);
 
         let (plus_di, minus_di, dx) = if self.tr == 0.0 {
             (0.0, 0.0, None)
         } else {
-            let plus_di = 100.0 * (self.plus_dm / self.tr);
-            let minus_di = 100.0 * (self.minus_dm / self.tr);
-            let sum = minus_di + plus_di;
-            let dx = if sum == 0.0 { None } else { Some(100.0 * ((minus_di - plus_di).abs() / sum)) };
-            (plus_di, minus_di, dx)
+            let percent_of_tr = 100.0 / self.tr;
+            let dm_sum = self.plus_dm + self.minus_dm;
+            let dx = if dm_sum == 0.0 {
+                None
+            } else {
+                Some(100.0 * ((self.plus_dm - self.minus_dm).abs() / dm_sum))
+            };
+            (
+                self.plus_dm * percent_of_tr,
+                self.minus_dm * percent_of_tr,
+                dx,
+            )
         };
 
         let first_adx = 2 * self.period - 1;
@@ -105,13 +121,17 @@ impl DmiState {
             None
         } else {
             if bar == first_adx {
-                self.adx = (self.adx + dx.unwrap_or(0.0)) / n;
+                self.adx = wilder.mean(self.adx + dx.unwrap_or(0.0));
             } else if let Some(dx) = dx {
-                self.adx = (self.adx * (n - 1.0) + dx) / n;
+                self.adx = wilder.average(self.adx, dx);
             }
             defined(self.adx)
         };
-        DmiValue { plus_di: defined(plus_di), minus_di: defined(minus_di), adx }
+        DmiValue {
+            plus_di: defined(plus_di),
+            minus_di: defined(minus_di),
+            adx,
+        }
     }
 }
 
@@ -150,7 +170,7 @@ mod tests {
     #[test]
     fn hand_computed_period_two() {
         // bar1: up 1, down -1 -> +DM 1, TR 1.5;  bar2: up 1, down -1 -> +DM 1, TR 1.5
-        // bar3: up -2, down 3 -> -DM 3, TR 4
+        // bar3: up -2, down 3 -> -DM 3, TR max(2, 1.5, 3.5) = 3.5
         let h = [10.0, 11.0, 12.0, 10.0];
         let l = [9.0, 10.0, 11.0, 8.0];
         let c = [9.5, 10.5, 11.5, 8.5];
@@ -160,8 +180,8 @@ mod tests {
         let pdi2 = 100.0 * (1.5 / 2.25);
         assert!((d.plus_di[2].unwrap() - pdi2).abs() < 1e-12);
         assert_eq!(d.minus_di[2], Some(0.0));
-        // bar3: +DM = 0.75, -DM = 0 - 0 + 3 = 3, TR = 1.125 + 4 = 5.125
-        let (p3, m3) = (100.0 * 0.75 / 5.125, 100.0 * 3.0 / 5.125);
+        // bar3: +DM = 0.75, -DM = 0 - 0 + 3 = 3, TR = 2.25 - 1.125 + 3.5 = 4.625
+        let (p3, m3) = (100.0 * 0.75 / 4.625, 100.0 * 3.0 / 4.625);
         assert!((d.plus_di[3].unwrap() - p3).abs() < 1e-12);
         assert!((d.minus_di[3].unwrap() - m3).abs() < 1e-12);
         // ADX at 2n-1 = 3: (DX2 + DX3) / 2, DX2 = 100
@@ -173,7 +193,10 @@ mod tests {
     #[test]
     fn flat_series_gives_zero_di_and_adx() {
         let d = dmi(&[3.0; 40], &[3.0; 40], &[3.0; 40], 14);
-        assert!(d.plus_di[14..].iter().chain(&d.minus_di[14..]).all(|v| *v == Some(0.0)));
+        assert!(d.plus_di[14..]
+            .iter()
+            .chain(&d.minus_di[14..])
+            .all(|v| *v == Some(0.0)));
         assert!(d.adx[..27].iter().all(Option::is_none));
         assert!(d.adx[27..].iter().all(|v| *v == Some(0.0)));
     }

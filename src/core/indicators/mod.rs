@@ -10,11 +10,20 @@
 //!   input slices of different lengths: the shortest one's).
 //! - The recursive indicators (EMA, RSI, ATR, DMI) equal TA-Lib's C library
 //!   (0.8, default settings) to floating-point rounding: same seeding, same
-//!   order of operations. Each has a streaming `*State` type with a `next`
-//!   step; the batch function is that step mapped over the slice, so a full
-//!   scan and an incremental update share one implementation.
+//!   recursions, same zero rules. The arithmetic multiplies by a precomputed
+//!   `1/n` instead of dividing by `n` (divisions dominated the run time); the
+//!   smoothing is contractive, so this stays within a few ulps. TA-Lib 0.8
+//!   itself is not bit-identical to its classic formulas; the tests hold us
+//!   to the spec's 1e-9 against TA-Lib (observed: <= 2e-15 on real candles,
+//!   <= 2e-12 on hand-made coins quoted at 1e-6). Each indicator has a streaming
+//!   `*State` type with a `next` step; the batch function is that step mapped
+//!   over the slice, so a full scan and an incremental update share one
+//!   implementation.
 //! - Undefined is `None`, never NaN. Before an indicator's first defined index
 //!   (period 0, or a series shorter than the period) the value is `None`.
+//!   TA-Lib rejects periods below 2 (below 1 for ATR); here period 0 is
+//!   never defined and period 1 runs the same formulas (not TA-Lib's
+//!   special cases).
 //! - Non-finite input (NaN, ±inf) never leaks out as NaN: from the first
 //!   non-finite input on, a recursive indicator returns `None` for good (its
 //!   smoothing would carry the bad value forever, so no later value would be
@@ -70,45 +79,64 @@ pub struct IndicatorSet {
     pub obv: Vec<f64>,
 }
 
-impl IndicatorSet {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            rsi14: Vec::with_capacity(n),
-            atr14: Vec::with_capacity(n),
-            adx14: Vec::with_capacity(n),
-            plus_di14: Vec::with_capacity(n),
-            minus_di14: Vec::with_capacity(n),
-            ema20: Vec::with_capacity(n),
-            ema50: Vec::with_capacity(n),
-            ema200: Vec::with_capacity(n),
-            obv: Vec::with_capacity(n),
-        }
-    }
-}
-
-/// Computes every scanner indicator in one pass over the candles: each
-/// candle is fed once to the nine streaming states, so the candle data is
-/// read once and no intermediate column is built.
+/// Computes every scanner indicator of a candle series.
+///
+/// Two fused passes over the candles: one for the close-based series (RSI,
+/// the EMAs, OBV), one for the range-based ones (ATR, DMI). Within a pass
+/// the indicators' dependency chains overlap; splitting in two keeps more
+/// of each loop's state in registers (measured: one loop with all nine is
+/// about 15% slower). Outputs are sized up front and filled through zipped
+/// iterators (nine `push`es per candle cost about a third of the run time).
 pub fn compute_all(candles: &[Candle]) -> IndicatorSet {
-    let mut set = IndicatorSet::with_capacity(candles.len());
+    let n = candles.len();
+    let mut set = IndicatorSet {
+        rsi14: vec![None; n],
+        atr14: vec![None; n],
+        adx14: vec![None; n],
+        plus_di14: vec![None; n],
+        minus_di14: vec![None; n],
+        ema20: vec![None; n],
+        ema50: vec![None; n],
+        ema200: vec![None; n],
+        obv: vec![0.0; n],
+    };
+
     let mut rsi = RsiState::new(RSI_PERIOD);
-    let mut atr = AtrState::new(ATR_PERIOD);
-    let mut dmi = DmiState::new(DMI_PERIOD);
     let mut ema20 = EmaState::new(EMA_FAST);
     let mut ema50 = EmaState::new(EMA_MID);
     let mut ema200 = EmaState::new(EMA_SLOW);
     let mut obv = ObvState::new();
-    for c in candles {
-        set.rsi14.push(rsi.next(c.c));
-        set.atr14.push(atr.next(c.h, c.l, c.c));
+    let close_outputs = set
+        .rsi14
+        .iter_mut()
+        .zip(&mut set.ema20)
+        .zip(&mut set.ema50)
+        .zip(&mut set.ema200)
+        .zip(&mut set.obv);
+    for (c, ((((rsi14, ema20_out), ema50_out), ema200_out), obv_out)) in
+        candles.iter().zip(close_outputs)
+    {
+        *rsi14 = rsi.next(c.c);
+        *ema20_out = ema20.next(c.c);
+        *ema50_out = ema50.next(c.c);
+        *ema200_out = ema200.next(c.c);
+        *obv_out = obv.next(c.c, c.v);
+    }
+
+    let mut atr = AtrState::new(ATR_PERIOD);
+    let mut dmi = DmiState::new(DMI_PERIOD);
+    let range_outputs = set
+        .atr14
+        .iter_mut()
+        .zip(&mut set.plus_di14)
+        .zip(&mut set.minus_di14)
+        .zip(&mut set.adx14);
+    for (c, (((atr14, plus_di14), minus_di14), adx14)) in candles.iter().zip(range_outputs) {
+        *atr14 = atr.next(c.h, c.l, c.c);
         let d = dmi.next(c.h, c.l, c.c);
-        set.plus_di14.push(d.plus_di);
-        set.minus_di14.push(d.minus_di);
-        set.adx14.push(d.adx);
-        set.ema20.push(ema20.next(c.c));
-        set.ema50.push(ema50.next(c.c));
-        set.ema200.push(ema200.next(c.c));
-        set.obv.push(obv.next(c.c, c.v));
+        *plus_di14 = d.plus_di;
+        *minus_di14 = d.minus_di;
+        *adx14 = d.adx;
     }
     set
 }
@@ -124,11 +152,41 @@ fn defined(x: f64) -> Option<f64> {
     }
 }
 
-/// Wilder's smoothing step as TA-Lib writes it for RSI and ATR:
-/// `(prev * (n-1) + x) / n`, in that order.
-#[inline(always)]
-fn wilder_average(prev: f64, x: f64, n: f64) -> f64 {
-    (prev * (n - 1.0) + x) / n
+/// The constants of Wilder's smoothing over `period` values.
+#[derive(Debug, Clone, Copy)]
+struct Wilder {
+    /// n - 1
+    keep: f64,
+    /// 1 / n
+    inv_n: f64,
+}
+
+impl Wilder {
+    fn new(period: usize) -> Self {
+        let n = period as f64;
+        Self {
+            keep: n - 1.0,
+            inv_n: 1.0 / n,
+        }
+    }
+
+    /// Wilder's average `(prev*(n-1) + x)/n` (RSI, ATR, ADX).
+    #[inline(always)]
+    fn average(self, prev: f64, x: f64) -> f64 {
+        (prev * self.keep + x) * self.inv_n
+    }
+
+    /// Wilder's running sum `S - S/n + x` (DM and TR of the DMI).
+    #[inline(always)]
+    fn sum(self, prev: f64, x: f64) -> f64 {
+        prev - prev * self.inv_n + x
+    }
+
+    /// The seed: mean of a sum of n values.
+    #[inline(always)]
+    fn mean(self, sum: f64) -> f64 {
+        sum * self.inv_n
+    }
 }
 
 /// True range of a bar given the previous close, with TA-Lib's comparison
@@ -152,13 +210,26 @@ mod tests {
     use super::*;
 
     fn candle(i: usize, c: f64, v: f64) -> Candle {
-        Candle { t: i as i64 * 900_000, o: c, h: c + 0.5, l: c - 0.5, c, v }
+        Candle {
+            t: i as i64 * 900_000,
+            o: c,
+            h: c + 0.5,
+            l: c - 0.5,
+            c,
+            v,
+        }
     }
 
     #[test]
     fn compute_all_matches_the_batch_functions() {
         let candles: Vec<Candle> = (0..300)
-            .map(|i| candle(i, 100.0 + (i as f64 * 0.37).sin() * 5.0 + i as f64 * 0.01, (i % 7) as f64))
+            .map(|i| {
+                candle(
+                    i,
+                    100.0 + (i as f64 * 0.37).sin() * 5.0 + i as f64 * 0.01,
+                    (i % 7) as f64,
+                )
+            })
             .collect();
         let h: Vec<f64> = candles.iter().map(|c| c.h).collect();
         let l: Vec<f64> = candles.iter().map(|c| c.l).collect();

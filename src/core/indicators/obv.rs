@@ -43,7 +43,11 @@ impl ObvState {
 /// OBV of the candles; the output has the shorter slice's length.
 pub fn obv(close: &[f64], volume: &[f64]) -> Vec<f64> {
     let mut state = ObvState::new();
-    close.iter().zip(volume).map(|(&c, &v)| state.next(c, v)).collect()
+    close
+        .iter()
+        .zip(volume)
+        .map(|(&c, &v)| state.next(c, v))
+        .collect()
 }
 
 /// Least-squares slope of the last `window` OBV values (x = 0, 1, ...)
@@ -87,7 +91,10 @@ mod tests {
 
     #[test]
     fn non_finite_volume_counts_as_zero_and_nan_close_as_unchanged() {
-        let out = obv(&[10.0, 11.0, f64::NAN, 12.0], &[5.0, f64::INFINITY, 7.0, 2.0]);
+        let out = obv(
+            &[10.0, 11.0, f64::NAN, 12.0],
+            &[5.0, f64::INFINITY, 7.0, 2.0],
+        );
         // 11 > 10 adds nothing (volume inf -> 0); NaN close: unchanged; 12 > 11 adds 2.
         assert_eq!(out, vec![5.0, 5.0, 5.0, 7.0]);
     }
@@ -124,6 +131,8 @@ mod tests {
 
     #[test]
     fn equals_talib() {
-        check_against_talib("obv", |s, _| obv(s.close, s.volume).into_iter().map(Some).collect());
+        check_against_talib("obv", |s, _| {
+            obv(s.close, s.volume).into_iter().map(Some).collect()
+        });
     }
 }

@@ -12,7 +12,10 @@ pub struct OiZScore {
 
 impl OiZScore {
     /// The value reported when there is no meaningful z-score.
-    pub const INVALID: OiZScore = OiZScore { value: 0.0, valid: false };
+    pub const INVALID: OiZScore = OiZScore {
+        value: 0.0,
+        valid: false,
+    };
 }
 
 /// `(last - mean) / std` over the last `window` closes, population std.
@@ -34,7 +37,10 @@ pub fn oi_z_score(oi_closes: &[f64], window: usize) -> OiZScore {
     let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
     let z = (values[window - 1] - mean) / variance.sqrt();
     if z.is_finite() {
-        OiZScore { value: z, valid: true }
+        OiZScore {
+            value: z,
+            valid: true,
+        }
     } else {
         OiZScore::INVALID
     }
@@ -61,9 +67,18 @@ mod tests {
         // [2, 4, 4, 4, 5, 5, 7, 9]: mean 5, population std 2; last 9 -> z = 2
         let mut oi = vec![1e6; 10];
         oi.extend([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
-        assert_eq!(oi_z_score(&oi, 8), OiZScore { value: 2.0, valid: true });
+        assert_eq!(
+            oi_z_score(&oi, 8),
+            OiZScore {
+                value: 2.0,
+                valid: true
+            }
+        );
         // a falling last value gives a negative z
-        assert_eq!(oi_z_score(&[9.0, 7.0, 5.0, 5.0, 4.0, 4.0, 4.0, 2.0], 8).value, -1.5);
+        assert_eq!(
+            oi_z_score(&[9.0, 7.0, 5.0, 5.0, 4.0, 4.0, 4.0, 2.0], 8).value,
+            -1.5
+        );
     }
 
     #[test]

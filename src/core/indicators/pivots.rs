@@ -46,7 +46,12 @@ pub(super) fn is_pivot(rsi: &[Option<f64>], i: usize, span: usize, extreme: Extr
 }
 
 /// Pivots of one kind with index >= `from`, oldest first.
-pub(super) fn pivots_from(rsi: &[Option<f64>], span: usize, from: usize, extreme: Extreme) -> Vec<Pivot> {
+pub(super) fn pivots_from(
+    rsi: &[Option<f64>],
+    span: usize,
+    from: usize,
+    extreme: Extreme,
+) -> Vec<Pivot> {
     (from..rsi.len())
         .filter(|&i| is_pivot(rsi, i, span, extreme))
         .filter_map(|i| rsi[i].map(|v| Pivot { index: i, rsi: v }))
@@ -75,8 +80,26 @@ mod tests {
     fn finds_strict_highs_and_lows_with_span_two() {
         //                  0     1     2     3     4     5     6     7     8     9
         let rsi = series(&[50.0, 55.0, 70.0, 60.0, 40.0, 30.0, 45.0, 65.0, 64.0, 63.0]);
-        assert_eq!(pivot_highs(&rsi, 2), vec![Pivot { index: 2, rsi: 70.0 }, Pivot { index: 7, rsi: 65.0 }]);
-        assert_eq!(pivot_lows(&rsi, 2), vec![Pivot { index: 5, rsi: 30.0 }]);
+        assert_eq!(
+            pivot_highs(&rsi, 2),
+            vec![
+                Pivot {
+                    index: 2,
+                    rsi: 70.0
+                },
+                Pivot {
+                    index: 7,
+                    rsi: 65.0
+                }
+            ]
+        );
+        assert_eq!(
+            pivot_lows(&rsi, 2),
+            vec![Pivot {
+                index: 5,
+                rsi: 30.0
+            }]
+        );
         // With span 3, index 2 lacks a third left-hand neighbour, index 7 a third right-hand one.
         assert!(pivot_highs(&rsi, 3).is_empty());
     }
@@ -91,14 +114,34 @@ mod tests {
     fn newest_span_candles_hold_no_pivot() {
         let rsi = series(&[10.0, 20.0, 30.0, 40.0, 90.0, 50.0, 40.0]);
         assert!(pivot_highs(&rsi, 3).is_empty());
-        assert_eq!(pivot_highs(&rsi, 2), vec![Pivot { index: 4, rsi: 90.0 }]);
+        assert_eq!(
+            pivot_highs(&rsi, 2),
+            vec![Pivot {
+                index: 4,
+                rsi: 90.0
+            }]
+        );
     }
 
     #[test]
     fn undefined_neighbours_prevent_a_pivot() {
-        let rsi = vec![None, None, Some(80.0), Some(50.0), Some(40.0), Some(45.0), Some(49.0)];
+        let rsi = vec![
+            None,
+            None,
+            Some(80.0),
+            Some(50.0),
+            Some(40.0),
+            Some(45.0),
+            Some(49.0),
+        ];
         assert!(pivot_highs(&rsi, 2).is_empty());
-        assert_eq!(pivot_lows(&rsi, 2), vec![Pivot { index: 4, rsi: 40.0 }]);
+        assert_eq!(
+            pivot_lows(&rsi, 2),
+            vec![Pivot {
+                index: 4,
+                rsi: 40.0
+            }]
+        );
     }
 
     #[test]

@@ -6,13 +6,13 @@
 //! coin quoted at 1e-7 keeps its RSI). The RSI series feeds the pivots,
 //! trendlines and Cardwell range of the strategies.
 
-use super::{defined, wilder_average};
+use super::{defined, Wilder};
 
 /// Streaming RSI: feed closes oldest first with [`RsiState::next`].
 #[derive(Debug, Clone)]
 pub struct RsiState {
     period: usize,
-    n: f64,
+    wilder: Wilder,
     closes: usize,
     prev_close: f64,
     gain: f64,
@@ -23,7 +23,15 @@ pub struct RsiState {
 impl RsiState {
     /// A period of 0 gives an RSI that is never defined.
     pub fn new(period: usize) -> Self {
-        Self { period, n: period as f64, closes: 0, prev_close: 0.0, gain: 0.0, loss: 0.0, poisoned: false }
+        Self {
+            period,
+            wilder: Wilder::new(period),
+            closes: 0,
+            prev_close: 0.0,
+            gain: 0.0,
+            loss: 0.0,
+            poisoned: false,
+        }
     }
 
     /// Takes the next close; returns the RSI at it, `None` before index `period`.
@@ -40,19 +48,20 @@ impl RsiState {
         if changes == 0 {
             return None;
         }
-        // TA-Lib adds a loss as `loss -= change`, a gain (or 0) as `gain += change`.
-        let (gain, loss) = if change < 0.0 { (0.0, -change) } else { (change, 0.0) };
+        // Selects rather than one if/else: the sign of a change is random.
+        let gain = if change > 0.0 { change } else { 0.0 };
+        let loss = if change < 0.0 { -change } else { 0.0 };
         if changes < self.period {
             self.gain += gain;
             self.loss += loss;
             return None;
         }
         if changes == self.period {
-            self.gain = (self.gain + gain) / self.n;
-            self.loss = (self.loss + loss) / self.n;
+            self.gain = self.wilder.mean(self.gain + gain);
+            self.loss = self.wilder.mean(self.loss + loss);
         } else {
-            self.gain = wilder_average(self.gain, gain, self.n);
-            self.loss = wilder_average(self.loss, loss, self.n);
+            self.gain = self.wilder.average(self.gain, gain);
+            self.loss = self.wilder.average(self.loss, loss);
         }
         let total = self.gain + self.loss;
         if total == 0.0 {

@@ -30,7 +30,12 @@ pub struct TrendlineParams {
 
 impl Default for TrendlineParams {
     fn default() -> Self {
-        Self { pivot_span: 3, lookback: 100, tolerance: 0.5, break_window: 3 }
+        Self {
+            pivot_span: 3,
+            lookback: 100,
+            tolerance: 0.5,
+            break_window: 3,
+        }
     }
 }
 
@@ -61,17 +66,25 @@ impl Line {
     /// No value strictly between the pivots rises above the line by more
     /// than `tolerance`.
     fn is_clear(&self, oriented: impl Fn(usize) -> Option<f64>, tolerance: f64) -> bool {
-        (self.p1.index + 1..self.p2.index).all(|j| oriented(j).is_none_or(|v| v <= self.at(j) + tolerance))
+        (self.p1.index + 1..self.p2.index)
+            .all(|j| oriented(j).is_none_or(|v| v <= self.at(j) + tolerance))
     }
 }
 
-fn trendline(rsi: &[Option<f64>], params: &TrendlineParams, extreme: Extreme) -> Option<RsiTrendline> {
+fn trendline(
+    rsi: &[Option<f64>],
+    params: &TrendlineParams,
+    extreme: Extreme,
+) -> Option<RsiTrendline> {
     let sign = extreme.sign();
     let oriented = |i: usize| rsi[i].filter(|v| v.is_finite()).map(|v| sign * v);
     let from = rsi.len().saturating_sub(params.lookback);
     let pivots: Vec<Pivot> = pivots_from(rsi, params.pivot_span, from, extreme)
         .into_iter()
-        .map(|p| Pivot { index: p.index, rsi: sign * p.rsi })
+        .map(|p| Pivot {
+            index: p.index,
+            rsi: sign * p.rsi,
+        })
         .collect();
     let (&p2, earlier) = pivots.split_last()?;
 
@@ -91,8 +104,13 @@ fn trendline(rsi: &[Option<f64>], params: &TrendlineParams, extreme: Extreme) ->
     let above = |k: usize| oriented(k).is_some_and(|v| v > line.at(k));
     let at_or_below = |k: usize| oriented(k).is_some_and(|v| v <= line.at(k));
     let window_start = rsi.len().saturating_sub(params.break_window).max(1);
-    let break_index =
-        if above(last) { (window_start..=last).rev().find(|&k| above(k) && at_or_below(k - 1)) } else { None };
+    let break_index = if above(last) {
+        (window_start..=last)
+            .rev()
+            .find(|&k| above(k) && at_or_below(k - 1))
+    } else {
+        None
+    };
 
     let (start_rsi, end_rsi) = (sign * line.p1.rsi, sign * line.p2.rsi);
     Some(RsiTrendline {
@@ -116,13 +134,20 @@ mod tests {
     }
 
     fn params(pivot_span: usize, lookback: usize) -> TrendlineParams {
-        TrendlineParams { pivot_span, lookback, tolerance: 0.5, break_window: 3 }
+        TrendlineParams {
+            pivot_span,
+            lookback,
+            tolerance: 0.5,
+            break_window: 3,
+        }
     }
 
     /// Pivot highs (span 2) at 2 (70), 6 (60) and 10 (50): a falling line
     /// of slope -2.5 per candle. The tail is set by each test.
     fn falling_highs(tail: &[f64]) -> Vec<Option<f64>> {
-        let mut v = vec![40.0, 45.0, 70.0, 50.0, 45.0, 48.0, 60.0, 48.0, 44.0, 46.0, 50.0, 44.0, 42.0];
+        let mut v = vec![
+            40.0, 45.0, 70.0, 50.0, 45.0, 48.0, 60.0, 48.0, 44.0, 46.0, 50.0, 44.0, 42.0,
+        ];
         v.extend_from_slice(tail);
         series(&v)
     }
@@ -134,7 +159,15 @@ mod tests {
         let line = resistance_trendline(&rsi, &params(2, 100)).unwrap();
         // P2 = 10 (50). P1 = the highest earlier pivot whose line stays clear: 2 (70).
         // Line 2->10: at 6 it is 60, the pivot at 6 is exactly on it (not above).
-        assert_eq!((line.start_index, line.start_rsi, line.end_index, line.end_rsi), (2, 70.0, 10, 50.0));
+        assert_eq!(
+            (
+                line.start_index,
+                line.start_rsi,
+                line.end_index,
+                line.end_rsi
+            ),
+            (2, 70.0, 10, 50.0)
+        );
         assert_eq!(line.slope, -2.5);
         assert_eq!(line.value_now, 70.0 - 2.5 * 13.0);
         assert!(!line.broken);
@@ -198,9 +231,20 @@ mod tests {
     #[test]
     fn support_mirrors_resistance() {
         // Mirror of falling_highs around 50: pivot lows 30, 40, 50, rising; then a fall through.
-        let rsi: Vec<Option<f64>> = falling_highs(&[41.0, 45.0, 47.0]).iter().map(|v| v.map(|x| 100.0 - x)).collect();
+        let rsi: Vec<Option<f64>> = falling_highs(&[41.0, 45.0, 47.0])
+            .iter()
+            .map(|v| v.map(|x| 100.0 - x))
+            .collect();
         let line = support_trendline(&rsi, &params(2, 100)).unwrap();
-        assert_eq!((line.start_index, line.start_rsi, line.end_index, line.end_rsi), (2, 30.0, 10, 50.0));
+        assert_eq!(
+            (
+                line.start_index,
+                line.start_rsi,
+                line.end_index,
+                line.end_rsi
+            ),
+            (2, 30.0, 10, 50.0)
+        );
         assert_eq!(line.slope, 2.5);
         assert_eq!(line.value_now, 30.0 + 2.5 * 13.0);
         // line at 13, 14, 15: 57.5, 60, 62.5; RSI 59 (above), 55 (cross below), 53
@@ -213,7 +257,12 @@ mod tests {
     fn default_parameters_follow_the_spec() {
         assert_eq!(
             TrendlineParams::default(),
-            TrendlineParams { pivot_span: 3, lookback: 100, tolerance: 0.5, break_window: 3 }
+            TrendlineParams {
+                pivot_span: 3,
+                lookback: 100,
+                tolerance: 0.5,
+                break_window: 3
+            }
         );
     }
 }

@@ -7,6 +7,7 @@
 
 use super::cache::{BatchKey, ResponseCache};
 use super::client::{CoinalyzeClient, HistoryBar, HistoryEndpoint, HistoryRange};
+use super::quota::quota_floor;
 use super::resolver::{CoinalyzeResolver, Resolution, ResolutionKind};
 use super::CoinalyzeConfig;
 use crate::core::external::{ExternalData, ExternalDataMap, Liquidations, SymbolKey};
@@ -15,6 +16,7 @@ use crate::sources::http::StatsSnapshot;
 use crate::sources::SourceError;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// Coinalyze's interval name for the hourly bars the OI z-score uses.
 const HOURLY: &str = "1hour";
@@ -49,8 +51,13 @@ impl BatchProcessor {
             Err(SourceError::NoKey { .. }) => None,
             Err(e) => return Err(e),
         };
-        let responses = ResponseCache::new(&config.cache_dir.join("responses"), config.response_ttl);
-        Ok(BatchProcessor { config, client, responses })
+        let responses =
+            ResponseCache::new(&config.cache_dir.join("responses"), config.response_ttl);
+        Ok(BatchProcessor {
+            config,
+            client,
+            responses,
+        })
     }
 
     /// Successful, failed and cached requests so far.
@@ -60,12 +67,17 @@ impl BatchProcessor {
 
     /// External data for every `(exchange, symbol)`, at the current time.
     pub async fn process_symbols(&self, symbols: &[(Exchange, String)]) -> ExternalDataMap {
-        self.process_symbols_at(symbols, crate::sources::unix_now_ms() / 1000).await
+        self.process_symbols_at(symbols, crate::sources::unix_now_ms() / 1000)
+            .await
     }
 
     /// [`BatchProcessor::process_symbols`] with `now` in Unix seconds (the
     /// end of the history range and of the 24 h liquidation window).
-    pub async fn process_symbols_at(&self, symbols: &[(Exchange, String)], now_secs: i64) -> ExternalDataMap {
+    pub async fn process_symbols_at(
+        &self,
+        symbols: &[(Exchange, String)],
+        now_secs: i64,
+    ) -> ExternalDataMap {
         let Some(client) = &self.client else {
             if !NO_KEY_LOGGED.swap(true, Ordering::Relaxed) {
                 tracing::warn!("[BATCH] COINALYZE_API_KEY is not set: scanning without OI, funding, long/short and liquidation data");
@@ -73,7 +85,13 @@ impl BatchProcessor {
             return unavailable(symbols);
         };
         let resolver_dir = self.config.cache_dir.join("resolver");
-        let resolver = match CoinalyzeResolver::load(client, &resolver_dir, self.config.resolver_ttl).await {
+        let resolver = match CoinalyzeResolver::load(
+            client,
+            &resolver_dir,
+            self.config.resolver_ttl,
+        )
+        .await
+        {
             Ok(resolver) => resolver,
             Err(e) => {
                 tracing::warn!("[BATCH] Coinalyze market list unavailable, scanning without derivatives data: {e}");
@@ -81,14 +99,20 @@ impl BatchProcessor {
             }
         };
         let resolutions = resolve_all(&resolver, symbols);
-        let coinalyze_symbols: Vec<String> =
-            resolutions.values().map(|r| r.coinalyze_symbol.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let coinalyze_symbols: Vec<String> = resolutions
+            .values()
+            .map(|r| r.coinalyze_symbol.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let range = HistoryRange {
             interval: HOURLY,
             from: now_secs - i64::from(self.config.history_hours) * 3600,
             to: now_secs,
         };
-        let outcome = self.fetch_histories(client, &coinalyze_symbols, range).await;
+        let outcome = self
+            .fetch_histories(client, &coinalyze_symbols, range)
+            .await;
         if let Some(e) = &outcome.first_error {
             tracing::warn!(
                 "[BATCH] {} of {} Coinalyze requests failed; their symbols are marked unavailable. First error: {e}",
@@ -106,7 +130,10 @@ impl BatchProcessor {
                 (key.clone(), data)
             })
             .collect();
-        let aggregated = resolutions.values().filter(|r| r.kind == ResolutionKind::Aggregated).count();
+        let aggregated = resolutions
+            .values()
+            .filter(|r| r.kind == ResolutionKind::Aggregated)
+            .count();
         tracing::info!(
             "[BATCH] Coinalyze: {} symbols, {} resolved ({aggregated} via the aggregated perp), {} Coinalyze symbols in {} batches; requests: {}",
             symbols.len(),
@@ -120,14 +147,28 @@ impl BatchProcessor {
 
     /// One request per (endpoint, batch), cache first. Stops at a fatal error
     /// (a refused key) rather than spending quota on requests that will fail.
-    async fn fetch_histories(&self, client: &CoinalyzeClient, symbols: &[String], range: HistoryRange) -> FetchOutcome {
-        let mut outcome = FetchOutcome { histories: HashMap::new(), batches: 0, failed_batches: 0, first_error: None };
+    async fn fetch_histories(
+        &self,
+        client: &CoinalyzeClient,
+        symbols: &[String],
+        range: HistoryRange,
+    ) -> FetchOutcome {
+        let mut outcome = FetchOutcome {
+            histories: HashMap::new(),
+            batches: 0,
+            failed_batches: 0,
+            first_error: None,
+        };
         let batch_size = self.config.effective_batch_size();
         let batches_per_endpoint = symbols.len().div_ceil(batch_size);
         for endpoint in HistoryEndpoint::ALL {
             for (index, batch) in symbols.chunks(batch_size).enumerate() {
                 outcome.batches += 1;
-                if outcome.first_error.as_ref().is_some_and(SourceError::is_fatal) {
+                if outcome
+                    .first_error
+                    .as_ref()
+                    .is_some_and(SourceError::is_fatal)
+                {
                     outcome.failed_batches += 1;
                     continue;
                 }
@@ -169,18 +210,85 @@ impl BatchProcessor {
     }
 }
 
-fn unavailable(symbols: &[(Exchange, String)]) -> ExternalDataMap {
-    symbols.iter().map(|key| (key.clone(), ExternalData::default())).collect()
+/// How a run went against Coinalyze's quota (see `benches/coinalyze_quota.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotaRun {
+    pub symbols: usize,
+    pub symbol_calls: u64,
+    pub per_window: u32,
+    pub window: Duration,
+    pub achieved: Duration,
+    /// `symbol_calls / per_window * window`.
+    pub floor: Duration,
+    pub stats: StatsSnapshot,
 }
 
-fn resolve_all(resolver: &CoinalyzeResolver, symbols: &[(Exchange, String)]) -> HashMap<SymbolKey, Resolution> {
+impl QuotaRun {
+    /// Achieved time over the floor: 1.0 is a run exactly at the quota's pace.
+    pub fn ratio(&self) -> f64 {
+        self.achieved.as_secs_f64() / self.floor.as_secs_f64().max(1e-9)
+    }
+}
+
+impl std::fmt::Display for QuotaRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} symbols, {} symbol-calls at {}/{:?}: achieved {:.3} s vs floor {:.3} s ({:.1}% of floor); {}",
+            self.symbols,
+            self.symbol_calls,
+            self.per_window,
+            self.window,
+            self.achieved.as_secs_f64(),
+            self.floor.as_secs_f64(),
+            self.ratio() * 100.0,
+            self.stats
+        )
+    }
+}
+
+impl BatchProcessor {
+    /// Runs `process_symbols` and measures it against the quota floor; meant
+    /// for a fake server with a scaled window (`quantpro bench`, benches/).
+    pub async fn measure_quota_run(&self, symbols: &[(Exchange, String)]) -> QuotaRun {
+        let calls_before = self.client.as_ref().map_or(0, |c| c.symbol_calls());
+        let started = Instant::now();
+        let _ = self.process_symbols(symbols).await;
+        let achieved = started.elapsed();
+        let symbol_calls = self.client.as_ref().map_or(0, |c| c.symbol_calls()) - calls_before;
+        let (per_window, window) = (self.config.quota_per_window, self.config.quota_window);
+        QuotaRun {
+            symbols: symbols.len(),
+            symbol_calls,
+            per_window,
+            window,
+            achieved,
+            floor: quota_floor(symbol_calls, per_window, window),
+            stats: self.stats(),
+        }
+    }
+}
+
+fn unavailable(symbols: &[(Exchange, String)]) -> ExternalDataMap {
+    symbols
+        .iter()
+        .map(|key| (key.clone(), ExternalData::default()))
+        .collect()
+}
+
+fn resolve_all(
+    resolver: &CoinalyzeResolver,
+    symbols: &[(Exchange, String)],
+) -> HashMap<SymbolKey, Resolution> {
     let mut resolutions = HashMap::new();
     for (exchange, symbol) in symbols {
         match resolver.resolve(*exchange, symbol) {
             Some(resolution) => {
                 resolutions.insert((*exchange, symbol.clone()), resolution);
             }
-            None => tracing::debug!("[BATCH] {symbol} on {exchange}: no Coinalyze perp of its base asset"),
+            None => tracing::debug!(
+                "[BATCH] {symbol} on {exchange}: no Coinalyze perp of its base asset"
+            ),
         }
     }
     resolutions
@@ -190,25 +298,47 @@ fn resolve_all(resolver: &CoinalyzeResolver, symbols: &[(Exchange, String)]) -> 
 /// the latest funding rate and long/short ratio, liquidations summed over the
 /// 24 h before `now_secs`, and where they came from. A history the response
 /// did not include stays `None`.
-pub fn external_data_for(coinalyze_symbol: &str, histories: &HistorySet, now_secs: i64) -> ExternalData {
+pub fn external_data_for(
+    coinalyze_symbol: &str,
+    histories: &HistorySet,
+    now_secs: i64,
+) -> ExternalData {
     let bars = |endpoint: HistoryEndpoint| histories.get(&(endpoint, coinalyze_symbol.to_string()));
     let oi_history: Option<Vec<f64>> = bars(HistoryEndpoint::OpenInterest)
-        .map(|bars| bars.iter().filter_map(|b| b.c).filter(|c| c.is_finite()).collect::<Vec<f64>>())
+        .map(|bars| {
+            bars.iter()
+                .filter_map(|b| b.c)
+                .filter(|c| c.is_finite())
+                .collect::<Vec<f64>>()
+        })
         .filter(|closes| !closes.is_empty());
     let funding_rate = bars(HistoryEndpoint::FundingRate).and_then(|bars| latest(bars, |b| b.c));
     let ls_ratio = bars(HistoryEndpoint::LongShortRatio).and_then(|bars| latest(bars, |b| b.r));
-    let liquidations_24h = bars(HistoryEndpoint::Liquidations).map(|bars| liquidations_since(bars, now_secs - DAY_SECS));
-    let any = oi_history.is_some() || funding_rate.is_some() || ls_ratio.is_some() || liquidations_24h.is_some();
+    let liquidations_24h = bars(HistoryEndpoint::Liquidations)
+        .map(|bars| liquidations_since(bars, now_secs - DAY_SECS));
+    let any = oi_history.is_some()
+        || funding_rate.is_some()
+        || ls_ratio.is_some()
+        || liquidations_24h.is_some();
     let oi_metadata = if any {
         OiMetadata {
             status: OiStatus::Aggregated,
             coinalyze_symbol: Some(coinalyze_symbol.to_string()),
-            value: oi_history.as_ref().and_then(|closes| closes.last().copied()),
+            value: oi_history
+                .as_ref()
+                .and_then(|closes| closes.last().copied()),
         }
     } else {
         OiMetadata::default()
     };
-    ExternalData { oi_history, funding_rate, ls_ratio, liquidations_24h, oi_metadata, market: None }
+    ExternalData {
+        oi_history,
+        funding_rate,
+        ls_ratio,
+        liquidations_24h,
+        oi_metadata,
+        market: None,
+    }
 }
 
 fn latest(bars: &[HistoryBar], field: impl Fn(&HistoryBar) -> Option<f64>) -> Option<f64> {
@@ -218,7 +348,10 @@ fn latest(bars: &[HistoryBar], field: impl Fn(&HistoryBar) -> Option<f64>) -> Op
 fn liquidations_since(bars: &[HistoryBar], since_secs: i64) -> Liquidations {
     let recent = bars.iter().filter(|b| b.t >= since_secs);
     let finite = |v: Option<f64>| v.filter(|x| x.is_finite()).unwrap_or(0.0);
-    recent.fold(Liquidations::default(), |sum, b| Liquidations { long: sum.long + finite(b.l), short: sum.short + finite(b.s) })
+    recent.fold(Liquidations::default(), |sum, b| Liquidations {
+        long: sum.long + finite(b.l),
+        short: sum.short + finite(b.s),
+    })
 }
 
 #[cfg(test)]
@@ -226,7 +359,10 @@ mod tests {
     use super::*;
 
     fn bar(t: i64) -> HistoryBar {
-        HistoryBar { t, ..Default::default() }
+        HistoryBar {
+            t,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -236,38 +372,87 @@ mod tests {
         let sym = "BTCUSDT_PERP.A".to_string();
         set.insert(
             (HistoryEndpoint::OpenInterest, sym.clone()),
-            vec![HistoryBar { c: Some(10.0), ..bar(now - 7200) }, bar(now - 3600), HistoryBar { c: Some(12.5), ..bar(now) }],
+            vec![
+                HistoryBar {
+                    c: Some(10.0),
+                    ..bar(now - 7200)
+                },
+                bar(now - 3600),
+                HistoryBar {
+                    c: Some(12.5),
+                    ..bar(now)
+                },
+            ],
         );
         set.insert(
             (HistoryEndpoint::FundingRate, sym.clone()),
-            vec![HistoryBar { c: Some(0.01), ..bar(now - 3600) }, HistoryBar { c: Some(-0.002), ..bar(now) }],
+            vec![
+                HistoryBar {
+                    c: Some(0.01),
+                    ..bar(now - 3600)
+                },
+                HistoryBar {
+                    c: Some(-0.002),
+                    ..bar(now)
+                },
+            ],
         );
         set.insert(
             (HistoryEndpoint::LongShortRatio, sym.clone()),
-            vec![HistoryBar { r: Some(1.85), ..bar(now - 3600) }, bar(now)],
+            vec![
+                HistoryBar {
+                    r: Some(1.85),
+                    ..bar(now - 3600)
+                },
+                bar(now),
+            ],
         );
         set.insert(
             (HistoryEndpoint::Liquidations, sym.clone()),
             vec![
-                HistoryBar { l: Some(100.0), s: Some(1.0), ..bar(now - DAY_SECS - 3600) },
-                HistoryBar { l: Some(2.0), s: Some(3.0), ..bar(now - DAY_SECS) },
-                HistoryBar { l: Some(4.0), s: None, ..bar(now) },
+                HistoryBar {
+                    l: Some(100.0),
+                    s: Some(1.0),
+                    ..bar(now - DAY_SECS - 3600)
+                },
+                HistoryBar {
+                    l: Some(2.0),
+                    s: Some(3.0),
+                    ..bar(now - DAY_SECS)
+                },
+                HistoryBar {
+                    l: Some(4.0),
+                    s: None,
+                    ..bar(now)
+                },
             ],
         );
         let data = external_data_for(&sym, &set, now);
         assert_eq!(data.oi_history, Some(vec![10.0, 12.5]));
         assert_eq!(data.funding_rate, Some(-0.002));
         assert_eq!(data.ls_ratio, Some(1.85), "the newest bar with a ratio");
-        assert_eq!(data.liquidations_24h, Some(Liquidations { long: 6.0, short: 3.0 }));
+        assert_eq!(
+            data.liquidations_24h,
+            Some(Liquidations {
+                long: 6.0,
+                short: 3.0
+            })
+        );
         assert_eq!(data.oi_metadata.status, OiStatus::Aggregated);
-        assert_eq!(data.oi_metadata.coinalyze_symbol.as_deref(), Some("BTCUSDT_PERP.A"));
+        assert_eq!(
+            data.oi_metadata.coinalyze_symbol.as_deref(),
+            Some("BTCUSDT_PERP.A")
+        );
         assert_eq!(data.oi_metadata.value, Some(12.5));
     }
 
     #[test]
     fn a_symbol_missing_from_every_response_is_neutral() {
         let mut set = HistorySet::new();
-        set.insert((HistoryEndpoint::OpenInterest, "ETHUSDT_PERP.A".into()), vec![]);
+        set.insert(
+            (HistoryEndpoint::OpenInterest, "ETHUSDT_PERP.A".into()),
+            vec![],
+        );
         let data = external_data_for("ETHUSDT_PERP.A", &set, 0);
         assert_eq!(data, ExternalData::default());
         assert_eq!(data.oi_metadata.status, OiStatus::Neutral);

@@ -14,7 +14,13 @@ pub struct BatchKey(String);
 impl BatchKey {
     /// `range.to` is bucketed by the TTL, so a range that slides by seconds
     /// between two scans still hits the same entry.
-    pub fn new(endpoint: HistoryEndpoint, symbols: &[String], range: HistoryRange, usd: bool, ttl: Duration) -> BatchKey {
+    pub fn new(
+        endpoint: HistoryEndpoint,
+        symbols: &[String],
+        range: HistoryRange,
+        usd: bool,
+        ttl: Duration,
+    ) -> BatchKey {
         let bucket_secs = ttl.as_secs().max(1) as i64;
         let span = range.to - range.from;
         BatchKey(format!(
@@ -40,7 +46,10 @@ pub struct ResponseCache {
 
 impl ResponseCache {
     pub fn new(dir: &Path, ttl: Duration) -> ResponseCache {
-        ResponseCache { disk: DiskCache::new(dir, ttl), ttl }
+        ResponseCache {
+            disk: DiskCache::new(dir, ttl),
+            ttl,
+        }
     }
 
     pub fn ttl(&self) -> Duration {
@@ -68,12 +77,46 @@ mod tests {
     fn key_buckets_the_range_end_by_the_ttl() {
         let symbols = vec!["BTCUSDT_PERP.A".to_string(), "ETHUSDT_PERP.A".to_string()];
         let hour = Duration::from_secs(3600);
-        let at = |to: i64| HistoryRange { interval: "1hour", from: to - 48 * 3600, to };
-        let a = BatchKey::new(HistoryEndpoint::OpenInterest, &symbols, at(7200), false, hour);
-        let b = BatchKey::new(HistoryEndpoint::OpenInterest, &symbols, at(10799), false, hour);
-        let c = BatchKey::new(HistoryEndpoint::OpenInterest, &symbols, at(10800), false, hour);
-        let d = BatchKey::new(HistoryEndpoint::FundingRate, &symbols, at(7200), false, hour);
-        let e = BatchKey::new(HistoryEndpoint::OpenInterest, &symbols[..1], at(7200), false, hour);
+        let at = |to: i64| HistoryRange {
+            interval: "1hour",
+            from: to - 48 * 3600,
+            to,
+        };
+        let a = BatchKey::new(
+            HistoryEndpoint::OpenInterest,
+            &symbols,
+            at(7200),
+            false,
+            hour,
+        );
+        let b = BatchKey::new(
+            HistoryEndpoint::OpenInterest,
+            &symbols,
+            at(10799),
+            false,
+            hour,
+        );
+        let c = BatchKey::new(
+            HistoryEndpoint::OpenInterest,
+            &symbols,
+            at(10800),
+            false,
+            hour,
+        );
+        let d = BatchKey::new(
+            HistoryEndpoint::FundingRate,
+            &symbols,
+            at(7200),
+            false,
+            hour,
+        );
+        let e = BatchKey::new(
+            HistoryEndpoint::OpenInterest,
+            &symbols[..1],
+            at(7200),
+            false,
+            hour,
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);

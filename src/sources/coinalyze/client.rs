@@ -69,7 +69,10 @@ impl HistoryEndpoint {
 
     /// Only OI and liquidations take `convert_to_usd`.
     fn takes_convert_to_usd(self) -> bool {
-        matches!(self, HistoryEndpoint::OpenInterest | HistoryEndpoint::Liquidations)
+        matches!(
+            self,
+            HistoryEndpoint::OpenInterest | HistoryEndpoint::Liquidations
+        )
     }
 }
 
@@ -120,12 +123,19 @@ pub struct CoinalyzeClient {
 impl CoinalyzeClient {
     /// Fails with `NoKey` when the config has no key.
     pub fn new(config: &CoinalyzeConfig) -> Result<CoinalyzeClient, SourceError> {
-        let api_key = config.api_key.clone().ok_or(SourceError::NoKey { api: API, var: COINALYZE_API_KEY })?;
+        let api_key = config.api_key.clone().ok_or(SourceError::NoKey {
+            api: API,
+            var: COINALYZE_API_KEY,
+        })?;
         Ok(CoinalyzeClient {
             http: http::build_client(API, config.timeout)?,
             base_url: config.base_url.trim_end_matches('/').to_string(),
             api_key,
-            gate: QuotaGate::new(config.quota_per_window, config.quota_window, config.min_spacing),
+            gate: QuotaGate::new(
+                config.quota_per_window,
+                config.quota_window,
+                config.min_spacing,
+            ),
             retry: config.retry,
             stats: RequestStats::default(),
             oi_in_usd: config.oi_in_usd,
@@ -137,7 +147,8 @@ impl CoinalyzeClient {
     }
 
     pub async fn future_markets(&self) -> Result<Vec<FutureMarket>, SourceError> {
-        self.get("/future-markets", Vec::new(), 1, "future-markets").await
+        self.get("/future-markets", Vec::new(), 1, "future-markets")
+            .await
     }
 
     /// One history request for up to 20 symbols.
@@ -157,7 +168,8 @@ impl CoinalyzeClient {
             let usd = self.oi_in_usd || endpoint == HistoryEndpoint::Liquidations;
             query.push(("convert_to_usd", usd.to_string()));
         }
-        self.get(endpoint.path(), query, symbols.len() as u32, "history").await
+        self.get(endpoint.path(), query, symbols.len() as u32, "history")
+            .await
     }
 
     /// Whether OI histories are requested in USD (part of the cache key).
@@ -178,6 +190,11 @@ impl CoinalyzeClient {
         self.gate.used()
     }
 
+    /// Symbol-calls sent since the client was created.
+    pub fn symbol_calls(&self) -> u64 {
+        self.gate.total_charged()
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         path: &'static str,
@@ -186,11 +203,22 @@ impl CoinalyzeClient {
         what: &'static str,
     ) -> Result<T, SourceError> {
         let url = format!("{}{path}", self.base_url);
-        let mut key = HeaderValue::from_str(self.api_key.expose())
-            .map_err(|_| SourceError::Client { api: API, detail: "the API key holds characters a header cannot".into() })?;
+        let mut key =
+            HeaderValue::from_str(self.api_key.expose()).map_err(|_| SourceError::Client {
+                api: API,
+                detail: "the API key holds characters a header cannot".into(),
+            })?;
         key.set_sensitive(true);
-        let build = || self.http.get(&url).query(&query).header("api_key", key.clone());
-        let turn = QuotaTurn { gate: &self.gate, weight };
+        let build = || {
+            self.http
+                .get(&url)
+                .query(&query)
+                .header("api_key", key.clone())
+        };
+        let turn = QuotaTurn {
+            gate: &self.gate,
+            weight,
+        };
         let result = http::fetch_json(API, what, &build, &turn, &self.retry, &self.stats).await;
         if result.is_ok() {
             tracing::info!("[API-SUCCESS] Coinalyze {path} ({weight} symbol-calls)");

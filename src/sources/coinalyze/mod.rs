@@ -76,6 +76,8 @@ impl CoinalyzeConfig {
     /// Symbols per request: at most 20, and never more than the quota
     /// allows in one window (a larger request could never be sent).
     pub fn effective_batch_size(&self) -> usize {
-        self.batch_size.clamp(1, client::MAX_SYMBOLS_PER_REQUEST).min(self.quota_per_window.max(1) as usize)
+        self.batch_size
+            .clamp(1, client::MAX_SYMBOLS_PER_REQUEST)
+            .min(self.quota_per_window.max(1) as usize)
     }
 }

@@ -19,7 +19,11 @@ pub struct SymbolQuota {
 
 impl SymbolQuota {
     pub fn new(limit: u32, window: Duration) -> SymbolQuota {
-        SymbolQuota { limit: limit.max(1), window, spent: VecDeque::new() }
+        SymbolQuota {
+            limit: limit.max(1),
+            window,
+            spent: VecDeque::new(),
+        }
     }
 
     /// Symbol-calls counted at `now`.
@@ -74,6 +78,8 @@ impl SymbolQuota {
 pub struct QuotaGate {
     spacing: Duration,
     state: Mutex<GateState>,
+    /// Symbol-calls charged since creation (retries included).
+    charged: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -84,7 +90,14 @@ struct GateState {
 
 impl QuotaGate {
     pub fn new(limit: u32, window: Duration, spacing: Duration) -> QuotaGate {
-        QuotaGate { spacing, state: Mutex::new(GateState { quota: SymbolQuota::new(limit, window), last_start: None }) }
+        QuotaGate {
+            spacing,
+            state: Mutex::new(GateState {
+                quota: SymbolQuota::new(limit, window),
+                last_start: None,
+            }),
+            charged: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// Waits until a request of `weight` symbols may start, and counts it.
@@ -102,6 +115,8 @@ impl QuotaGate {
                 if wait.is_zero() {
                     state.quota.record(weight, now);
                     state.last_start = Some(now);
+                    self.charged
+                        .fetch_add(u64::from(weight), std::sync::atomic::Ordering::Relaxed);
                     return;
                 }
                 wait
@@ -115,6 +130,11 @@ impl QuotaGate {
         self.lock().quota.restamp_newest(Instant::now());
     }
 
+    /// Symbol-calls charged since the gate was created.
+    pub fn total_charged(&self) -> u64 {
+        self.charged.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Symbol-calls currently counted in the window.
     pub fn used(&self) -> u32 {
         self.lock().quota.used(Instant::now())
@@ -123,6 +143,13 @@ impl QuotaGate {
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The least time `symbol_calls` can take at `per_window` calls per
+/// `window`: the benchmark's yardstick (the last window need not be waited
+/// out, so a run can finish slightly under it).
+pub fn quota_floor(symbol_calls: u64, per_window: u32, window: Duration) -> Duration {
+    window.mul_f64(symbol_calls as f64 / f64::from(per_window.max(1)))
 }
 
 /// One request's claim on the quota: `weight` symbol-calls per attempt.
@@ -153,12 +180,25 @@ mod tests {
         let mut quota = SymbolQuota::new(40, minute);
         quota.record(20, t0);
         quota.record(15, t0 + Duration::from_secs(10));
-        assert_eq!(quota.wait_needed(5, t0 + Duration::from_secs(11)), Duration::ZERO);
+        assert_eq!(
+            quota.wait_needed(5, t0 + Duration::from_secs(11)),
+            Duration::ZERO
+        );
         // 35 used: 20 more needs the first 20 to leave, at t0 + 60 s.
-        assert_eq!(quota.wait_needed(20, t0 + Duration::from_secs(11)), Duration::from_secs(49));
+        assert_eq!(
+            quota.wait_needed(20, t0 + Duration::from_secs(11)),
+            Duration::from_secs(49)
+        );
         // 30 more needs both entries gone: t0 + 70 s.
-        assert_eq!(quota.wait_needed(30, t0 + Duration::from_secs(11)), Duration::from_secs(59));
-        assert_eq!(quota.used(t0 + minute), 15, "the first entry leaves exactly at the window");
+        assert_eq!(
+            quota.wait_needed(30, t0 + Duration::from_secs(11)),
+            Duration::from_secs(59)
+        );
+        assert_eq!(
+            quota.used(t0 + minute),
+            15,
+            "the first entry leaves exactly at the window"
+        );
     }
 
     #[test]
@@ -176,9 +216,15 @@ mod tests {
         let mut quota = SymbolQuota::new(10, Duration::from_secs(1));
         quota.record(10, t0);
         quota.restamp_newest(t0 + Duration::from_millis(300));
-        assert_eq!(quota.wait_needed(1, t0 + Duration::from_millis(500)), Duration::from_millis(800));
+        assert_eq!(
+            quota.wait_needed(1, t0 + Duration::from_millis(500)),
+            Duration::from_millis(800)
+        );
         quota.restamp_newest(t0);
-        assert_eq!(quota.wait_needed(1, t0 + Duration::from_millis(500)), Duration::from_millis(800));
+        assert_eq!(
+            quota.wait_needed(1, t0 + Duration::from_millis(500)),
+            Duration::from_millis(800)
+        );
     }
 
     #[tokio::test]

@@ -68,7 +68,11 @@ impl CoinalyzeResolver {
 
     /// The catalogue from the disk cache when younger than `ttl`, else from
     /// the API (two calls), which is then cached.
-    pub async fn load(client: &CoinalyzeClient, cache_dir: &Path, ttl: Duration) -> Result<CoinalyzeResolver, SourceError> {
+    pub async fn load(
+        client: &CoinalyzeClient,
+        cache_dir: &Path,
+        ttl: Duration,
+    ) -> Result<CoinalyzeResolver, SourceError> {
         let cache = DiskCache::new(cache_dir, ttl);
         if let Some(catalogue) = cache.get::<MarketCatalogue>(CATALOGUE_KEY) {
             client.record_cached();
@@ -86,24 +90,38 @@ impl CoinalyzeResolver {
     /// The Coinalyze code of our exchange, read from `/exchanges`.
     pub fn exchange_code(&self, exchange: Exchange) -> Option<&str> {
         let wanted = squash(coinalyze_exchange_name(exchange));
-        self.catalogue.exchanges.iter().find(|e| squash(&e.name) == wanted).map(|e| e.code.as_str())
+        self.catalogue
+            .exchanges
+            .iter()
+            .find(|e| squash(&e.name) == wanted)
+            .map(|e| e.code.as_str())
     }
 
     /// The Coinalyze symbol for `symbol` on `exchange`, or `None` when
     /// Coinalyze has no perp of that base asset at all.
     pub fn resolve(&self, exchange: Exchange, symbol: &str) -> Option<Resolution> {
         if let Some(market) = self.exact_market(exchange, symbol) {
-            return Some(Resolution { coinalyze_symbol: market.symbol.clone(), kind: ResolutionKind::Exact });
+            return Some(Resolution {
+                coinalyze_symbol: market.symbol.clone(),
+                kind: ResolutionKind::Exact,
+            });
         }
-        self.aggregated_market(symbol)
-            .map(|market| Resolution { coinalyze_symbol: market.symbol.clone(), kind: ResolutionKind::Aggregated })
+        self.aggregated_market(symbol).map(|market| Resolution {
+            coinalyze_symbol: market.symbol.clone(),
+            kind: ResolutionKind::Aggregated,
+        })
     }
 
     /// A perp on our exchange whose `symbol_on_exchange` is ours: exact
     /// spelling first, then ignoring separators (`BTC_USDT` = `BTCUSDT`).
     fn exact_market(&self, exchange: Exchange, symbol: &str) -> Option<&FutureMarket> {
         let code = self.exchange_code(exchange)?;
-        let perps = || self.catalogue.markets.iter().filter(move |m| m.is_perpetual && m.exchange == code);
+        let perps = || {
+            self.catalogue
+                .markets
+                .iter()
+                .filter(move |m| m.is_perpetual && m.exchange == code)
+        };
         perps()
             .find(|m| m.symbol_on_exchange.eq_ignore_ascii_case(symbol))
             .or_else(|| perps().find(|m| squash(&m.symbol_on_exchange) == squash(symbol)))
@@ -124,8 +142,14 @@ impl CoinalyzeResolver {
 fn aggregation_rank(market: &FutureMarket, binance_code: Option<&str>) -> u8 {
     let on_binance = binance_code == Some(market.exchange.as_str());
     let usdt = market.quote_asset.eq_ignore_ascii_case("USDT");
-    let stable = market.margined.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("STABLE"));
-    match (on_binance && usdt, stable && market.has_long_short_ratio_data) {
+    let stable = market
+        .margined
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("STABLE"));
+    match (
+        on_binance && usdt,
+        stable && market.has_long_short_ratio_data,
+    ) {
         (true, _) => 0,
         (false, true) => 1,
         (false, false) => 2,
@@ -134,14 +158,20 @@ fn aggregation_rank(market: &FutureMarket, binance_code: Option<&str>) -> u8 {
 
 /// Upper case without separators: `Hyper-liquid` = `HYPERLIQUID`.
 fn squash(text: &str) -> String {
-    text.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 /// A base asset without the "1000x" multiplier some perps use
 /// (`1000PEPE` = `PEPE`), so Hyperliquid's `kPEPE` finds Binance's `1000PEPEUSDT`.
 fn normalized_base(base: &str) -> String {
     let upper = base.to_ascii_uppercase();
-    let zeros = upper.strip_prefix('1').map(|rest| rest.len() - rest.trim_start_matches('0').len()).unwrap_or(0);
+    let zeros = upper
+        .strip_prefix('1')
+        .map(|rest| rest.len() - rest.trim_start_matches('0').len())
+        .unwrap_or(0);
     if zeros >= 3 && upper.len() > zeros + 1 {
         upper[zeros + 1..].to_string()
     } else {
@@ -153,7 +183,14 @@ fn normalized_base(base: &str) -> String {
 mod tests {
     use super::*;
 
-    fn market(symbol: &str, exchange: &str, on_exchange: &str, base: &str, quote: &str, ls: bool) -> FutureMarket {
+    fn market(
+        symbol: &str,
+        exchange: &str,
+        on_exchange: &str,
+        base: &str,
+        quote: &str,
+        ls: bool,
+    ) -> FutureMarket {
         FutureMarket {
             symbol: symbol.into(),
             exchange: exchange.into(),
@@ -170,16 +207,32 @@ mod tests {
         CoinalyzeResolver::new(MarketCatalogue {
             // Codes deliberately unlike the real ones: nothing may be hard-coded.
             exchanges: vec![
-                CoinalyzeExchange { name: "Binance".into(), code: "Q".into() },
-                CoinalyzeExchange { name: "Hyperliquid".into(), code: "Z".into() },
-                CoinalyzeExchange { name: "Mexc".into(), code: "7".into() },
+                CoinalyzeExchange {
+                    name: "Binance".into(),
+                    code: "Q".into(),
+                },
+                CoinalyzeExchange {
+                    name: "Hyperliquid".into(),
+                    code: "Z".into(),
+                },
+                CoinalyzeExchange {
+                    name: "Mexc".into(),
+                    code: "7".into(),
+                },
             ],
             markets: vec![
                 market("BTCUSDT_PERP.Q", "Q", "BTCUSDT", "BTC", "USDT", true),
                 market("BTCUSD_PERP.Z", "Z", "BTC", "BTC", "USD", false),
                 market("ETHUSDT_PERP.7", "7", "ETH_USDT", "ETH", "USDT", false),
                 market("ETHUSDT_PERP.Q", "Q", "ETHUSDT", "ETH", "USDT", true),
-                market("1000PEPEUSDT_PERP.Q", "Q", "1000PEPEUSDT", "1000PEPE", "USDT", true),
+                market(
+                    "1000PEPEUSDT_PERP.Q",
+                    "Q",
+                    "1000PEPEUSDT",
+                    "1000PEPE",
+                    "USDT",
+                    true,
+                ),
                 market("SOLUSD_PERP.Z", "Z", "SOL", "SOL", "USD", false),
                 market("SOLUSDC_PERP.9", "9", "SOLUSDC", "SOL", "USDC", true),
             ],
@@ -191,21 +244,53 @@ mod tests {
         let r = resolver();
         assert_eq!(
             r.resolve(Exchange::Binance, "BTCUSDT"),
-            Some(Resolution { coinalyze_symbol: "BTCUSDT_PERP.Q".into(), kind: ResolutionKind::Exact })
+            Some(Resolution {
+                coinalyze_symbol: "BTCUSDT_PERP.Q".into(),
+                kind: ResolutionKind::Exact
+            })
         );
-        assert_eq!(r.resolve(Exchange::Hyperliquid, "BTC").unwrap().coinalyze_symbol, "BTCUSD_PERP.Z");
-        assert_eq!(r.resolve(Exchange::Mexc, "ETH_USDT").unwrap().kind, ResolutionKind::Exact);
-        assert_eq!(r.resolve(Exchange::Mexc, "ETHUSDT").unwrap().coinalyze_symbol, "ETHUSDT_PERP.7");
+        assert_eq!(
+            r.resolve(Exchange::Hyperliquid, "BTC")
+                .unwrap()
+                .coinalyze_symbol,
+            "BTCUSD_PERP.Z"
+        );
+        assert_eq!(
+            r.resolve(Exchange::Mexc, "ETH_USDT").unwrap().kind,
+            ResolutionKind::Exact
+        );
+        assert_eq!(
+            r.resolve(Exchange::Mexc, "ETHUSDT")
+                .unwrap()
+                .coinalyze_symbol,
+            "ETHUSDT_PERP.7"
+        );
     }
 
     #[test]
     fn missing_markets_fall_back_to_the_aggregated_reference_perp() {
         let r = resolver();
         let mexc_btc = r.resolve(Exchange::Mexc, "BTCUSDT").unwrap();
-        assert_eq!(mexc_btc, Resolution { coinalyze_symbol: "BTCUSDT_PERP.Q".into(), kind: ResolutionKind::Aggregated });
-        assert_eq!(r.resolve(Exchange::Hyperliquid, "kPEPE").unwrap().coinalyze_symbol, "1000PEPEUSDT_PERP.Q");
+        assert_eq!(
+            mexc_btc,
+            Resolution {
+                coinalyze_symbol: "BTCUSDT_PERP.Q".into(),
+                kind: ResolutionKind::Aggregated
+            }
+        );
+        assert_eq!(
+            r.resolve(Exchange::Hyperliquid, "kPEPE")
+                .unwrap()
+                .coinalyze_symbol,
+            "1000PEPEUSDT_PERP.Q"
+        );
         // No Binance SOL perp: the stable-margined one with long/short data wins.
-        assert_eq!(r.resolve(Exchange::Mexc, "SOLUSDT").unwrap().coinalyze_symbol, "SOLUSDC_PERP.9");
+        assert_eq!(
+            r.resolve(Exchange::Mexc, "SOLUSDT")
+                .unwrap()
+                .coinalyze_symbol,
+            "SOLUSDC_PERP.9"
+        );
         assert_eq!(r.resolve(Exchange::Binance, "DOGEUSDT"), None);
     }
 

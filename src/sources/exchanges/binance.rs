@@ -4,7 +4,10 @@
 //! prices; 429 and 418 (IP ban) carry `Retry-After`, which the shared loop
 //! honours.
 
-use super::{candle_from, json_millis, json_number, map_code_msg_error, top_by_volume, CandleFetcher, FetcherConfig, Market};
+use super::{
+    candle_from, json_millis, json_number, map_code_msg_error, top_by_volume, CandleFetcher,
+    FetcherConfig, Market,
+};
 use crate::core::candles::{Candle, Interval};
 use crate::model::Exchange;
 use crate::sources::http::{self, RequestStats, RetryPolicy};
@@ -35,7 +38,10 @@ const SPOT: Flavor = Flavor {
     page_limit: 1000,
     klines_weight: 2,
     ticker_weight: 80,
-    budget: WeightBudget { weight: 6000, period: Duration::from_secs(60) },
+    budget: WeightBudget {
+        weight: 6000,
+        period: Duration::from_secs(60),
+    },
 };
 
 const FUTURES: Flavor = Flavor {
@@ -46,7 +52,10 @@ const FUTURES: Flavor = Flavor {
     // Weight 10 is for limit > 1000, which every full page uses.
     klines_weight: 10,
     ticker_weight: 40,
-    budget: WeightBudget { weight: 2400, period: Duration::from_secs(60) },
+    budget: WeightBudget {
+        weight: 2400,
+        period: Duration::from_secs(60),
+    },
 };
 
 pub struct BinanceFetcher {
@@ -98,7 +107,13 @@ impl CandleFetcher for BinanceFetcher {
         self.flavor.page_limit
     }
 
-    async fn candle_page(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError> {
+    async fn candle_page(
+        &self,
+        symbol: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, SourceError> {
         let api = self.flavor.api;
         let url = format!("{}{}", self.base_url, self.flavor.klines_path);
         // endTime is inclusive on the open time: stop one ms short of end_ms.
@@ -110,15 +125,24 @@ impl CandleFetcher for BinanceFetcher {
             ("limit", self.flavor.page_limit.to_string()),
         ];
         let build = || self.http.get(&url).query(&query);
-        let turn = WeightedTurn { bucket: &self.bucket, weight: self.flavor.klines_weight };
-        let rows: Vec<Vec<serde_json::Value>> = http::fetch_json(api, "klines", &build, &turn, &self.retry, &self.stats)
-            .await
-            .map_err(|e| map_code_msg_error(api, symbol, e))?;
+        let turn = WeightedTurn {
+            bucket: &self.bucket,
+            weight: self.flavor.klines_weight,
+        };
+        let rows: Vec<Vec<serde_json::Value>> =
+            http::fetch_json(api, "klines", &build, &turn, &self.retry, &self.stats)
+                .await
+                .map_err(|e| map_code_msg_error(api, symbol, e))?;
         rows.iter()
             .enumerate()
             .map(|(i, row)| {
                 let field = |k: usize| row.get(k).and_then(json_number);
-                candle_from(api, i, row.first().and_then(json_millis), [field(1), field(2), field(3), field(4), field(5)])
+                candle_from(
+                    api,
+                    i,
+                    row.first().and_then(json_millis),
+                    [field(1), field(2), field(3), field(4), field(5)],
+                )
             })
             .collect()
     }
@@ -127,8 +151,12 @@ impl CandleFetcher for BinanceFetcher {
         let api = self.flavor.api;
         let url = format!("{}{}", self.base_url, self.flavor.ticker_path);
         let build = || self.http.get(&url);
-        let turn = WeightedTurn { bucket: &self.bucket, weight: self.flavor.ticker_weight };
-        let tickers: Vec<Ticker24h> = http::fetch_json(api, "24h tickers", &build, &turn, &self.retry, &self.stats).await?;
+        let turn = WeightedTurn {
+            bucket: &self.bucket,
+            weight: self.flavor.ticker_weight,
+        };
+        let tickers: Vec<Ticker24h> =
+            http::fetch_json(api, "24h tickers", &build, &turn, &self.retry, &self.stats).await?;
         // USDT-quoted only; futures symbols with `_` are dated contracts, not perps.
         let rows = tickers
             .into_iter()

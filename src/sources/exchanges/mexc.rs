@@ -11,7 +11,10 @@
 //! envelope whose `success`/`code` must be checked even on HTTP 200 (code 510
 //! is "too frequent", 1001 "contract does not exist"). 20 requests per 2 s.
 
-use super::{candle_from, json_millis, json_number, map_code_msg_error, top_by_volume, CandleFetcher, FetcherConfig};
+use super::{
+    candle_from, json_millis, json_number, map_code_msg_error, top_by_volume, CandleFetcher,
+    FetcherConfig,
+};
 use crate::core::candles::{Candle, Interval};
 use crate::model::Exchange;
 use crate::sources::http::{self, backoff_delay, RequestStats, RetryPolicy};
@@ -31,10 +34,19 @@ const SPOT_API: &str = "MEXC spot";
 const FUTURES_API: &str = "MEXC futures";
 const SPOT_PAGE_LIMIT: usize = 500;
 const FUTURES_PAGE_LIMIT: usize = 2000;
-const SPOT_BUDGET: WeightBudget = WeightBudget { weight: 500, period: Duration::from_secs(10) };
-const FUTURES_BUDGET: WeightBudget = WeightBudget { weight: 20, period: Duration::from_secs(2) };
+const SPOT_BUDGET: WeightBudget = WeightBudget {
+    weight: 500,
+    period: Duration::from_secs(10),
+};
+const FUTURES_BUDGET: WeightBudget = WeightBudget {
+    weight: 20,
+    period: Duration::from_secs(2),
+};
 /// `/contract/detail` allows one call per 5 s; we make one per run.
-const DETAIL_BUDGET: WeightBudget = WeightBudget { weight: 1, period: Duration::from_secs(5) };
+const DETAIL_BUDGET: WeightBudget = WeightBudget {
+    weight: 1,
+    period: Duration::from_secs(5),
+};
 const CODE_TOO_FREQUENT: i64 = 510;
 const CODE_NO_CONTRACT: i64 = 1001;
 
@@ -54,12 +66,6 @@ fn futures_interval(interval: Interval) -> &'static str {
         Interval::H4 => "Hour4",
         Interval::D1 => "Day1",
     }
-}
-
-/// Asks for at most one page of time: MEXC does not say which end of an
-/// over-long range it keeps, and a window of one page makes that moot.
-fn page_end(start_ms: i64, end_ms: i64, interval: Interval, limit: usize) -> i64 {
-    end_ms.min(start_ms + interval.millis() * limit as i64)
 }
 
 pub struct MexcSpotFetcher {
@@ -100,30 +106,42 @@ impl CandleFetcher for MexcSpotFetcher {
         SPOT_PAGE_LIMIT
     }
 
-    fn page_window_ms(&self, interval: Interval) -> Option<i64> {
-        Some(interval.millis() * SPOT_PAGE_LIMIT as i64)
-    }
-
-    async fn candle_page(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError> {
+    async fn candle_page(
+        &self,
+        symbol: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, SourceError> {
         let url = format!("{}/api/v3/klines", self.base_url);
         let query = [
             ("symbol", symbol.to_string()),
             ("interval", spot_interval(interval).to_string()),
             ("startTime", start_ms.to_string()),
-            // Exclusive, like our range end.
-            ("endTime", page_end(start_ms, end_ms, interval, SPOT_PAGE_LIMIT).to_string()),
+            // Exclusive, like our range end. Like Binance, a start time gives the
+            // oldest candles from it, so pages need no time window.
+            ("endTime", end_ms.to_string()),
             ("limit", SPOT_PAGE_LIMIT.to_string()),
         ];
         let build = || self.http.get(&url).query(&query);
-        let turn = WeightedTurn { bucket: &self.bucket, weight: 1 };
-        let rows: Vec<Vec<Value>> = http::fetch_json(SPOT_API, "klines", &build, &turn, &self.retry, &self.stats)
-            .await
-            .map_err(|e| map_code_msg_error(SPOT_API, symbol, e))?;
+        let turn = WeightedTurn {
+            bucket: &self.bucket,
+            weight: 1,
+        };
+        let rows: Vec<Vec<Value>> =
+            http::fetch_json(SPOT_API, "klines", &build, &turn, &self.retry, &self.stats)
+                .await
+                .map_err(|e| map_code_msg_error(SPOT_API, symbol, e))?;
         rows.iter()
             .enumerate()
             .map(|(i, row)| {
                 let field = |k: usize| row.get(k).and_then(json_number);
-                candle_from(SPOT_API, i, row.first().and_then(json_millis), [field(1), field(2), field(3), field(4), field(5)])
+                candle_from(
+                    SPOT_API,
+                    i,
+                    row.first().and_then(json_millis),
+                    [field(1), field(2), field(3), field(4), field(5)],
+                )
             })
             .collect()
     }
@@ -131,8 +149,19 @@ impl CandleFetcher for MexcSpotFetcher {
     async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
         let url = format!("{}/api/v3/ticker/24hr", self.base_url);
         let build = || self.http.get(&url);
-        let turn = WeightedTurn { bucket: &self.bucket, weight: 40 };
-        let tickers: Vec<SpotTicker> = http::fetch_json(SPOT_API, "24h tickers", &build, &turn, &self.retry, &self.stats).await?;
+        let turn = WeightedTurn {
+            bucket: &self.bucket,
+            weight: 40,
+        };
+        let tickers: Vec<SpotTicker> = http::fetch_json(
+            SPOT_API,
+            "24h tickers",
+            &build,
+            &turn,
+            &self.retry,
+            &self.stats,
+        )
+        .await?;
         let rows = tickers
             .into_iter()
             .filter(|t| t.symbol.ends_with("USDT"))
@@ -199,7 +228,11 @@ impl MexcFuturesFetcher {
             http: http::build_client(FUTURES_API, config.timeout)?,
             base_url: config.base_url_or(FUTURES_BASE_URL),
             bucket: TokenBucket::new(budget),
-            detail_bucket: TokenBucket::new(if config.budget.is_some() { budget } else { DETAIL_BUDGET }),
+            detail_bucket: TokenBucket::new(if config.budget.is_some() {
+                budget
+            } else {
+                DETAIL_BUDGET
+            }),
             retry: config.retry,
             stats: RequestStats::default(),
             contract_sizes: tokio::sync::OnceCell::new(),
@@ -222,25 +255,45 @@ impl MexcFuturesFetcher {
         let tries = self.retry.max_tries.max(1);
         for attempt in 1..=tries {
             let turn = WeightedTurn { bucket, weight: 1 };
-            let envelope: Envelope = http::fetch_json(FUTURES_API, what, &build, &turn, &self.retry, &self.stats).await?;
+            let envelope: Envelope =
+                http::fetch_json(FUTURES_API, what, &build, &turn, &self.retry, &self.stats)
+                    .await?;
             if envelope.success && envelope.code == 0 {
-                return serde_json::from_value(envelope.data)
-                    .map_err(|e| SourceError::Malformed { api: FUTURES_API, what, detail: e.to_string() });
+                return serde_json::from_value(envelope.data).map_err(|e| SourceError::Malformed {
+                    api: FUTURES_API,
+                    what,
+                    detail: e.to_string(),
+                });
             }
             match envelope.code {
-                CODE_NO_CONTRACT => return Err(SourceError::UnknownSymbol { api: FUTURES_API, symbol: symbol.to_string() }),
+                CODE_NO_CONTRACT => {
+                    return Err(SourceError::UnknownSymbol {
+                        api: FUTURES_API,
+                        symbol: symbol.to_string(),
+                    })
+                }
                 CODE_TOO_FREQUENT if attempt < tries => {
                     let wait = backoff_delay(self.retry.backoff_base, attempt);
-                    tracing::warn!("[RATE-LIMIT] {FUTURES_API}: code 510 (too frequent), backing off {wait:?}");
+                    tracing::warn!(
+                        "[RATE-LIMIT] {FUTURES_API}: code 510 (too frequent), backing off {wait:?}"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 code => {
                     let message = envelope.message.unwrap_or_else(|| "no message".to_string());
-                    return Err(SourceError::Api { api: FUTURES_API, code, message });
+                    return Err(SourceError::Api {
+                        api: FUTURES_API,
+                        code,
+                        message,
+                    });
                 }
             }
         }
-        Err(SourceError::Exhausted { api: FUTURES_API, tries, last: "code 510 (too frequent)".to_string() })
+        Err(SourceError::Exhausted {
+            api: FUTURES_API,
+            tries,
+            last: "code 510 (too frequent)".to_string(),
+        })
     }
 
     /// Base units per contract, for every contract, fetched once per fetcher.
@@ -248,14 +301,30 @@ impl MexcFuturesFetcher {
         let sizes = self
             .contract_sizes
             .get_or_try_init(|| async {
-                let details: Vec<ContractDetail> =
-                    self.get_data("/api/v1/contract/detail", &[], &self.detail_bucket, symbol, "contract details").await?;
+                let details: Vec<ContractDetail> = self
+                    .get_data(
+                        "/api/v1/contract/detail",
+                        &[],
+                        &self.detail_bucket,
+                        symbol,
+                        "contract details",
+                    )
+                    .await?;
                 Ok::<_, SourceError>(
-                    details.into_iter().filter_map(|d| json_number(&d.contract_size).map(|size| (d.symbol, size))).collect(),
+                    details
+                        .into_iter()
+                        .filter_map(|d| json_number(&d.contract_size).map(|size| (d.symbol, size)))
+                        .collect(),
                 )
             })
             .await?;
-        sizes.get(symbol).copied().ok_or_else(|| SourceError::UnknownSymbol { api: FUTURES_API, symbol: symbol.to_string() })
+        sizes
+            .get(symbol)
+            .copied()
+            .ok_or_else(|| SourceError::UnknownSymbol {
+                api: FUTURES_API,
+                symbol: symbol.to_string(),
+            })
     }
 }
 
@@ -273,18 +342,33 @@ impl CandleFetcher for MexcFuturesFetcher {
         Some(interval.millis() * FUTURES_PAGE_LIMIT as i64)
     }
 
-    async fn candle_page(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError> {
+    async fn candle_page(
+        &self,
+        symbol: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, SourceError> {
         let contract_size = self.contract_size(symbol).await?;
-        let end = page_end(start_ms, end_ms, interval, FUTURES_PAGE_LIMIT);
         let query = [
             ("interval", futures_interval(interval).to_string()),
             ("start", start_ms.div_euclid(1000).to_string()),
-            ("end", (end - 1).div_euclid(1000).to_string()),
+            // The trait's page window keeps [start, end) within 2000 bars: the
+            // doc does not say which end of a longer range the API would keep.
+            ("end", (end_ms - 1).div_euclid(1000).to_string()),
         ];
         let path = format!("/api/v1/contract/kline/{symbol}");
-        let arrays: KlineArrays = self.get_data(&path, &query, &self.bucket, symbol, "contract klines").await?;
+        let arrays: KlineArrays = self
+            .get_data(&path, &query, &self.bucket, symbol, "contract klines")
+            .await?;
         let n = arrays.time.len();
-        let lengths = [arrays.open.len(), arrays.high.len(), arrays.low.len(), arrays.close.len(), arrays.vol.len()];
+        let lengths = [
+            arrays.open.len(),
+            arrays.high.len(),
+            arrays.low.len(),
+            arrays.close.len(),
+            arrays.vol.len(),
+        ];
         if lengths.iter().any(|&len| len != n) {
             return Err(SourceError::Malformed {
                 api: FUTURES_API,
@@ -309,8 +393,15 @@ impl CandleFetcher for MexcFuturesFetcher {
     }
 
     async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
-        let tickers: Vec<ContractTicker> =
-            self.get_data("/api/v1/contract/ticker", &[], &self.bucket, "", "contract tickers").await?;
+        let tickers: Vec<ContractTicker> = self
+            .get_data(
+                "/api/v1/contract/ticker",
+                &[],
+                &self.bucket,
+                "",
+                "contract tickers",
+            )
+            .await?;
         let rows = tickers
             .into_iter()
             .filter(|t| t.symbol.ends_with("_USDT"))
@@ -332,12 +423,5 @@ mod tests {
         assert_eq!(spot_interval(Interval::H1), "60m");
         assert_eq!(futures_interval(Interval::H1), "Min60");
         assert_eq!(futures_interval(Interval::H4), "Hour4");
-    }
-
-    #[test]
-    fn a_page_never_spans_more_than_its_limit() {
-        let h = Interval::H1.millis();
-        assert_eq!(page_end(0, 10_000 * h, Interval::H1, 500), 500 * h);
-        assert_eq!(page_end(0, 10 * h, Interval::H1, 500), 10 * h);
     }
 }

@@ -62,13 +62,22 @@ pub struct FetcherConfig {
 
 impl Default for FetcherConfig {
     fn default() -> Self {
-        FetcherConfig { base_url: None, retry: RetryPolicy::default(), timeout: Duration::from_secs(30), budget: None }
+        FetcherConfig {
+            base_url: None,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+            budget: None,
+        }
     }
 }
 
 impl FetcherConfig {
     pub(crate) fn base_url_or(&self, default: &str) -> String {
-        self.base_url.as_deref().unwrap_or(default).trim_end_matches('/').to_string()
+        self.base_url
+            .as_deref()
+            .unwrap_or(default)
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub(crate) fn budget_or(&self, default: WeightBudget) -> WeightBudget {
@@ -85,36 +94,56 @@ pub trait CandleFetcher: Send + Sync {
     fn page_limit(&self) -> usize;
 
     /// When set, each request covers at most this much time, and an empty
-    /// window (before a listing, a gap) moves on to the next window instead
-    /// of ending the fetch.
+    /// window before any data (the range starts before the listing) moves
+    /// on to the next window instead of ending the fetch.
     fn page_window_ms(&self, _interval: Interval) -> Option<i64> {
         None
     }
 
     /// One request: candles opening in `[start_ms, end_ms)`, oldest first,
     /// at most `page_limit` of them (an exchange may return fewer).
-    async fn candle_page(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError>;
+    async fn candle_page(
+        &self,
+        symbol: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, SourceError>;
 
     /// The `n` symbols with the highest 24 h quote volume, highest first.
     async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError>;
 
     /// All candles opening in `[start_ms, end_ms)`, oldest first: pages are
     /// requested from the last candle received onwards until the range is
-    /// covered or the exchange has nothing newer.
-    async fn candles(&self, symbol: &str, interval: Interval, start_ms: i64, end_ms: i64) -> Result<Vec<Candle>, SourceError> {
+    /// covered or the exchange has nothing newer (a short page, or an empty
+    /// one).
+    async fn candles(
+        &self,
+        symbol: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, SourceError> {
         let mut candles: Vec<Candle> = Vec::new();
         let mut cursor = start_ms;
         while cursor < end_ms {
-            let page_end = self.page_window_ms(interval).map_or(end_ms, |w| end_ms.min(cursor + w.max(1)));
+            let window = self.page_window_ms(interval);
+            let page_end = window.map_or(end_ms, |w| end_ms.min(cursor + w.max(1)));
             let page = self.candle_page(symbol, interval, cursor, page_end).await?;
+            // Without windows, a short page means the exchange has nothing newer.
+            let exhausted = window.is_none() && page.len() < self.page_limit();
             let before = candles.len();
             let newest = candles.last().map(|c| c.t);
             candles.extend(
-                page.into_iter().filter(|c| c.t >= cursor && c.t < page_end && newest.is_none_or(|n| c.t > n)),
+                page.into_iter()
+                    .filter(|c| c.t >= cursor && c.t < page_end && newest.is_none_or(|n| c.t > n)),
             );
             cursor = match candles.last() {
+                _ if exhausted => break,
                 Some(last) if candles.len() > before => last.t + interval.millis(),
-                _ if page_end < end_ms => page_end,
+                // Nothing yet (before a listing): try the next window. An empty
+                // window after data means the exchange has nothing newer.
+                None if page_end < end_ms => page_end,
                 _ => break,
             };
         }
@@ -123,7 +152,11 @@ pub trait CandleFetcher: Send + Sync {
 }
 
 /// Builds the fetcher of an exchange market.
-pub fn fetcher_for(exchange: Exchange, market: Market, config: &FetcherConfig) -> Result<Box<dyn CandleFetcher>, SourceError> {
+pub fn fetcher_for(
+    exchange: Exchange,
+    market: Market,
+    config: &FetcherConfig,
+) -> Result<Box<dyn CandleFetcher>, SourceError> {
     Ok(match (exchange, market) {
         (Exchange::Binance, market) => Box::new(binance::BinanceFetcher::new(market, config)?),
         (Exchange::Mexc, Market::Spot) => Box::new(mexc::MexcSpotFetcher::new(config)?),
@@ -146,14 +179,21 @@ pub(crate) fn json_number(value: &serde_json::Value) -> Option<f64> {
 /// Open time in ms, sent as an integer (or an integral float).
 pub(crate) fn json_millis(value: &serde_json::Value) -> Option<i64> {
     match value {
-        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
 /// A candle from its six values, or a `Malformed` error naming the row.
-pub(crate) fn candle_from(api: &'static str, row: usize, t: Option<i64>, ohlcv: [Option<f64>; 5]) -> Result<Candle, SourceError> {
+pub(crate) fn candle_from(
+    api: &'static str,
+    row: usize,
+    t: Option<i64>,
+    ohlcv: [Option<f64>; 5],
+) -> Result<Candle, SourceError> {
     match (t, ohlcv) {
         (Some(t), [Some(o), Some(h), Some(l), Some(c), Some(v)]) => Ok(Candle { t, o, h, l, c, v }),
         _ => Err(SourceError::Malformed {
@@ -173,8 +213,14 @@ pub(crate) fn top_by_volume(mut rows: Vec<(String, f64)>, n: usize) -> Vec<Strin
 
 /// Reads `{"code": n, "msg": "..."}` (Binance and MEXC spot errors): an
 /// invalid-symbol code becomes `UnknownSymbol`, other codes `Api`.
-pub(crate) fn map_code_msg_error(api: &'static str, symbol: &str, error: SourceError) -> SourceError {
-    let SourceError::Status { body, .. } = &error else { return error };
+pub(crate) fn map_code_msg_error(
+    api: &'static str,
+    symbol: &str,
+    error: SourceError,
+) -> SourceError {
+    let SourceError::Status { body, .. } = &error else {
+        return error;
+    };
     #[derive(serde::Deserialize)]
     struct CodeMsg {
         code: i64,
@@ -182,8 +228,15 @@ pub(crate) fn map_code_msg_error(api: &'static str, symbol: &str, error: SourceE
         msg: String,
     }
     match serde_json::from_str::<CodeMsg>(body) {
-        Ok(e) if e.code == -1121 => SourceError::UnknownSymbol { api, symbol: symbol.to_string() },
-        Ok(e) => SourceError::Api { api, code: e.code, message: e.msg },
+        Ok(e) if e.code == -1121 => SourceError::UnknownSymbol {
+            api,
+            symbol: symbol.to_string(),
+        },
+        Ok(e) => SourceError::Api {
+            api,
+            code: e.code,
+            message: e.msg,
+        },
         Err(_) => error,
     }
 }
@@ -206,17 +259,37 @@ mod tests {
 
     #[test]
     fn top_by_volume_orders_highest_first() {
-        let rows = vec![("A".into(), 5.0), ("B".into(), 9.0), ("C".into(), f64::NAN), ("D".into(), 9.0)];
+        let rows = vec![
+            ("A".into(), 5.0),
+            ("B".into(), 9.0),
+            ("C".into(), f64::NAN),
+            ("D".into(), 9.0),
+        ];
         assert_eq!(top_by_volume(rows, 3), vec!["B", "D", "A"]);
     }
 
     #[test]
     fn invalid_symbol_code_becomes_unknown_symbol() {
-        let status = |body: &str| SourceError::Status { api: "X", status: 400, body: body.into() };
-        let e = map_code_msg_error("X", "FOO", status(r#"{"code":-1121,"msg":"Invalid symbol."}"#));
+        let status = |body: &str| SourceError::Status {
+            api: "X",
+            status: 400,
+            body: body.into(),
+        };
+        let e = map_code_msg_error(
+            "X",
+            "FOO",
+            status(r#"{"code":-1121,"msg":"Invalid symbol."}"#),
+        );
         assert!(matches!(e, SourceError::UnknownSymbol { ref symbol, .. } if symbol == "FOO"));
-        let e = map_code_msg_error("X", "FOO", status(r#"{"code":-1120,"msg":"Invalid interval."}"#));
+        let e = map_code_msg_error(
+            "X",
+            "FOO",
+            status(r#"{"code":-1120,"msg":"Invalid interval."}"#),
+        );
         assert!(matches!(e, SourceError::Api { code: -1120, .. }));
-        assert!(matches!(map_code_msg_error("X", "FOO", status("<html>")), SourceError::Status { .. }));
+        assert!(matches!(
+            map_code_msg_error("X", "FOO", status("<html>")),
+            SourceError::Status { .. }
+        ));
     }
 }

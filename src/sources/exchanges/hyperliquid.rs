@@ -1,0 +1,183 @@
+//! Hyperliquid candles: `POST /info` with `candleSnapshot`. Prices and
+//! volumes are decimal strings, times integer ms, at most 5000 candles per
+//! response (and only the newest 5000 exist), so pages move `startTime` to
+//! the last candle + one interval. Weight: 20 per info request plus 1 per 60
+//! candles returned, out of 1200 per minute per IP. The coin must be a perp
+//! of `meta.universe` (or a spot name like `@107`): the unknown-coin
+//! response is not documented, so we check the universe first.
+
+use super::{candle_from, json_millis, json_number, top_by_volume, CandleFetcher, FetcherConfig};
+use crate::core::candles::{Candle, Interval};
+use crate::model::Exchange;
+use crate::sources::http::{self, RequestStats, RetryPolicy};
+use crate::sources::rate::{TokenBucket, WeightBudget, WeightedTurn};
+use crate::sources::SourceError;
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::Duration;
+
+pub const BASE_URL: &str = "https://api.hyperliquid.xyz";
+
+const API: &str = "Hyperliquid";
+const PAGE_LIMIT: usize = 5000;
+const BUDGET: WeightBudget = WeightBudget {
+    weight: 1200,
+    period: Duration::from_secs(60),
+};
+const INFO_WEIGHT: u32 = 20;
+const CANDLES_PER_EXTRA_WEIGHT: usize = 60;
+
+pub struct HyperliquidFetcher {
+    http: reqwest::Client,
+    base_url: String,
+    bucket: TokenBucket,
+    retry: RetryPolicy,
+    stats: RequestStats,
+    universe: tokio::sync::OnceCell<HashSet<String>>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    universe: Vec<PerpAsset>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PerpAsset {
+    name: String,
+    #[serde(default)]
+    is_delisted: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssetContext {
+    #[serde(default)]
+    day_ntl_vlm: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct CandleRow {
+    t: Value,
+    o: Value,
+    h: Value,
+    l: Value,
+    c: Value,
+    v: Value,
+}
+
+impl HyperliquidFetcher {
+    pub fn new(config: &FetcherConfig) -> Result<HyperliquidFetcher, SourceError> {
+        Ok(HyperliquidFetcher {
+            http: http::build_client(API, config.timeout)?,
+            base_url: config.base_url_or(BASE_URL),
+            bucket: TokenBucket::new(config.budget_or(BUDGET)),
+            retry: config.retry,
+            stats: RequestStats::default(),
+            universe: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn info<T: DeserializeOwned>(
+        &self,
+        body: Value,
+        what: &'static str,
+    ) -> Result<T, SourceError> {
+        let url = format!("{}/info", self.base_url);
+        let build = || self.http.post(&url).json(&body);
+        let turn = WeightedTurn {
+            bucket: &self.bucket,
+            weight: INFO_WEIGHT,
+        };
+        http::fetch_json(API, what, &build, &turn, &self.retry, &self.stats).await
+    }
+
+    /// Perp names, fetched once per fetcher.
+    async fn universe(&self) -> Result<&HashSet<String>, SourceError> {
+        self.universe
+            .get_or_try_init(|| async {
+                let meta: Meta = self.info(json!({"type": "meta"}), "meta").await?;
+                Ok(meta.universe.into_iter().map(|a| a.name).collect())
+            })
+            .await
+    }
+
+    async fn check_coin(&self, coin: &str) -> Result<(), SourceError> {
+        let is_spot_name = coin.starts_with('@') || coin.contains('/');
+        if is_spot_name || self.universe().await?.contains(coin) {
+            Ok(())
+        } else {
+            Err(SourceError::UnknownSymbol {
+                api: API,
+                symbol: coin.to_string(),
+            })
+        }
+    }
+}
+
+#[async_trait]
+impl CandleFetcher for HyperliquidFetcher {
+    fn exchange(&self) -> Exchange {
+        Exchange::Hyperliquid
+    }
+
+    fn page_limit(&self) -> usize {
+        PAGE_LIMIT
+    }
+
+    async fn candle_page(
+        &self,
+        coin: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, SourceError> {
+        self.check_coin(coin).await?;
+        let body = json!({
+            "type": "candleSnapshot",
+            "req": {"coin": coin, "interval": interval.as_str(), "startTime": start_ms, "endTime": end_ms - 1},
+        });
+        let rows: Vec<CandleRow> = self.info(body, "candleSnapshot").await?;
+        self.bucket
+            .charge((rows.len() / CANDLES_PER_EXTRA_WEIGHT) as u32);
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let ohlcv = [
+                    json_number(&r.o),
+                    json_number(&r.h),
+                    json_number(&r.l),
+                    json_number(&r.c),
+                    json_number(&r.v),
+                ];
+                candle_from(API, i, json_millis(&r.t), ohlcv)
+            })
+            .collect()
+    }
+
+    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
+        let (meta, contexts): (Meta, Vec<AssetContext>) = self
+            .info(json!({"type": "metaAndAssetCtxs"}), "metaAndAssetCtxs")
+            .await?;
+        // ctxs[i] belongs to universe[i]: the index is the asset id.
+        let rows = meta
+            .universe
+            .into_iter()
+            .zip(contexts)
+            .filter(|(asset, _)| !asset.is_delisted)
+            .map(|(asset, ctx)| {
+                (
+                    asset.name,
+                    ctx.day_ntl_vlm
+                        .as_ref()
+                        .and_then(json_number)
+                        .unwrap_or(0.0),
+                )
+            })
+            .collect();
+        Ok(top_by_volume(rows, n))
+    }
+}
