@@ -7,6 +7,7 @@
 mod config;
 mod enums;
 mod feed;
+mod scan_job;
 mod signal;
 
 #[cfg(test)]
@@ -15,4 +16,5 @@ pub(crate) mod fixtures;
 pub use config::*;
 pub use enums::*;
 pub use feed::*;
+pub use scan_job::*;
 pub use signal::*;
