@@ -3,15 +3,19 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use quantpro::core::{bench, config, feed_writer, indicator_export, scan, synthetic};
 use quantpro::core::candles::Interval;
+use quantpro::core::{bench, config, feed_writer, indicator_export, scan, synthetic};
 use quantpro::model::{Exchange, ScannerConfig};
 use quantpro::server::{self, AppState, DataPaths};
 use quantpro::sources::{enrich, fetch, keys::ApiKeys};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "quantpro", version, about = "Crypto market scanner and dashboard")]
+#[command(
+    name = "quantpro",
+    version,
+    about = "Crypto market scanner and dashboard"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -126,13 +130,20 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Scan(args)) => run_scan(args),
         Some(Command::Fetch(args)) => run_fetch(args),
         Some(Command::Indicators { file }) => {
-            println!("{}", indicator_export::indicators_json_for_file(&file, quantpro::now_ms())?);
+            println!(
+                "{}",
+                indicator_export::indicators_json_for_file(&file, quantpro::now_ms())?
+            );
             Ok(())
         }
         Some(Command::Bench(args)) => run_bench(args),
         Some(Command::DemoData(args)) => {
             let files = generate_demo_data(&args.data_dir, args.symbols)?;
-            println!("wrote {} synthetic candle files to {}", files, args.data_dir.display());
+            println!(
+                "wrote {} synthetic candle files to {}",
+                files,
+                args.data_dir.display()
+            );
             Ok(())
         }
     }
@@ -157,15 +168,29 @@ impl ServeArgs {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let leptos_options = server::leptos_options()?;
-    let feed_path = args.feed.unwrap_or_else(|| default_feed_path(&args.data_dir));
+    let feed_path = args
+        .feed
+        .unwrap_or_else(|| default_feed_path(&args.data_dir));
     if args.demo_if_empty && !feed_path.exists() && !has_candle_files(&args.data_dir) {
-        println!("No candles in {}: generating the synthetic sample data set", args.data_dir.display());
+        println!(
+            "No candles in {}: generating the synthetic sample data set",
+            args.data_dir.display()
+        );
         generate_demo_data(&args.data_dir, 24)?;
         let config = config::load_config(&args.config)?;
-        let outcome = scan::run_scan(&scan::ScanRequest::new(&args.data_dir), &config, &Default::default(), &scan::NoProgress)?;
+        let outcome = scan::run_scan(
+            &scan::ScanRequest::new(&args.data_dir),
+            &config,
+            &Default::default(),
+            &scan::NoProgress,
+        )?;
         feed_writer::write_feed(&feed_path, &outcome.feed)?;
     }
-    let paths = DataPaths { data_dir: args.data_dir, feed_path, config_path: args.config };
+    let paths = DataPaths {
+        data_dir: args.data_dir,
+        feed_path,
+        config_path: args.config,
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(server::serve(AppState::new(leptos_options, paths)))
 }
@@ -182,8 +207,11 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
     };
     let external = gather_external(&request, &args.data_dir, args.market_data)?;
     let outcome = scan::run_scan(&request, &config, &external, &scan::NoProgress)?;
-    let out = args.out.unwrap_or_else(|| default_feed_path(&args.data_dir));
-    feed_writer::write_feed(&out, &outcome.feed).with_context(|| format!("writing {}", out.display()))?;
+    let out = args
+        .out
+        .unwrap_or_else(|| default_feed_path(&args.data_dir));
+    feed_writer::write_feed(&out, &outcome.feed)
+        .with_context(|| format!("writing {}", out.display()))?;
     print_summary(&outcome.summary, &out);
     Ok(())
 }
@@ -200,7 +228,12 @@ fn gather_external(
     }
     let symbols = scan::scan_symbols(request)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    Ok(runtime.block_on(enrich::gather_external_data(&symbols, &keys, &data_dir.join(".cache"), market_data)))
+    Ok(runtime.block_on(enrich::gather_external_data(
+        &symbols,
+        &keys,
+        &data_dir.join(".cache"),
+        market_data,
+    )))
 }
 
 fn print_summary(summary: &scan::ScanSummary, out: &Path) {
@@ -228,15 +261,22 @@ fn run_fetch(args: FetchCmd) -> anyhow::Result<()> {
         Some(n) => fetch::SymbolSelection::Top(n),
         None => fetch::SymbolSelection::List(args.symbols),
     };
-    let mut fetch_args = fetch::FetchArgs::new(args.exchange, selection, args.intervals, args.data_dir);
+    let mut fetch_args =
+        fetch::FetchArgs::new(args.exchange, selection, args.intervals, args.data_dir);
     fetch_args.market = args.market;
     if let Some(url) = args.base_url {
-        let market = args.market.unwrap_or_else(|| quantpro::sources::exchanges::Market::default_for(args.exchange));
+        let market = args
+            .market
+            .unwrap_or_else(|| quantpro::sources::exchanges::Market::default_for(args.exchange));
         set_base_url(&mut fetch_args.base_urls, args.exchange, market, url);
     }
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(fetch::run_fetch(fetch_args))?;
-    println!("[FETCH] {} files updated, {} candles added", report.updated.len(), report.candles_added());
+    println!(
+        "[FETCH] {} files updated, {} candles added",
+        report.updated.len(),
+        report.candles_added()
+    );
     for failure in &report.failed {
         println!("[FETCH] failed: {failure:?}");
     }
@@ -246,7 +286,12 @@ fn run_fetch(args: FetchCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn set_base_url(urls: &mut fetch::BaseUrls, exchange: Exchange, market: quantpro::sources::exchanges::Market, url: String) {
+fn set_base_url(
+    urls: &mut fetch::BaseUrls,
+    exchange: Exchange,
+    market: quantpro::sources::exchanges::Market,
+    url: String,
+) {
     use quantpro::sources::exchanges::Market;
     let slot = match (exchange, market) {
         (Exchange::Binance, Market::Spot) => &mut urls.binance_spot,
@@ -276,7 +321,8 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
 fn generate_demo_data(dir: &Path, symbols: usize) -> anyhow::Result<usize> {
     std::fs::create_dir_all(dir)?;
     let spec = synthetic::SyntheticSpec::demo(symbols, quantpro::now_ms());
-    let files = synthetic::generate_dataset(dir, &spec).with_context(|| format!("writing demo data to {}", dir.display()))?;
+    let files = synthetic::generate_dataset(dir, &spec)
+        .with_context(|| format!("writing demo data to {}", dir.display()))?;
     Ok(files.len())
 }
 
@@ -293,5 +339,8 @@ fn default_feed_path(data_dir: &Path) -> PathBuf {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }

@@ -47,13 +47,23 @@ impl Default for SyntheticSpec {
 impl SyntheticSpec {
     /// The performance target's load: 500 symbols x (5000 15m + 1500 4h).
     pub fn reference() -> SyntheticSpec {
-        SyntheticSpec { n_symbols: 500, ..SyntheticSpec::default() }
+        SyntheticSpec {
+            n_symbols: 500,
+            ..SyntheticSpec::default()
+        }
     }
 
     /// The dashboard's embedded sample: `n_symbols` symbols with about ten
     /// days of 15m and fifty days of 4h candles, ending at `now_ms`.
     pub fn demo(n_symbols: usize, now_ms: i64) -> SyntheticSpec {
-        SyntheticSpec { n_symbols, n_15m: 1000, n_4h: 300, seed: 7, end_ms: now_ms, exchange: Exchange::Binance }
+        SyntheticSpec {
+            n_symbols,
+            n_15m: 1000,
+            n_4h: 300,
+            seed: 7,
+            end_ms: now_ms,
+            exchange: Exchange::Binance,
+        }
     }
 
     /// `end_ms` on the 4h grid, which is also on the 15m grid.

@@ -159,9 +159,18 @@ mod tests {
 
     #[test]
     fn enums_serialize_as_the_contract_strings() {
-        assert_eq!(serde_json::to_string(&Strategy::BreakoutV2).unwrap(), "\"BreakoutV2\"");
-        assert_eq!(serde_json::to_string(&Exchange::Hyperliquid).unwrap(), "\"HYPERLIQUID\"");
-        assert_eq!(serde_json::to_string(&OiStatus::Neutral).unwrap(), "\"neutral\"");
+        assert_eq!(
+            serde_json::to_string(&Strategy::BreakoutV2).unwrap(),
+            "\"BreakoutV2\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Exchange::Hyperliquid).unwrap(),
+            "\"HYPERLIQUID\""
+        );
+        assert_eq!(
+            serde_json::to_string(&OiStatus::Neutral).unwrap(),
+            "\"neutral\""
+        );
         assert_eq!(
             serde_json::to_string(&BreakoutType::SupportBreak).unwrap(),
             "\"RSI_SUPPORT_BREAK\""
@@ -174,7 +183,10 @@ mod tests {
     fn from_str_is_case_insensitive_and_names_the_choices_on_error() {
         assert_eq!("mexc".parse::<Exchange>().unwrap(), Exchange::Mexc);
         let err = "KRAKEN".parse::<Exchange>().unwrap_err();
-        assert_eq!(err.to_string(), "unknown Exchange 'KRAKEN' (expected one of: MEXC, HYPERLIQUID, BINANCE)");
+        assert_eq!(
+            err.to_string(),
+            "unknown Exchange 'KRAKEN' (expected one of: MEXC, HYPERLIQUID, BINANCE)"
+        );
     }
 
     #[test]

@@ -37,18 +37,27 @@ impl MasterFeed {
     pub fn parse(text: &str) -> Result<MasterFeed, FeedError> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(FeedError::Json)?;
         match value {
-            serde_json::Value::Array(items) => Ok(MasterFeed { last_updated: 0, signals: parse_signals(items)? }),
+            serde_json::Value::Array(items) => Ok(MasterFeed {
+                last_updated: 0,
+                signals: parse_signals(items)?,
+            }),
             serde_json::Value::Object(mut map) => {
                 let last_updated = map
                     .remove("last_updated")
                     .ok_or(FeedError::MissingField("last_updated"))?
                     .as_i64()
                     .ok_or(FeedError::BadTimestamp)?;
-                let signals = match map.remove("signals").ok_or(FeedError::MissingField("signals"))? {
+                let signals = match map
+                    .remove("signals")
+                    .ok_or(FeedError::MissingField("signals"))?
+                {
                     serde_json::Value::Array(items) => parse_signals(items)?,
                     other => return Err(FeedError::WrongShape(json_kind(&other))),
                 };
-                Ok(MasterFeed { last_updated, signals })
+                Ok(MasterFeed {
+                    last_updated,
+                    signals,
+                })
             }
             other => Err(FeedError::WrongShape(json_kind(&other))),
         }
@@ -64,7 +73,9 @@ fn parse_signals(items: Vec<serde_json::Value>) -> Result<Vec<Signal>, FeedError
     items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| serde_json::from_value(item).map_err(|source| FeedError::BadSignal { index, source }))
+        .map(|(index, item)| {
+            serde_json::from_value(item).map_err(|source| FeedError::BadSignal { index, source })
+        })
         .collect()
 }
 
@@ -89,7 +100,10 @@ mod tests {
     fn feed_round_trips_through_json() {
         let feed = MasterFeed {
             last_updated: 1_768_556_245_031,
-            signals: vec![sample_signal("BTCUSDT", Strategy::Legacy), sample_signal("ETHUSDT", Strategy::BreakoutV2)],
+            signals: vec![
+                sample_signal("BTCUSDT", Strategy::Legacy),
+                sample_signal("ETHUSDT", Strategy::BreakoutV2),
+            ],
         };
         let text = feed.to_json();
         assert_eq!(MasterFeed::parse(&text).unwrap(), feed);
@@ -113,13 +127,19 @@ mod tests {
             ("{\"signals\": []}", "no 'last_updated'"),
             ("{\"last_updated\": 1}", "no 'signals'"),
             ("{\"last_updated\": 1, \"signals\": {}}", "found an object"),
-            ("{\"last_updated\": \"yesterday\", \"signals\": []}", "Unix milliseconds"),
+            (
+                "{\"last_updated\": \"yesterday\", \"signals\": []}",
+                "Unix milliseconds",
+            ),
             ("[{\"symbol\": \"BTC\"}]", "signal #0 is invalid"),
             ("{\"last_updated\": 1, \"signals\": [", "not valid JSON"),
         ];
         for (text, expected) in cases {
             let err = MasterFeed::parse(text).unwrap_err().to_string();
-            assert!(err.contains(expected), "{text}: '{err}' should contain '{expected}'");
+            assert!(
+                err.contains(expected),
+                "{text}: '{err}' should contain '{expected}'"
+            );
         }
     }
 

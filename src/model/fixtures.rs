@@ -14,7 +14,13 @@ pub fn sample_signal(symbol: &str, strategy: Strategy) -> Signal {
         total_score: 61.25,
         bias: Bias::Long,
         action: Action::Long,
-        setup: Some(TradeSetup { side: Side::Long, entry: 64080.5, sl: 63500.0, tp: 65500.0, rr: 2.445 }),
+        setup: Some(TradeSetup {
+            side: Side::Long,
+            entry: 64080.5,
+            sl: 63500.0,
+            tp: 65500.0,
+            rr: 2.445,
+        }),
         details: SignalDetails {
             total: 61.25,
             obv_slope: Some(0.12),
@@ -22,7 +28,13 @@ pub fn sample_signal(symbol: &str, strategy: Strategy) -> Signal {
             ..Default::default()
         },
         wait_reasons: vec![],
-        htf: HtfSummary { trend: Trend::Up, bias: Bias::Long, adx: Some(31.5), ema50: Some(63000.0), ema200: None },
+        htf: HtfSummary {
+            trend: Trend::Up,
+            bias: Bias::Long,
+            adx: Some(31.5),
+            ema50: Some(63000.0),
+            ema200: None,
+        },
         ltf: LtfSummary {
             rsi: Some(47.2),
             bias: Bias::Long,
@@ -48,7 +60,10 @@ pub fn sample_signal(symbol: &str, strategy: Strategy) -> Signal {
                 structure_score: 25.0,
                 money_flow_score: 12.0,
                 timing_score: 25.0,
-                filters_passed: FiltersPassed { oi_zscore: false, obv_slope: true },
+                filters_passed: FiltersPassed {
+                    oi_zscore: false,
+                    obv_slope: true,
+                },
                 oi_available: false,
                 funding_available: false,
                 ls_ratio_available: false,
@@ -71,7 +86,9 @@ pub fn sample_signal(symbol: &str, strategy: Strategy) -> Signal {
             candle_index: 4999,
         },
         oi_metadata: OiMetadata::default(),
-        metadata: Some(MarketMetadata { mcap: Some(1.2e12), vol_24h: None }),
+        metadata: Some(MarketMetadata {
+            mcap: Some(1.2e12),
+            vol_24h: None,
+        }),
     }
 }
-

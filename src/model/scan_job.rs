@@ -75,7 +75,12 @@ mod tests {
 
     #[test]
     fn percent_follows_processed_and_is_full_when_finished() {
-        let mut status = ScanStatus { total: 8, processed: 2, state: ScanState::Running, ..ScanStatus::idle() };
+        let mut status = ScanStatus {
+            total: 8,
+            processed: 2,
+            state: ScanState::Running,
+            ..ScanStatus::idle()
+        };
         assert_eq!(status.percent(), 25.0);
         status.state = ScanState::Finished;
         assert_eq!(status.percent(), 100.0);
@@ -86,7 +91,8 @@ mod tests {
     fn start_request_accepts_an_empty_object() {
         let req: ScanStartRequest = serde_json::from_str("{}").unwrap();
         assert_eq!(req, ScanStartRequest::default());
-        let req: ScanStartRequest = serde_json::from_str(r#"{"limit":5,"exchange":"BINANCE"}"#).unwrap();
+        let req: ScanStartRequest =
+            serde_json::from_str(r#"{"limit":5,"exchange":"BINANCE"}"#).unwrap();
         assert_eq!(req.limit, Some(5));
         assert_eq!(req.exchange, Some(Exchange::Binance));
     }

@@ -168,7 +168,11 @@ pub struct OiMetadata {
 
 impl Default for OiMetadata {
     fn default() -> Self {
-        OiMetadata { status: OiStatus::Neutral, coinalyze_symbol: None, value: None }
+        OiMetadata {
+            status: OiStatus::Neutral,
+            coinalyze_symbol: None,
+            value: None,
+        }
     }
 }
 
@@ -215,7 +219,13 @@ impl Signal {
 /// Canonical base asset of an exchange symbol: `BTCUSDT` -> `BTC`,
 /// `BTC_USDT` -> `BTC`, `kPEPE` -> `PEPE` (Hyperliquid's 1000x prefix).
 pub fn canonical_symbol(symbol: &str) -> String {
-    let upper = symbol.strip_prefix('k').filter(|rest| rest.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())).unwrap_or(symbol);
+    let upper = symbol
+        .strip_prefix('k')
+        .filter(|rest| {
+            rest.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        .unwrap_or(symbol);
     let base = upper.split(['_', '-', '/']).next().unwrap_or(upper);
     for quote in ["USDT", "USDC", "USD", "BUSD", "FDUSD"] {
         if let Some(stripped) = base.strip_suffix(quote) {

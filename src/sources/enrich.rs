@@ -18,7 +18,10 @@ pub async fn gather_external_data(
     cache_dir: &Path,
     with_market_data: bool,
 ) -> ExternalDataMap {
-    let mut map = match BatchProcessor::new(CoinalyzeConfig::new(keys.coinalyze.clone(), cache_dir.join("coinalyze"))) {
+    let mut map = match BatchProcessor::new(CoinalyzeConfig::new(
+        keys.coinalyze.clone(),
+        cache_dir.join("coinalyze"),
+    )) {
         Ok(processor) => {
             let map = processor.process_symbols(symbols).await;
             let stats = processor.stats();
@@ -36,11 +39,19 @@ pub async fn gather_external_data(
     map
 }
 
-async fn attach_market_data(map: &mut ExternalDataMap, symbols: &[(Exchange, String)], keys: &ApiKeys, cache_dir: &Path) {
+async fn attach_market_data(
+    map: &mut ExternalDataMap,
+    symbols: &[(Exchange, String)],
+    keys: &ApiKeys,
+    cache_dir: &Path,
+) {
     let mut bases: Vec<String> = symbols.iter().map(|(_, s)| market_base(s)).collect();
     bases.sort();
     bases.dedup();
-    let result = match MarketClient::new(MarketConfig::new(keys.coingecko.clone(), cache_dir.join("coingecko"))) {
+    let result = match MarketClient::new(MarketConfig::new(
+        keys.coingecko.clone(),
+        cache_dir.join("coingecko"),
+    )) {
         Ok(client) => client.metadata_for(&bases).await,
         Err(err) => Err(err),
     };
