@@ -6,8 +6,9 @@
 //! under clustered volatility with occasional jumps; volume follows the time
 //! of day and the size of the move, with noise. Prices sit on the symbol's
 //! tick grid (6 significant digits) and volumes on a 0.001 grid, so the 4h
-//! candles are the exact aggregation of the 15m ones. The last candle of
-//! both series closes at `end_ms`. A fixed seed gives the same files on every
+//! candles are the exact aggregation of the 15m ones. The last 15m candle
+//! closes at `end_ms` rounded down to 15 minutes, the last 4h candle at
+//! `end_ms` rounded down to 4 hours (only closed candles exist). A fixed seed gives the same files on every
 //! machine: the generator uses its own small PRNG (SplitMix64).
 
 use crate::core::candles::{Candle, CandleFileName, CandleFormat, Interval};
@@ -132,9 +133,17 @@ pub fn generate_series(spec: &SyntheticSpec, index: usize) -> SyntheticSeries {
         .div_ceil(steps_per_htf)
         * steps_per_htf;
     let end = spec.aligned_end_ms();
+    // The LTF series runs on past the last closed 4h candle up to end_ms, so
+    // a freshly generated set is not stale; the HTF keeps whole windows only.
+    let ltf_end = spec.end_ms.div_euclid(Interval::M15.millis()) * Interval::M15.millis();
+    let extra = ((ltf_end - end) / Interval::M15.millis()) as usize;
     let first_open = end - steps as i64 * Interval::M15.millis();
-    let ticks = random_walk(&mut rng, start_price, &grid, steps, first_open);
-    let htf_ticks: Vec<TickCandle> = ticks.chunks(steps_per_htf).map(aggregate).collect();
+    let ticks = random_walk(&mut rng, start_price, &grid, steps + extra, first_open);
+    let htf_ticks: Vec<TickCandle> = ticks[..steps]
+        .chunks(steps_per_htf)
+        .map(aggregate)
+        .collect();
+    let steps = steps + extra;
     let to_candles = |slice: &[TickCandle]| -> Vec<Candle> {
         slice.iter().map(|t| t.to_candle(&grid)).collect()
     };
@@ -468,6 +477,22 @@ mod tests {
                 "each candle opens at the previous close"
             );
         }
+    }
+
+    #[test]
+    fn an_unaligned_end_keeps_the_ltf_fresh_and_the_htf_closed() {
+        let spec = SyntheticSpec {
+            end_ms: small().end_ms + 2 * Interval::H1.millis() + 7 * 60_000,
+            ..small()
+        };
+        let s = generate_series(&spec, 0);
+        let ltf_close = s.ltf.last().unwrap().t + Interval::M15.millis();
+        let htf_close = s.htf.last().unwrap().t + Interval::H4.millis();
+        assert_eq!(ltf_close, spec.end_ms - 7 * 60_000);
+        assert_eq!(htf_close, spec.aligned_end_ms());
+        assert_eq!((s.ltf.len(), s.htf.len()), (700, 300));
+        validate_candles(&s.ltf).unwrap();
+        assert!(s.ltf.windows(2).all(|w| w[1].o == w[0].c));
     }
 
     #[test]
