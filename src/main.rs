@@ -130,11 +130,8 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Scan(args)) => run_scan(args),
         Some(Command::Fetch(args)) => run_fetch(args),
         Some(Command::Indicators { file }) => {
-            println!(
-                "{}",
-                indicator_export::indicators_json_for_file(&file, quantpro::now_ms())?
-            );
-            Ok(())
+            let json = indicator_export::indicators_json_for_file(&file, quantpro::now_ms())?;
+            print_to_stdout(&json)
         }
         Some(Command::Bench(args)) => run_bench(args),
         Some(Command::DemoData(args)) => {
@@ -324,6 +321,17 @@ fn generate_demo_data(dir: &Path, symbols: usize) -> anyhow::Result<usize> {
     let files = synthetic::generate_dataset(dir, &spec)
         .with_context(|| format!("writing demo data to {}", dir.display()))?;
     Ok(files.len())
+}
+
+/// Prints `text` and a newline; a closed pipe (`quantpro indicators F | head`)
+/// is a normal end, not a panic.
+fn print_to_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn has_candle_files(dir: &Path) -> bool {

@@ -1,0 +1,181 @@
+//! The `quantpro` binary seen from a shell: demo data, scan, indicators and
+//! the errors a user gets for bad input.
+
+#![cfg(feature = "ssr")]
+
+use quantpro::model::{Action, MasterFeed};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn quantpro(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quantpro"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("COINALYZE_API_KEY")
+        .output()
+        .expect("run quantpro")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn demo_data_then_scan_writes_a_feed_of_three_signals_per_symbol() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+
+    let out = quantpro(
+        &["demo-data", "--data-dir", data_arg, "--symbols", "6"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(data.join(quantpro::SYNTHETIC_MARKER).exists());
+
+    let out = quantpro(
+        &["scan", "--data-dir", data_arg, "--config", "none.toml"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("6 of 6 symbols processed, 18 signals"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("0 stale"),
+        "a fresh sample is not stale: {summary}"
+    );
+
+    let feed = MasterFeed::parse(&std::fs::read_to_string(data.join("master_feed.json")).unwrap())
+        .unwrap();
+    assert_eq!(feed.signals.len(), 18);
+    assert!(feed.last_updated > 0);
+    for signal in &feed.signals {
+        assert_eq!(
+            signal.action == Action::Wait,
+            !signal.wait_reasons.is_empty(),
+            "{}",
+            signal.symbol
+        );
+    }
+}
+
+#[test]
+fn scan_filters_by_symbol_and_reports_skipped_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    assert!(quantpro(
+        &["demo-data", "--data-dir", data_arg, "--symbols", "3"],
+        dir.path()
+    )
+    .status
+    .success());
+    std::fs::write(data.join("BROKEN_BINANCE_15m.json"), "[{\"t\": 1, \"o\": ").unwrap();
+    std::fs::write(data.join("BROKEN_BINANCE_4h.json"), "[]").unwrap();
+    let out_file = dir.path().join("feed.json");
+
+    let out = quantpro(
+        &[
+            "scan",
+            "--data-dir",
+            data_arg,
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("[SKIP] BROKEN_BINANCE_15m.json"),
+        "{summary}"
+    );
+
+    let out = quantpro(
+        &[
+            "scan",
+            "--data-dir",
+            data_arg,
+            "--symbol",
+            "BTC",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let feed = MasterFeed::parse(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(feed.signals.len(), 3);
+    assert!(feed.signals.iter().all(|s| s.canonical_symbol == "BTC"));
+}
+
+#[test]
+fn indicators_prints_aligned_series_with_nulls_before_the_first_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(quantpro(
+        &[
+            "demo-data",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--symbols",
+            "1"
+        ],
+        dir.path()
+    )
+    .status
+    .success());
+    let file = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("_4h.json"))
+        .unwrap();
+
+    let out = quantpro(&["indicators", file.to_str().unwrap()], dir.path());
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = json["t"].as_array().unwrap().len();
+    assert!(n > 200);
+    for key in [
+        "rsi14",
+        "atr14",
+        "adx14",
+        "plus_di14",
+        "minus_di14",
+        "ema20",
+        "ema50",
+        "ema200",
+        "obv",
+    ] {
+        assert_eq!(json[key].as_array().unwrap().len(), n, "{key}");
+    }
+    assert!(json["rsi14"][13].is_null() && json["rsi14"][14].is_number());
+    assert!(json["adx14"][26].is_null() && json["adx14"][27].is_number());
+    assert!(json["ema200"][198].is_null() && json["ema200"][199].is_number());
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_a_failing_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = quantpro(&["indicators", "missing_BINANCE_4h.json"], dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("missing_BINANCE_4h.json") && err.contains("No such file"),
+        "{err}"
+    );
+
+    let out = quantpro(&["scan", "--data-dir", "no-such-dir"], dir.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-dir"));
+
+    let out = quantpro(&["scan", "--exchange", "KRAKEN"], dir.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("expected one of: MEXC, HYPERLIQUID, BINANCE"));
+}
