@@ -5,9 +5,15 @@
 //! only. Data flows one way: sources -> candle files -> core -> master feed ->
 //! server -> app.
 
+// Leptos view types nest as deeply as the markup; the dashboard's table and
+// panels exceed rustc's default query depth of 128.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod model;
 
+#[cfg(feature = "ssr")]
+pub mod charts;
 #[cfg(feature = "ssr")]
 pub mod core;
 #[cfg(feature = "ssr")]

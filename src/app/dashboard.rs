@@ -1,64 +1,233 @@
-//! The dashboard page: top bar, data-source label, error banner and the
-//! scanner table, fed by the `get_feed` server function.
+//! The dashboard page: the top bar with the ExchangePanel (data source, Scan
+//! button, live progress), the feed's toolbar and ScannerTable, the side
+//! panel of the selected signal (DetailPanel + ObservabilityPanel) and the
+//! ConfigPanel drawer. The page's global state is one `DashboardState` in
+//! context; everything a user would share (filters, sort, selection, open
+//! panel) lives in the URL instead.
 
-use super::api::{get_feed, FeedView};
-use super::scanner_table::ScannerTable;
+use super::api::{get_table_feed, TableFeed};
+use super::config_panel::ConfigPanel;
+use super::detail_panel::CalculatorInputs;
+use super::detail_panel::SidePanel;
+use super::exchange_panel::ExchangePanel;
+use super::scan_events;
+use super::scanner_table::{use_keyboard_navigation, FilterBar, ScannerTable};
+use super::table_view::TableView;
+use crate::model::{ScanState, ScanStatus};
 use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+/// The dashboard's shared state: the feed (refetched when a scan finishes)
+/// and the live status of the current scan job.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub struct DashboardState {
+    pub feed: Resource<Result<TableFeed, ServerFnError>>,
+    /// Latest status from `/api/scan/events`; `None` until the stream's first event.
+    pub scan: RwSignal<Option<ScanStatus>>,
+    /// Whether the progress stream is connected.
+    pub live: RwSignal<bool>,
+}
+
+impl DashboardState {
+    /// True while a scan job runs (the Scan button is then disabled).
+    pub fn scanning(&self) -> bool {
+        self.scan
+            .with(|s| s.as_ref().is_some_and(|s| s.state == ScanState::Running))
+    }
+}
+
+/// A function that writes a changed `TableView` into the URL (keeping the
+/// other query parameters); `push` adds a history entry (row selection),
+/// otherwise the current entry is replaced (typing in a filter).
+pub fn use_set_view() -> impl Fn(&TableView, bool) + Clone + 'static {
+    let navigate = use_navigate();
+    let query = use_query_map();
+    move |view: &TableView, push: bool| {
+        let params = view.to_params(&query.get_untracked());
+        navigate(
+            &format!("/{}", params.to_query_string()),
+            NavigateOptions {
+                replace: !push,
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    }
+}
+
+/// Opens or closes a drawer named by the `panel` query parameter.
+pub fn use_set_panel() -> impl Fn(Option<&str>) + Clone + 'static {
+    let navigate = use_navigate();
+    let query = use_query_map();
+    move |panel: Option<&str>| {
+        let mut params = query.get_untracked();
+        params.remove("panel");
+        if let Some(panel) = panel {
+            params.replace("panel", panel.to_string());
+        }
+        navigate(
+            &format!("/{}", params.to_query_string()),
+            NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    }
+}
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let feed = Resource::new(|| (), |_| get_feed());
+    let feed = Resource::new(|| (), |_| get_table_feed());
+    let state = DashboardState {
+        feed,
+        scan: RwSignal::new(None),
+        live: RwSignal::new(false),
+    };
+    provide_context(state);
+    provide_context(CalculatorInputs::new());
+    scan_events::follow_scans(state);
+    let query = use_query_map();
+    let config_open = move || query.read().get_str("panel") == Some("config");
+
     view! {
         <div class="app">
             <header class="topbar">
-                <h1 class="brand">"QuantPro"<span class="brand-sub">" scanner"</span></h1>
+                <a class="brand" href="/">
+                    "QuantPro"
+                    <span class="brand-sub">" scanner"</span>
+                </a>
+                <ExchangePanel />
+                <ConfigToggle open=Signal::derive(config_open) />
             </header>
             <main class="content">
-                <Suspense fallback=|| view! { <p class="loading">"Loading feed…"</p> }>
+                <Transition fallback=|| view! { <p class="loading">"Loading feed…"</p> }>
                     {move || Suspend::new(async move {
                         match feed.await {
                             Ok(view) => view! { <FeedBody view /> }.into_any(),
                             Err(err) => {
                                 view! {
                                     <ErrorBanner message=format!("Could not reach the server: {err}") />
-                                    <ScannerTable signals=Vec::new() now_ms=0 />
+                                    <div class="table-wrap">
+                                        <ScannerTable
+                                            rows=StoredValue::new(Vec::new())
+                                            view=Memo::new(|_| TableView::default())
+                                            now_ms=0
+                                        />
+                                    </div>
                                 }
                                     .into_any()
                             }
                         }
                     })}
-                </Suspense>
+                </Transition>
             </main>
+            <Show when=config_open>
+                <ConfigPanel />
+            </Show>
         </div>
     }
 }
 
 #[component]
-fn FeedBody(view: FeedView) -> impl IntoView {
-    let FeedView { feed, error, synthetic, server_time_ms } = view;
-    let count = feed.signals.len();
+fn ConfigToggle(open: Signal<bool>) -> impl IntoView {
+    let set_panel = use_set_panel();
     view! {
-        <div class="feed-meta">
-            <DataSourceBadge synthetic />
-            <span class="feed-count" data-testid="signal-count">{format!("{count} signals")}</span>
-            <span class="feed-updated">{updated_label(feed.last_updated, server_time_ms)}</span>
+        <button
+            class="btn btn-ghost config-toggle"
+            class:active=open
+            data-testid="config-toggle"
+            title="Scanner thresholds (quantpro.toml)"
+            on:click=move |_| set_panel(if open.get_untracked() { None } else { Some("config") })
+        >
+            "⚙ Config"
+        </button>
+    }
+}
+
+#[component]
+fn FeedBody(view: TableFeed) -> impl IntoView {
+    let TableFeed {
+        rows,
+        last_updated,
+        error,
+        synthetic,
+        server_time_ms,
+    } = view;
+    let query = use_query_map();
+    let table_view = Memo::new(move |_| TableView::from_params(&query.read()));
+    let total = rows.len();
+    let rows = StoredValue::new(rows);
+    let shown = Memo::new(move |_| {
+        table_view
+            .with(|v| rows.with_value(|r| r.iter().filter(|row| v.filter.matches(row)).count()))
+    });
+    let selected = Memo::new(move |_| {
+        let key = table_view.with(|v| v.selected.clone())?;
+        rows.with_value(|r| r.iter().find(|row| row.key() == key).cloned())
+    });
+    use_keyboard_navigation(table_view, rows);
+    // A shared link with a selection: bring its row into view once live.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(key) = table_view.with_untracked(|v| v.selected.clone()) {
+            super::scanner_table::scroll_row_into_view(&key);
+        }
+    });
+    let count_label = move || {
+        let shown = shown.get();
+        if shown == total {
+            format!("{total} signals")
+        } else {
+            format!("{shown} of {total} signals")
+        }
+    };
+
+    view! {
+        <div class="toolbar">
+            <FilterBar view=table_view />
+            <div class="feed-meta">
+                <DataSourceBadge synthetic />
+                <span class="feed-count" data-testid="signal-count">{count_label}</span>
+                <span class="feed-updated" title=updated_title(last_updated)>
+                    {updated_label(last_updated, server_time_ms)}
+                </span>
+            </div>
         </div>
         {error.map(|message| view! { <ErrorBanner message /> })}
-        <ScannerTable signals=feed.signals now_ms=server_time_ms />
+        <div class="workspace" class:with-detail=move || selected.with(Option::is_some)>
+            <div class="table-wrap">
+                <ScannerTable rows view=table_view now_ms=server_time_ms />
+            </div>
+            {move || {
+                selected
+                    .get()
+                    .map(|row| view! { <SidePanel row /> })
+            }}
+        </div>
     }
 }
 
 #[component]
-fn DataSourceBadge(synthetic: bool) -> impl IntoView {
+pub fn DataSourceBadge(synthetic: bool) -> impl IntoView {
     if synthetic {
         view! {
-            <span class="badge badge-synthetic" title="Generated random-walk candles, not market data">
+            <span
+                class="badge badge-synthetic"
+                title="Generated random-walk candles (quantpro demo-data), not market data"
+            >
                 "SYNTHETIC DATA"
             </span>
         }
-            .into_any()
+        .into_any()
     } else {
-        view! { <span class="badge badge-real">"Market data"</span> }.into_any()
+        view! {
+            <span class="badge badge-real" title="Candles fetched from the exchanges">
+                "Market data"
+            </span>
+        }
+        .into_any()
     }
 }
 
@@ -75,5 +244,18 @@ fn updated_label(last_updated_ms: i64, now_ms: i64) -> String {
     if last_updated_ms <= 0 {
         return "last scan: unknown".to_string();
     }
-    format!("last scan {} ago", super::format::age((now_ms - last_updated_ms) / 1000))
+    format!(
+        "last scan {} ago",
+        super::format::age((now_ms - last_updated_ms) / 1000)
+    )
+}
+
+fn updated_title(last_updated_ms: i64) -> String {
+    if last_updated_ms <= 0 {
+        return "The feed carries no scan time (legacy array form)".to_string();
+    }
+    format!(
+        "Feed written {}",
+        super::format::utc_datetime(last_updated_ms)
+    )
 }

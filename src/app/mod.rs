@@ -1,17 +1,30 @@
 //! The Leptos application: the HTML shell, the router and the pages. Every
 //! component here renders on the server and hydrates in the browser; data
 //! comes only through the server functions of `api`.
+//!
+//! Pages: the dashboard (`/`, see `dashboard`) and the share page of one
+//! signal (`/signal/{exchange}/{symbol}/{strategy}`, see `share_page`).
+//! Panels have a file each; `table_view`, `position_size` and `format` are
+//! the pure logic behind them.
 
 pub mod api;
+mod config_panel;
 mod dashboard;
-mod format;
+mod detail_panel;
+mod exchange_panel;
+pub mod format;
+mod observability_panel;
+pub mod position_size;
+mod scan_events;
 mod scanner_table;
+mod share_page;
+pub mod table_view;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -44,6 +57,18 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=dashboard::DashboardPage />
+                // Rendered whole before sending: works without JavaScript and
+                // puts the Open Graph tags in <head>.
+                <Route
+                    path=(
+                        StaticSegment("signal"),
+                        ParamSegment("exchange"),
+                        ParamSegment("symbol"),
+                        ParamSegment("strategy"),
+                    )
+                    view=share_page::SharePage
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }

@@ -1,117 +1,88 @@
-//! ScannerTable: one row per signal, sortable by clicking a column header;
-//! clicking a row selects it.
+//! ScannerTable: one row per signal, filtered and sorted as the URL's
+//! `TableView` says; clicking a header sorts, clicking a row selects it
+//! (which opens the side panel). The FilterBar above it edits the same view.
 
+use super::dashboard::use_set_view;
 use super::format;
-use crate::model::{Action, Signal};
+use super::table_view::{SortKey, TableRow, TableView};
+use crate::model::{Action, Bias, Strategy};
 use leptos::prelude::*;
-use std::cmp::Ordering;
 
-/// Columns the table can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    Score,
-    Symbol,
-    Rr,
-    Rsi,
-    OiZ,
-    Age,
-}
+/// Column header tooltips: what each number is (STRATEGIES.md).
+const SCORE_HELP: &str =
+    "Total score 0–100: trend + structure + money flow + timing, each 0–25 (STRATEGIES.md §3)";
+const RR_HELP: &str = "Reward/risk of the setup: |TP − entry| / |entry − SL|";
+const RSI_HELP: &str = "RSI(14) of the last closed 15m candle";
+const OI_HELP: &str =
+    "Open-interest z-score over the last 24 hourly closes: (last − mean) / std; — when unavailable";
+const AGE_HELP: &str = "Time since the last closed 15m candle opened; ⚠ = stale (older than the configured number of intervals at scan time)";
+const PRICE_HELP: &str = "Last closed 15m close";
 
-impl SortKey {
-    /// Whether a first click sorts descending (numbers: biggest first).
-    fn descending_by_default(self) -> bool {
-        !matches!(self, SortKey::Symbol | SortKey::Age)
-    }
-}
-
-/// Sorts signals by `key`; undefined values sort last whatever the direction.
-pub fn sort_signals(signals: &mut [Signal], key: SortKey, descending: bool) {
-    signals.sort_by(|a, b| {
-        let ordering = match key {
-            SortKey::Symbol => Some(a.symbol.cmp(&b.symbol)),
-            _ => compare_optional(sort_value(a, key), sort_value(b, key), descending),
-        };
-        let ordering = ordering.unwrap_or(Ordering::Equal);
-        if descending && key == SortKey::Symbol {
-            ordering.reverse()
-        } else {
-            ordering
-        }
-    });
-}
-
-fn sort_value(signal: &Signal, key: SortKey) -> Option<f64> {
-    match key {
-        SortKey::Score => Some(signal.score),
-        SortKey::Rr => signal.setup.as_ref().map(|s| s.rr),
-        SortKey::Rsi => signal.ltf.rsi,
-        SortKey::OiZ => signal
-            .observability
-            .score_composition
-            .oi_z_score_valid
-            .then_some(signal.observability.score_composition.oi_z_score),
-        // Older candle = larger age = smaller open time.
-        SortKey::Age => signal.ltf.last_candle_time.map(|t| -(t as f64)),
-        SortKey::Symbol => None,
-    }
-}
-
-fn compare_optional(a: Option<f64>, b: Option<f64>, descending: bool) -> Option<Ordering> {
-    Some(match (a, b) {
-        (Some(x), Some(y)) => {
-            let ord = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
-            if descending {
-                ord.reverse()
-            } else {
-                ord
-            }
-        }
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    })
-}
-
-/// The row key shared by the table, the URL and the share page.
-pub fn row_key(signal: &Signal) -> String {
-    format!("{}:{}:{}", signal.exchange, signal.symbol, signal.strategy)
-}
+/// Rows rendered before "Show all".
+pub const ROW_LIMIT: usize = 200;
 
 #[component]
-pub fn ScannerTable(signals: Vec<Signal>, now_ms: i64) -> impl IntoView {
-    let sort_key = RwSignal::new(SortKey::Score);
-    let descending = RwSignal::new(true);
-    let selected = RwSignal::new(None::<String>);
-    let signals = StoredValue::new(signals);
-
-    let rows = move || {
-        let mut rows = signals.get_value();
-        sort_signals(&mut rows, sort_key.get(), descending.get());
-        rows
-    };
-    let on_sort = move |key: SortKey| {
-        if sort_key.get_untracked() == key {
-            descending.update(|d| *d = !*d);
+pub fn ScannerTable(
+    rows: StoredValue<Vec<TableRow>>,
+    view: Memo<TableView>,
+    now_ms: i64,
+) -> impl IntoView {
+    let set_view = use_set_view();
+    // Long tables render their first rows only until asked: the page stays
+    // light with 1500 signals, and the best scores come first anyway.
+    let show_all = RwSignal::new(false);
+    let matching = Memo::new(move |_| {
+        view.with(|v| rows.with_value(|all| all.iter().filter(|r| v.filter.matches(r)).count()))
+    });
+    let visible = move || {
+        let limit = if show_all.get() {
+            usize::MAX
         } else {
-            sort_key.set(key);
-            descending.set(key.descending_by_default());
-        }
-    };
-    let header = move |key: SortKey, label: &'static str| {
-        let arrow = move || match (sort_key.get() == key, descending.get()) {
-            (false, _) => "",
-            (true, true) => " ▼",
-            (true, false) => " ▲",
+            ROW_LIMIT
         };
-        view! {
-            <th
-                class="sortable"
-                class:sorted=move || sort_key.get() == key
-                on:click=move |_| on_sort(key)
-            >
-                {label}
-                {arrow}
-            </th>
+        view.with(|v| {
+            rows.with_value(|all| {
+                v.visible_rows(all)
+                    .into_iter()
+                    .take(limit)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
+    let header = {
+        let set_view = set_view.clone();
+        move |key: SortKey, label: &'static str, help: &'static str, numeric: bool| {
+            let set_view = set_view.clone();
+            let sorted = move || view.with(|v| v.sort == key);
+            let arrow = move || {
+                view.with(|v| match (v.sort == key, v.descending) {
+                    (false, _) => "",
+                    (true, true) => " ▼",
+                    (true, false) => " ▲",
+                })
+            };
+            let aria = move || {
+                view.with(|v| match (v.sort == key, v.descending) {
+                    (false, _) => "none",
+                    (true, true) => "descending",
+                    (true, false) => "ascending",
+                })
+            };
+            view! {
+                <th
+                    class="sortable"
+                    class:num=numeric
+                    class:sorted=sorted
+                    aria-sort=aria
+                    title=help
+                    data-sort=key.as_param()
+                    on:click=move |_| set_view(&view.get_untracked().sorted_by(key), false)
+                >
+                    {label}
+                    {arrow}
+                </th>
+            }
         }
     };
 
@@ -119,82 +90,425 @@ pub fn ScannerTable(signals: Vec<Signal>, now_ms: i64) -> impl IntoView {
         <table class="scanner-table" data-testid="scanner-table">
             <thead>
                 <tr>
-                    {header(SortKey::Symbol, "Symbol")}
+                    {header(SortKey::Symbol, "Symbol", "Exchange symbol", false)}
                     <th>"Exchange"</th>
                     <th>"Strategy"</th>
                     <th>"Action"</th>
-                    {header(SortKey::Score, "Score")}
-                    <th>"Bias"</th>
-                    <th class="num">"Price"</th>
-                    {header(SortKey::Rr, "RR")}
-                    {header(SortKey::Rsi, "RSI")}
-                    {header(SortKey::OiZ, "OI z")}
-                    {header(SortKey::Age, "Age")}
+                    {header(SortKey::Score, "Score", SCORE_HELP, true)}
+                    <th title="Direction the strategy leans to (LONG, SHORT or NONE)">"Bias"</th>
+                    <th class="num" title=PRICE_HELP>
+                        "Price"
+                    </th>
+                    {header(SortKey::Rr, "RR", RR_HELP, true)}
+                    {header(SortKey::Rsi, "RSI", RSI_HELP, true)}
+                    {header(SortKey::OiZ, "OI z", OI_HELP, true)}
+                    {header(SortKey::Age, "Age", AGE_HELP, true)}
                 </tr>
             </thead>
             <tbody>
-                {move || {
-                    let rows = rows();
-                    if rows.is_empty() {
-                        return view! {
+                <Show
+                    when=move || { matching.get() > 0 }
+                    fallback=move || {
+                        let message = if rows.with_value(Vec::is_empty) {
+                            "No signals. Run a scan to fill the table."
+                        } else {
+                            "No signal matches the filters."
+                        };
+                        view! {
                             <tr class="empty-row">
-                                <td colspan="11">"No signals."</td>
+                                <td colspan="11">{message}</td>
                             </tr>
                         }
-                            .into_any();
                     }
-                    rows.into_iter()
-                        .map(|signal| {
-                            let key = row_key(&signal);
-                            view! { <SignalRow signal key selected now_ms /> }
-                        })
-                        .collect_view()
-                        .into_any()
-                }}
+                >
+                    <For
+                        each=visible
+                        key=TableRow::key
+                        children=move |row: TableRow| {
+                            view! { <SignalRow row view now_ms /> }
+                        }
+                    />
+                </Show>
             </tbody>
+            <Show when=move || { !show_all.get() && matching.get() > ROW_LIMIT }>
+                <tfoot>
+                    <tr class="more-row">
+                        <td colspan="11">
+                            {move || format!("Showing the first {ROW_LIMIT} of {} rows. ", matching.get())}
+                            <button
+                                class="btn btn-ghost btn-small"
+                                data-testid="show-all-rows"
+                                on:click=move |_| show_all.set(true)
+                            >
+                                "Show all"
+                            </button>
+                        </td>
+                    </tr>
+                </tfoot>
+            </Show>
         </table>
     }
 }
 
 #[component]
-fn SignalRow(signal: Signal, key: String, selected: RwSignal<Option<String>>, now_ms: i64) -> impl IntoView {
-    let action_class = match signal.action {
-        Action::Long => "action action-long",
-        Action::Short => "action action-short",
-        Action::Wait => "action action-wait",
-    };
-    let age = signal.ltf.last_candle_time.map(|t| format::age((now_ms - t) / 1000));
-    let stale = signal.ltf.stale;
-    let oi = &signal.observability.score_composition;
-    let oi_z = oi.oi_z_score_valid.then_some(oi.oi_z_score);
+fn SignalRow(row: TableRow, view: Memo<TableView>, now_ms: i64) -> impl IntoView {
+    let set_view = use_set_view();
+    let key = row.key();
+    let age = row
+        .last_candle_time
+        .map(|t| format::age((now_ms - t) / 1000));
+    let stale = row.stale;
+    let signal = row;
     let is_selected = {
         let key = key.clone();
-        move || selected.get().as_deref() == Some(key.as_str())
+        move || view.with(|v| v.selected.as_deref() == Some(key.as_str()))
     };
-    let select_key = key.clone();
+    let select = {
+        let key = key.clone();
+        move |_| {
+            let mut next = view.get_untracked();
+            next.selected = Some(key.clone());
+            set_view(&next, true);
+        }
+    };
+    let score = signal.score;
     view! {
-        <tr
-            class="signal-row"
-            class:selected=is_selected
-            data-key=key
-            on:click=move |_| selected.set(Some(select_key.clone()))
-        >
+        <tr class="signal-row" class:selected=is_selected data-key=key on:click=select>
             <td class="symbol">{signal.symbol.clone()}</td>
-            <td>{signal.exchange.as_str()}</td>
-            <td>{signal.strategy.as_str()}</td>
+            <td class="muted">{signal.exchange.as_str()}</td>
             <td>
-                <span class=action_class>{signal.action.as_str()}</span>
+                <span class=strategy_class(signal.strategy)>{signal.strategy.as_str()}</span>
             </td>
-            <td class="num score">{format::number(Some(signal.score), 1)}</td>
-            <td>{signal.bias.as_str()}</td>
+            <td>
+                <span class=action_class(signal.action)>{signal.action.as_str()}</span>
+            </td>
+            <td class="num score" title=SCORE_HELP>
+                <span class="score-track">
+                    <span class="score-fill" style:width=format!("{:.0}%", score.clamp(0.0, 100.0))></span>
+                </span>
+                {format::number(Some(score), 1)}
+            </td>
+            <td>
+                <span class=bias_class(signal.bias)>{signal.bias.as_str()}</span>
+            </td>
             <td class="num">{format::price(signal.price)}</td>
-            <td class="num">{format::number(signal.setup.as_ref().map(|s| s.rr), 2)}</td>
-            <td class="num">{format::number(signal.ltf.rsi, 1)}</td>
-            <td class="num">{format::number(oi_z, 2)}</td>
-            <td class="num" class:stale=stale title=if stale { "stale: last candle older than two intervals" } else { "" }>
+            <td class="num">{format::number(signal.rr, 2)}</td>
+            <td class="num">{format::number(signal.rsi, 1)}</td>
+            <td class="num">{format::signed(signal.oi_z, 2)}</td>
+            <td
+                class="num age"
+                class:stale=stale
+                title=if stale { "stale: the last 15m candle is older than the configured intervals" } else { "" }
+            >
                 {age.unwrap_or_else(|| "—".to_string())}
                 {stale.then_some(" ⚠")}
             </td>
         </tr>
+    }
+}
+
+pub fn action_class(action: Action) -> &'static str {
+    match action {
+        Action::Long => "action action-long",
+        Action::Short => "action action-short",
+        Action::Wait => "action action-wait",
+    }
+}
+
+pub fn bias_class(bias: Bias) -> &'static str {
+    match bias {
+        Bias::Long => "bias bias-long",
+        Bias::Short => "bias bias-short",
+        Bias::None => "bias bias-none",
+    }
+}
+
+fn strategy_class(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Legacy => "strategy strategy-legacy",
+        Strategy::Breakout => "strategy strategy-breakout",
+        Strategy::BreakoutV2 => "strategy strategy-v2",
+    }
+}
+
+/// Strategy, bias, minimum score and text search; the exchange is the
+/// ExchangePanel's data source. Every change rewrites the URL.
+#[component]
+pub fn FilterBar(view: Memo<TableView>) -> impl IntoView {
+    let set_view = use_set_view();
+    let update = move |change: &dyn Fn(&mut TableView)| {
+        let mut next = view.get_untracked();
+        change(&mut next);
+        set_view(&next, false);
+    };
+    let strategy_now = move || view.with(|v| v.filter.strategy.map(|s| s.as_str()).unwrap_or(""));
+    let bias_now = move || view.with(|v| v.filter.bias.map(|b| b.as_str()).unwrap_or(""));
+    let min_now = move || {
+        view.with(|v| {
+            v.filter
+                .min_score
+                .map(|m| format!("{m}"))
+                .unwrap_or_default()
+        })
+    };
+    // The search box is not driven by the URL while typing (a late URL
+    // update would fight the caret); it starts from the URL and is cleared
+    // by "Clear filters" through this reference.
+    let initial_text = view.get_untracked().filter.text;
+    let search_box = NodeRef::<leptos::html::Input>::new();
+    let strategy_options = Strategy::ALL
+        .iter()
+        .map(|s| {
+            let value = s.as_str();
+            view! {
+                <option value=value selected=move || strategy_now() == value>
+                    {value}
+                </option>
+            }
+        })
+        .collect_view();
+    let bias_options = [Bias::Long, Bias::Short]
+        .iter()
+        .map(|b| {
+            let value = b.as_str();
+            view! {
+                <option value=value selected=move || bias_now() == value>
+                    {value}
+                </option>
+            }
+        })
+        .collect_view();
+    let update_strategy = update.clone();
+    let update_bias = update.clone();
+    let update_min = update.clone();
+    let update_text = update.clone();
+    let clear = update.clone();
+
+    view! {
+        <div class="filter-bar" data-testid="filter-bar">
+            <label class="field">
+                <span class="field-label">"Strategy"</span>
+                <select
+                    data-testid="filter-strategy"
+                    prop:value=strategy_now
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        update_strategy(&|v| v.filter.strategy = value.parse().ok());
+                    }
+                >
+                    <option value="" selected=move || strategy_now().is_empty()>
+                        "All"
+                    </option>
+                    {strategy_options}
+                </select>
+            </label>
+            <label class="field">
+                <span class="field-label">"Bias"</span>
+                <select
+                    data-testid="filter-bias"
+                    prop:value=bias_now
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        update_bias(&|v| v.filter.bias = value.parse().ok());
+                    }
+                >
+                    <option value="" selected=move || bias_now().is_empty()>
+                        "All"
+                    </option>
+                    {bias_options}
+                </select>
+            </label>
+            <label class="field" title="Hide signals whose total score (0–100) is below this">
+                <span class="field-label">"Min score"</span>
+                <input
+                    class="input-narrow"
+                    type="number"
+                    min="0"
+                    max="100"
+                    step="5"
+                    placeholder="0"
+                    data-testid="filter-min-score"
+                    value=min_now
+                    prop:value=min_now
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        update_min(&|v| {
+                            v.filter.min_score = value
+                                .trim()
+                                .parse::<f64>()
+                                .ok()
+                                .filter(|m| m.is_finite())
+                                .map(|m| m.clamp(0.0, 100.0));
+                        });
+                    }
+                />
+            </label>
+            <label class="field field-grow">
+                <span class="field-label">"Search"</span>
+                <input
+                    type="search"
+                    placeholder="Symbol, e.g. BTC"
+                    data-testid="filter-search"
+                    node_ref=search_box
+                    value=initial_text
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        update_text(&|v| v.filter.text = value.clone());
+                    }
+                />
+            </label>
+            <Show when=move || {
+                view.with(|v| {
+                    v.filter.strategy.is_some() || v.filter.bias.is_some() || v.filter.min_score.is_some()
+                        || !v.filter.text.trim().is_empty()
+                })
+            }>
+                {
+                    let clear = clear.clone();
+                    view! {
+                        <button
+                            class="btn btn-ghost btn-small"
+                            data-testid="filter-clear"
+                            on:click=move |_| {
+                                if let Some(input) = search_box.get_untracked() {
+                                    input.set_value("");
+                                }
+                                clear(&|v| {
+                                    let exchange = v.filter.exchange;
+                                    v.filter = Default::default();
+                                    v.filter.exchange = exchange;
+                                })
+                            }
+                        >
+                            "Clear filters"
+                        </button>
+                    }
+                }
+            </Show>
+        </div>
+    }
+}
+
+/// The row key that ↑/↓ select next among the `visible` rows (in table
+/// order): the neighbour of the selected row, or the first row when none is
+/// selected (or the selection is filtered out). Stays put at either end.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub fn next_row_key(visible: &[&TableRow], selected: Option<&str>, step: isize) -> Option<String> {
+    let position = selected.and_then(|key| visible.iter().position(|row| row.key() == key));
+    let index = match position {
+        None => 0,
+        Some(i) => (i as isize + step).clamp(0, visible.len() as isize - 1) as usize,
+    };
+    visible.get(index).map(|row| row.key())
+}
+
+/// Keyboard control of the table: ↓/j and ↑/k move the selection through
+/// the rows shown, Esc closes the detail view. Keys typed into a field are
+/// left alone. Browser only.
+pub fn use_keyboard_navigation(view: Memo<TableView>, rows: StoredValue<Vec<TableRow>>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let set_view = use_set_view();
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+                return;
+            }
+            let in_field = ev
+                .target()
+                .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+                .is_some_and(|el| {
+                    matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
+                });
+            if in_field {
+                return;
+            }
+            let step = match ev.key().as_str() {
+                "ArrowDown" | "j" => 1,
+                "ArrowUp" | "k" => -1,
+                "Escape" => 0,
+                _ => return,
+            };
+            let mut next = view.get_untracked();
+            next.selected = if step == 0 {
+                None
+            } else {
+                rows.with_value(|all| {
+                    let visible: Vec<&TableRow> =
+                        next.visible_rows(all).into_iter().take(ROW_LIMIT).collect();
+                    next_row_key(&visible, next.selected.as_deref(), step)
+                })
+            };
+            if next.selected == view.get_untracked().selected {
+                return;
+            }
+            ev.prevent_default();
+            if let Some(key) = &next.selected {
+                scroll_row_into_view(key);
+            }
+            set_view(&next, false);
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (view, rows);
+}
+
+/// Scrolls the table (not the page) so the row of `key` is visible below
+/// the sticky header. Offsets are within `.table-wrap` (positioned in CSS).
+#[cfg(feature = "hydrate")]
+pub fn scroll_row_into_view(key: &str) {
+    use leptos::web_sys::HtmlElement;
+    use wasm_bindgen::JsCast;
+    let html =
+        |el: Option<leptos::web_sys::Element>| el.and_then(|e| e.dyn_into::<HtmlElement>().ok());
+    let selector = format!("tr.signal-row[data-key=\"{key}\"]");
+    let Some(row) = html(document().query_selector(&selector).ok().flatten()) else {
+        return;
+    };
+    let Some(wrap) = html(row.closest(".table-wrap").ok().flatten()) else {
+        return;
+    };
+    let table_top = html(row.closest("table").ok().flatten()).map_or(0, |t| t.offset_top());
+    let header = html(wrap.query_selector("thead").ok().flatten()).map_or(0, |h| h.offset_height());
+    let top = table_top + row.offset_top();
+    let bottom = top + row.offset_height();
+    let view_top = wrap.scroll_top() + header;
+    let view_bottom = wrap.scroll_top() + wrap.client_height();
+    if top < view_top {
+        wrap.set_scroll_top(top - header);
+    } else if bottom > view_bottom {
+        wrap.set_scroll_top(bottom - wrap.client_height());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixtures::sample_signal;
+
+    fn rows(symbols: &[&str]) -> Vec<TableRow> {
+        symbols
+            .iter()
+            .map(|s| TableRow::from(&sample_signal(s, Strategy::Legacy)))
+            .collect()
+    }
+
+    #[test]
+    fn arrows_walk_the_visible_rows_and_stop_at_the_ends() {
+        let all = rows(&["AUSDT", "BUSDT", "CUSDT"]);
+        let visible: Vec<&TableRow> = all.iter().collect();
+        let key = |i: usize| all[i].key();
+        assert_eq!(next_row_key(&visible, None, 1), Some(key(0)));
+        assert_eq!(next_row_key(&visible, Some(&key(0)), 1), Some(key(1)));
+        assert_eq!(next_row_key(&visible, Some(&key(2)), 1), Some(key(2)));
+        assert_eq!(next_row_key(&visible, Some(&key(1)), -1), Some(key(0)));
+        assert_eq!(next_row_key(&visible, Some(&key(0)), -1), Some(key(0)));
+        // A selection hidden by the filters restarts at the top.
+        assert_eq!(
+            next_row_key(&visible, Some("BINANCE:ZZZ:Legacy"), 1),
+            Some(key(0))
+        );
+        assert_eq!(next_row_key(&[], None, 1), None);
     }
 }

@@ -1,24 +1,261 @@
-//! Plain JSON routes for scripts; thin handlers over `AppState`.
+//! Plain JSON routes for scripts; thin handlers over `AppState`. Every
+//! failure is an `ApiError` (`{"error": "..."}` with a 4xx/5xx status).
 
+use super::api_error::ApiError;
 use super::state::AppState;
+use crate::model::{ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig};
 use axum::{
-    extract::State,
-    http::{header, StatusCode},
+    body::Bytes,
+    extract::{
+        rejection::{BytesRejection, QueryRejection},
+        Query, State,
+    },
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
+    Json,
 };
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
-/// `GET /api/results`: the master feed as JSON.
-pub async fn results(State(state): State<AppState>) -> Response {
-    match state.feed.load().await {
-        Ok(snapshot) => {
-            ([(header::CONTENT_TYPE, "application/json")], snapshot.json.to_string()).into_response()
-        }
-        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "error": err.to_string() })))
-            .into_response(),
+/// `GET /api/results[?source=MEXC|HYPERLIQUID|BINANCE]`: the master feed,
+/// or only the signals of one exchange; gzip-compressed when the client
+/// accepts it (served from the snapshot's cache either way).
+pub async fn results(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let source = query
+        .get("source")
+        .map(|text| parse_source(text))
+        .transpose()?;
+    let snapshot = state.feed.load().await?;
+    let body = snapshot.body(source);
+    let mut response = if accepts_gzip(&headers) {
+        let mut response = body.gzip.clone().into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        body.json.clone().into_response()
+    };
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Ok(response)
+}
+
+fn parse_source(text: &str) -> Result<Exchange, ApiError> {
+    text.parse::<Exchange>().map_err(|_| {
+        let valid: Vec<&str> = Exchange::ALL.iter().map(|e| e.as_str()).collect();
+        ApiError::BadRequest(format!(
+            "unknown source {text:?}: expected one of {}",
+            valid.join(", ")
+        ))
+    })
+}
+
+/// True when `Accept-Encoding` lists gzip (or `*`) without `q=0`.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.replace(' ', "")
+                    .parse::<QValue>()
+                    .is_ok_and(|q| q.0 == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+/// The `q=...` parameter of an `Accept-Encoding` item.
+struct QValue(f64);
+
+impl std::str::FromStr for QValue {
+    type Err = ();
+    fn from_str(text: &str) -> Result<QValue, ()> {
+        let value = text
+            .strip_prefix("q=")
+            .or_else(|| text.strip_prefix("Q="))
+            .ok_or(())?;
+        value.parse::<f64>().map(QValue).map_err(|_| ())
     }
+}
+
+/// The body of `POST /api/scan/start`: `ScanStartRequest` with unknown
+/// fields refused, so a typo cannot silently turn into a full scan.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanStartBody {
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    symbol: Option<String>,
+    #[serde(default)]
+    exchange: Option<Exchange>,
+}
+
+/// The answer of `POST /api/scan/start`: the new job's id.
+#[derive(Serialize)]
+pub struct ScanStarted {
+    pub id: u64,
+}
+
+/// `POST /api/scan/start`: 202 `{"id": n}`; an empty body scans everything.
+pub async fn start_scan(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ScanStarted>), ApiError> {
+    let body = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        ScanStartRequest::default()
+    } else {
+        let bad =
+            |message: String| ApiError::BadRequest(format!("invalid scan request: {message}"));
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+        // serde would also take a struct from an array; only an object is meant.
+        if !value.is_object() {
+            return Err(bad("expected a JSON object such as {\"limit\": 10}".into()));
+        }
+        let parsed: ScanStartBody =
+            serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        ScanStartRequest {
+            limit: parsed.limit,
+            symbol: parsed.symbol,
+            exchange: parsed.exchange,
+        }
+    };
+    let id = state.scans.start(request)?;
+    Ok((StatusCode::ACCEPTED, Json(ScanStarted { id })))
+}
+
+/// `GET /api/scan/status`: the current (or last) scan job.
+pub async fn scan_status(State(state): State<AppState>) -> Json<ScanStatus> {
+    Json(state.scans.status())
+}
+
+/// `GET /api/config` and the answer of `PUT /api/config`.
+#[derive(Serialize)]
+pub struct ConfigView {
+    pub config: ScannerConfig,
+    pub fields: Vec<ConfigField>,
+}
+
+/// `GET /api/config`: the configuration the next scan uses, and every field
+/// with its label, range and default.
+pub async fn get_config(State(state): State<AppState>) -> Result<Json<ConfigView>, ApiError> {
+    let config = state.scanner_config().await?;
+    Ok(Json(ConfigView {
+        config,
+        fields: ScannerConfig::fields(),
+    }))
+}
+
+/// `PUT /api/config`: replaces the configuration (absent fields take their
+/// defaults) after validating it; 400 lists every problem.
+pub async fn put_config(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ConfigView>, ApiError> {
+    let body = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let config = parse_config_body(&body)?;
+    config.validate().map_err(ApiError::InvalidConfig)?;
+    state.save_scanner_config(config.clone()).await?;
+    tracing::info!("[CONFIG] saved {}", state.paths.config_path.display());
+    Ok(Json(ConfigView {
+        config,
+        fields: ScannerConfig::fields(),
+    }))
+}
+
+/// A `ScannerConfig` from JSON. The sections refuse unknown fields
+/// themselves; an unknown section is refused here, as serde would drop it
+/// and a typo would reset that whole section to its defaults.
+fn parse_config_body(body: &[u8]) -> Result<ScannerConfig, ApiError> {
+    let bad =
+        |message: String| ApiError::BadRequest(format!("invalid configuration body: {message}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+    let Some(object) = value.as_object() else {
+        return Err(bad("expected a JSON object of sections".into()));
+    };
+    let defaults =
+        serde_json::to_value(ScannerConfig::default()).map_err(|e| bad(e.to_string()))?;
+    let known: Vec<&String> = defaults
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    if let Some(unknown) = object.keys().find(|key| !known.contains(key)) {
+        let known: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
+        return Err(bad(format!(
+            "unknown section {unknown:?} (expected {})",
+            known.join(", ")
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
 }
 
 /// `GET /healthz`: liveness for scripts and the browser tests.
 pub async fn health() -> &'static str {
     "ok"
+}
+
+/// Unknown `/api/...` paths: a JSON 404 rather than the app's HTML page.
+pub async fn api_not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(accept: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(accept).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn gzip_is_used_only_when_accepted() {
+        assert!(accepts_gzip(&headers("gzip")));
+        assert!(accepts_gzip(&headers("br, gzip;q=0.5, deflate")));
+        assert!(accepts_gzip(&headers("*")));
+        assert!(!accepts_gzip(&headers("gzip;q=0")));
+        assert!(!accepts_gzip(&headers("br, deflate")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn sources_parse_in_any_case_and_bad_ones_list_the_valid_values() {
+        assert_eq!(parse_source("hyperliquid").unwrap(), Exchange::Hyperliquid);
+        let err = parse_source("KRAKEN").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown source \"KRAKEN\": expected one of MEXC, HYPERLIQUID, BINANCE"
+        );
+    }
+
+    #[test]
+    fn config_bodies_refuse_unknown_sections() {
+        assert_eq!(parse_config_body(b"{}").unwrap(), ScannerConfig::default());
+        let err = parse_config_body(br#"{"legacyy": {"min_score": 50}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown section \"legacyy\""), "{err}");
+        assert!(parse_config_body(b"[1]").is_err());
+    }
 }

@@ -1,7 +1,10 @@
 //! Application state shared by every handler and server function.
 
 use super::feed_store::FeedStore;
+use super::scan_jobs::ScanJobs;
 use crate::app::api::FeedView;
+use crate::core::config::{load_config, save_config, ConfigFileError};
+use crate::model::ScannerConfig;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::path::PathBuf;
@@ -31,12 +34,50 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub paths: Arc<DataPaths>,
     pub feed: Arc<FeedStore>,
+    /// Background scans (one at a time) and their live status.
+    pub scans: Arc<ScanJobs>,
+    /// Set once the server stops, so long-lived streams (scan events) end
+    /// and graceful shutdown does not wait for them forever.
+    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, paths: DataPaths) -> Self {
+        let paths = Arc::new(paths);
         let feed = Arc::new(FeedStore::new(paths.feed_path.clone()));
-        AppState { leptos_options, paths: Arc::new(paths), feed }
+        let scans = Arc::new(ScanJobs::new(paths.clone(), feed.clone()));
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        AppState {
+            leptos_options,
+            paths,
+            feed,
+            scans,
+            shutdown: Arc::new(shutdown),
+        }
+    }
+
+    /// Ends every open event stream; called when the server stops.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Becomes `true` when the server stops.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// The scanner configuration the next scan will use (`quantpro.toml`,
+    /// defaults for a missing file).
+    pub async fn scanner_config(&self) -> Result<ScannerConfig, ConfigFileError> {
+        let path = self.paths.config_path.clone();
+        run_blocking(move || load_config(&path)).await
+    }
+
+    /// Validates and saves the configuration for the next scan; an invalid
+    /// one is `ConfigFileError::Invalid` with every problem and is not saved.
+    pub async fn save_scanner_config(&self, config: ScannerConfig) -> Result<(), ConfigFileError> {
+        let path = self.paths.config_path.clone();
+        run_blocking(move || save_config(&path, &config)).await
     }
 
     /// The feed as the dashboard shows it: a bad file becomes a message.
@@ -55,6 +96,19 @@ impl AppState {
             server_time_ms: crate::now_ms(),
         }
     }
+}
+
+/// File work (a read, or a write with fsync) off the async workers.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ConfigFileError> + Send + 'static,
+) -> Result<T, ConfigFileError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|join_error| {
+            Err(ConfigFileError::Encode(format!(
+                "the configuration task failed: {join_error}"
+            )))
+        })
 }
 
 impl FromRef<AppState> for LeptosOptions {

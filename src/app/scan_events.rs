@@ -1,0 +1,188 @@
+//! Live scan progress in the browser: subscribes to the server's
+//! `/api/scan/events` stream (Server-Sent Events, `event: progress` and
+//! `event: done`, data = `ScanStatus` JSON) with gloo-net's EventSource,
+//! keeps `DashboardState::scan` current, and refetches the feed when a job
+//! finishes so the table fills. On the server (SSR) this does nothing: the
+//! page renders without a live status and the stream starts after hydration.
+
+use super::dashboard::DashboardState;
+use crate::model::ScanStatus;
+
+/// What one event means for the page.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScanEvent {
+    /// A new status to show; `refetch_feed` when a job finished since the
+    /// stream connected (the feed file was rewritten).
+    Status {
+        status: ScanStatus,
+        refetch_feed: bool,
+    },
+    /// An event whose data is not a status (ignored, logged).
+    Unreadable(String),
+}
+
+/// Turns the stream's events into `ScanEvent`s, remembering which finished
+/// job the page has already seen.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Debug, Default)]
+pub struct ScanEventReader {
+    /// Id of the last finished job seen; the first event only sets it, as
+    /// the page's feed already includes that job.
+    last_done: Option<u64>,
+    seen_any: bool,
+}
+
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+impl ScanEventReader {
+    pub fn read(&mut self, event_name: &str, data: &str) -> ScanEvent {
+        let status: ScanStatus = match serde_json::from_str(data) {
+            Ok(status) => status,
+            Err(err) => return ScanEvent::Unreadable(format!("{event_name}: {err}")),
+        };
+        let first = !std::mem::replace(&mut self.seen_any, true);
+        let mut refetch_feed = false;
+        if event_name == "done" {
+            refetch_feed = !first && self.last_done != Some(status.id);
+            self.last_done = Some(status.id);
+        }
+        ScanEvent::Status {
+            status,
+            refetch_feed,
+        }
+    }
+}
+
+/// Follows the scan jobs for as long as the page lives.
+pub fn follow_scans(state: DashboardState) {
+    #[cfg(feature = "hydrate")]
+    browser::follow(state);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = state;
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::{DashboardState, ScanEvent, ScanEventReader};
+    use futures_util::{stream, StreamExt};
+    use gloo_net::eventsource::futures::EventSource;
+    use leptos::prelude::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const EVENTS_URL: &str = "/api/scan/events";
+    /// Wait before reconnecting after the stream closed (server restart).
+    const RECONNECT_DELAY: Duration = Duration::from_secs(3);
+
+    pub fn follow(state: DashboardState) {
+        let stopped = Arc::new(AtomicBool::new(false));
+        on_cleanup({
+            let stopped = stopped.clone();
+            move || stopped.store(true, Ordering::Relaxed)
+        });
+        // An effect runs in the browser only, after hydration.
+        Effect::new(move |_| connect(state, stopped.clone()));
+    }
+
+    fn connect(state: DashboardState, stopped: Arc<AtomicBool>) {
+        leptos::task::spawn_local(async move {
+            if let Err(err) = listen(state, &stopped).await {
+                leptos::logging::warn!("scan events: {err}");
+            }
+            if stopped.load(Ordering::Relaxed) {
+                return;
+            }
+            state.live.set(false);
+            set_timeout(move || connect(state, stopped), RECONNECT_DELAY);
+        });
+    }
+
+    /// Reads events until the stream closes or the page goes away.
+    async fn listen(state: DashboardState, stopped: &AtomicBool) -> Result<(), String> {
+        let mut source = EventSource::new(EVENTS_URL).map_err(|e| e.to_string())?;
+        let progress = source.subscribe("progress").map_err(|e| e.to_string())?;
+        let done = source.subscribe("done").map_err(|e| e.to_string())?;
+        let mut events = stream::select(progress, done);
+        let mut reader = ScanEventReader::default();
+        state.live.set(true);
+        while let Some(event) = events.next().await {
+            if stopped.load(Ordering::Relaxed) {
+                break;
+            }
+            let (name, message) = event.map_err(|e| e.to_string())?;
+            let data = message.data().as_string().unwrap_or_default();
+            match reader.read(&name, &data) {
+                ScanEvent::Status {
+                    status,
+                    refetch_feed,
+                } => {
+                    state.scan.set(Some(status));
+                    if refetch_feed {
+                        state.feed.refetch();
+                    }
+                }
+                ScanEvent::Unreadable(reason) => leptos::logging::warn!("scan events: {reason}"),
+            }
+        }
+        source.close();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ScanState;
+
+    fn data(id: u64, state: ScanState) -> String {
+        serde_json::to_string(&ScanStatus {
+            id,
+            state,
+            ..ScanStatus::idle()
+        })
+        .unwrap()
+    }
+
+    fn refetches(event: ScanEvent) -> bool {
+        match event {
+            ScanEvent::Status { refetch_feed, .. } => refetch_feed,
+            ScanEvent::Unreadable(_) => panic!("readable"),
+        }
+    }
+
+    #[test]
+    fn only_a_job_finishing_after_connection_refetches_the_feed() {
+        let mut reader = ScanEventReader::default();
+        // The stream starts with the last job, already in the page's feed.
+        assert!(!refetches(
+            reader.read("done", &data(4, ScanState::Finished))
+        ));
+        assert!(!refetches(
+            reader.read("progress", &data(5, ScanState::Running))
+        ));
+        assert!(refetches(
+            reader.read("done", &data(5, ScanState::Finished))
+        ));
+        // A repeated final status does not refetch twice.
+        assert!(!refetches(
+            reader.read("done", &data(5, ScanState::Finished))
+        ));
+        assert!(refetches(reader.read("done", &data(6, ScanState::Failed))));
+    }
+
+    #[test]
+    fn a_first_progress_event_then_done_refetches() {
+        let mut reader = ScanEventReader::default();
+        assert!(!refetches(
+            reader.read("progress", &data(1, ScanState::Running))
+        ));
+        assert!(refetches(
+            reader.read("done", &data(1, ScanState::Finished))
+        ));
+        assert!(matches!(
+            reader.read("progress", "{not json"),
+            ScanEvent::Unreadable(_)
+        ));
+    }
+}

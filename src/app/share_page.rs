@@ -1,0 +1,209 @@
+//! The share page `/signal/{exchange}/{symbol}/{strategy}`: one signal,
+//! rendered completely on the server (the route uses `SsrMode::Async`), so
+//! it works with JavaScript off and a chat app's link preview finds its Open
+//! Graph tags. Charts, setup and score breakdown reuse the dashboard's
+//! components; an unknown signal gets a 404 with a way back.
+
+use super::api::{get_signal_detail, SignalDetail};
+use super::dashboard::DataSourceBadge;
+use super::detail_panel::{PriceCharts, SetupCard, SignalHeader};
+use super::format;
+use super::observability_panel::ObservabilityPanel;
+use super::table_view::{row_key, TableView};
+use crate::model::{Exchange, Signal, Strategy};
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::hooks::use_params_map;
+use leptos_router::params::ParamsMap;
+
+/// The signal a share path names, when its parts parse.
+fn share_target(params: &ParamsMap) -> Option<(Exchange, String, Strategy)> {
+    let exchange = params.get_str("exchange")?.parse().ok()?;
+    let symbol = params
+        .get_str("symbol")
+        .filter(|s| !s.is_empty())?
+        .to_string();
+    let strategy = params.get_str("strategy")?.parse().ok()?;
+    Some((exchange, symbol, strategy))
+}
+
+/// The one-line summary used as the page description and link preview.
+pub fn share_description(signal: &Signal) -> String {
+    let mut text = format!(
+        "{} on {} · {} · action {} · score {:.1}/100 · price {}",
+        signal.symbol,
+        signal.exchange,
+        signal.strategy,
+        signal.action,
+        signal.score,
+        format::price(signal.price)
+    );
+    if let Some(setup) = &signal.setup {
+        text.push_str(&format!(
+            " · {} entry {} SL {} TP {} RR {:.2}",
+            setup.side,
+            format::price(setup.entry),
+            format::price(setup.sl),
+            format::price(setup.tp),
+            setup.rr
+        ));
+    }
+    text
+}
+
+#[component]
+pub fn SharePage() -> impl IntoView {
+    let params = use_params_map();
+    let detail = Resource::new(
+        move || share_target(&params.read()),
+        |target| async move {
+            match target {
+                Some((exchange, symbol, strategy)) => {
+                    get_signal_detail(exchange, symbol, strategy).await
+                }
+                None => Ok(None),
+            }
+        },
+    );
+    view! {
+        <div class="app share-page">
+            <header class="topbar">
+                <a class="brand" href="/">
+                    "QuantPro"
+                    <span class="brand-sub">" signal"</span>
+                </a>
+                <span class="muted">"Shared view · rendered on the server"</span>
+            </header>
+            <main class="content share-content">
+                <Suspense fallback=|| view! { <p class="loading">"Loading signal…"</p> }>
+                    {move || Suspend::new(async move {
+                        match detail.await {
+                            Ok(Some(detail)) => view! { <ShareBody detail /> }.into_any(),
+                            Ok(None) => view! { <SignalNotFound /> }.into_any(),
+                            Err(err) => {
+                                view! {
+                                    <div class="error-banner" role="alert" data-testid="error-banner">
+                                        {format!("Cannot load this signal: {err}")}
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                        }
+                    })}
+                </Suspense>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn ShareBody(detail: SignalDetail) -> impl IntoView {
+    let SignalDetail {
+        signal,
+        charts,
+        chart_error,
+        synthetic,
+        server_time_ms,
+    } = detail;
+    let title = format!(
+        "{} {} · {} · QuantPro",
+        signal.symbol, signal.action, signal.strategy
+    );
+    let description = share_description(&signal);
+    let dashboard_link = {
+        let view = TableView {
+            selected: Some(row_key(&signal)),
+            ..TableView::default()
+        };
+        format!("/{}", view.to_params(&ParamsMap::new()).to_query_string())
+    };
+    let rsi = charts.as_ref().map(|c| c.rsi.clone());
+    let now_ms = server_time_ms;
+    view! {
+        <Title text=title.clone() />
+        <Meta name="description" content=description.clone() />
+        <Meta property="og:title" content=title />
+        <Meta property="og:description" content=description.clone() />
+        <Meta property="og:type" content="article" />
+        <Meta property="og:site_name" content="QuantPro" />
+        <Meta name="twitter:card" content="summary" />
+        <article class="share-article" data-testid="share-page">
+            <SignalHeader signal=signal.clone() now_ms>
+                <DataSourceBadge synthetic />
+                <a class="btn btn-ghost btn-small" href=dashboard_link data-testid="open-in-dashboard">
+                    "Open in dashboard"
+                </a>
+            </SignalHeader>
+            <p class="share-summary" data-testid="share-summary">{description}</p>
+            <div class="share-grid">
+                <section class="panel">
+                    <PriceCharts charts=charts error=chart_error />
+                    <SetupCard setup=signal.setup.clone() />
+                </section>
+                <ObservabilityPanel signal rsi_svg=rsi />
+            </div>
+        </article>
+    }
+}
+
+#[component]
+fn SignalNotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Signal not found · QuantPro" />
+        <div class="not-found" data-testid="signal-not-found">
+            <h2>"Signal not found"</h2>
+            <p>
+                "The current feed has no signal for this exchange, symbol and strategy. "
+                "It may have been replaced by a newer scan, or the link is mistyped "
+                "(exchanges: MEXC, HYPERLIQUID, BINANCE; strategies: Legacy, Breakout, BreakoutV2)."
+            </p>
+            <p>
+                <a href="/">"Back to the dashboard"</a>
+            </p>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixtures::sample_signal;
+
+    #[test]
+    fn share_targets_parse_from_path_params() {
+        let params: ParamsMap = [
+            ("exchange", "binance"),
+            ("symbol", "BTCUSDT"),
+            ("strategy", "BreakoutV2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+        assert_eq!(
+            share_target(&params),
+            Some((Exchange::Binance, "BTCUSDT".into(), Strategy::BreakoutV2))
+        );
+        let bad: ParamsMap = [
+            ("exchange", "KRAKEN"),
+            ("symbol", "BTCUSDT"),
+            ("strategy", "Legacy"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+        assert_eq!(share_target(&bad), None);
+    }
+
+    #[test]
+    fn the_description_carries_the_setup() {
+        let text = share_description(&sample_signal("BTCUSDT", Strategy::Legacy));
+        assert_eq!(
+            text,
+            "BTCUSDT on BINANCE · Legacy · action LONG · score 61.2/100 · price 64080.50 · LONG entry 64080.50 SL 63500.00 TP 65500.00 RR 2.44"
+        );
+    }
+}

@@ -1,0 +1,580 @@
+//! What the ScannerTable shows: one `TableRow` per signal (the columns
+//! only: the page carries these, not whole signals), the filters, the sort
+//! order and the selected row, and how they are written in the page URL
+//! (`/?ex=BINANCE&strategy=Breakout&bias=LONG&min=50&q=btc&sort=rr&dir=asc&sel=BINANCE:BTCUSDT:Legacy`)
+//! so that a view can be shared as a link. Pure logic over the shared model:
+//! the components read a `TableView` from the URL, render
+//! `TableView::visible_rows`, and write a changed view back with `to_params`.
+
+use crate::model::{Action, Bias, Exchange, Signal, Strategy};
+use leptos_router::params::ParamsMap;
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// The columns of one signal in the ScannerTable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableRow {
+    pub symbol: String,
+    pub canonical_symbol: String,
+    pub exchange: Exchange,
+    pub strategy: Strategy,
+    pub action: Action,
+    pub bias: Bias,
+    /// Total score 0..100.
+    pub score: f64,
+    /// Last closed 15m close.
+    pub price: f64,
+    /// The setup's reward/risk; `None` without a setup.
+    pub rr: Option<f64>,
+    /// RSI(14) of the last closed 15m candle.
+    pub rsi: Option<f64>,
+    /// OI z-score when valid.
+    pub oi_z: Option<f64>,
+    /// Open time (Unix ms) of the last closed 15m candle.
+    pub last_candle_time: Option<i64>,
+    pub stale: bool,
+}
+
+impl From<&Signal> for TableRow {
+    fn from(signal: &Signal) -> TableRow {
+        let composition = &signal.observability.score_composition;
+        TableRow {
+            symbol: signal.symbol.clone(),
+            canonical_symbol: signal.canonical_symbol.clone(),
+            exchange: signal.exchange,
+            strategy: signal.strategy,
+            action: signal.action,
+            bias: signal.bias,
+            score: signal.score,
+            price: signal.price,
+            rr: signal.setup.as_ref().map(|s| s.rr),
+            rsi: signal.ltf.rsi,
+            oi_z: composition
+                .oi_z_score_valid
+                .then_some(composition.oi_z_score),
+            last_candle_time: signal.ltf.last_candle_time,
+            stale: signal.ltf.stale,
+        }
+    }
+}
+
+impl TableRow {
+    /// See `row_key`.
+    pub fn key(&self) -> String {
+        signal_key(self.exchange, &self.symbol, self.strategy)
+    }
+}
+
+/// Columns the table can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Score,
+    Symbol,
+    Rr,
+    Rsi,
+    OiZ,
+    Age,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 6] = [
+        SortKey::Score,
+        SortKey::Symbol,
+        SortKey::Rr,
+        SortKey::Rsi,
+        SortKey::OiZ,
+        SortKey::Age,
+    ];
+
+    /// The spelling in the URL (`sort=oiz`).
+    pub fn as_param(self) -> &'static str {
+        match self {
+            SortKey::Score => "score",
+            SortKey::Symbol => "symbol",
+            SortKey::Rr => "rr",
+            SortKey::Rsi => "rsi",
+            SortKey::OiZ => "oiz",
+            SortKey::Age => "age",
+        }
+    }
+
+    pub fn from_param(text: &str) -> Option<SortKey> {
+        SortKey::ALL
+            .into_iter()
+            .find(|key| key.as_param().eq_ignore_ascii_case(text))
+    }
+
+    /// Whether a first click sorts descending: numbers biggest first, symbols
+    /// A to Z, ages freshest first.
+    pub fn descending_by_default(self) -> bool {
+        !matches!(self, SortKey::Symbol | SortKey::Age)
+    }
+}
+
+/// Which signals the table lists; `None` / empty means "all".
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SignalFilter {
+    /// The data source chosen in the ExchangePanel.
+    pub exchange: Option<Exchange>,
+    pub strategy: Option<Strategy>,
+    pub bias: Option<Bias>,
+    /// Lowest total score (0..100) shown.
+    pub min_score: Option<f64>,
+    /// Case-insensitive part of the symbol or its base asset.
+    pub text: String,
+}
+
+impl SignalFilter {
+    pub fn matches(&self, signal: &TableRow) -> bool {
+        self.exchange.is_none_or(|e| signal.exchange == e)
+            && self.strategy.is_none_or(|s| signal.strategy == s)
+            && self.bias.is_none_or(|b| signal.bias == b)
+            && self.min_score.is_none_or(|min| signal.score >= min)
+            && self.matches_text(signal)
+    }
+
+    fn matches_text(&self, signal: &TableRow) -> bool {
+        let needle = self.text.trim();
+        if needle.is_empty() {
+            return true;
+        }
+        let needle = needle.to_ascii_lowercase();
+        signal.symbol.to_ascii_lowercase().contains(&needle)
+            || signal
+                .canonical_symbol
+                .to_ascii_lowercase()
+                .contains(&needle)
+    }
+
+    /// True when nothing is filtered out.
+    pub fn is_empty(&self) -> bool {
+        *self == SignalFilter::default()
+    }
+}
+
+/// The whole table state that lives in the URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableView {
+    pub filter: SignalFilter,
+    pub sort: SortKey,
+    pub descending: bool,
+    /// `row_key` of the selected signal, whose detail view is open.
+    pub selected: Option<String>,
+}
+
+impl Default for TableView {
+    fn default() -> Self {
+        TableView {
+            filter: SignalFilter::default(),
+            sort: SortKey::Score,
+            descending: true,
+            selected: None,
+        }
+    }
+}
+
+/// The query parameters a `TableView` owns; others (such as `panel`) are kept.
+const VIEW_PARAMS: [&str; 8] = ["ex", "strategy", "bias", "min", "q", "sort", "dir", "sel"];
+
+impl TableView {
+    /// Reads the view from query parameters. A value that does not parse
+    /// (an old or hand-edited link) falls back to its default instead of
+    /// failing the page.
+    pub fn from_params(params: &ParamsMap) -> TableView {
+        let get = |key: &str| params.get_str(key).map(str::trim).filter(|v| !v.is_empty());
+        let sort = get("sort")
+            .and_then(SortKey::from_param)
+            .unwrap_or(SortKey::Score);
+        let descending = match get("dir") {
+            Some(dir) if dir.eq_ignore_ascii_case("asc") => false,
+            Some(dir) if dir.eq_ignore_ascii_case("desc") => true,
+            _ => sort.descending_by_default(),
+        };
+        TableView {
+            filter: SignalFilter {
+                exchange: get("ex").and_then(|v| v.parse().ok()),
+                strategy: get("strategy").and_then(|v| v.parse().ok()),
+                bias: get("bias").and_then(|v| v.parse().ok()),
+                min_score: get("min")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite())
+                    .map(|v| v.clamp(0.0, 100.0)),
+                text: params.get_str("q").unwrap_or_default().to_string(),
+            },
+            sort,
+            descending,
+            selected: get("sel").map(str::to_string),
+        }
+    }
+
+    /// Writes the view into a copy of `base`, replacing the view's own
+    /// parameters and keeping the rest. Defaults are left out, so the plain
+    /// dashboard URL stays `/`.
+    pub fn to_params(&self, base: &ParamsMap) -> ParamsMap {
+        let mut params = base.clone();
+        for key in VIEW_PARAMS {
+            params.remove(key);
+        }
+        let f = &self.filter;
+        let mut put = |key: &'static str, value: Option<String>| {
+            if let Some(value) = value {
+                params.replace(key, value);
+            }
+        };
+        put("ex", f.exchange.map(|e| e.as_str().to_string()));
+        put("strategy", f.strategy.map(|s| s.as_str().to_string()));
+        put("bias", f.bias.map(|b| b.as_str().to_string()));
+        put("min", f.min_score.map(format_min_score));
+        put("q", Some(f.text.clone()).filter(|t| !t.trim().is_empty()));
+        put(
+            "sort",
+            (self.sort != SortKey::Score).then(|| self.sort.as_param().to_string()),
+        );
+        let dir = if self.descending { "desc" } else { "asc" };
+        put(
+            "dir",
+            (self.descending != self.sort.descending_by_default()).then(|| dir.to_string()),
+        );
+        put("sel", self.selected.clone());
+        params
+    }
+
+    /// The view after a click on the header of `key`: the same column flips
+    /// its direction, another column starts in its default direction.
+    pub fn sorted_by(&self, key: SortKey) -> TableView {
+        let descending = if self.sort == key {
+            !self.descending
+        } else {
+            key.descending_by_default()
+        };
+        TableView {
+            sort: key,
+            descending,
+            ..self.clone()
+        }
+    }
+
+    /// The signals that pass the filter, in the chosen order.
+    pub fn visible_rows<'a>(&self, signals: &'a [TableRow]) -> Vec<&'a TableRow> {
+        let mut rows: Vec<&TableRow> = signals.iter().filter(|s| self.filter.matches(s)).collect();
+        sort_rows(&mut rows, self.sort, self.descending);
+        rows
+    }
+}
+
+/// `60` rather than `60.0`, `52.5` as is.
+fn format_min_score(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Sorts rows by `key`; undefined values (no setup, no RSI, invalid OI
+/// z-score) sort last whatever the direction. The sort is stable, so ties
+/// keep the feed's order (best score first).
+pub fn sort_rows(rows: &mut [&TableRow], key: SortKey, descending: bool) {
+    rows.sort_by(|a, b| {
+        let ordering = match key {
+            SortKey::Symbol => a.symbol.cmp(&b.symbol),
+            _ => return compare_optional(sort_value(a, key), sort_value(b, key), descending),
+        };
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    });
+}
+
+fn sort_value(row: &TableRow, key: SortKey) -> Option<f64> {
+    match key {
+        SortKey::Score => Some(row.score),
+        SortKey::Rr => row.rr,
+        SortKey::Rsi => row.rsi,
+        SortKey::OiZ => row.oi_z,
+        // Older candle = larger age = smaller open time.
+        SortKey::Age => row.last_candle_time.map(|t| -(t as f64)),
+        SortKey::Symbol => None,
+    }
+}
+
+fn compare_optional(a: Option<f64>, b: Option<f64>, descending: bool) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => {
+            let ord = x.total_cmp(&y);
+            if descending {
+                ord.reverse()
+            } else {
+                ord
+            }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The row key shared by the table (`data-key`), the URL (`sel=`) and the
+/// share page: `EXCHANGE:SYMBOL:Strategy`.
+pub fn row_key(signal: &Signal) -> String {
+    signal_key(signal.exchange, &signal.symbol, signal.strategy)
+}
+
+pub fn signal_key(exchange: Exchange, symbol: &str, strategy: Strategy) -> String {
+    format!("{exchange}:{symbol}:{strategy}")
+}
+
+/// The parts of a row key; `None` when it names no exchange or strategy.
+pub fn parse_row_key(key: &str) -> Option<(Exchange, String, Strategy)> {
+    let (exchange, rest) = key.split_once(':')?;
+    let (symbol, strategy) = rest.rsplit_once(':')?;
+    if symbol.is_empty() {
+        return None;
+    }
+    Some((
+        exchange.parse().ok()?,
+        symbol.to_string(),
+        strategy.parse().ok()?,
+    ))
+}
+
+/// The path of a signal's share page.
+pub fn share_path(exchange: Exchange, symbol: &str, strategy: Strategy) -> String {
+    format!("/signal/{}/{}/{}", exchange, symbol, strategy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixtures::sample_signal;
+    use crate::model::TradeSetup;
+
+    fn params(pairs: &[(&'static str, &str)]) -> ParamsMap {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    }
+
+    fn signal(symbol: &str, strategy: Strategy, score: f64, bias: Bias) -> Signal {
+        let mut s = sample_signal(symbol, strategy);
+        s.score = score;
+        s.total_score = score;
+        s.bias = bias;
+        s
+    }
+
+    fn feed() -> Vec<TableRow> {
+        signals().iter().map(TableRow::from).collect()
+    }
+
+    fn signals() -> Vec<Signal> {
+        let mut eth = signal("ETHUSDT", Strategy::Breakout, 72.0, Bias::Short);
+        eth.setup = None;
+        eth.ltf.rsi = Some(63.0);
+        let mut sol = signal("SOL_USDT", Strategy::BreakoutV2, 55.0, Bias::Long);
+        sol.exchange = Exchange::Mexc;
+        sol.setup = Some(TradeSetup {
+            rr: 3.1,
+            ..sol.setup.unwrap()
+        });
+        sol.ltf.rsi = None;
+        vec![
+            signal("BTCUSDT", Strategy::Legacy, 61.25, Bias::Long),
+            eth,
+            sol,
+        ]
+    }
+
+    fn symbols(rows: &[&TableRow]) -> Vec<String> {
+        rows.iter().map(|s| s.symbol.clone()).collect()
+    }
+
+    #[test]
+    fn the_default_view_is_the_bare_url() {
+        let view = TableView::from_params(&ParamsMap::new());
+        assert_eq!(view, TableView::default());
+        assert_eq!(view.to_params(&ParamsMap::new()).to_query_string(), "");
+    }
+
+    #[test]
+    fn a_view_survives_the_url_round_trip() {
+        let view = TableView {
+            filter: SignalFilter {
+                exchange: Some(Exchange::Mexc),
+                strategy: Some(Strategy::BreakoutV2),
+                bias: Some(Bias::Short),
+                min_score: Some(52.5),
+                text: "sol usdt".into(),
+            },
+            sort: SortKey::OiZ,
+            descending: false,
+            selected: Some("MEXC:SOL_USDT:BreakoutV2".into()),
+        };
+        let query = view.to_params(&ParamsMap::new()).to_query_string();
+        // The server escapes every non-alphanumeric byte, the browser fewer;
+        // both unescape to the same view.
+        assert!(
+            query.starts_with("?ex=MEXC&strategy=BreakoutV2&bias=SHORT&min=52"),
+            "{query}"
+        );
+        assert!(
+            query.contains("&q=sol%20usdt&sort=oiz&dir=asc&sel=MEXC%3ASOL"),
+            "{query}"
+        );
+        // Parse the query the way the router does: split, then insert (which unescapes).
+        let mut parsed = ParamsMap::new();
+        for pair in query.trim_start_matches('?').split('&') {
+            let (k, v) = pair.split_once('=').unwrap();
+            parsed.insert(k.to_string(), v.to_string());
+        }
+        assert_eq!(TableView::from_params(&parsed), view);
+    }
+
+    #[test]
+    fn default_direction_is_left_out_and_other_params_are_kept() {
+        let base = params(&[("panel", "config"), ("sort", "rsi")]);
+        let view = TableView::default().sorted_by(SortKey::Symbol);
+        assert_eq!((view.sort, view.descending), (SortKey::Symbol, false));
+        assert_eq!(
+            view.to_params(&base).to_query_string(),
+            "?panel=config&sort=symbol"
+        );
+        let flipped = view.sorted_by(SortKey::Symbol);
+        assert!(flipped.descending);
+        assert_eq!(
+            flipped.to_params(&base).to_query_string(),
+            "?panel=config&sort=symbol&dir=desc"
+        );
+    }
+
+    #[test]
+    fn bad_values_fall_back_to_defaults() {
+        let view = TableView::from_params(&params(&[
+            ("ex", "KRAKEN"),
+            ("strategy", "Momentum"),
+            ("min", "NaN"),
+            ("sort", "volume"),
+            ("dir", "sideways"),
+            ("sel", ""),
+        ]));
+        assert_eq!(view, TableView::default());
+        let clamped = TableView::from_params(&params(&[("min", "250"), ("ex", "binance")]));
+        assert_eq!(clamped.filter.min_score, Some(100.0));
+        assert_eq!(clamped.filter.exchange, Some(Exchange::Binance));
+    }
+
+    #[test]
+    fn filters_combine() {
+        let signals = feed();
+        let mut view = TableView::default();
+        assert_eq!(
+            symbols(&view.visible_rows(&signals)),
+            ["ETHUSDT", "BTCUSDT", "SOL_USDT"]
+        );
+        view.filter.bias = Some(Bias::Long);
+        assert_eq!(
+            symbols(&view.visible_rows(&signals)),
+            ["BTCUSDT", "SOL_USDT"]
+        );
+        view.filter.min_score = Some(60.0);
+        assert_eq!(symbols(&view.visible_rows(&signals)), ["BTCUSDT"]);
+        view.filter = SignalFilter {
+            exchange: Some(Exchange::Mexc),
+            ..Default::default()
+        };
+        assert_eq!(symbols(&view.visible_rows(&signals)), ["SOL_USDT"]);
+        view.filter = SignalFilter {
+            strategy: Some(Strategy::Breakout),
+            ..Default::default()
+        };
+        assert_eq!(symbols(&view.visible_rows(&signals)), ["ETHUSDT"]);
+        // The text matches the exchange symbol or the base asset, in any case.
+        view.filter = SignalFilter {
+            text: " sol ".into(),
+            ..Default::default()
+        };
+        assert_eq!(symbols(&view.visible_rows(&signals)), ["SOL_USDT"]);
+        view.filter.text = "Eth".into();
+        assert_eq!(symbols(&view.visible_rows(&signals)), ["ETHUSDT"]);
+        view.filter.text = "doge".into();
+        assert!(view.visible_rows(&signals).is_empty());
+    }
+
+    #[test]
+    fn sorting_puts_undefined_values_last_in_both_directions() {
+        let signals = feed();
+        let by = |key, descending| {
+            let view = TableView {
+                sort: key,
+                descending,
+                ..TableView::default()
+            };
+            symbols(&view.visible_rows(&signals))
+        };
+        // ETH has no setup (no RR).
+        assert_eq!(by(SortKey::Rr, true), ["SOL_USDT", "BTCUSDT", "ETHUSDT"]);
+        assert_eq!(by(SortKey::Rr, false), ["BTCUSDT", "SOL_USDT", "ETHUSDT"]);
+        // SOL has no RSI.
+        assert_eq!(by(SortKey::Rsi, true), ["ETHUSDT", "BTCUSDT", "SOL_USDT"]);
+        assert_eq!(by(SortKey::Rsi, false), ["BTCUSDT", "ETHUSDT", "SOL_USDT"]);
+        assert_eq!(
+            by(SortKey::Symbol, false),
+            ["BTCUSDT", "ETHUSDT", "SOL_USDT"]
+        );
+        assert_eq!(
+            by(SortKey::Symbol, true),
+            ["SOL_USDT", "ETHUSDT", "BTCUSDT"]
+        );
+        assert_eq!(
+            by(SortKey::Score, false),
+            ["SOL_USDT", "BTCUSDT", "ETHUSDT"]
+        );
+    }
+
+    #[test]
+    fn age_sorts_freshest_first_and_oi_z_needs_a_valid_value() {
+        let mut signals = signals();
+        signals[0].ltf.last_candle_time = Some(1_000);
+        signals[1].ltf.last_candle_time = Some(3_000);
+        signals[2].ltf.last_candle_time = Some(2_000);
+        let rows: Vec<TableRow> = signals.iter().map(TableRow::from).collect();
+        let view = TableView::default().sorted_by(SortKey::Age);
+        assert_eq!(
+            symbols(&view.visible_rows(&rows)),
+            ["ETHUSDT", "SOL_USDT", "BTCUSDT"]
+        );
+
+        signals[0].observability.score_composition.oi_z_score = 2.0;
+        signals[0].observability.score_composition.oi_z_score_valid = true;
+        signals[1].observability.score_composition.oi_z_score = 9.0; // invalid: ignored
+        signals[2].observability.score_composition.oi_z_score = -1.0;
+        signals[2].observability.score_composition.oi_z_score_valid = true;
+        let rows: Vec<TableRow> = signals.iter().map(TableRow::from).collect();
+        assert_eq!(rows[1].oi_z, None);
+        let view = TableView::default().sorted_by(SortKey::OiZ);
+        assert_eq!(
+            symbols(&view.visible_rows(&rows)),
+            ["BTCUSDT", "SOL_USDT", "ETHUSDT"]
+        );
+    }
+
+    #[test]
+    fn row_keys_round_trip_even_with_underscores() {
+        let mut s = sample_signal("BTC_USDT", Strategy::BreakoutV2);
+        s.exchange = Exchange::Mexc;
+        let key = row_key(&s);
+        assert_eq!(key, "MEXC:BTC_USDT:BreakoutV2");
+        assert_eq!(TableRow::from(&s).key(), key);
+        assert_eq!(
+            parse_row_key(&key),
+            Some((Exchange::Mexc, "BTC_USDT".to_string(), Strategy::BreakoutV2))
+        );
+        assert_eq!(parse_row_key("MEXC::Legacy"), None);
+        assert_eq!(parse_row_key("KRAKEN:BTC:Legacy"), None);
+        assert_eq!(parse_row_key("garbage"), None);
+        assert_eq!(
+            share_path(Exchange::Binance, "ETHUSDT", Strategy::Legacy),
+            "/signal/BINANCE/ETHUSDT/Legacy"
+        );
+    }
+}

@@ -1,0 +1,648 @@
+//! The JSON API seen from outside: the real axum app (Leptos routes,
+//! middleware and all) served on 127.0.0.1:0 and called with reqwest.
+//! Scans run over a generated candle set in a temporary directory; a
+//! `ScanJobs::hold` keeps a scan running while a test looks at it, so no
+//! test waits on a sleep.
+
+use quantpro::core::config::load_config;
+use quantpro::core::external::ExternalDataMap;
+use quantpro::core::feed_writer::write_feed;
+use quantpro::core::scan::{run_scan, NoProgress, ScanRequest};
+use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
+use quantpro::model::{
+    Action, Exchange, MasterFeed, ScanState, ScanStatus, ScannerConfig, Strategy,
+};
+use quantpro::server::{router, AppState, DataPaths};
+use reqwest::{header, StatusCode};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::time::Duration;
+
+/// Every wait in these tests is for an event that must come; this bounds a
+/// broken server's hang, it is not a synchronisation.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Symbols per exchange in the generated data set.
+const SYMBOLS: usize = 6;
+
+struct TestServer {
+    base: String,
+    state: AppState,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A server over `SYMBOLS` generated symbols on each of `exchanges`, with
+    /// no feed and no configuration file yet.
+    async fn start(exchanges: &[Exchange]) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        for (i, &exchange) in exchanges.iter().enumerate() {
+            let spec = SyntheticSpec {
+                n_symbols: SYMBOLS,
+                n_15m: 400,
+                n_4h: 260,
+                seed: 11 + i as u64,
+                end_ms: quantpro::now_ms(),
+                exchange,
+            };
+            generate_dataset(&data_dir, &spec).unwrap();
+        }
+        let paths = DataPaths {
+            data_dir,
+            feed_path: dir.path().join("master_feed.json"),
+            config_path: dir.path().join("quantpro.toml"),
+        };
+        let site_root = dir.path().join("site");
+        std::fs::create_dir_all(&site_root).unwrap();
+        let options = leptos::prelude::LeptosOptions::builder()
+            .output_name("quantpro")
+            .site_root(site_root.to_str().unwrap())
+            .build();
+        let state = AppState::new(options, paths);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app.into_make_service()).await });
+        TestServer {
+            base,
+            state,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        json_of(response).await
+    }
+
+    async fn post_scan(&self, body: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url("/api/scan/start"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        json_of(response).await
+    }
+
+    async fn put_config(&self, body: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .put(self.url("/api/config"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        json_of(response).await
+    }
+
+    async fn feed(&self, path: &str) -> MasterFeed {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        MasterFeed::parse(&response.text().await.unwrap()).expect("a whole feed")
+    }
+
+    /// Waits until job `id` is finished or failed and returns its status.
+    async fn wait_done(&self, id: u64) -> ScanStatus {
+        let mut updates = self.state.scans.subscribe();
+        let status = tokio::time::timeout(
+            PATIENCE,
+            updates.wait_for(|s| {
+                s.id == id && matches!(s.state, ScanState::Finished | ScanState::Failed)
+            }),
+        )
+        .await
+        .expect("the scan ends")
+        .unwrap()
+        .clone();
+        status
+    }
+
+    /// Starts a scan through the API and waits for it.
+    async fn scan(&self, body: &str) -> ScanStatus {
+        let (status, started) = self.post_scan(body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+        self.wait_done(started["id"].as_u64().unwrap()).await
+    }
+}
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+    let text = response.text().await.unwrap();
+    let value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
+    assert_eq!(
+        content_type.as_ref().and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "{text}"
+    );
+    (status, value)
+}
+
+fn error_of(body: &Value) -> &str {
+    body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {body}"))
+}
+
+#[tokio::test]
+async fn results_are_served_filtered_by_source_and_compressed() {
+    let server = TestServer::start(&[Exchange::Binance, Exchange::Mexc]).await;
+    let (status, body) = server.get("/api/results").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(error_of(&body).starts_with("No master feed at"), "{body}");
+
+    // A feed written by the scanner core directly, not through the server.
+    let paths = &server.state.paths;
+    let request = ScanRequest::new(&paths.data_dir);
+    let outcome = run_scan(
+        &request,
+        &ScannerConfig::default(),
+        &ExternalDataMap::new(),
+        &NoProgress,
+    )
+    .unwrap();
+    write_feed(&paths.feed_path, &outcome.feed).unwrap();
+    // Compared by key: the feed went through a JSON file and back.
+    let keys = |feed: &MasterFeed| -> Vec<(Exchange, String, Strategy)> {
+        feed.signals
+            .iter()
+            .map(|s| (s.exchange, s.symbol.clone(), s.strategy))
+            .collect()
+    };
+    let feed = server.feed("/api/results").await;
+    assert_eq!(keys(&feed), keys(&outcome.feed));
+    assert_eq!(feed.last_updated, outcome.feed.last_updated);
+    assert_eq!(feed.signals.len(), 2 * SYMBOLS * 3);
+
+    for (query, exchange) in [("MEXC", Exchange::Mexc), ("binance", Exchange::Binance)] {
+        let only = server.feed(&format!("/api/results?source={query}")).await;
+        let expected = MasterFeed {
+            last_updated: outcome.feed.last_updated,
+            signals: outcome
+                .feed
+                .signals
+                .iter()
+                .filter(|s| s.exchange == exchange)
+                .cloned()
+                .collect(),
+        };
+        assert_eq!(keys(&only), keys(&expected), "{query}");
+        assert_eq!(only.signals.len(), SYMBOLS * 3, "{query}");
+        assert_eq!(only.last_updated, outcome.feed.last_updated);
+    }
+    let none = server.feed("/api/results?source=Hyperliquid").await;
+    assert!(none.signals.is_empty());
+
+    for bad in ["KRAKEN", ""] {
+        let (status, body) = server.get(&format!("/api/results?source={bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(
+            error_of(&body),
+            format!("unknown source \"{bad}\": expected one of MEXC, HYPERLIQUID, BINANCE")
+        );
+    }
+
+    let response = server
+        .client
+        .get(server.url("/api/results?source=MEXC"))
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    let compressed = response.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let only_mexc = MasterFeed::parse(&text).unwrap();
+    assert!(!only_mexc.signals.is_empty());
+    assert!(only_mexc
+        .signals
+        .iter()
+        .all(|s| s.exchange == Exchange::Mexc));
+}
+
+#[tokio::test]
+async fn bad_scan_requests_are_refused_with_a_reason() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    let cases = [
+        (r#"{"limit": 0}"#, "'limit' must be at least 1"),
+        (r#"{"symbol": ""}"#, "'symbol' must not be empty"),
+        (
+            r#"{"symbol": "BTC/USDT"}"#,
+            "may only contain letters, digits",
+        ),
+        (
+            r#"{"symbol": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
+            "at most 32 are allowed",
+        ),
+        (
+            r#"{"limit": -1}"#,
+            "invalid scan request: invalid value: integer `-1`",
+        ),
+        (r#"{"exchange": "KRAKEN"}"#, "invalid scan request:"),
+        (r#"{"limt": 5}"#, "unknown field `limt`"),
+        (r#"{"limit": 5"#, "invalid scan request: EOF while parsing"),
+        ("[]", "invalid scan request: expected a JSON object"),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = server.post_scan(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert!(error_of(&answer).contains(expected), "{body}: {answer}");
+    }
+    let (status, idle) = server.get("/api/scan/status").await;
+    assert_eq!(status, StatusCode::OK);
+    let idle: ScanStatus = serde_json::from_value(idle).unwrap();
+    assert_eq!(
+        idle,
+        ScanStatus::idle(),
+        "no refused request started a scan"
+    );
+
+    // Over the body limit: refused before any handler reads it.
+    let huge = format!(r#"{{"symbol": "{}"}}"#, "A".repeat(100 * 1024));
+    let response = server
+        .client
+        .post(server.url("/api/scan/start"))
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn a_second_start_while_one_runs_gets_409_with_the_running_id() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    let hold = server.state.scans.hold();
+    let (status, first) = server.post_scan("").await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "an empty body scans everything"
+    );
+    assert_eq!(first, json!({ "id": 1 }));
+
+    let (status, second) = server.post_scan(r#"{"limit": 2}"#).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(second["running_id"], 1);
+    assert!(
+        error_of(&second).contains("already running (job 1)"),
+        "{second}"
+    );
+
+    let (_, running) = server.get("/api/scan/status").await;
+    let running: ScanStatus = serde_json::from_value(running).unwrap();
+    assert_eq!((running.id, running.state), (1, ScanState::Running));
+    assert!(running.elapsed_secs > 0.0);
+
+    drop(hold);
+    let done = server.wait_done(1).await;
+    assert_eq!(done.state, ScanState::Finished, "{done:?}");
+    let (status, third) = server
+        .post_scan(r#"{"limit": 2, "exchange": "BINANCE"}"#)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{third}");
+    assert_eq!(third["id"], 2);
+    let done = server.wait_done(2).await;
+    assert_eq!((done.total, done.processed, done.signals), (2, 2, 6));
+}
+
+/// One Server-Sent Event: its name and JSON data.
+#[derive(Debug)]
+struct SseEvent {
+    name: String,
+    status: ScanStatus,
+}
+
+/// Reads a `text/event-stream` response event by event (comments, such as
+/// keep-alives, are skipped).
+struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut name, mut data) = (None, String::new());
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        name = Some(value.trim().to_string());
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim_start());
+                    }
+                }
+                if let Some(name) = name {
+                    let status =
+                        serde_json::from_str(&data).unwrap_or_else(|e| panic!("{e}: {data}"));
+                    return Some(SseEvent { name, status });
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
+                .await
+                .expect("an event arrives");
+            match chunk.unwrap() {
+                Some(bytes) => self.buffer.push_str(std::str::from_utf8(&bytes).unwrap()),
+                None => return None,
+            }
+        }
+    }
+
+    /// Skips events until one matches.
+    async fn until(&mut self, wanted: impl Fn(&SseEvent) -> bool) -> SseEvent {
+        loop {
+            let event = self.next().await.expect("the stream stays open");
+            if wanted(&event) {
+                return event;
+            }
+        }
+    }
+}
+
+async fn open_events(server: &TestServer) -> SseReader {
+    let response = server
+        .client
+        .get(server.url("/api/scan/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    SseReader {
+        response,
+        buffer: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_event_stream_delivers_progress_then_done_and_the_feed_is_reread() {
+    let server = TestServer::start(&[Exchange::Binance, Exchange::Hyperliquid]).await;
+    // An old feed from elsewhere, which the scan must replace.
+    let old = MasterFeed {
+        last_updated: 1,
+        signals: vec![],
+    };
+    write_feed(&server.state.paths.feed_path, &old).unwrap();
+    assert_eq!(server.feed("/api/results").await, old);
+
+    let mut events = open_events(&server).await;
+    let first = events.next().await.unwrap();
+    assert_eq!(
+        (first.name.as_str(), first.status.clone()),
+        ("progress", ScanStatus::idle())
+    );
+
+    let hold = server.state.scans.hold();
+    let (_, started) = server.post_scan("{}").await;
+    let id = started["id"].as_u64().unwrap();
+    let progress = events.until(|e| e.status.processed > 0).await;
+    assert_eq!(progress.name, "progress");
+    assert_eq!(progress.status.id, id);
+    assert_eq!(progress.status.state, ScanState::Running);
+    assert_eq!(progress.status.total, 2 * SYMBOLS);
+    assert!(
+        progress.status.processed < progress.status.total,
+        "held before the end: {:?}",
+        progress.status
+    );
+    assert_eq!(progress.status.signals, 3 * progress.status.processed);
+
+    drop(hold);
+    let done = events.until(|e| e.name == "done").await;
+    assert_eq!(done.status.id, id);
+    assert_eq!(done.status.state, ScanState::Finished, "{:?}", done.status);
+    assert_eq!(done.status.processed, done.status.total);
+    assert_eq!(done.status.total, 2 * SYMBOLS);
+    assert_eq!(done.status.signals, 3 * 2 * SYMBOLS);
+    assert!(done.status.errors.is_empty(), "{:?}", done.status.errors);
+
+    // `done` is sent after the feed was written and the cache dropped.
+    let feed = server.feed("/api/results").await;
+    assert_ne!(feed.last_updated, old.last_updated);
+    assert_eq!(feed.signals.len(), done.status.signals);
+    let (_, status) = server.get("/api/scan/status").await;
+    assert_eq!(
+        serde_json::from_value::<ScanStatus>(status).unwrap(),
+        done.status
+    );
+
+    // The stream follows the next job too, and ends when the server stops.
+    let next = server.scan(r#"{"symbol": "eth"}"#).await;
+    let again = events
+        .until(|e| e.name == "done" && e.status.id == next.id)
+        .await;
+    assert_eq!(
+        (again.status.total, again.status.signals),
+        (2, 6),
+        "ETH on both exchanges"
+    );
+    server.state.begin_shutdown();
+    tokio::time::timeout(PATIENCE, async { while events.next().await.is_some() {} })
+        .await
+        .expect("the stream ends at shutdown");
+}
+
+#[tokio::test]
+async fn a_scan_matching_nothing_fails_and_keeps_the_feed() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    let good = server.scan("").await;
+    assert_eq!(good.state, ScanState::Finished);
+    let before = server.feed("/api/results").await;
+    let failed = server.scan(r#"{"exchange": "MEXC"}"#).await;
+    assert_eq!(failed.state, ScanState::Failed);
+    assert!(
+        failed
+            .errors
+            .iter()
+            .any(|e| e.contains("no symbol with both 15m and 4h candles")),
+        "{failed:?}"
+    );
+    assert_eq!(server.feed("/api/results").await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readers_never_see_a_half_written_feed() {
+    let server =
+        TestServer::start(&[Exchange::Binance, Exchange::Mexc, Exchange::Hyperliquid]).await;
+    let first = server.scan("").await;
+    let expected_signals = first.signals;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url, stop) = (
+                server.client.clone(),
+                server.url("/api/results"),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut versions = std::collections::BTreeSet::new();
+                let mut reads = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let response = client.get(&url).send().await.unwrap();
+                    assert_eq!(response.status(), StatusCode::OK);
+                    let feed =
+                        MasterFeed::parse(&response.text().await.unwrap()).expect("a whole feed");
+                    assert_eq!(feed.signals.len(), expected_signals);
+                    versions.insert(feed.last_updated);
+                    reads += 1;
+                }
+                (reads, versions)
+            })
+        })
+        .collect();
+    let mut written = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        let done = server.scan("").await;
+        assert_eq!(done.state, ScanState::Finished);
+        written.insert(server.feed("/api/results").await.last_updated);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reads = 0;
+    for reader in readers {
+        let (n, versions) = reader.await.unwrap();
+        reads += n;
+        seen.extend(versions);
+    }
+    assert!(
+        reads > 20,
+        "the readers ran during the scans: {reads} reads"
+    );
+    assert!(seen.len() >= 2, "the readers saw the feed change: {seen:?}");
+    assert!(
+        written.len() >= 2,
+        "each scan wrote a new feed: {written:?}"
+    );
+}
+
+#[tokio::test]
+async fn config_is_served_validated_saved_and_used_by_the_next_scan() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    let (status, view) = server.get("/api/config").await;
+    assert_eq!(status, StatusCode::OK);
+    let config: ScannerConfig = serde_json::from_value(view["config"].clone()).unwrap();
+    assert_eq!(config, ScannerConfig::default());
+    let fields = view["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), ScannerConfig::fields().len());
+    assert_eq!(fields[0]["key"], "legacy.min_score");
+    assert_eq!(fields[0]["default"], 60.0);
+
+    let (status, refused) = server
+        .put_config(r#"{"legacy": {"min_score": 500}, "setup": {"sl_lookback": 0}}"#)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let errors: Vec<&str> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "'legacy.min_score' must be between 0 and 100, got 500",
+            "'setup.sl_lookback' must be between 1 and 1000, got 0"
+        ]
+    );
+    assert!(error_of(&refused).starts_with("invalid configuration: 'legacy.min_score'"));
+    for (body, expected) in [
+        ("{", "invalid configuration body: EOF while parsing"),
+        (r#"{"legacy": {"min_scor": 5}}"#, "unknown field `min_scor`"),
+        (r#"{"legacyy": {}}"#, "unknown section \"legacyy\""),
+        (
+            r#"{"v2": {"require_oi": "yes"}}"#,
+            "invalid type: string \"yes\", expected a boolean",
+        ),
+    ] {
+        let (status, refused) = server.put_config(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(error_of(&refused).contains(expected), "{body}: {refused}");
+    }
+    assert!(
+        !server.state.paths.config_path.exists(),
+        "nothing refused was saved"
+    );
+
+    // A scan with the defaults acts on some symbols...
+    let before = server.scan("").await;
+    assert_eq!(before.state, ScanState::Finished);
+    let feed = server.feed("/api/results").await;
+    assert!(feed
+        .signals
+        .iter()
+        .any(|s| s.wait_reasons != ["insufficient_data"]));
+
+    // ...and none once 100000 candles are required.
+    let mut wanted = ScannerConfig::default();
+    wanted.data.min_ltf_candles = 100_000;
+    let (status, saved) = server
+        .put_config(&serde_json::to_string(&wanted).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        serde_json::from_value::<ScannerConfig>(saved["config"].clone()).unwrap(),
+        wanted
+    );
+    assert_eq!(
+        load_config(&server.state.paths.config_path).unwrap(),
+        wanted
+    );
+    let (_, view) = server.get("/api/config").await;
+    assert_eq!(view["config"]["data"]["min_ltf_candles"], 100_000);
+
+    server.scan("").await;
+    let feed = server.feed("/api/results").await;
+    assert_eq!(feed.signals.len(), 3 * SYMBOLS);
+    assert!(feed
+        .signals
+        .iter()
+        .all(|s| s.action == Action::Wait && s.wait_reasons == ["insufficient_data"]));
+}
+
+#[tokio::test]
+async fn every_response_has_the_security_headers_and_unknown_api_paths_are_json() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    for path in ["/", "/api/scan/status", "/api/results", "/healthz"] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'"),
+            "{path}: {csp}"
+        );
+    }
+    let page = server.client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("/pkg/quantpro.js") || html.contains("quantpro"),
+        "the page loads the app: {html}"
+    );
+
+    let (status, body) = server.get("/api/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(error_of(&body).starts_with("no such API route"));
+}
