@@ -10,16 +10,11 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use quantpro::core::candles::Candle;
 use quantpro::core::indicators::{atr, compute_all, dmi, ema, obv, rsi};
 
-const FILE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/candles/BTCUSDT_BINANCE_15m.json"
-);
-
 fn load() -> Vec<Candle> {
-    let text = std::fs::read_to_string(FILE).unwrap_or_else(|e| {
-        panic!("benchmark candles missing at {FILE} ({e}); they live in ../shared/data/candles")
-    });
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{FILE} is malformed: {e}"))
+    let file = quantpro::core::reference_data::candles_dir().join("BTCUSDT_BINANCE_15m.json");
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("cannot read benchmark candles {}: {e}", file.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is malformed: {e}", file.display()))
 }
 
 fn indicators(c: &mut Criterion) {

@@ -15,21 +15,14 @@ use quantpro::model::{
     Strategy as StrategyName, TradeSetup,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-
-/// The real candles (third-party data, read in place, never copied into the repository).
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/candles");
+use std::path::{Path, PathBuf};
 
 /// After every candle of the data set closed (2025-10-01): every series is stale.
 const AFTER_ALL_DATA_MS: i64 = 1_759_276_800_000;
 
-fn data_dir() -> &'static Path {
-    let dir = Path::new(DATA);
-    assert!(
-        dir.is_dir(),
-        "the real candle data is missing: expected the directory {DATA} (shared/data/candles next to the repository)"
-    );
-    dir
+/// The real candles (third-party data, read in place, never copied into the repository).
+fn data_dir() -> PathBuf {
+    quantpro::core::reference_data::candles_dir()
 }
 
 fn scan(dir: &Path, now_ms: i64) -> ScanOutcome {
@@ -61,7 +54,7 @@ fn last_candle(path: &Path, now_ms: i64, interval: Interval) -> serde_json::Valu
 
 #[test]
 fn real_data_gives_three_signals_per_symbol() {
-    let outcome = scan(data_dir(), AFTER_ALL_DATA_MS);
+    let outcome = scan(&data_dir(), AFTER_ALL_DATA_MS);
     let summary = &outcome.summary;
     assert_eq!((summary.symbols_total, summary.symbols_processed), (20, 20));
     assert_eq!(outcome.feed.signals.len(), 60);
@@ -129,7 +122,7 @@ fn real_data_gives_three_signals_per_symbol() {
 fn candles_still_open_at_scan_time_are_not_used() {
     // Mid-July 2025: the Hyperliquid series run on for days after this instant.
     let now = 1_753_000_000_000;
-    let outcome = scan(data_dir(), now);
+    let outcome = scan(&data_dir(), now);
     assert_eq!(outcome.feed.signals.len(), 60);
     let hl_btc = outcome
         .feed
@@ -247,7 +240,7 @@ fn corrupt_files_are_skipped_with_reasons_and_the_rest_scans() {
 
 #[test]
 fn the_feed_is_written_atomically_and_parses_back() {
-    let outcome = scan(data_dir(), AFTER_ALL_DATA_MS);
+    let outcome = scan(&data_dir(), AFTER_ALL_DATA_MS);
     let out = tempfile::tempdir().unwrap();
     let path = out.path().join("master_feed.json");
     std::fs::write(&path, "stale content").unwrap();

@@ -6,6 +6,7 @@
 //! charts are drawn with plotters' SVG backend on the server so the share
 //! page shows them with JavaScript off; the browser never draws.
 
+mod frame;
 mod price;
 mod rsi;
 mod series;

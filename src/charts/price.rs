@@ -1,6 +1,7 @@
 //! A candlestick chart with EMA overlays and the setup's entry, stop and
 //! target as horizontal levels (the DetailPanel's 15m and 4h charts).
 
+use super::frame::{draw_error, draw_mesh, plot_area, Plot};
 use super::style;
 #[cfg(test)]
 use super::style::hex;
@@ -95,41 +96,12 @@ pub fn price_chart_svg(chart: &PriceChart) -> Result<String, ChartError> {
     {
         let root = SVGBackend::with_string(&mut svg, (style::WIDTH, style::PRICE_HEIGHT))
             .into_drawing_area();
-        root.fill(&style::BACKGROUND).map_err(draw_error)?;
-        let mut plot = ChartBuilder::on(&root)
-            .margin_top(22)
-            .margin_right(10)
-            .margin_left(4)
-            .margin_bottom(2)
-            .x_label_area_size(22)
-            .y_label_area_size(74)
-            .build_cartesian_2d(-0.5f64..x_max, y_min..y_max)
-            .map_err(draw_error)?;
-        let time_label = |x: &f64| {
-            let i = x.round();
-            if i >= 0.0 && (i as usize) < shown.len() {
-                format::utc_short(shown[i as usize].t)
-            } else {
-                String::new()
-            }
-        };
+        let mut plot = plot_area(&root, -0.5f64..x_max, y_min..y_max)?;
+        let times: Vec<i64> = shown.iter().map(|c| c.t).collect();
         let decimals = axis_decimals(y_min, y_max, Y_LABELS);
-        let price_label = |y: &f64| format!("{y:.decimals$}");
-        plot.configure_mesh()
-            .bold_line_style(style::GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_style(style::AXIS)
-            .label_style(
-                (style::FONT, style::LABEL_SIZE)
-                    .into_font()
-                    .color(&style::LABEL),
-            )
-            .x_labels(6)
-            .y_labels(Y_LABELS)
-            .x_label_formatter(&time_label)
-            .y_label_formatter(&price_label)
-            .draw()
-            .map_err(draw_error)?;
+        draw_mesh(&mut plot, &times, Y_LABELS, &|y: &f64| {
+            format!("{y:.decimals$}")
+        })?;
 
         draw_candles(&mut plot, shown)?;
         for ema in &chart.emas {
@@ -159,12 +131,6 @@ pub fn price_chart_svg(chart: &PriceChart) -> Result<String, ChartError> {
     }
     Ok(style::responsive(svg, "chart-svg price-chart"))
 }
-
-type Plot<'a, 'b> = ChartContext<
-    'a,
-    SVGBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
 
 fn draw_candles(plot: &mut Plot, candles: &[Candle]) -> Result<(), ChartError> {
     let color = |c: &Candle| if c.c >= c.o { style::UP } else { style::DOWN };
@@ -296,10 +262,6 @@ fn price_range(candles: &[Candle], others: impl Iterator<Item = f64> + Clone) ->
         low.abs().max(1.0) * 0.01
     };
     (low - span * 0.04, high + span * 0.04)
-}
-
-fn draw_error(err: impl std::fmt::Display) -> ChartError {
-    ChartError::Draw(err.to_string())
 }
 
 /// Colours of the level lines, for tests that look for them in the SVG.

@@ -2,9 +2,9 @@
 //! resistance and support trendlines through their pivots (STRATEGIES.md §1)
 //! and the candle where a line was broken.
 
+use super::frame::{draw_error, draw_mesh, plot_area};
 use super::style;
 use super::ChartError;
-use crate::app::format;
 use crate::model::{RsiTrendline, RsiVisuals};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -74,40 +74,10 @@ pub fn rsi_chart_svg(chart: &RsiChart) -> Result<String, ChartError> {
     {
         let root = SVGBackend::with_string(&mut svg, (style::WIDTH, style::RSI_HEIGHT))
             .into_drawing_area();
-        root.fill(&style::BACKGROUND).map_err(draw_error)?;
-        let mut plot = ChartBuilder::on(&root)
-            .margin_top(22)
-            .margin_right(10)
-            .margin_left(4)
-            .margin_bottom(2)
-            .x_label_area_size(22)
-            .y_label_area_size(74)
-            .build_cartesian_2d(-0.5f64..shown as f64 + 1.5, 0f64..100f64)
-            .map_err(draw_error)?;
-        let time_label = |x: &f64| {
-            let i = x.round();
-            if i >= 0.0 && (i as usize) < shown {
-                format::utc_short(chart.times[start + i as usize])
-            } else {
-                String::new()
-            }
-        };
-        let rsi_label = |y: &f64| format!("{y:.0}");
-        plot.configure_mesh()
-            .bold_line_style(style::GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_style(style::AXIS)
-            .label_style(
-                (style::FONT, style::LABEL_SIZE)
-                    .into_font()
-                    .color(&style::LABEL),
-            )
-            .x_labels(6)
-            .y_labels(6)
-            .x_label_formatter(&time_label)
-            .y_label_formatter(&rsi_label)
-            .draw()
-            .map_err(draw_error)?;
+        let mut plot = plot_area(&root, -0.5f64..shown as f64 + 1.5, 0f64..100f64)?;
+        draw_mesh(&mut plot, &chart.times[start..], 6, &|y: &f64| {
+            format!("{y:.0}")
+        })?;
 
         let values = chart.rsi[start..]
             .iter()
@@ -190,10 +160,6 @@ fn draw_legend(
         x += 28 + 8 * name.len() as i32;
     }
     Ok(())
-}
-
-fn draw_error(err: impl std::fmt::Display) -> ChartError {
-    ChartError::Draw(err.to_string())
 }
 
 #[cfg(test)]

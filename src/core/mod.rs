@@ -15,6 +15,7 @@ pub mod external;
 pub mod feed_writer;
 pub mod indicator_export;
 pub mod indicators;
+pub mod reference_data;
 pub mod scan;
 pub mod setup;
 pub mod strategies;

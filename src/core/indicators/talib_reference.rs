@@ -14,7 +14,6 @@ const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/talib/reference.json"
 );
-const CANDLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/candles");
 
 /// The spec's tolerance (STRATEGIES.md §1).
 const MAX_RELATIVE_ERROR: f64 = 1e-9;
@@ -82,14 +81,11 @@ fn fixture() -> &'static Fixture {
 
 /// Reads a real candle file from the shared data directory.
 pub fn load_candles(file: &str) -> Vec<Candle> {
-    let path = format!("{CANDLES}/{file}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "real candle data missing: cannot read {path} ({e}). These tests need \
-             /work/shared/data/candles next to the repository (../shared/data/candles)."
-        )
-    });
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("candle file {path} is malformed: {e}"))
+    let path = crate::core::reference_data::candles_dir().join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read real candle file {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("candle file {} is malformed: {e}", path.display()))
 }
 
 fn columns(file: &str) -> &'static Columns {
