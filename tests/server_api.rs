@@ -13,7 +13,7 @@ use quantpro::model::{
     Action, Exchange, MasterFeed, ScanState, ScanStatus, ScannerConfig, Strategy,
 };
 use quantpro::server::{router, AppState, DataPaths};
-use reqwest::{header, StatusCode};
+use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::time::Duration;
@@ -83,21 +83,17 @@ impl TestServer {
     }
 
     async fn post_scan(&self, body: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(self.url("/api/scan/start"))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        json_of(response).await
+        self.send_json(Method::POST, "/api/scan/start", body).await
     }
 
     async fn put_config(&self, body: &str) -> (StatusCode, Value) {
+        self.send_json(Method::PUT, "/api/config", body).await
+    }
+
+    async fn send_json(&self, method: Method, path: &str, body: &str) -> (StatusCode, Value) {
         let response = self
             .client
-            .put(self.url("/api/config"))
+            .request(method, self.url(path))
             .header(header::CONTENT_TYPE, "application/json")
             .body(body.to_string())
             .send()

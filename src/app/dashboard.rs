@@ -23,7 +23,7 @@ use leptos_router::NavigateOptions;
 #[derive(Clone, Copy)]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub struct DashboardState {
-    pub feed: Resource<Result<TableFeed, ServerFnError>>,
+    pub feed: Resource<Result<TableFeed, ServerFnError>, super::codec::JsonBytes>,
     /// Latest status from `/api/scan/events`; `None` until the stream's first event.
     pub scan: RwSignal<Option<ScanStatus>>,
     /// Whether the progress stream is connected.
@@ -79,7 +79,7 @@ pub fn use_set_panel() -> impl Fn(Option<&str>) + Clone + 'static {
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let feed = Resource::new(|| (), |_| get_table_feed());
+    let feed = super::codec::resource(|| (), |_| get_table_feed());
     let state = DashboardState {
         feed,
         scan: RwSignal::new(None),

@@ -43,7 +43,7 @@ impl Default for CalculatorInputs {
 #[component]
 pub fn SidePanel(row: TableRow) -> impl IntoView {
     let (exchange, symbol, strategy) = (row.exchange, row.symbol.clone(), row.strategy);
-    let detail = Resource::new(
+    let detail = super::codec::resource(
         || (),
         move |_| get_signal_detail(exchange, symbol.clone(), strategy),
     );

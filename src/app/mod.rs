@@ -8,6 +8,7 @@
 //! the pure logic behind them.
 
 pub mod api;
+pub mod codec;
 mod config_panel;
 mod dashboard;
 mod detail_panel;

@@ -36,7 +36,8 @@ pub struct ScanEventReader {
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 impl ScanEventReader {
     pub fn read(&mut self, event_name: &str, data: &str) -> ScanEvent {
-        let status: ScanStatus = match serde_json::from_str(data) {
+        // From bytes, like every other JSON the browser reads (see `codec`).
+        let status: ScanStatus = match serde_json::from_slice(data.as_bytes()) {
             Ok(status) => status,
             Err(err) => return ScanEvent::Unreadable(format!("{event_name}: {err}")),
         };

@@ -54,7 +54,7 @@ pub fn share_description(signal: &Signal) -> String {
 #[component]
 pub fn SharePage() -> impl IntoView {
     let params = use_params_map();
-    let detail = Resource::new(
+    let detail = super::codec::resource(
         move || share_target(&params.read()),
         |target| async move {
             match target {

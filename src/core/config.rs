@@ -18,7 +18,7 @@ pub enum ConfigFileError {
     },
     #[error("{path} is not a valid configuration: {message}")]
     Syntax { path: PathBuf, message: String },
-    #[error("{path} has invalid values: {}", join(.errors))]
+    #[error("{path} has invalid values: {}", ConfigError::join_all(.errors))]
     Invalid {
         path: PathBuf,
         errors: Vec<ConfigError>,
@@ -29,14 +29,6 @@ pub enum ConfigFileError {
     Encode(String),
     #[error(transparent)]
     Write(#[from] WriteError),
-}
-
-fn join(errors: &[ConfigError]) -> String {
-    errors
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Reads `path`: a missing file gives the defaults; a file that is not valid

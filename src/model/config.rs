@@ -245,6 +245,17 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// All the problems of one configuration in one line, `; `-separated.
+    pub fn join_all(errors: &[ConfigError]) -> String {
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// How to read, range-check and write one field; one table serves
 /// `fields`, `get`, `set` and `validate`.
 struct FieldSpec {

@@ -20,7 +20,7 @@ pub enum ApiError {
     InvalidScan(#[from] InvalidScanRequest),
     #[error("a scan is already running (job {running_id}); follow it at /api/scan/events")]
     ScanRunning { running_id: u64 },
-    #[error("invalid configuration: {}", join(.0))]
+    #[error("invalid configuration: {}", ConfigError::join_all(.0))]
     InvalidConfig(Vec<ConfigError>),
     #[error(transparent)]
     FeedUnavailable(#[from] FeedLoadError),
@@ -29,14 +29,6 @@ pub enum ApiError {
     /// A server-side problem (a config file that cannot be read or written).
     #[error("{0}")]
     Internal(String),
-}
-
-fn join(errors: &[ConfigError]) -> String {
-    errors
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl From<ScanStartError> for ApiError {
