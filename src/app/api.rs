@@ -6,8 +6,10 @@
 //! can word them; `ServerFnError` is kept for transport and server faults.
 
 use super::table_view::TableRow;
+#[cfg(feature = "ssr")]
+use crate::model::Signal;
 use crate::model::{
-    Exchange, MasterFeed, ScanStartRequest, ScanStatus, ScannerConfig, Signal, Strategy,
+    Exchange, MasterFeed, ScanStartRequest, ScanStatus, ScannerConfig, Strategy, TradeSetup,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -128,7 +130,8 @@ pub async fn get_scan_status() -> Result<ScanStatus, ServerFnError> {
 }
 
 /// The three server-rendered charts of a signal, as SVG documents.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChartSvgs {
     /// 4h candles, EMA50/EMA200, entry/SL/TP levels.
     pub htf: String,
@@ -138,8 +141,9 @@ pub struct ChartSvgs {
     pub rsi: String,
 }
 
-/// One signal with its charts, for the DetailPanel and the share page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One signal with its charts: what `signal_html` renders.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignalDetail {
     pub signal: Signal,
     pub charts: Option<ChartSvgs>,
@@ -150,16 +154,53 @@ pub struct SignalDetail {
     pub server_time_ms: i64,
 }
 
-/// The signal of `(exchange, symbol, strategy)` from the current feed with
-/// its charts; `None` when the feed has no such signal.
+/// One signal as the DetailPanel and the share page show it: the static
+/// parts as HTML rendered on the server (`signal_html`), plus what the
+/// interactive parts and the page head need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalPanels {
+    /// Title line and facts of the `signal-header` bar.
+    pub header_html: String,
+    /// The 15m and 4h charts, or why there are none.
+    pub charts_html: String,
+    /// The setup's levels, or "no setup".
+    pub setup_html: String,
+    /// The ObservabilityPanel.
+    pub observability_html: String,
+    /// For the position-size calculator.
+    pub setup: Option<TradeSetup>,
+    /// The share page's `<title>` and Open Graph title.
+    pub title: String,
+    /// One line: the page description and link preview.
+    pub description: String,
+    /// The dashboard with this signal selected.
+    pub dashboard_link: String,
+    /// True when the candles are the project's generated sample.
+    pub synthetic: bool,
+}
+
+/// The signal of `(exchange, symbol, strategy)` from the current feed, its
+/// parts rendered; `None` when the feed has no such signal.
 #[server]
-pub async fn get_signal_detail(
+pub async fn get_signal_panels(
     exchange: Exchange,
     symbol: String,
     strategy: Strategy,
-) -> Result<Option<SignalDetail>, ServerFnError> {
+) -> Result<Option<SignalPanels>, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let Some(signal) = find_signal(&state, exchange, &symbol, strategy).await? else {
+    let detail = load_signal_detail(&state, exchange, &symbol, strategy).await?;
+    Ok(detail.map(super::signal_html::render_panels))
+}
+
+/// The signal with its charts drawn from the candle files.
+#[cfg(feature = "ssr")]
+async fn load_signal_detail(
+    state: &crate::server::AppState,
+    exchange: Exchange,
+    symbol: &str,
+    strategy: Strategy,
+) -> Result<Option<SignalDetail>, ServerFnError> {
+    let Some(signal) = find_signal(state, exchange, symbol, strategy).await? else {
         return Ok(None);
     };
     let data_dir = state.paths.data_dir.clone();

@@ -1,17 +1,17 @@
 //! DetailPanel: the selected signal's 15m and 4h charts (server-rendered
 //! SVG with EMAs and the entry/SL/TP levels), its trade setup with a
 //! position-size calculator, and the AI analysis button. `SidePanel` puts it
-//! next to the ObservabilityPanel on the dashboard; the share page reuses
-//! the pieces.
+//! next to the ObservabilityPanel on the dashboard. The static parts come as
+//! HTML rendered on the server (`signal_html`); the calculator and the AI
+//! button are components here, reused by the share page.
 
-use super::api::{get_signal_detail, AiAnalysis, AnalyzeSignal, ChartSvgs, SignalDetail};
+use super::api::{get_signal_panels, AiAnalysis, AnalyzeSignal, SignalPanels};
 use super::dashboard::use_set_view;
 use super::format;
-use super::observability_panel::ObservabilityPanel;
 use super::position_size::{parse_amount, position_size, PositionSize, SizeError};
-use super::scanner_table::{action_class, bias_class};
+use super::scanner_table::action_class;
 use super::table_view::{share_path, TableRow, TableView};
-use crate::model::{Signal, TradeSetup};
+use crate::model::{Exchange, Strategy, TradeSetup};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -39,14 +39,18 @@ impl Default for CalculatorInputs {
 }
 
 /// The dashboard's view of the selected row: its header at once, then the
-/// full signal and its charts from `get_signal_detail`.
+/// signal's parts from `get_signal_panels` (rendered on the server) with
+/// the calculator and the AI button.
 #[component]
 pub fn SidePanel(row: TableRow) -> impl IntoView {
     let (exchange, symbol, strategy) = (row.exchange, row.symbol.clone(), row.strategy);
-    let detail = super::codec::resource(
-        || (),
-        move |_| get_signal_detail(exchange, symbol.clone(), strategy),
-    );
+    let detail = {
+        let symbol = symbol.clone();
+        super::codec::resource(
+            || (),
+            move |_| get_signal_panels(exchange, symbol.clone(), strategy),
+        )
+    };
     let set_view = use_set_view();
     let query = use_query_map();
     let close = move || {
@@ -84,35 +88,42 @@ pub fn SidePanel(row: TableRow) -> impl IntoView {
                 {move || {
                     let share_href = share_href.clone();
                     let close = close.clone();
+                    let symbol = symbol.clone();
                     Suspend::new(async move {
                         match detail.await {
-                            Ok(Some(detail)) => {
-                                let SignalDetail { signal, charts, chart_error, server_time_ms, .. } = detail;
-                                let rsi_svg = charts.as_ref().map(|c| c.rsi.clone());
+                            Ok(Some(panels)) => {
+                                let SignalPanels { header_html, charts_html, setup_html, observability_html, setup, .. } = panels;
                                 view! {
-                                    <SignalHeader signal=signal.clone() now_ms=server_time_ms>
-                                        <a
-                                            class="btn btn-ghost btn-small"
-                                            href=share_href
-                                            target="_blank"
-                                            rel="noopener"
-                                            title="Server-rendered page of this signal, works without JavaScript"
-                                            data-testid="share-link"
-                                        >
-                                            "Share ↗"
-                                        </a>
-                                        <button
-                                            class="btn btn-ghost btn-small"
-                                            title="Close the detail view"
-                                            data-testid="detail-close"
-                                            on:click=move |_| close()
-                                        >
-                                            "✕"
-                                        </button>
-                                    </SignalHeader>
+                                    <div class="signal-header">
+                                        <div class="html-part" inner_html=header_html></div>
+                                        <div class="signal-actions">
+                                            <a
+                                                class="btn btn-ghost btn-small"
+                                                href=share_href
+                                                target="_blank"
+                                                rel="noopener"
+                                                title="Server-rendered page of this signal, works without JavaScript"
+                                                data-testid="share-link"
+                                            >
+                                                "Share ↗"
+                                            </a>
+                                            <button
+                                                class="btn btn-ghost btn-small"
+                                                title="Close the detail view"
+                                                data-testid="detail-close"
+                                                on:click=move |_| close()
+                                            >
+                                                "✕"
+                                            </button>
+                                        </div>
+                                    </div>
                                     <div class="detail-grid">
-                                        <DetailPanel signal=signal.clone() charts chart_error />
-                                        <ObservabilityPanel signal rsi_svg />
+                                        <section class="panel detail-panel">
+                                            <div class="html-part" inner_html=charts_html></div>
+                                            <SetupCard levels_html=setup_html setup />
+                                            <AiAnalysisBox exchange symbol=symbol.clone() strategy />
+                                        </section>
+                                        <div class="html-part" inner_html=observability_html></div>
                                     </div>
                                 }
                                     .into_any()
@@ -137,63 +148,6 @@ pub fn SidePanel(row: TableRow) -> impl IntoView {
     }
 }
 
-/// Symbol, exchange, strategy, action, score, price and data time, with
-/// room for actions on the right (`children`).
-#[component]
-pub fn SignalHeader(signal: Signal, now_ms: i64, children: Children) -> impl IntoView {
-    let calculated_ms = signal.observability.calculated_at * 1000;
-    let candle = signal.ltf.last_candle_time;
-    view! {
-        <div class="signal-header">
-            <div class="signal-title">
-                <span class="signal-symbol" data-testid="detail-symbol">{signal.symbol.clone()}</span>
-                <span class="muted">{signal.exchange.as_str()}</span>
-                <span class="strategy-name">{signal.strategy.as_str()}</span>
-                <span class=action_class(signal.action)>{signal.action.as_str()}</span>
-                <span class=bias_class(signal.bias) title="Bias: the direction the strategy leans to">
-                    {format!("bias {}", signal.bias)}
-                </span>
-            </div>
-            <div class="signal-facts">
-                <span title="Total score 0–100 (sum of the four mapped scores)">
-                    <span class="fact-label">"Score "</span>
-                    <strong>{format::number(Some(signal.score), 1)}</strong>
-                    <span class="muted">"/100"</span>
-                </span>
-                <span title="Last closed 15m close">
-                    <span class="fact-label">"Price "</span>
-                    <strong>{format::price(signal.price)}</strong>
-                </span>
-                <span title=candle.map(format::utc_datetime).unwrap_or_default()>
-                    <span class="fact-label">"15m candle "</span>
-                    {candle.map(|t| format!("{} ago", format::age((now_ms - t) / 1000))).unwrap_or_else(|| "—".into())}
-                    {signal.ltf.stale.then(|| view! { <span class="stale-flag" title="stale: older than the configured intervals">" ⚠ stale"</span> })}
-                </span>
-                <span class="muted" title="When the scanner computed this signal">
-                    {format!("computed {}", format::utc_datetime(calculated_ms))}
-                </span>
-            </div>
-            <div class="signal-actions">{children()}</div>
-        </div>
-    }
-}
-
-/// The dashboard's DetailPanel: charts, setup, calculator, AI analysis.
-#[component]
-pub fn DetailPanel(
-    signal: Signal,
-    charts: Option<ChartSvgs>,
-    chart_error: Option<String>,
-) -> impl IntoView {
-    view! {
-        <section class="panel detail-panel">
-            <PriceCharts charts error=chart_error />
-            <SetupCard setup=signal.setup.clone() />
-            <AiAnalysisBox signal />
-        </section>
-    }
-}
-
 #[component]
 fn ChartPlaceholders() -> impl IntoView {
     view! {
@@ -204,105 +158,16 @@ fn ChartPlaceholders() -> impl IntoView {
     }
 }
 
-/// The LTF and HTF candle charts, injected as SVG (rendered on the server).
+/// The setup's levels (HTML from the server) with the position-size
+/// calculator beside them.
 #[component]
-pub fn PriceCharts(charts: Option<ChartSvgs>, error: Option<String>) -> impl IntoView {
-    match charts {
-        Some(charts) => view! {
-            <div class="charts">
-                <figure class="chart" data-testid="ltf-chart">
-                    <figcaption>
-                        "15m candles · EMA20 / EMA50 · entry, SL, TP"
-                    </figcaption>
-                    <div class="chart-svg-box" inner_html=charts.ltf></div>
-                </figure>
-                <figure class="chart" data-testid="htf-chart">
-                    <figcaption>
-                        "4h candles · EMA50 / EMA200 · entry, SL, TP"
-                    </figcaption>
-                    <div class="chart-svg-box" inner_html=charts.htf></div>
-                </figure>
-            </div>
-        }
-        .into_any(),
-        None => view! {
-            <p class="panel-note error" data-testid="chart-error">
-                {format!("No charts: {}", error.unwrap_or_else(|| "unknown reason".into()))}
-            </p>
-        }
-        .into_any(),
-    }
-}
-
-/// Entry, SL, TP, RR, side and risk per unit, and the calculator.
-#[component]
-pub fn SetupCard(setup: Option<TradeSetup>) -> impl IntoView {
-    let Some(setup) = setup else {
-        return view! {
-            <div class="setup-card" data-testid="setup-card">
-                <h3>"Trade setup"</h3>
-                <p class="panel-note">"No setup: the strategy has no direction for this symbol."</p>
-            </div>
-        }
-        .into_any();
-    };
-    let risk = setup.risk_per_unit();
-    let pct = |level: f64| {
-        if setup.entry > 0.0 {
-            format!("{:+.2}%", 100.0 * (level - setup.entry) / setup.entry)
-        } else {
-            String::new()
-        }
-    };
-    let risk_pct = if setup.entry > 0.0 {
-        format!("{:.2}%", 100.0 * risk / setup.entry)
-    } else {
-        String::new()
-    };
-    let side_class = if setup.side == crate::model::Side::Long {
-        "side side-long"
-    } else {
-        "side side-short"
-    };
+pub fn SetupCard(levels_html: String, setup: Option<TradeSetup>) -> impl IntoView {
     view! {
         <div class="setup-card" data-testid="setup-card">
-            <h3>
-                "Trade setup "
-                <span class=side_class data-testid="setup-side">{setup.side.as_str()}</span>
-            </h3>
-            <table class="kv setup-levels">
-                <tbody>
-                    <tr title="Entry = last closed 15m close">
-                        <th>"Entry"</th>
-                        <td class="num" data-testid="setup-entry">{format::price(setup.entry)}</td>
-                        <td class="num muted"></td>
-                    </tr>
-                    <tr class="level-sl" title="Stop: beyond the extreme of the last 10 15m candles ± 0.25 ATR, at least 1 ATR from entry (defaults)">
-                        <th>"Stop loss"</th>
-                        <td class="num" data-testid="setup-sl">{format::price(setup.sl)}</td>
-                        <td class="num muted">{pct(setup.sl)}</td>
-                    </tr>
-                    <tr class="level-tp" title="Target: the 100-candle 4h extreme if at least 1.5 risks away, else 2 risks (defaults)">
-                        <th>"Take profit"</th>
-                        <td class="num" data-testid="setup-tp">{format::price(setup.tp)}</td>
-                        <td class="num muted">{pct(setup.tp)}</td>
-                    </tr>
-                    <tr title="Reward/risk: |TP − entry| / |entry − SL|">
-                        <th>"Reward/risk"</th>
-                        <td class="num" data-testid="setup-rr">{format::number(Some(setup.rr), 2)}</td>
-                        <td></td>
-                    </tr>
-                    <tr title="Risk per unit: |entry − SL| in quote currency per unit of the base asset">
-                        <th>"Risk / unit"</th>
-                        <td class="num" data-testid="setup-risk">{format::price(risk)}</td>
-                        <td class="num muted">{risk_pct}</td>
-                    </tr>
-                </tbody>
-            </table>
-            <PositionCalculator setup />
+            <div class="html-part" inner_html=levels_html></div>
+            {setup.map(|setup| view! { <PositionCalculator setup /> })}
         </div>
     }
-    .into_any()
 }
 
 /// size = account × risk% / risk per unit; notional = size × entry.
@@ -378,9 +243,8 @@ fn PositionCalculator(setup: TradeSetup) -> impl IntoView {
 
 /// The "AI analysis" button and Gemini's answer (or why there is none).
 #[component]
-fn AiAnalysisBox(signal: Signal) -> impl IntoView {
+fn AiAnalysisBox(exchange: Exchange, symbol: String, strategy: Strategy) -> impl IntoView {
     let analyze = ServerAction::<AnalyzeSignal>::new();
-    let (exchange, symbol, strategy) = (signal.exchange, signal.symbol.clone(), signal.strategy);
     let answer = move || {
         analyze.value().get().map(|result| match result {
             Ok(AiAnalysis::Commentary(text)) => {

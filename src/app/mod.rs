@@ -14,11 +14,14 @@ mod dashboard;
 mod detail_panel;
 mod exchange_panel;
 pub mod format;
+#[cfg(feature = "ssr")]
 mod observability_panel;
 pub mod position_size;
 mod scan_events;
 mod scanner_table;
 mod share_page;
+#[cfg(feature = "ssr")]
+mod signal_html;
 pub mod table_view;
 
 use leptos::prelude::*;

@@ -1,16 +1,14 @@
 //! The share page `/signal/{exchange}/{symbol}/{strategy}`: one signal,
 //! rendered completely on the server (the route uses `SsrMode::Async`), so
 //! it works with JavaScript off and a chat app's link preview finds its Open
-//! Graph tags. Charts, setup and score breakdown reuse the dashboard's
-//! components; an unknown signal gets a 404 with a way back.
+//! Graph tags. Charts, setup and score breakdown are the dashboard's parts
+//! (`signal_html`, the calculator); an unknown signal gets a 404 with a way
+//! back.
 
-use super::api::{get_signal_detail, SignalDetail};
+use super::api::{get_signal_panels, SignalPanels};
 use super::dashboard::DataSourceBadge;
-use super::detail_panel::{PriceCharts, SetupCard, SignalHeader};
-use super::format;
-use super::observability_panel::ObservabilityPanel;
-use super::table_view::{row_key, TableView};
-use crate::model::{Exchange, Signal, Strategy};
+use super::detail_panel::SetupCard;
+use crate::model::{Exchange, Strategy};
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
@@ -27,30 +25,6 @@ fn share_target(params: &ParamsMap) -> Option<(Exchange, String, Strategy)> {
     Some((exchange, symbol, strategy))
 }
 
-/// The one-line summary used as the page description and link preview.
-pub fn share_description(signal: &Signal) -> String {
-    let mut text = format!(
-        "{} on {} · {} · action {} · score {:.1}/100 · price {}",
-        signal.symbol,
-        signal.exchange,
-        signal.strategy,
-        signal.action,
-        signal.score,
-        format::price(signal.price)
-    );
-    if let Some(setup) = &signal.setup {
-        text.push_str(&format!(
-            " · {} entry {} SL {} TP {} RR {:.2}",
-            setup.side,
-            format::price(setup.entry),
-            format::price(setup.sl),
-            format::price(setup.tp),
-            setup.rr
-        ));
-    }
-    text
-}
-
 #[component]
 pub fn SharePage() -> impl IntoView {
     let params = use_params_map();
@@ -59,7 +33,7 @@ pub fn SharePage() -> impl IntoView {
         |target| async move {
             match target {
                 Some((exchange, symbol, strategy)) => {
-                    get_signal_detail(exchange, symbol, strategy).await
+                    get_signal_panels(exchange, symbol, strategy).await
                 }
                 None => Ok(None),
             }
@@ -78,7 +52,7 @@ pub fn SharePage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="loading">"Loading signal…"</p> }>
                     {move || Suspend::new(async move {
                         match detail.await {
-                            Ok(Some(detail)) => view! { <ShareBody detail /> }.into_any(),
+                            Ok(Some(panels)) => view! { <ShareBody panels /> }.into_any(),
                             Ok(None) => view! { <SignalNotFound /> }.into_any(),
                             Err(err) => {
                                 view! {
@@ -97,28 +71,18 @@ pub fn SharePage() -> impl IntoView {
 }
 
 #[component]
-fn ShareBody(detail: SignalDetail) -> impl IntoView {
-    let SignalDetail {
-        signal,
-        charts,
-        chart_error,
+fn ShareBody(panels: SignalPanels) -> impl IntoView {
+    let SignalPanels {
+        header_html,
+        charts_html,
+        setup_html,
+        observability_html,
+        setup,
+        title,
+        description,
+        dashboard_link,
         synthetic,
-        server_time_ms,
-    } = detail;
-    let title = format!(
-        "{} {} · {} · QuantPro",
-        signal.symbol, signal.action, signal.strategy
-    );
-    let description = share_description(&signal);
-    let dashboard_link = {
-        let view = TableView {
-            selected: Some(row_key(&signal)),
-            ..TableView::default()
-        };
-        format!("/{}", view.to_params(&ParamsMap::new()).to_query_string())
-    };
-    let rsi = charts.as_ref().map(|c| c.rsi.clone());
-    let now_ms = server_time_ms;
+    } = panels;
     view! {
         <Title text=title.clone() />
         <Meta name="description" content=description.clone() />
@@ -128,19 +92,22 @@ fn ShareBody(detail: SignalDetail) -> impl IntoView {
         <Meta property="og:site_name" content="QuantPro" />
         <Meta name="twitter:card" content="summary" />
         <article class="share-article" data-testid="share-page">
-            <SignalHeader signal=signal.clone() now_ms>
-                <DataSourceBadge synthetic />
-                <a class="btn btn-ghost btn-small" href=dashboard_link data-testid="open-in-dashboard">
-                    "Open in dashboard"
-                </a>
-            </SignalHeader>
+            <div class="signal-header">
+                <div class="html-part" inner_html=header_html></div>
+                <div class="signal-actions">
+                    <DataSourceBadge synthetic />
+                    <a class="btn btn-ghost btn-small" href=dashboard_link data-testid="open-in-dashboard">
+                        "Open in dashboard"
+                    </a>
+                </div>
+            </div>
             <p class="share-summary" data-testid="share-summary">{description}</p>
             <div class="share-grid">
                 <section class="panel">
-                    <PriceCharts charts=charts error=chart_error />
-                    <SetupCard setup=signal.setup.clone() />
+                    <div class="html-part" inner_html=charts_html></div>
+                    <SetupCard levels_html=setup_html setup />
                 </section>
-                <ObservabilityPanel signal rsi_svg=rsi />
+                <div class="html-part" inner_html=observability_html></div>
             </div>
         </article>
     }
@@ -171,7 +138,6 @@ fn SignalNotFound() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixtures::sample_signal;
 
     #[test]
     fn share_targets_parse_from_path_params() {
@@ -196,14 +162,5 @@ mod tests {
         .map(|(k, v)| (k, v.to_string()))
         .collect();
         assert_eq!(share_target(&bad), None);
-    }
-
-    #[test]
-    fn the_description_carries_the_setup() {
-        let text = share_description(&sample_signal("BTCUSDT", Strategy::Legacy));
-        assert_eq!(
-            text,
-            "BTCUSDT on BINANCE · Legacy · action LONG · score 61.2/100 · price 64080.50 · LONG entry 64080.50 SL 63500.00 TP 65500.00 RR 2.44"
-        );
     }
 }
