@@ -642,3 +642,95 @@ async fn every_response_has_the_security_headers_and_unknown_api_paths_are_json(
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(error_of(&body).starts_with("no such API route"));
 }
+
+impl TestServer {
+    /// Calls a server function at its fixed endpoint with form arguments.
+    async fn server_fn(&self, endpoint: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn server_functions_serve_the_table_and_a_signal_rendered_on_the_server() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    let (status, text) = server.server_fn("table_feed", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let table: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(table["rows"].as_array().unwrap().len(), 0);
+    assert!(
+        table["error"].as_str().unwrap().contains("No master feed"),
+        "{table}"
+    );
+
+    server.scan("{}").await;
+    let (status, text) = server.server_fn("table_feed", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let table: Value = serde_json::from_str(&text).unwrap();
+    let rows = table["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), SYMBOLS * 3);
+    assert!(table["error"].is_null(), "{table}");
+
+    // One signal of the table, its parts as the DetailPanel gets them.
+    let symbol = rows[0]["symbol"].as_str().unwrap();
+    let strategy = rows[0]["strategy"].as_str().unwrap();
+    let (status, text) = server
+        .server_fn(
+            "signal_panels",
+            &[
+                ("exchange", "BINANCE"),
+                ("symbol", symbol),
+                ("strategy", strategy),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let panels: Value = serde_json::from_str(&text).unwrap();
+    let html = |field: &str| panels[field].as_str().unwrap_or_default().to_string();
+    assert!(html("header_html").contains(symbol), "{panels}");
+    assert_eq!(
+        html("charts_html").matches("<svg").count(),
+        2,
+        "15m and 4h charts"
+    );
+    assert!(html("observability_html").contains("Score composition"));
+    assert!(html("observability_html").contains("<svg"), "the RSI chart");
+    assert!(html("setup_html").contains("Trade setup"));
+    assert!(html("description").starts_with(&format!("{symbol} on BINANCE")));
+
+    // A signal the feed does not have is `null`, not an error.
+    let (status, text) = server
+        .server_fn(
+            "signal_panels",
+            &[
+                ("exchange", "BINANCE"),
+                ("symbol", "NOPEUSDT"),
+                ("strategy", "Legacy"),
+            ],
+        )
+        .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "null"));
+
+    // Arguments that do not parse are the caller's fault.
+    let (status, text) = server
+        .server_fn(
+            "signal_panels",
+            &[
+                ("exchange", "KRAKEN"),
+                ("symbol", symbol),
+                ("strategy", "Legacy"),
+            ],
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}: {text}");
+    assert!(
+        text.contains("KRAKEN") || text.to_lowercase().contains("variant"),
+        "{text}"
+    );
+}

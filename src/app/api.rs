@@ -4,38 +4,16 @@
 //! typed stubs. Expected refusals (a scan already running, an invalid
 //! configuration, no Gemini key) are values of the answer types, so the UI
 //! can word them; `ServerFnError` is kept for transport and server faults.
+//! Each has a fixed endpoint under `/api/` (POST, form-encoded arguments
+//! unless `input = Json`), so scripts and tests can call them too.
 
 use super::table_view::TableRow;
 #[cfg(feature = "ssr")]
 use crate::model::Signal;
-use crate::model::{
-    Exchange, MasterFeed, ScanStartRequest, ScanStatus, ScannerConfig, Strategy, TradeSetup,
-};
+use crate::model::{Exchange, ScanStartRequest, ScanStatus, ScannerConfig, Strategy, TradeSetup};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
-
-/// What the dashboard shows: the feed (possibly empty), why it is empty when
-/// it could not be read, and where the candles came from.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct FeedView {
-    pub feed: MasterFeed,
-    /// A reader-facing message when the feed file is missing or corrupt.
-    pub error: Option<String>,
-    /// True when the candles are the project's generated sample, not market data.
-    pub synthetic: bool,
-    /// The server's clock when it answered (Unix ms), so ages render the
-    /// same on the server and in the browser.
-    pub server_time_ms: i64,
-}
-
-/// The master feed as the dashboard needs it; never fails because of a bad
-/// feed file (that becomes `FeedView::error`).
-#[server]
-pub async fn get_feed() -> Result<FeedView, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    Ok(state.feed_view().await)
-}
 
 /// The dashboard table's data: one `TableRow` per signal of the feed. The
 /// page carries these rather than whole signals (about a tenth of the size;
@@ -54,7 +32,7 @@ pub struct TableFeed {
     pub server_time_ms: i64,
 }
 
-#[server]
+#[server(endpoint = "table_feed")]
 pub async fn get_table_feed() -> Result<TableFeed, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
     let (rows, last_updated, error) = match state.feed.load().await {
@@ -107,7 +85,7 @@ impl ScanStartOutcome {
 }
 
 /// Starts a background scan; progress arrives on `/api/scan/events`.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "start_scan")]
 pub async fn start_scan(request: ScanStartRequest) -> Result<ScanStartOutcome, ServerFnError> {
     use crate::server::ScanStartError;
     let state = expect_context::<crate::server::AppState>();
@@ -123,7 +101,7 @@ pub async fn start_scan(request: ScanStartRequest) -> Result<ScanStartOutcome, S
 }
 
 /// The current (or last) scan job.
-#[server]
+#[server(endpoint = "scan_status")]
 pub async fn get_scan_status() -> Result<ScanStatus, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
     Ok(state.scans.status())
@@ -181,7 +159,7 @@ pub struct SignalPanels {
 
 /// The signal of `(exchange, symbol, strategy)` from the current feed, its
 /// parts rendered; `None` when the feed has no such signal.
-#[server]
+#[server(endpoint = "signal_panels")]
 pub async fn get_signal_panels(
     exchange: Exchange,
     symbol: String,
@@ -262,7 +240,7 @@ pub enum AiAnalysis {
 /// Gemini's commentary of one signal. Without `GEMINI_API_KEY` this is
 /// `Unavailable` with the message saying how to set it; the key itself
 /// never leaves the server.
-#[server]
+#[server(endpoint = "analyze_signal")]
 pub async fn analyze_signal(
     exchange: Exchange,
     symbol: String,
@@ -300,7 +278,7 @@ pub struct ConfigState {
     pub error: Option<String>,
 }
 
-#[server]
+#[server(endpoint = "scanner_config")]
 pub async fn get_scanner_config() -> Result<ConfigState, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
     let path = state.paths.config_path.display().to_string();
@@ -328,7 +306,7 @@ pub enum ConfigSaveOutcome {
 
 /// Validates and saves the configuration to `quantpro.toml`; the next scan
 /// reads it.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "save_scanner_config")]
 pub async fn save_scanner_config(
     config: ScannerConfig,
 ) -> Result<ConfigSaveOutcome, ServerFnError> {

@@ -2,7 +2,6 @@
 
 use super::feed_store::FeedStore;
 use super::scan_jobs::ScanJobs;
-use crate::app::api::FeedView;
 use crate::core::config::{load_config, save_config, ConfigFileError};
 use crate::model::ScannerConfig;
 use axum::extract::FromRef;
@@ -78,23 +77,6 @@ impl AppState {
     pub async fn save_scanner_config(&self, config: ScannerConfig) -> Result<(), ConfigFileError> {
         let path = self.paths.config_path.clone();
         run_blocking(move || save_config(&path, &config)).await
-    }
-
-    /// The feed as the dashboard shows it: a bad file becomes a message.
-    pub async fn feed_view(&self) -> FeedView {
-        let (feed, error) = match self.feed.load().await {
-            Ok(snapshot) => (snapshot.feed.clone(), None),
-            Err(err) => {
-                tracing::warn!("[FEED] {err}");
-                (Default::default(), Some(err.to_string()))
-            }
-        };
-        FeedView {
-            feed,
-            error,
-            synthetic: self.paths.is_synthetic(),
-            server_time_ms: crate::now_ms(),
-        }
     }
 }
 
