@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// The dashboard table's data: one `TableRow` per signal of the feed. The
 /// page carries these rather than whole signals (about a tenth of the size;
-/// the side panel fetches the selected signal with `get_signal_detail`).
+/// the side panel fetches the selected signal with `get_signal_panels`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TableFeed {
     pub rows: Vec<TableRow>,
@@ -107,24 +107,12 @@ pub async fn get_scan_status() -> Result<ScanStatus, ServerFnError> {
     Ok(state.scans.status())
 }
 
-/// The three server-rendered charts of a signal, as SVG documents.
-#[cfg(feature = "ssr")]
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChartSvgs {
-    /// 4h candles, EMA50/EMA200, entry/SL/TP levels.
-    pub htf: String,
-    /// 15m candles, EMA20/EMA50, entry/SL/TP levels.
-    pub ltf: String,
-    /// 15m RSI(14) with the resistance/support trendlines and the break point.
-    pub rsi: String,
-}
-
 /// One signal with its charts: what `signal_html` renders.
 #[cfg(feature = "ssr")]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalDetail {
     pub signal: Signal,
-    pub charts: Option<ChartSvgs>,
+    pub charts: Option<crate::charts::ChartSvgs>,
     /// Why there are no charts (candle file missing or changed since the scan).
     pub chart_error: Option<String>,
     pub synthetic: bool,

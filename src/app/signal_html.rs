@@ -6,11 +6,12 @@
 //! interactive parts (position-size calculator, AI button, close and share
 //! actions) stay components of the pages.
 
-use super::api::{ChartSvgs, SignalDetail, SignalPanels};
+use super::api::{SignalDetail, SignalPanels};
 use super::format;
 use super::observability_panel::ObservabilityPanel;
 use super::scanner_table::{action_class, bias_class};
 use super::table_view::{row_key, TableView};
+use crate::charts::ChartSvgs;
 use crate::model::{Signal, TradeSetup};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;

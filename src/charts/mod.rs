@@ -1,7 +1,7 @@
 //! Server-rendered charts of one signal: 4h and 15m candles with their EMAs
 //! and the setup's entry/SL/TP levels, and the 15m RSI with its trendlines.
 //!
-//! Flow: candle store -> **charts** -> `app::api::get_signal_detail` -> the
+//! Flow: candle store -> **charts** -> `app::api::get_signal_panels` -> the
 //! DetailPanel, ObservabilityPanel and share page inject the SVG text. The
 //! charts are drawn with plotters' SVG backend on the server so the share
 //! page shows them with JavaScript off; the browser never draws.
@@ -16,7 +16,6 @@ pub use price::{price_chart_svg, EmaOverlay, PriceChart};
 pub use rsi::{rsi_chart_svg, RsiChart};
 pub use series::{load_signal_series, SignalSeries};
 
-use crate::app::api::ChartSvgs;
 use crate::core::candles::{CandleFileError, Interval};
 use crate::core::indicators::{ema, rsi, EMA_FAST, EMA_MID, EMA_SLOW, RSI_PERIOD};
 use crate::model::Signal;
@@ -28,6 +27,17 @@ pub const LTF_WINDOW: usize = 96;
 pub const HTF_WINDOW: usize = 120;
 /// At least this many RSI values are shown (more when a trendline starts earlier).
 pub const RSI_WINDOW: usize = 120;
+
+/// The three charts of a signal, as SVG documents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartSvgs {
+    /// 4h candles, EMA50/EMA200, entry/SL/TP levels.
+    pub htf: String,
+    /// 15m candles, EMA20/EMA50, entry/SL/TP levels.
+    pub ltf: String,
+    /// 15m RSI(14) with the resistance/support trendlines and the break point.
+    pub rsi: String,
+}
 
 /// Why a signal's charts cannot be drawn.
 #[derive(Debug, thiserror::Error)]
