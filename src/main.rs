@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use quantpro::core::candles::Interval;
+use quantpro::core::feed_merge::{self, FeedUpdate};
 use quantpro::core::{bench, config, feed_writer, indicator_export, scan, synthetic};
 use quantpro::model::{Exchange, ScannerConfig};
 use quantpro::server::{self, AppState, DataPaths};
@@ -78,6 +79,11 @@ struct ScanArgs {
     /// Also fetch market caps from CoinGecko (needs network).
     #[arg(long)]
     market_data: bool,
+    /// Write only this scan's signals. Without it a partial scan (--limit,
+    /// --symbol, --exchange) updates its symbols in the existing feed and
+    /// keeps the other signals.
+    #[arg(long)]
+    replace: bool,
 }
 
 #[derive(Args)]
@@ -207,9 +213,17 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| default_feed_path(&args.data_dir));
-    feed_writer::write_feed(&out, &outcome.feed)
+    let update = if args.replace {
+        FeedUpdate::Replace
+    } else {
+        FeedUpdate::for_request(&request)
+    };
+    let written = feed_merge::update_feed(&out, outcome.feed, update)
         .with_context(|| format!("writing {}", out.display()))?;
-    print_summary(&outcome.summary, &out);
+    if let Some(warning) = &written.warning {
+        tracing::warn!("[SCAN] {warning}");
+    }
+    print_summary(&outcome.summary, &out, &written);
     Ok(())
 }
 
@@ -233,7 +247,7 @@ fn gather_external(
     )))
 }
 
-fn print_summary(summary: &scan::ScanSummary, out: &Path) {
+fn print_summary(summary: &scan::ScanSummary, out: &Path, written: &feed_merge::FeedWritten) {
     let counts = summary.signals_per_action;
     println!(
         "[SCAN] {} of {} symbols processed, {} signals (LONG {}, SHORT {}, WAIT {}), {} stale, {} candles in {:.3} s",
@@ -250,7 +264,16 @@ fn print_summary(summary: &scan::ScanSummary, out: &Path) {
     for skip in &summary.skipped {
         println!("[SKIP] {}: {}", skip.file, skip.reason);
     }
-    println!("[SCAN] feed written to {}", out.display());
+    if written.kept > 0 {
+        println!(
+            "[SCAN] feed written to {} ({} signals, {} kept from the previous feed)",
+            out.display(),
+            written.signals,
+            written.kept
+        );
+    } else {
+        println!("[SCAN] feed written to {}", out.display());
+    }
 }
 
 fn run_fetch(args: FetchCmd) -> anyhow::Result<()> {
@@ -317,8 +340,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
 /// number of candle files.
 fn generate_demo_data(dir: &Path, symbols: usize) -> anyhow::Result<usize> {
     std::fs::create_dir_all(dir)?;
-    let spec = synthetic::SyntheticSpec::demo(symbols, quantpro::now_ms());
-    let files = synthetic::generate_dataset(dir, &spec)
+    let files = synthetic::generate_demo_dataset(dir, symbols, quantpro::now_ms())
         .with_context(|| format!("writing demo data to {}", dir.display()))?;
     Ok(files.len())
 }

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "ssr")]
 
-use quantpro::model::{Action, MasterFeed};
+use quantpro::model::{Action, Exchange, MasterFeed};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -65,7 +65,7 @@ fn demo_data_then_scan_writes_a_feed_of_three_signals_per_symbol() {
 }
 
 #[test]
-fn scan_filters_by_symbol_and_reports_skipped_files() {
+fn scan_filters_by_symbol_merges_a_partial_scan_and_reports_skipped_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data_arg = data.to_str().unwrap();
@@ -109,9 +109,38 @@ fn scan_filters_by_symbol_and_reports_skipped_files() {
         dir.path(),
     );
     assert!(out.status.success(), "{out:?}");
+    // A partial scan updates BTC's three signals and keeps the other six
+    // (ETH on MEXC, SOL on HYPERLIQUID in the demo set).
+    assert!(
+        stdout(&out).contains("(9 signals, 6 kept from the previous feed)"),
+        "{}",
+        stdout(&out)
+    );
+    let merged = MasterFeed::parse(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(merged.signals.len(), 9);
+    let mut exchanges: Vec<Exchange> = merged.signals.iter().map(|s| s.exchange).collect();
+    exchanges.sort();
+    exchanges.dedup();
+    assert_eq!(exchanges.len(), 3, "every exchange of the demo set");
+
+    let out = quantpro(
+        &[
+            "scan",
+            "--data-dir",
+            data_arg,
+            "--symbol",
+            "BTC",
+            "--replace",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
     let feed = MasterFeed::parse(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(feed.signals.len(), 3);
     assert!(feed.signals.iter().all(|s| s.canonical_symbol == "BTC"));
+    assert!(feed.last_updated >= merged.last_updated);
 }
 
 #[test]

@@ -41,6 +41,7 @@ impl TestServer {
         for (i, &exchange) in exchanges.iter().enumerate() {
             let spec = SyntheticSpec {
                 n_symbols: SYMBOLS,
+                first_index: 0,
                 n_15m: 400,
                 n_4h: 260,
                 seed: 11 + i as u64,
@@ -229,6 +230,96 @@ async fn results_are_served_filtered_by_source_and_compressed() {
         .signals
         .iter()
         .all(|s| s.exchange == Exchange::Mexc));
+}
+
+#[tokio::test]
+async fn a_polling_client_revalidates_the_feed_with_its_etag() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    let get = |path: &str, if_none_match: Option<&str>, gzip: bool| {
+        let mut request = server.client.get(server.url(path));
+        if let Some(tag) = if_none_match {
+            request = request.header(header::IF_NONE_MATCH, tag);
+        }
+        if gzip {
+            request = request.header(header::ACCEPT_ENCODING, "gzip");
+        }
+        request.send()
+    };
+    let etag_of = |response: &reqwest::Response| {
+        response.headers()[header::ETAG]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = server.scan("{}").await;
+    assert_eq!(first.state, ScanState::Finished, "{:?}", first.errors);
+
+    let response = get("/api/results", None, false).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache");
+    let tag = etag_of(&response);
+    let zipped = get("/api/results", None, true).await.unwrap();
+    assert_eq!(etag_of(&zipped), tag, "same content, same (weak) tag");
+    let mexc = get("/api/results?source=MEXC", None, false).await.unwrap();
+    assert_ne!(etag_of(&mexc), tag, "another selection, another tag");
+
+    for gzip in [false, true] {
+        let unchanged = get("/api/results", Some(&tag), gzip).await.unwrap();
+        assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(etag_of(&unchanged), tag);
+        assert!(unchanged.bytes().await.unwrap().is_empty());
+    }
+    let other = get("/api/results", Some("W/\"00000000-0\""), false)
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+
+    // A new scan writes a new feed (a later last_updated): the old tag no
+    // longer matches and the client gets the new feed with a new tag.
+    let second = server.scan("{}").await;
+    assert_eq!(second.state, ScanState::Finished, "{:?}", second.errors);
+    let changed = get("/api/results", Some(&tag), false).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(etag_of(&changed), tag);
+    let feed = MasterFeed::parse(&changed.text().await.unwrap()).unwrap();
+    assert_eq!(feed.signals.len(), SYMBOLS * 3);
+}
+
+#[tokio::test]
+async fn scanning_one_exchange_updates_its_signals_and_keeps_the_others() {
+    let server = TestServer::start(&[Exchange::Binance, Exchange::Mexc]).await;
+    let all = server.scan("{}").await;
+    assert_eq!(all.state, ScanState::Finished, "{:?}", all.errors);
+    let before = server.feed("/api/results").await;
+    assert_eq!(before.signals.len(), 2 * SYMBOLS * 3);
+
+    let mexc = server.scan(r#"{"exchange": "MEXC"}"#).await;
+    assert_eq!(mexc.state, ScanState::Finished, "{:?}", mexc.errors);
+    assert_eq!(mexc.signals, SYMBOLS * 3, "the job counts what it found");
+    let after = server.feed("/api/results").await;
+    assert!(after.last_updated >= before.last_updated);
+    assert_eq!(after.signals.len(), 2 * SYMBOLS * 3, "BINANCE rows kept");
+    let of = |feed: &MasterFeed, exchange: Exchange| -> Vec<(String, Strategy, i64)> {
+        let mut rows: Vec<_> = feed
+            .signals
+            .iter()
+            .filter(|s| s.exchange == exchange)
+            .map(|s| (s.symbol.clone(), s.strategy, s.observability.calculated_at))
+            .collect();
+        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        rows
+    };
+    assert_eq!(
+        of(&after, Exchange::Binance),
+        of(&before, Exchange::Binance),
+        "BINANCE signals untouched"
+    );
+    assert_eq!(of(&after, Exchange::Mexc).len(), SYMBOLS * 3);
+    let scores: Vec<f64> = after.signals.iter().map(|s| s.score).collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "merged feed still best first: {scores:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 // The dashboard's panels in real Chromium against the real server over a
 // generated data set (quantpro demo-data, 30 symbols): a scan started from
-// the ExchangePanel with its live progress bar, sorting and filtering kept
+// the ExchangePanel with its live progress bar, the data source choice,
+// sorting and filtering kept
 // in the URL, the detail view with its server-rendered charts, the
 // ConfigPanel changing what the next scan does, and the share page with
 // JavaScript off. Screenshots go to end2end/screenshots/.
@@ -96,6 +97,41 @@ test("a scan started from the UI shows live progress to 100% and fills the table
   const feed = await results();
   assert.equal(feed.signals.length, SYMBOLS * STRATEGIES);
   await page.screenshot({ path: join(SCREENSHOTS, "panels-scanned-1280.png") });
+  assert.deepEqual(errors, []);
+});
+
+test("the ExchangePanel's source filters the table and a scan of one exchange keeps the others' rows", async () => {
+  const { page, errors } = ui;
+  await page.goto(server.url + "/");
+  await waitForHydration(page);
+  const everything = await results();
+  const exchanges = [...new Set(everything.signals.map((s) => s.exchange))].sort();
+  assert.deepEqual(exchanges, ["BINANCE", "HYPERLIQUID", "MEXC"], "the demo set covers every exchange");
+  const mexcCount = everything.signals.filter((s) => s.exchange === "MEXC").length;
+  assert.ok(mexcCount > 0 && mexcCount < everything.signals.length);
+
+  await page.click("[data-testid='exchange-panel'] button[data-source='MEXC']");
+  await page.waitForURL(/ex=MEXC/);
+  await page.waitForFunction((n) => document.querySelectorAll("tr.signal-row").length === n, mexcCount);
+  assert.deepEqual(new Set(await rowTexts(page, 2)), new Set(["MEXC"]));
+  assert.equal(await page.getAttribute("button[data-source='MEXC']", "aria-pressed"), "true");
+  assert.equal((await page.textContent("[data-testid='scan-button']")).trim(), "Scan MEXC");
+
+  // The scan covers MEXC only: its progress counts MEXC's symbols ...
+  await scanFromUi(page);
+  const text = await page.textContent("[data-testid='scan-progress-text']");
+  const mexcSymbols = mexcCount / STRATEGIES;
+  assert.match(text, new RegExp(`done · ${mexcSymbols}/${mexcSymbols} symbols · 100% · ${mexcCount} signals`));
+  // ... and the feed keeps the other exchanges' signals.
+  const after = await results();
+  assert.equal(after.signals.length, everything.signals.length);
+  assert.ok(after.last_updated > everything.last_updated);
+  await page.screenshot({ path: join(SCREENSHOTS, "panels-source-mexc-1280.png") });
+
+  await page.click("[data-testid='exchange-panel'] button[data-source='All']");
+  await page.waitForURL((url) => !url.searchParams.has("ex"));
+  await page.waitForFunction((n) => document.querySelectorAll("tr.signal-row").length === n, everything.signals.length);
+  assert.equal((await page.textContent("[data-testid='scan-button']")).trim(), "Scan all");
   assert.deepEqual(errors, []);
 });
 

@@ -4,7 +4,8 @@
 //! `scan::run_scan` drives the flow: `candles` lists and loads the data
 //! directory, `context` builds each symbol's `SharedContext` with the
 //! `indicators`, `strategies` (with `setup`) turn it into three signals, and
-//! `feed_writer` writes the master feed atomically. `config` loads the
+//! `feed_writer` writes the master feed atomically (`feed_merge` decides
+//! whether a scan replaces it or updates only the symbols it scanned). `config` loads the
 //! thresholds; `bench` and `synthetic` measure the whole thing.
 
 pub mod bench;
@@ -12,6 +13,7 @@ pub mod candles;
 pub mod config;
 pub mod context;
 pub mod external;
+pub mod feed_merge;
 pub mod feed_writer;
 pub mod indicator_export;
 pub mod indicators;

@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntheticSpec {
     pub n_symbols: usize,
+    /// Index of the first symbol: the spec generates symbols
+    /// `first_index..first_index + n_symbols` of the asset list, so specs
+    /// with adjacent ranges give distinct assets (one range per exchange).
+    pub first_index: usize,
     /// 15m candles per symbol.
     pub n_15m: usize,
     /// 4h candles per symbol.
@@ -35,6 +39,7 @@ impl Default for SyntheticSpec {
     fn default() -> Self {
         SyntheticSpec {
             n_symbols: 20,
+            first_index: 0,
             n_15m: 5000,
             n_4h: 1500,
             seed: 42,
@@ -55,16 +60,34 @@ impl SyntheticSpec {
     }
 
     /// The dashboard's embedded sample: `n_symbols` symbols with about ten
-    /// days of 15m and fifty days of 4h candles, ending at `now_ms`.
-    pub fn demo(n_symbols: usize, now_ms: i64) -> SyntheticSpec {
-        SyntheticSpec {
-            n_symbols,
-            n_15m: 1000,
-            n_4h: 300,
-            seed: 7,
-            end_ms: now_ms,
-            exchange: Exchange::Binance,
-        }
+    /// days of 15m and fifty days of 4h candles, ending at `now_ms`, spread
+    /// as evenly as the count allows over the three exchanges (distinct
+    /// assets on each, BINANCE first so it gets BTC, ETH, ...), so the
+    /// dashboard's source choice has something to show on every exchange.
+    pub fn demo(n_symbols: usize, now_ms: i64) -> Vec<SyntheticSpec> {
+        let exchanges = [Exchange::Binance, Exchange::Mexc, Exchange::Hyperliquid];
+        let mut first_index = 0;
+        exchanges
+            .iter()
+            .enumerate()
+            .map(|(k, &exchange)| {
+                // The first `n % 3` exchanges take one symbol more.
+                let count =
+                    n_symbols / exchanges.len() + usize::from(k < n_symbols % exchanges.len());
+                let spec = SyntheticSpec {
+                    n_symbols: count,
+                    first_index,
+                    n_15m: 1000,
+                    n_4h: 300,
+                    seed: 7,
+                    end_ms: now_ms,
+                    exchange,
+                };
+                first_index += count;
+                spec
+            })
+            .filter(|spec| spec.n_symbols > 0)
+            .collect()
     }
 
     /// `end_ms` on the 4h grid, which is also on the 15m grid.
@@ -91,7 +114,8 @@ pub fn generate_dataset(dir: &Path, spec: &SyntheticSpec) -> std::io::Result<Vec
         dir.join(crate::SYNTHETIC_MARKER),
         format!("synthetic random-walk candles (quantpro core::synthetic), {spec:?}\n"),
     )?;
-    let written: Vec<std::io::Result<Vec<PathBuf>>> = (0..spec.n_symbols)
+    let written: Vec<std::io::Result<Vec<PathBuf>>> = (spec.first_index
+        ..spec.first_index + spec.n_symbols)
         .into_par_iter()
         .map(|index| {
             let series = generate_series(spec, index);
@@ -117,7 +141,31 @@ pub fn generate_dataset(dir: &Path, spec: &SyntheticSpec) -> std::io::Result<Vec
     Ok(paths)
 }
 
-/// Generates symbol number `index` of the spec in memory.
+/// Writes the demo data set (`SyntheticSpec::demo`) into `dir`; returns the
+/// candle files written.
+pub fn generate_demo_dataset(
+    dir: &Path,
+    n_symbols: usize,
+    now_ms: i64,
+) -> std::io::Result<Vec<PathBuf>> {
+    let specs = SyntheticSpec::demo(n_symbols, now_ms);
+    let mut paths = Vec::with_capacity(n_symbols * 2);
+    for spec in &specs {
+        paths.extend(generate_dataset(dir, spec)?);
+    }
+    // Each generate_dataset call described its own part; describe the whole.
+    let description: String = specs.iter().map(|spec| format!("{spec:?}\n")).collect();
+    std::fs::write(
+        dir.join(crate::SYNTHETIC_MARKER),
+        format!(
+            "synthetic random-walk candles (quantpro core::synthetic), demo set:\n{description}"
+        ),
+    )?;
+    Ok(paths)
+}
+
+/// Generates symbol number `index` of the asset list in memory (the spec's
+/// `first_index` is not added: callers pass the absolute index).
 pub fn generate_series(spec: &SyntheticSpec, index: usize) -> SyntheticSeries {
     let asset = asset(index);
     // Decorrelate symbols: each gets its own stream from the seed and its index.
@@ -588,6 +636,52 @@ mod tests {
             ..SyntheticSpec::default()
         };
         assert_eq!(generate_series(&spec, 35).symbol, "SYN035USDT");
+    }
+
+    #[test]
+    fn the_demo_set_spreads_distinct_assets_over_every_exchange() {
+        let specs = SyntheticSpec::demo(8, 1_767_225_600_000);
+        let shares: Vec<(Exchange, usize, usize)> = specs
+            .iter()
+            .map(|s| (s.exchange, s.first_index, s.n_symbols))
+            .collect();
+        assert_eq!(
+            shares,
+            [
+                (Exchange::Binance, 0, 3),
+                (Exchange::Mexc, 3, 3),
+                (Exchange::Hyperliquid, 6, 2)
+            ]
+        );
+        assert_eq!(SyntheticSpec::demo(1, 0).len(), 1, "no empty part");
+
+        let dir = tempfile::tempdir().unwrap();
+        let paths = generate_demo_dataset(dir.path(), 8, 1_767_225_600_000).unwrap();
+        let mut ltf: Vec<String> = paths
+            .iter()
+            .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with("_15m.json"))
+            .collect();
+        ltf.sort();
+        assert_eq!(
+            ltf,
+            [
+                "ADA_USDT_MEXC_15m.json",
+                "AVAX_HYPERLIQUID_15m.json",
+                "BTCUSDT_BINANCE_15m.json",
+                "DOGE_USDT_MEXC_15m.json",
+                "ETHUSDT_BINANCE_15m.json",
+                "LINK_HYPERLIQUID_15m.json",
+                "SOLUSDT_BINANCE_15m.json",
+                "XRP_USDT_MEXC_15m.json",
+            ]
+        );
+        assert_eq!(paths.len(), 16);
+        let marker = std::fs::read_to_string(dir.path().join(crate::SYNTHETIC_MARKER)).unwrap();
+        assert!(
+            marker.contains("Binance") && marker.contains("Mexc") && marker.contains("Hyperliquid"),
+            "{marker}"
+        );
     }
 
     #[test]

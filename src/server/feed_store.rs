@@ -7,6 +7,7 @@
 
 use crate::model::{Exchange, FeedError, MasterFeed};
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -42,11 +43,13 @@ pub struct FeedSnapshot {
     bodies: [OnceLock<FeedBody>; 1 + Exchange::ALL.len()],
 }
 
-/// One `/api/results` answer, plain and gzip-compressed.
+/// One `/api/results` answer, plain and gzip-compressed, with the entity
+/// tag that lets a polling client revalidate it without downloading it.
 #[derive(Debug, Clone)]
 pub struct FeedBody {
     pub json: Bytes,
     pub gzip: Bytes,
+    pub etag: HeaderValue,
 }
 
 impl FeedSnapshot {
@@ -88,10 +91,21 @@ impl FeedSnapshot {
             };
             FeedBody {
                 gzip: gzip(&json).into(),
+                etag: entity_tag(&json),
                 json: json.into(),
             }
         })
     }
+}
+
+/// A weak tag (`W/"<crc32>-<length>"`) of the JSON text: weak because the
+/// plain and the gzip answer carry the same one (same content, two
+/// encodings), which is what weak comparison in `If-None-Match` is for.
+fn entity_tag(json: &[u8]) -> HeaderValue {
+    let mut crc = flate2::Crc::new();
+    crc.update(json);
+    HeaderValue::from_str(&format!("W/\"{:08x}-{:x}\"", crc.sum(), json.len()))
+        .expect("hex digits are a valid header value")
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -19,7 +19,9 @@ use std::collections::HashMap;
 
 /// `GET /api/results[?source=MEXC|HYPERLIQUID|BINANCE]`: the master feed,
 /// or only the signals of one exchange; gzip-compressed when the client
-/// accepts it (served from the snapshot's cache either way).
+/// accepts it (served from the snapshot's cache either way). Every answer
+/// carries an `ETag`; a client that sends it back in `If-None-Match` gets
+/// `304 Not Modified` without a body until a scan changes the feed.
 pub async fn results(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -32,7 +34,9 @@ pub async fn results(
         .transpose()?;
     let snapshot = state.feed.load().await?;
     let body = snapshot.body(source);
-    let mut response = if accepts_gzip(&headers) {
+    let mut response = if matches_if_none_match(&headers, &body.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if accepts_gzip(&headers) {
         let mut response = body.gzip.clone().into_response();
         response
             .headers_mut()
@@ -46,8 +50,27 @@ pub async fn results(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    response_headers.insert(header::ETAG, body.etag.clone());
+    // Stored copies must be revalidated: the feed changes with every scan.
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     Ok(response)
+}
+
+/// True when `If-None-Match` is `*` or lists `etag`, compared weakly (the
+/// `W/` prefix ignored), as RFC 9110 prescribes for this header.
+fn matches_if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Ok(etag) = etag.to_str() else {
+        return false;
+    };
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    let wanted = opaque(etag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == wanted)
 }
 
 fn parse_source(text: &str) -> Result<Exchange, ApiError> {
@@ -227,6 +250,25 @@ mod tests {
             HeaderValue::from_str(accept).unwrap(),
         );
         headers
+    }
+
+    #[test]
+    fn if_none_match_compares_entity_tags_weakly() {
+        let etag = HeaderValue::from_static("W/\"0badf00d-2a\"");
+        let request = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        assert!(matches_if_none_match(&request("W/\"0badf00d-2a\""), &etag));
+        assert!(matches_if_none_match(&request("\"0badf00d-2a\""), &etag));
+        assert!(matches_if_none_match(
+            &request("\"x\", W/\"0badf00d-2a\""),
+            &etag
+        ));
+        assert!(matches_if_none_match(&request("*"), &etag));
+        assert!(!matches_if_none_match(&request("W/\"0badf00d-2b\""), &etag));
+        assert!(!matches_if_none_match(&HeaderMap::new(), &etag));
     }
 
     #[test]

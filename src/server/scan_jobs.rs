@@ -9,7 +9,7 @@ use super::feed_store::FeedStore;
 use super::state::DataPaths;
 use crate::core::config::load_config;
 use crate::core::external::ExternalDataMap;
-use crate::core::feed_writer::write_feed;
+use crate::core::feed_merge::{update_feed, FeedUpdate};
 use crate::core::scan::{
     run_scan, scan_symbols, ScanObserver, ScanProgress, ScanRequest, SkippedFile,
 };
@@ -270,8 +270,9 @@ impl ScanJob {
         self.status.send_replace(status);
     }
 
-    /// Scans, writes the feed and makes the server re-read it; returns the
-    /// number of signals written.
+    /// Scans, writes the feed (a partial request updates only its symbols'
+    /// signals, see `feed_merge`) and makes the server re-read it; returns
+    /// the number of signals this scan found.
     fn scan_and_write(&self, observer: &JobObserver) -> Result<usize, String> {
         let config = load_config(&self.paths.config_path).map_err(|e| e.to_string())?;
         let request = ScanRequest {
@@ -291,9 +292,19 @@ impl ScanJob {
                 self.paths.data_dir.display()
             ));
         }
-        write_feed(&self.paths.feed_path, &outcome.feed).map_err(|e| e.to_string())?;
+        let found = outcome.feed.signals.len();
+        let written = update_feed(
+            &self.paths.feed_path,
+            outcome.feed,
+            FeedUpdate::for_request(&request),
+        )
+        .map_err(|e| e.to_string())?;
+        if let Some(warning) = written.warning {
+            tracing::warn!("[SCAN] job {}: {warning}", self.id);
+            observer.add_error(warning);
+        }
         self.feed.invalidate();
-        Ok(outcome.feed.signals.len())
+        Ok(found)
     }
 
     /// Coinalyze data when `COINALYZE_API_KEY` is set, else none (the
