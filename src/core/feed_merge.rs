@@ -4,6 +4,11 @@
 //! other signal, so scanning MEXC from the dashboard does not wipe the
 //! BINANCE rows. Kept signals keep their own `calculated_at` and candle
 //! times, so their age stays visible.
+//!
+//! Read, merge and write happen under an exclusive lock on a hidden file
+//! beside the feed, so a CLI scan and a dashboard scan finishing at the same
+//! moment cannot drop each other's signals (readers need no lock: the file
+//! is replaced by rename).
 
 use super::feed_writer::{write_feed, WriteError};
 use super::scan::{sort_signals, ScanRequest};
@@ -50,6 +55,7 @@ pub fn update_feed(
     scanned: MasterFeed,
     update: FeedUpdate,
 ) -> Result<FeedWritten, WriteError> {
+    let _lock = lock_feed(path)?;
     let (previous, warning) = match update {
         FeedUpdate::Replace => (None, None),
         FeedUpdate::MergeIntoExisting => match read_previous(path) {
@@ -67,6 +73,27 @@ pub fn update_feed(
         kept,
         warning,
     })
+}
+
+/// Holds the exclusive lock on `.{feed name}.lock` until dropped (closing
+/// the file releases it, also when the process dies).
+fn lock_feed(path: &Path) -> Result<std::fs::File, WriteError> {
+    let error = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| error(std::io::Error::other("the feed path has no file name")))?;
+    let lock_path = path.with_file_name(format!(".{}.lock", name.to_string_lossy()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(error)?;
+    file.lock().map_err(error)?;
+    Ok(file)
 }
 
 /// The previous feed, `None` when there is none yet.
@@ -192,6 +219,36 @@ mod tests {
                 FeedUpdate::MergeIntoExisting
             );
         }
+    }
+
+    #[test]
+    fn concurrent_partial_scans_keep_each_others_signals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master_feed.json");
+        const WRITERS: usize = 6;
+        const ROUNDS: usize = 15;
+        std::thread::scope(|scope| {
+            for writer in 0..WRITERS {
+                let path = &path;
+                scope.spawn(move || {
+                    for round in 0..ROUNDS {
+                        let symbol = format!("W{writer}R{round}USDT");
+                        let scanned = MasterFeed {
+                            last_updated: round as i64,
+                            signals: vec![signal(
+                                Exchange::Binance,
+                                &symbol,
+                                Strategy::Legacy,
+                                1.0,
+                            )],
+                        };
+                        update_feed(path, scanned, FeedUpdate::MergeIntoExisting).unwrap();
+                    }
+                });
+            }
+        });
+        let feed = MasterFeed::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(feed.signals.len(), WRITERS * ROUNDS, "no update lost");
     }
 
     #[test]
