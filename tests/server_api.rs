@@ -415,15 +415,51 @@ struct SseEvent {
     status: ScanStatus,
 }
 
+enum AnyEvent {
+    Status(SseEvent),
+    /// A `feed` event's `last_updated`.
+    Feed(i64),
+}
+
 /// Reads a `text/event-stream` response event by event (comments, such as
 /// keep-alives, are skipped).
 struct SseReader {
     response: reqwest::Response,
     buffer: String,
+    /// `last_updated` of the `feed` events read so far, oldest first.
+    feeds: std::collections::VecDeque<i64>,
 }
 
 impl SseReader {
+    /// The next status event (`progress` or `done`); `feed` events on the
+    /// way are queued for `next_feed`.
     async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            match self.next_any().await? {
+                AnyEvent::Status(event) => return Some(event),
+                AnyEvent::Feed(last_updated) => self.feeds.push_back(last_updated),
+            }
+        }
+    }
+
+    /// The `last_updated` of the next `feed` event (status events on the
+    /// way are dropped).
+    async fn next_feed(&mut self) -> i64 {
+        if let Some(last_updated) = self.feeds.pop_front() {
+            return last_updated;
+        }
+        loop {
+            match self.next_any().await.expect("the stream stays open") {
+                AnyEvent::Feed(last_updated) => return last_updated,
+                AnyEvent::Status(_) => continue,
+            }
+        }
+    }
+
+    async fn next_any(&mut self) -> Option<AnyEvent> {
+        // One deadline for the whole event: keep-alive comments must not
+        // keep a test waiting for an event that never comes.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
@@ -435,14 +471,20 @@ impl SseReader {
                         data.push_str(value.trim_start());
                     }
                 }
+                if name.as_deref() == Some("feed") {
+                    let feed: Value =
+                        serde_json::from_str(&data).unwrap_or_else(|e| panic!("{e}: {data}"));
+                    let last_updated = feed["last_updated"].as_i64().expect("a number");
+                    return Some(AnyEvent::Feed(last_updated));
+                }
                 if let Some(name) = name {
                     let status =
                         serde_json::from_str(&data).unwrap_or_else(|e| panic!("{e}: {data}"));
-                    return Some(SseEvent { name, status });
+                    return Some(AnyEvent::Status(SseEvent { name, status }));
                 }
                 continue;
             }
-            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
                 .await
                 .expect("an event arrives");
             match chunk.unwrap() {
@@ -478,6 +520,7 @@ async fn open_events(server: &TestServer) -> SseReader {
     SseReader {
         response,
         buffer: String::new(),
+        feeds: Default::default(),
     }
 }
 
@@ -547,6 +590,33 @@ async fn the_event_stream_delivers_progress_then_done_and_the_feed_is_reread() {
     tokio::time::timeout(PATIENCE, async { while events.next().await.is_some() {} })
         .await
         .expect("the stream ends at shutdown");
+}
+
+#[tokio::test]
+async fn the_event_stream_announces_a_feed_written_by_someone_else() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    let mut events = open_events(&server).await;
+    assert_eq!(events.next_feed().await, 0, "no feed yet");
+
+    // Another process (quantpro scan from cron, say) writes the feed.
+    let feed = |last_updated| MasterFeed {
+        last_updated,
+        signals: vec![],
+    };
+    write_feed(&server.state.paths.feed_path, &feed(1_700_000_000_000)).unwrap();
+    assert_eq!(events.next_feed().await, 1_700_000_000_000);
+    write_feed(&server.state.paths.feed_path, &feed(1_700_000_900_000)).unwrap();
+    assert_eq!(events.next_feed().await, 1_700_000_900_000);
+
+    // A new connection hears the current feed at once.
+    let mut late = open_events(&server).await;
+    assert_eq!(late.next_feed().await, 1_700_000_900_000);
+
+    // A scan of this server announces its feed as well (after `done`).
+    let done = server.scan("{}").await;
+    let written = server.feed("/api/results").await.last_updated;
+    assert_eq!(done.state, ScanState::Finished);
+    assert_eq!(events.next_feed().await, written);
 }
 
 #[tokio::test]

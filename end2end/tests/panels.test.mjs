@@ -135,6 +135,39 @@ test("the ExchangePanel's source filters the table and a scan of one exchange ke
   assert.deepEqual(errors, []);
 });
 
+test("a feed written outside the dashboard (quantpro scan) shows up without a reload, and ages tick", async () => {
+  const { page, errors } = ui;
+  await page.goto(server.url + "/");
+  await waitForHydration(page);
+  const before = await results();
+  const label = "[data-testid='feed-updated']";
+  assert.equal(Number(await page.getAttribute(label, "data-last-updated")), before.last_updated);
+  const firstText = await page.textContent(label);
+  await page.evaluate(() => (window.__notReloaded = true));
+
+  // The CLI rescans BTC into the same feed, as a cron job would.
+  execFileSync(SERVER_BIN, ["scan", "--data-dir", dataDir, "--symbol", "BTC", "--config", join(dataDir, "quantpro.toml")], { stdio: "pipe" });
+  const after = await results();
+  assert.ok(after.last_updated > before.last_updated);
+  assert.equal(after.signals.length, before.signals.length, "the partial scan kept the other signals");
+  await page.waitForFunction(
+    ([selector, stamp]) => document.querySelector(selector)?.dataset.lastUpdated === String(stamp),
+    [label, after.last_updated],
+    { timeout: 15_000 },
+  );
+  assert.equal(await page.evaluate(() => window.__notReloaded), true, "same page, no reload");
+  assert.equal(await page.locator("tr.signal-row").count(), after.signals.length);
+
+  // The "last scan ... ago" label moves on with the clock.
+  const fresh = await page.textContent(label);
+  await page.waitForFunction(([selector, text]) => document.querySelector(selector)?.textContent !== text, [label, fresh], {
+    timeout: 25_000,
+  });
+  assert.match(await page.textContent(label), /^last scan \d+s ago$/);
+  assert.ok(firstText.startsWith("last scan "));
+  assert.deepEqual(errors, []);
+});
+
 test("sorting and filtering rewrite the URL, and the URL restores the view", async () => {
   const { page } = ui;
   await page.goto(server.url + "/");

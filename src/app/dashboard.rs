@@ -113,7 +113,7 @@ pub fn DashboardPage() -> impl IntoView {
                                         <ScannerTable
                                             rows=StoredValue::new(Vec::new())
                                             view=Memo::new(|_| TableView::default())
-                                            now_ms=0
+                                            now_ms=Signal::stored(0)
                                         />
                                     </div>
                                 }
@@ -157,6 +157,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
     } = view;
     let query = use_query_map();
     let table_view = Memo::new(move |_| TableView::from_params(&query.read()));
+    let now_ms = live_clock(server_time_ms);
     let total = rows.len();
     let rows = StoredValue::new(rows);
     let shown = Memo::new(move |_| {
@@ -190,15 +191,20 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
             <div class="feed-meta">
                 <DataSourceBadge synthetic />
                 <span class="feed-count" data-testid="signal-count">{count_label}</span>
-                <span class="feed-updated" title=updated_title(last_updated)>
-                    {updated_label(last_updated, server_time_ms)}
+                <span
+                    class="feed-updated"
+                    data-testid="feed-updated"
+                    data-last-updated=last_updated
+                    title=updated_title(last_updated)
+                >
+                    {move || updated_label(last_updated, now_ms.get())}
                 </span>
             </div>
         </div>
         {error.map(|message| view! { <ErrorBanner message /> })}
         <div class="workspace" class:with-detail=move || selected.with(Option::is_some)>
             <div class="table-wrap">
-                <ScannerTable rows view=table_view now_ms=server_time_ms />
+                <ScannerTable rows view=table_view now_ms />
             </div>
             {move || {
                 selected
@@ -207,6 +213,29 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
             }}
         </div>
     }
+}
+
+/// How often the ages on the page are brought up to date.
+#[cfg(feature = "hydrate")]
+const CLOCK_TICK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The time the page's ages are measured against: the server's clock when
+/// it sent the feed (so the server and the browser render the same text),
+/// then, in the browser, that clock moved on every `CLOCK_TICK`, so a
+/// dashboard left open shows the data getting older.
+fn live_clock(server_time_ms: i64) -> Signal<i64> {
+    let now = RwSignal::new(server_time_ms);
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::web_sys::js_sys::Date;
+        // The browser's clock may differ from the server's: keep the offset.
+        let skew = server_time_ms - Date::now() as i64;
+        let tick = set_interval_with_handle(move || now.set(Date::now() as i64 + skew), CLOCK_TICK);
+        if let Ok(handle) = tick {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    now.into()
 }
 
 #[component]

@@ -2,8 +2,11 @@
 //! `/api/scan/events` stream (Server-Sent Events, `event: progress` and
 //! `event: done`, data = `ScanStatus` JSON) with gloo-net's EventSource,
 //! keeps `DashboardState::scan` current, and refetches the feed when a job
-//! finishes so the table fills. On the server (SSR) this does nothing: the
-//! page renders without a live status and the stream starts after hydration.
+//! finishes so the table fills. `event: feed` (data `{"last_updated": ms}`)
+//! says which feed is on disk: one the page does not show yet (written by
+//! `quantpro scan` from cron, say) is fetched too. On the server (SSR) this
+//! does nothing: the page renders without a live status and the stream
+//! starts after hydration.
 
 use super::dashboard::DashboardState;
 use crate::model::ScanStatus;
@@ -18,8 +21,16 @@ pub enum ScanEvent {
         status: ScanStatus,
         refetch_feed: bool,
     },
+    /// The `last_updated` of the feed now on disk.
+    FeedOnDisk(i64),
     /// An event whose data is not a status (ignored, logged).
     Unreadable(String),
+}
+
+/// The data of a `feed` event.
+#[derive(serde::Deserialize)]
+struct FeedVersion {
+    last_updated: i64,
 }
 
 /// Turns the stream's events into `ScanEvent`s, remembering which finished
@@ -37,6 +48,12 @@ pub struct ScanEventReader {
 impl ScanEventReader {
     pub fn read(&mut self, event_name: &str, data: &str) -> ScanEvent {
         // From bytes, like every other JSON the browser reads (see `codec`).
+        if event_name == "feed" {
+            return match serde_json::from_slice::<FeedVersion>(data.as_bytes()) {
+                Ok(version) => ScanEvent::FeedOnDisk(version.last_updated),
+                Err(err) => ScanEvent::Unreadable(format!("feed: {err}")),
+            };
+        }
         let status: ScanStatus = match serde_json::from_slice(data.as_bytes()) {
             Ok(status) => status,
             Err(err) => return ScanEvent::Unreadable(format!("{event_name}: {err}")),
@@ -104,7 +121,11 @@ mod browser {
         let mut source = EventSource::new(EVENTS_URL).map_err(|e| e.to_string())?;
         let progress = source.subscribe("progress").map_err(|e| e.to_string())?;
         let done = source.subscribe("done").map_err(|e| e.to_string())?;
-        let mut events = stream::select(progress, done);
+        let feed = source.subscribe("feed").map_err(|e| e.to_string())?;
+        let mut events = stream::select(stream::select(progress, done), feed);
+        // The feed version last fetched for a `feed` event, so a slow fetch
+        // is not started twice.
+        let mut fetched_for = None;
         let mut reader = ScanEventReader::default();
         state.live.set(true);
         while let Some(event) = events.next().await {
@@ -120,6 +141,17 @@ mod browser {
                 } => {
                     state.scan.set(Some(status));
                     if refetch_feed {
+                        state.feed.refetch();
+                    }
+                }
+                ScanEvent::FeedOnDisk(on_disk) => {
+                    let shown = state.feed.with_untracked(|feed| {
+                        feed.as_ref()
+                            .and_then(|result| result.as_ref().ok())
+                            .map(|view| view.last_updated)
+                    });
+                    if shown.is_some_and(|shown| shown != on_disk) && fetched_for != Some(on_disk) {
+                        fetched_for = Some(on_disk);
                         state.feed.refetch();
                     }
                 }
@@ -148,8 +180,25 @@ mod tests {
     fn refetches(event: ScanEvent) -> bool {
         match event {
             ScanEvent::Status { refetch_feed, .. } => refetch_feed,
-            ScanEvent::Unreadable(_) => panic!("readable"),
+            other => panic!("a status, not {other:?}"),
         }
+    }
+
+    #[test]
+    fn feed_events_name_the_feed_on_disk() {
+        let mut reader = ScanEventReader::default();
+        assert_eq!(
+            reader.read("feed", r#"{"last_updated":1767225600000}"#),
+            ScanEvent::FeedOnDisk(1_767_225_600_000)
+        );
+        assert!(matches!(
+            reader.read("feed", r#"{"last":1}"#),
+            ScanEvent::Unreadable(reason) if reason.starts_with("feed: ")
+        ));
+        // A feed event is not a status: the next `done` is still the first.
+        assert!(!refetches(
+            reader.read("done", &data(2, ScanState::Finished))
+        ));
     }
 
     #[test]

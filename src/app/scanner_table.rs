@@ -25,7 +25,8 @@ pub const ROW_LIMIT: usize = 200;
 pub fn ScannerTable(
     rows: StoredValue<Vec<TableRow>>,
     view: Memo<TableView>,
-    now_ms: i64,
+    /// The clock the ages are measured against (ticks in the browser).
+    now_ms: Signal<i64>,
 ) -> impl IntoView {
     let set_view = use_set_view();
     // Long tables render their first rows only until asked: the page stays
@@ -151,12 +152,16 @@ pub fn ScannerTable(
 }
 
 #[component]
-fn SignalRow(row: TableRow, view: Memo<TableView>, now_ms: i64) -> impl IntoView {
+fn SignalRow(row: TableRow, view: Memo<TableView>, now_ms: Signal<i64>) -> impl IntoView {
     let set_view = use_set_view();
     let key = row.key();
-    let age = row
-        .last_candle_time
-        .map(|t| format::age((now_ms - t) / 1000));
+    let last_candle_time = row.last_candle_time;
+    let age = move || {
+        last_candle_time.map_or_else(
+            || "—".to_string(),
+            |t| format::age((now_ms.get() - t) / 1000),
+        )
+    };
     let stale = row.stale;
     let signal = row;
     let is_selected = {
@@ -200,7 +205,7 @@ fn SignalRow(row: TableRow, view: Memo<TableView>, now_ms: i64) -> impl IntoView
                 class:stale=stale
                 title=if stale { "stale: the last 15m candle is older than the configured intervals" } else { "" }
             >
-                {age.unwrap_or_else(|| "—".to_string())}
+                {age}
                 {stale.then_some(" ⚠")}
             </td>
         </tr>
