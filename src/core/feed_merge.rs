@@ -116,19 +116,23 @@ fn read_previous(path: &Path) -> Result<Option<MasterFeed>, String> {
     })
 }
 
-/// `previous` without the signals of the symbols `scanned` covers, plus
-/// `scanned`'s signals, best first; returns it with the number kept.
+/// `previous` without the signals of the symbols `scanned` has signals for,
+/// plus `scanned`'s signals, best first; returns it with the number kept. A
+/// symbol the scan skipped (a corrupt file, say) keeps its old signals, whose
+/// age then shows how old they are.
 pub fn merge_scanned_into(previous: MasterFeed, scanned: MasterFeed) -> (MasterFeed, usize) {
-    let rescanned: HashSet<(Exchange, String)> = scanned
-        .signals
-        .iter()
-        .map(|s| (s.exchange, s.symbol.clone()))
-        .collect();
-    let mut signals: Vec<_> = previous
-        .signals
-        .into_iter()
-        .filter(|s| !rescanned.contains(&(s.exchange, s.symbol.clone())))
-        .collect();
+    let mut signals: Vec<_> = {
+        let rescanned: HashSet<(Exchange, &str)> = scanned
+            .signals
+            .iter()
+            .map(|s| (s.exchange, s.symbol.as_str()))
+            .collect();
+        previous
+            .signals
+            .into_iter()
+            .filter(|s| !rescanned.contains(&(s.exchange, s.symbol.as_str())))
+            .collect()
+    };
     let kept = signals.len();
     signals.extend(scanned.signals);
     sort_signals(&mut signals);

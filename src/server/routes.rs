@@ -63,14 +63,18 @@ fn matches_if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     let Ok(etag) = etag.to_str() else {
         return false;
     };
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
-    let wanted = opaque(etag);
+    let wanted = opaque_tag(etag);
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == "*" || opaque(tag) == wanted)
+        .any(|tag| tag.trim() == "*" || opaque_tag(tag) == wanted)
+}
+
+/// An entity tag without its weakness mark: `W/"x"` and `"x"` are `"x"`.
+fn opaque_tag(tag: &str) -> &str {
+    tag.trim().trim_start_matches("W/")
 }
 
 fn parse_source(text: &str) -> Result<Exchange, ApiError> {
