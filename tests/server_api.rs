@@ -837,6 +837,16 @@ async fn server_functions_serve_the_table_and_a_signal_rendered_on_the_server() 
     let rows = table["rows"].as_array().unwrap();
     assert_eq!(rows.len(), SYMBOLS * 3);
     assert!(table["error"].is_null(), "{table}");
+    // The stale rule the page applies as its clock moves: the configured
+    // number of 15m intervals (2 by default, then 5 once saved).
+    assert_eq!(table["stale_after_ms"], 2 * 15 * 60 * 1000);
+    let (status, _) = server
+        .put_config(r#"{"data": {"stale_intervals": 5}}"#)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, text) = server.server_fn("table_feed", &[]).await;
+    let table_after: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(table_after["stale_after_ms"], 5 * 15 * 60 * 1000);
 
     // One signal of the table, its parts as the DetailPanel gets them.
     let symbol = rows[0]["symbol"].as_str().unwrap();

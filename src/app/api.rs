@@ -30,6 +30,9 @@ pub struct TableFeed {
     /// The server's clock when it answered (Unix ms), so ages render the
     /// same on the server and in the browser.
     pub server_time_ms: i64,
+    /// A row is stale once its last 15m candle opened longer ago than this
+    /// (`data.stale_intervals` x 15 min of the configuration now in force).
+    pub stale_after_ms: i64,
 }
 
 #[server(endpoint = "table_feed")]
@@ -46,12 +49,20 @@ pub async fn get_table_feed() -> Result<TableFeed, ServerFnError> {
             (Vec::new(), 0, Some(err.to_string()))
         }
     };
+    let stale_intervals = match state.scanner_config().await {
+        Ok(config) => config.data.stale_intervals,
+        // The ConfigPanel shows the problem; the table keeps the default rule.
+        Err(_) => ScannerConfig::default().data.stale_intervals,
+    };
     Ok(TableFeed {
         rows,
         last_updated,
         error,
         synthetic: state.paths.is_synthetic(),
         server_time_ms: crate::now_ms(),
+        stale_after_ms: crate::core::candles::Interval::M15
+            .millis()
+            .saturating_mul(stale_intervals as i64),
     })
 }
 

@@ -114,6 +114,7 @@ pub fn DashboardPage() -> impl IntoView {
                                             rows=StoredValue::new(Vec::new())
                                             view=Memo::new(|_| TableView::default())
                                             now_ms=Signal::stored(0)
+                                            stale_after_ms=0
                                         />
                                     </div>
                                 }
@@ -154,6 +155,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
         error,
         synthetic,
         server_time_ms,
+        stale_after_ms,
     } = view;
     let query = use_query_map();
     let table_view = Memo::new(move |_| TableView::from_params(&query.read()));
@@ -204,7 +206,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
         {error.map(|message| view! { <ErrorBanner message /> })}
         <div class="workspace" class:with-detail=move || selected.with(Option::is_some)>
             <div class="table-wrap">
-                <ScannerTable rows view=table_view now_ms />
+                <ScannerTable rows view=table_view now_ms stale_after_ms />
             </div>
             {move || {
                 selected

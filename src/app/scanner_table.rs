@@ -15,7 +15,7 @@ const RR_HELP: &str = "Reward/risk of the setup: |TP − entry| / |entry − SL|
 const RSI_HELP: &str = "RSI(14) of the last closed 15m candle";
 const OI_HELP: &str =
     "Open-interest z-score over the last 24 hourly closes: (last − mean) / std; — when unavailable";
-const AGE_HELP: &str = "Time since the last closed 15m candle opened; ⚠ = stale (older than the configured number of intervals at scan time)";
+const AGE_HELP: &str = "Time since the last closed 15m candle opened; ⚠ = stale (opened longer ago than data.stale_intervals x 15 min; updates while the page is open)";
 const PRICE_HELP: &str = "Last closed 15m close";
 
 /// Rows rendered before "Show all".
@@ -27,6 +27,8 @@ pub fn ScannerTable(
     view: Memo<TableView>,
     /// The clock the ages are measured against (ticks in the browser).
     now_ms: Signal<i64>,
+    /// See `TableFeed::stale_after_ms`.
+    stale_after_ms: i64,
 ) -> impl IntoView {
     let set_view = use_set_view();
     // Long tables render their first rows only until asked: the page stays
@@ -126,7 +128,7 @@ pub fn ScannerTable(
                         each=visible
                         key=TableRow::key
                         children=move |row: TableRow| {
-                            view! { <SignalRow row view now_ms /> }
+                            view! { <SignalRow row view now_ms stale_after_ms /> }
                         }
                     />
                 </Show>
@@ -152,17 +154,21 @@ pub fn ScannerTable(
 }
 
 #[component]
-fn SignalRow(row: TableRow, view: Memo<TableView>, now_ms: Signal<i64>) -> impl IntoView {
+fn SignalRow(
+    row: TableRow,
+    view: Memo<TableView>,
+    now_ms: Signal<i64>,
+    stale_after_ms: i64,
+) -> impl IntoView {
     let set_view = use_set_view();
     let key = row.key();
-    let last_candle_time = row.last_candle_time;
+    let data_age = row.data_age();
     let age = move || {
-        last_candle_time.map_or_else(
-            || "—".to_string(),
-            |t| format::age((now_ms.get() - t) / 1000),
-        )
+        data_age
+            .seconds_at(now_ms.get())
+            .map_or_else(|| "—".to_string(), format::age)
     };
-    let stale = row.stale;
+    let stale = move || data_age.is_stale_at(now_ms.get(), stale_after_ms);
     let signal = row;
     let is_selected = {
         let key = key.clone();
@@ -203,10 +209,10 @@ fn SignalRow(row: TableRow, view: Memo<TableView>, now_ms: Signal<i64>) -> impl 
             <td
                 class="num age"
                 class:stale=stale
-                title=if stale { "stale: the last 15m candle is older than the configured intervals" } else { "" }
+                title=move || if stale() { "stale: the last 15m candle is older than the configured intervals" } else { "" }
             >
                 {age}
-                {stale.then_some(" ⚠")}
+                {move || stale().then_some(" ⚠")}
             </td>
         </tr>
     }

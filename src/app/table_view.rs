@@ -32,6 +32,7 @@ pub struct TableRow {
     pub oi_z: Option<f64>,
     /// Open time (Unix ms) of the last closed 15m candle.
     pub last_candle_time: Option<i64>,
+    /// Stale when the scan ran (`ltf.stale`); see `is_stale_at` for now.
     pub stale: bool,
 }
 
@@ -62,6 +63,42 @@ impl TableRow {
     /// See `row_key`.
     pub fn key(&self) -> String {
         signal_key(self.exchange, &self.symbol, self.strategy)
+    }
+
+    /// How old the row's data is, as a small copyable value for the
+    /// cells that follow the page's clock.
+    pub fn data_age(&self) -> DataAge {
+        DataAge {
+            last_candle_time: self.last_candle_time,
+            stale_at_scan: self.stale,
+        }
+    }
+}
+
+/// The age of a row's data: its last 15m candle and whether the scan found
+/// it stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataAge {
+    pub last_candle_time: Option<i64>,
+    pub stale_at_scan: bool,
+}
+
+impl DataAge {
+    /// Seconds since the last 15m candle opened; `None` without one.
+    pub fn seconds_at(&self, now_ms: i64) -> Option<i64> {
+        self.last_candle_time
+            .map(|t| now_ms.saturating_sub(t) / 1000)
+    }
+
+    /// Stale at `now_ms`: it was at scan time, or the last 15m candle
+    /// opened more than `stale_after_ms` ago (the scan's rule,
+    /// `data.stale_intervals` x 15 min, applied to the clock of a page left
+    /// open).
+    pub fn is_stale_at(&self, now_ms: i64, stale_after_ms: i64) -> bool {
+        self.stale_at_scan
+            || self
+                .last_candle_time
+                .is_some_and(|t| now_ms.saturating_sub(t) > stale_after_ms)
     }
 }
 
@@ -528,6 +565,33 @@ mod tests {
         assert_eq!(
             by(SortKey::Score, false),
             ["SOL_USDT", "BTCUSDT", "ETHUSDT"]
+        );
+    }
+
+    #[test]
+    fn a_row_turns_stale_as_the_clock_passes_the_limit() {
+        let mut signals = signals();
+        signals[0].ltf.last_candle_time = Some(1_000_000);
+        signals[0].ltf.stale = false;
+        signals[1].ltf.last_candle_time = None;
+        signals[1].ltf.stale = false;
+        signals[2].ltf.stale = true;
+        let ages: Vec<DataAge> = signals
+            .iter()
+            .map(|s| TableRow::from(s).data_age())
+            .collect();
+        let limit = 1_800_000; // 2 x 15 min
+        assert!(!ages[0].is_stale_at(1_000_000 + limit, limit));
+        assert!(ages[0].is_stale_at(1_000_000 + limit + 1, limit));
+        assert_eq!(ages[0].seconds_at(1_000_000 + limit), Some(1800));
+        assert!(
+            !ages[1].is_stale_at(i64::MAX, limit),
+            "no candle time, no age"
+        );
+        assert_eq!(ages[1].seconds_at(i64::MAX), None);
+        assert!(
+            ages[2].is_stale_at(0, limit),
+            "stale at scan time stays stale"
         );
     }
 
