@@ -96,48 +96,38 @@ fn scan_filters_by_symbol_merges_a_partial_scan_and_reports_skipped_files() {
         "{summary}"
     );
 
-    let out = quantpro(
-        &[
+    let out_arg = out_file.to_str().unwrap();
+    let scan_btc = |extra: &[&str]| {
+        let mut args = vec![
             "scan",
             "--data-dir",
             data_arg,
             "--symbol",
             "BTC",
             "--out",
-            out_file.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    assert!(out.status.success(), "{out:?}");
+            out_arg,
+        ];
+        args.extend_from_slice(extra);
+        let out = quantpro(&args, dir.path());
+        assert!(out.status.success(), "{out:?}");
+        let feed = MasterFeed::parse(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+        (stdout(&out), feed)
+    };
+
     // A partial scan updates BTC's three signals and keeps the other six
     // (ETH on MEXC, SOL on HYPERLIQUID in the demo set).
+    let (summary, merged) = scan_btc(&[]);
     assert!(
-        stdout(&out).contains("(9 signals, 6 kept from the previous feed)"),
-        "{}",
-        stdout(&out)
+        summary.contains("(9 signals, 6 kept from the previous feed)"),
+        "{summary}"
     );
-    let merged = MasterFeed::parse(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(merged.signals.len(), 9);
     let mut exchanges: Vec<Exchange> = merged.signals.iter().map(|s| s.exchange).collect();
     exchanges.sort();
     exchanges.dedup();
     assert_eq!(exchanges.len(), 3, "every exchange of the demo set");
 
-    let out = quantpro(
-        &[
-            "scan",
-            "--data-dir",
-            data_arg,
-            "--symbol",
-            "BTC",
-            "--replace",
-            "--out",
-            out_file.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    assert!(out.status.success(), "{out:?}");
-    let feed = MasterFeed::parse(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    let (_, feed) = scan_btc(&["--replace"]);
     assert_eq!(feed.signals.len(), 3);
     assert!(feed.signals.iter().all(|s| s.canonical_symbol == "BTC"));
     assert!(feed.last_updated >= merged.last_updated);
