@@ -109,11 +109,36 @@ pub struct SyntheticSeries {
 /// `dir` (created if missing), plus the `SYNTHETIC` marker file that tells
 /// readers these are not market data; returns the candle files written.
 pub fn generate_dataset(dir: &Path, spec: &SyntheticSpec) -> std::io::Result<Vec<PathBuf>> {
+    generate_datasets(dir, std::slice::from_ref(spec))
+}
+
+/// Writes the demo data set (`SyntheticSpec::demo`) into `dir`; returns the
+/// candle files written.
+pub fn generate_demo_dataset(
+    dir: &Path,
+    n_symbols: usize,
+    now_ms: i64,
+) -> std::io::Result<Vec<PathBuf>> {
+    generate_datasets(dir, &SyntheticSpec::demo(n_symbols, now_ms))
+}
+
+/// `generate_dataset` for several specs, with one marker describing them all.
+fn generate_datasets(dir: &Path, specs: &[SyntheticSpec]) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
+    let description: String = specs.iter().map(|spec| format!("{spec:?}\n")).collect();
     std::fs::write(
         dir.join(crate::SYNTHETIC_MARKER),
-        format!("synthetic random-walk candles (quantpro core::synthetic), {spec:?}\n"),
+        format!("synthetic random-walk candles (quantpro core::synthetic):\n{description}"),
     )?;
+    let mut paths = Vec::new();
+    for spec in specs {
+        paths.extend(write_series_files(dir, spec)?);
+    }
+    Ok(paths)
+}
+
+/// The candle files of every symbol of `spec`, generated in parallel.
+fn write_series_files(dir: &Path, spec: &SyntheticSpec) -> std::io::Result<Vec<PathBuf>> {
     let written: Vec<std::io::Result<Vec<PathBuf>>> = (spec.first_index
         ..spec.first_index + spec.n_symbols)
         .into_par_iter()
@@ -138,29 +163,6 @@ pub fn generate_dataset(dir: &Path, spec: &SyntheticSpec) -> std::io::Result<Vec
     for result in written {
         paths.extend(result?);
     }
-    Ok(paths)
-}
-
-/// Writes the demo data set (`SyntheticSpec::demo`) into `dir`; returns the
-/// candle files written.
-pub fn generate_demo_dataset(
-    dir: &Path,
-    n_symbols: usize,
-    now_ms: i64,
-) -> std::io::Result<Vec<PathBuf>> {
-    let specs = SyntheticSpec::demo(n_symbols, now_ms);
-    let mut paths = Vec::with_capacity(n_symbols * 2);
-    for spec in &specs {
-        paths.extend(generate_dataset(dir, spec)?);
-    }
-    // Each generate_dataset call described its own part; describe the whole.
-    let description: String = specs.iter().map(|spec| format!("{spec:?}\n")).collect();
-    std::fs::write(
-        dir.join(crate::SYNTHETIC_MARKER),
-        format!(
-            "synthetic random-walk candles (quantpro core::synthetic), demo set:\n{description}"
-        ),
-    )?;
     Ok(paths)
 }
 
