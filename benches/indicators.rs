@@ -6,12 +6,15 @@
 //!
 //! Run: `cargo bench --features ssr --bench indicators`
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use quantpro::core::candles::Candle;
 use quantpro::core::indicators::{atr, compute_all, dmi, ema, obv, rsi};
 
 fn load() -> Vec<Candle> {
-    let file = quantpro::core::reference_data::candles_dir().join("BTCUSDT_BINANCE_15m.json");
+    let file = common::candles_dir().join("BTCUSDT_BINANCE_15m.json");
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("cannot read benchmark candles {}: {e}", file.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is malformed: {e}", file.display()))

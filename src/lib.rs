@@ -1,9 +1,11 @@
 //! QuantPro: a crypto market scanner and its dashboard.
 //!
-//! `model` and `app` compile for both the server and the browser; `core`
-//! (the scanner), `sources` (external APIs) and `server` exist on the server
-//! only. Data flows one way: sources -> candle files -> core -> master feed ->
-//! server -> app.
+//! `model` and `app` compile for both the server and the browser; the rest
+//! exists on the server only: `sources` (external APIs), `core` (the
+//! scanner), `settings` (`quantpro.toml` and the environment), `pipeline`
+//! (the one way a scan runs and reaches the feed) and `server` (HTTP,
+//! server-side rendering). Data flows one way: sources -> candle files ->
+//! core -> master feed -> server -> app.
 
 // Leptos view types nest as deeply as the markup; the dashboard's table and
 // panels exceed rustc's default query depth of 128.
@@ -13,11 +15,15 @@ pub mod app;
 pub mod model;
 
 #[cfg(feature = "ssr")]
-pub mod charts;
+pub mod atomic_file;
 #[cfg(feature = "ssr")]
 pub mod core;
 #[cfg(feature = "ssr")]
+pub mod pipeline;
+#[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod settings;
 #[cfg(feature = "ssr")]
 pub mod sources;
 

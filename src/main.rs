@@ -3,13 +3,14 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use quantpro::core::candles::Interval;
-use quantpro::core::feed_merge::{self, FeedUpdate};
-use quantpro::core::{bench, config, feed_writer, indicator_export, scan, synthetic};
-use quantpro::model::{Exchange, ScannerConfig};
-use quantpro::server::{self, AppState, DataPaths};
-use quantpro::sources::{enrich, fetch, keys::ApiKeys};
+use quantpro::core::{bench, indicator_export, scan, synthetic};
+use quantpro::model::{Exchange, Interval, ScannerConfig};
+use quantpro::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
+use quantpro::server::{self, AppState};
+use quantpro::settings::{Environment, SettingsStore};
+use quantpro::sources::fetch;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -103,9 +104,12 @@ struct FetchCmd {
     /// `spot` or `futures` (default: the exchange's usual market).
     #[arg(long)]
     market: Option<quantpro::sources::exchanges::Market>,
-    /// Override the exchange API's base URL (for a local fake or a proxy).
+    /// Override the exchange API's base URL (for a local fake or a proxy;
+    /// also `[sources]` in the config file).
     #[arg(long)]
     base_url: Option<String>,
+    #[arg(long, env = "QUANTPRO_CONFIG", default_value = "quantpro.toml")]
+    config: PathBuf,
 }
 
 #[derive(Args)]
@@ -174,20 +178,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let feed_path = args
         .feed
         .unwrap_or_else(|| default_feed_path(&args.data_dir));
-    if args.demo_if_empty && !feed_path.exists() && !has_candle_files(&args.data_dir) {
+    let fresh_checkout =
+        args.demo_if_empty && !feed_path.exists() && !has_candle_files(&args.data_dir);
+    if fresh_checkout {
         println!(
             "No candles in {}: generating the synthetic sample data set",
             args.data_dir.display()
         );
         generate_demo_data(&args.data_dir, 24)?;
-        let config = config::load_config(&args.config)?;
-        let outcome = scan::run_scan(
-            &scan::ScanRequest::new(&args.data_dir),
-            &config,
-            &Default::default(),
-            &scan::NoProgress,
-        )?;
-        feed_writer::write_feed(&feed_path, &outcome.feed)?;
     }
     let paths = DataPaths {
         data_dir: args.data_dir,
@@ -195,59 +193,53 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config_path: args.config,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(server::serve(AppState::new(leptos_options, paths)))
+    runtime.block_on(async move {
+        let pipeline = Arc::new(build_pipeline(paths)?);
+        if fresh_checkout {
+            let report = pipeline
+                .run(&PipelineRequest::default(), Arc::new(scan::NoProgress))
+                .await?;
+            print_summary(&report);
+        }
+        server::serve(AppState::new(leptos_options, pipeline)).await
+    })
+}
+
+/// The process's pipeline: settings from `quantpro.toml` and the
+/// environment (over `.env`), checked once; clients built once.
+fn build_pipeline(paths: DataPaths) -> anyhow::Result<ScanPipeline> {
+    let env = Environment::capture(Path::new(".env"))?;
+    Ok(ScanPipeline::build(paths, env)?)
 }
 
 fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
-    let mut config = config::load_config(&args.config)?;
-    config::apply_env_overrides(&mut config, |name| std::env::var(name).ok())?;
-    let request = scan::ScanRequest {
-        data_dir: args.data_dir.clone(),
+    let paths = DataPaths {
+        feed_path: args
+            .out
+            .unwrap_or_else(|| default_feed_path(&args.data_dir)),
+        data_dir: args.data_dir,
+        config_path: args.config,
+    };
+    let request = PipelineRequest {
         limit: args.limit,
         symbol: args.symbol,
         exchange: args.exchange,
+        replace: args.replace,
+        market_data: args.market_data,
         now_ms: None,
     };
-    let external = gather_external(&request, &args.data_dir, args.market_data)?;
-    let outcome = scan::run_scan(&request, &config, &external, &scan::NoProgress)?;
-    let out = args
-        .out
-        .unwrap_or_else(|| default_feed_path(&args.data_dir));
-    let update = if args.replace {
-        FeedUpdate::Replace
-    } else {
-        FeedUpdate::for_request(&request)
-    };
-    let written = feed_merge::update_feed(&out, outcome.feed, update)
-        .with_context(|| format!("writing {}", out.display()))?;
-    if let Some(warning) = &written.warning {
-        tracing::warn!("[SCAN] {warning}");
-    }
-    print_summary(&outcome.summary, &out, &written);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(async move {
+        let pipeline = build_pipeline(paths)?;
+        let report = pipeline.run(&request, Arc::new(scan::NoProgress)).await;
+        anyhow::Ok(report?)
+    })?;
+    print_summary(&report);
     Ok(())
 }
 
-fn gather_external(
-    request: &scan::ScanRequest,
-    data_dir: &Path,
-    market_data: bool,
-) -> anyhow::Result<quantpro::core::external::ExternalDataMap> {
-    let keys = ApiKeys::load(Path::new(".env"))?;
-    if keys.coinalyze.is_none() && !market_data {
-        tracing::info!("[SCAN] COINALYZE_API_KEY not set: OI, funding, long/short and liquidations unavailable");
-        return Ok(Default::default());
-    }
-    let symbols = scan::scan_symbols(request)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    Ok(runtime.block_on(enrich::gather_external_data(
-        &symbols,
-        &keys,
-        &data_dir.join(".cache"),
-        market_data,
-    )))
-}
-
-fn print_summary(summary: &scan::ScanSummary, out: &Path, written: &feed_merge::FeedWritten) {
+fn print_summary(report: &PipelineReport) {
+    let (summary, out, written) = (&report.summary, &report.feed_path, &report.written);
     let counts = summary.signals_per_action;
     println!(
         "[SCAN] {} of {} symbols processed, {} signals (LONG {}, SHORT {}, WAIT {}), {} stale, {} candles in {:.3} s",
@@ -284,11 +276,15 @@ fn run_fetch(args: FetchCmd) -> anyhow::Result<()> {
     let mut fetch_args =
         fetch::FetchArgs::new(args.exchange, selection, args.intervals, args.data_dir);
     fetch_args.market = args.market;
+    let env = Environment::capture(Path::new(".env"))?;
+    fetch_args.urls = SettingsStore::new(&args.config, env).load()?.sources;
     if let Some(url) = args.base_url {
         let market = args
             .market
             .unwrap_or_else(|| quantpro::sources::exchanges::Market::default_for(args.exchange));
-        set_base_url(&mut fetch_args.base_urls, args.exchange, market, url);
+        fetch_args
+            .urls
+            .set_exchange_rest(args.exchange, market, url);
     }
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(fetch::run_fetch(fetch_args))?;
@@ -304,23 +300,6 @@ fn run_fetch(args: FetchCmd) -> anyhow::Result<()> {
         anyhow::bail!("every series failed");
     }
     Ok(())
-}
-
-fn set_base_url(
-    urls: &mut fetch::BaseUrls,
-    exchange: Exchange,
-    market: quantpro::sources::exchanges::Market,
-    url: String,
-) {
-    use quantpro::sources::exchanges::Market;
-    let slot = match (exchange, market) {
-        (Exchange::Binance, Market::Spot) => &mut urls.binance_spot,
-        (Exchange::Binance, Market::Futures) => &mut urls.binance_futures,
-        (Exchange::Mexc, Market::Spot) => &mut urls.mexc_spot,
-        (Exchange::Mexc, Market::Futures) => &mut urls.mexc_futures,
-        (Exchange::Hyperliquid, _) => &mut urls.hyperliquid,
-    };
-    *slot = Some(url);
 }
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {

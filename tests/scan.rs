@@ -2,8 +2,10 @@
 //! in `../shared/data/candles`, bad files in a copy of it, the feed written
 //! atomically, and properties that must hold for any candle series.
 
+mod common;
+
 use proptest::prelude::*;
-use quantpro::core::candles::{parse_candles_json, Candle, Interval};
+use quantpro::core::candles::{parse_candles_json, Candle};
 use quantpro::core::context::SharedContext;
 use quantpro::core::external::ExternalDataMap;
 use quantpro::core::feed_writer::write_feed;
@@ -11,7 +13,7 @@ use quantpro::core::scan::{run_scan, NoProgress, ScanOutcome, ScanRequest};
 use quantpro::core::setup::compute_setup;
 use quantpro::core::strategies::evaluate_all;
 use quantpro::model::{
-    Action, Exchange, MasterFeed, OiStatus, ScannerConfig, SetupConfig, Side, Signal,
+    Action, Exchange, Interval, MasterFeed, OiStatus, ScannerConfig, SetupConfig, Side, Signal,
     Strategy as StrategyName, TradeSetup,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +24,7 @@ const AFTER_ALL_DATA_MS: i64 = 1_759_276_800_000;
 
 /// The real candles (third-party data, read in place, never copied into the repository).
 fn data_dir() -> PathBuf {
-    quantpro::core::reference_data::candles_dir()
+    common::candles_dir()
 }
 
 fn scan(dir: &Path, now_ms: i64) -> ScanOutcome {

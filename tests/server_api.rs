@@ -4,7 +4,6 @@
 //! `ScanJobs::hold` keeps a scan running while a test looks at it, so no
 //! test waits on a sleep.
 
-use quantpro::core::config::load_config;
 use quantpro::core::external::ExternalDataMap;
 use quantpro::core::feed_writer::write_feed;
 use quantpro::core::scan::{run_scan, NoProgress, ScanRequest};
@@ -12,10 +11,13 @@ use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
 use quantpro::model::{
     Action, Exchange, MasterFeed, ScanState, ScanStatus, ScannerConfig, Strategy,
 };
-use quantpro::server::{router, AppState, DataPaths};
+use quantpro::pipeline::{DataPaths, ScanPipeline};
+use quantpro::server::{router, AppState};
+use quantpro::settings::{Environment, SettingsStore};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Every wait in these tests is for an event that must come; this bounds a
@@ -61,7 +63,9 @@ impl TestServer {
             .output_name("quantpro")
             .site_root(site_root.to_str().unwrap())
             .build();
-        let state = AppState::new(options, paths);
+        // No keys, no overrides: the machine's environment stays out of the test.
+        let pipeline = ScanPipeline::build(paths, Environment::default()).unwrap();
+        let state = AppState::new(options, Arc::new(pipeline));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = router(state.clone());
@@ -161,7 +165,7 @@ async fn results_are_served_filtered_by_source_and_compressed() {
     assert!(error_of(&body).starts_with("No master feed at"), "{body}");
 
     // A feed written by the scanner core directly, not through the server.
-    let paths = &server.state.paths;
+    let paths = server.state.paths();
     let request = ScanRequest::new(&paths.data_dir);
     let outcome = run_scan(
         &request,
@@ -532,7 +536,7 @@ async fn the_event_stream_delivers_progress_then_done_and_the_feed_is_reread() {
         last_updated: 1,
         signals: vec![],
     };
-    write_feed(&server.state.paths.feed_path, &old).unwrap();
+    write_feed(&server.state.paths().feed_path, &old).unwrap();
     assert_eq!(server.feed("/api/results").await, old);
 
     let mut events = open_events(&server).await;
@@ -603,9 +607,9 @@ async fn the_event_stream_announces_a_feed_written_by_someone_else() {
         last_updated,
         signals: vec![],
     };
-    write_feed(&server.state.paths.feed_path, &feed(1_700_000_000_000)).unwrap();
+    write_feed(&server.state.paths().feed_path, &feed(1_700_000_000_000)).unwrap();
     assert_eq!(events.next_feed().await, 1_700_000_000_000);
-    write_feed(&server.state.paths.feed_path, &feed(1_700_000_900_000)).unwrap();
+    write_feed(&server.state.paths().feed_path, &feed(1_700_000_900_000)).unwrap();
     assert_eq!(events.next_feed().await, 1_700_000_900_000);
 
     // A new connection hears the current feed at once.
@@ -736,7 +740,7 @@ async fn config_is_served_validated_saved_and_used_by_the_next_scan() {
         assert!(error_of(&refused).contains(expected), "{body}: {refused}");
     }
     assert!(
-        !server.state.paths.config_path.exists(),
+        !server.state.paths().config_path.exists(),
         "nothing refused was saved"
     );
 
@@ -761,7 +765,10 @@ async fn config_is_served_validated_saved_and_used_by_the_next_scan() {
         wanted
     );
     assert_eq!(
-        load_config(&server.state.paths.config_path).unwrap(),
+        SettingsStore::new(&server.state.paths().config_path, Environment::default())
+            .load()
+            .unwrap()
+            .scanner,
         wanted
     );
     let (_, view) = server.get("/api/config").await;

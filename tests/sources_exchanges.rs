@@ -4,8 +4,9 @@
 
 #![cfg(feature = "ssr")]
 
-use quantpro::core::candles::{Candle, Interval};
+use quantpro::core::candles::Candle;
 use quantpro::model::Exchange;
+use quantpro::model::Interval;
 use quantpro::sources::exchanges::{fetcher_for, CandleFetcher, FetcherConfig, Market};
 use quantpro::sources::http::RetryPolicy;
 use quantpro::sources::SourceError;

@@ -4,10 +4,11 @@
 
 #![cfg(feature = "ssr")]
 
-use quantpro::core::candles::{Candle, Interval};
+use quantpro::core::candles::Candle;
 use quantpro::model::Exchange;
+use quantpro::model::Interval;
 use quantpro::sources::fetch::{
-    candle_file_path, run_fetch, BaseUrls, FetchArgs, FetchError, SymbolSelection,
+    candle_file_path, run_fetch, FetchArgs, FetchError, SymbolSelection,
 };
 use quantpro::sources::http::RetryPolicy;
 use quantpro::sources::unix_now_ms;
@@ -110,10 +111,7 @@ fn args(server: &MockServer, symbols: SymbolSelection, dir: &Path) -> FetchArgs 
         vec![Interval::M15, Interval::H4],
         dir,
     );
-    args.base_urls = BaseUrls {
-        binance_futures: Some(server.uri()),
-        ..Default::default()
-    };
+    args.urls.binance_futures = server.uri();
     args.initial_candles = 100;
     args.show_progress = false;
     args.retry = RetryPolicy {

@@ -1,16 +1,13 @@
 //! Server functions: the dashboard's API. Their bodies run on the server and
-//! reach the feed store, the scan jobs, the chart renderer and the Gemini
-//! client in-process (through `crate::server::AppState`); the browser gets
-//! typed stubs. Expected refusals (a scan already running, an invalid
+//! are one call each to a `crate::server::AppState` method (the JSON routes
+//! call the same ones); the browser gets typed stubs. Expected refusals (a scan already running, an invalid
 //! configuration, no Gemini key) are values of the answer types, so the UI
 //! can word them; `ServerFnError` is kept for transport and server faults.
 //! Each has a fixed endpoint under `/api/` (POST, form-encoded arguments
 //! unless `input = Json`), so scripts and tests can call them too.
 
 use super::table_view::TableRow;
-#[cfg(feature = "ssr")]
-use crate::model::Signal;
-use crate::model::{Exchange, ScanStartRequest, ScanStatus, ScannerConfig, Strategy, TradeSetup};
+use crate::model::{Exchange, ScanStartRequest, ScannerConfig, Strategy, TradeSetup};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
@@ -38,32 +35,7 @@ pub struct TableFeed {
 #[server(endpoint = "table_feed")]
 pub async fn get_table_feed() -> Result<TableFeed, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let (rows, last_updated, error) = match state.feed.load().await {
-        Ok(snapshot) => (
-            snapshot.feed.signals.iter().map(TableRow::from).collect(),
-            snapshot.feed.last_updated,
-            None,
-        ),
-        Err(err) => {
-            tracing::warn!("[FEED] {err}");
-            (Vec::new(), 0, Some(err.to_string()))
-        }
-    };
-    let stale_intervals = match state.scanner_config().await {
-        Ok(config) => config.data.stale_intervals,
-        // The ConfigPanel shows the problem; the table keeps the default rule.
-        Err(_) => ScannerConfig::default().data.stale_intervals,
-    };
-    Ok(TableFeed {
-        rows,
-        last_updated,
-        error,
-        synthetic: state.paths.is_synthetic(),
-        server_time_ms: crate::now_ms(),
-        stale_after_ms: crate::core::candles::Interval::M15
-            .millis()
-            .saturating_mul(stale_intervals as i64),
-    })
+    Ok(state.table_feed().await)
 }
 
 /// The answer to the Scan button.
@@ -100,7 +72,7 @@ impl ScanStartOutcome {
 pub async fn start_scan(request: ScanStartRequest) -> Result<ScanStartOutcome, ServerFnError> {
     use crate::server::ScanStartError;
     let state = expect_context::<crate::server::AppState>();
-    Ok(match state.scans.start(request) {
+    Ok(match state.start_scan(request) {
         Ok(id) => ScanStartOutcome::Started { id },
         Err(ScanStartError::Conflict(conflict)) => ScanStartOutcome::AlreadyRunning {
             running_id: conflict.running_id,
@@ -109,26 +81,6 @@ pub async fn start_scan(request: ScanStartRequest) -> Result<ScanStartOutcome, S
             message: reason.to_string(),
         },
     })
-}
-
-/// The current (or last) scan job.
-#[server(endpoint = "scan_status")]
-pub async fn get_scan_status() -> Result<ScanStatus, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    Ok(state.scans.status())
-}
-
-/// One signal with its charts: what `signal_html` renders.
-#[cfg(feature = "ssr")]
-#[derive(Debug, Clone, PartialEq)]
-pub struct SignalDetail {
-    pub signal: Signal,
-    pub charts: Option<crate::charts::ChartSvgs>,
-    /// Why there are no charts (candle file missing or changed since the scan).
-    pub chart_error: Option<String>,
-    pub synthetic: bool,
-    /// The server's clock (Unix ms), for the data age.
-    pub server_time_ms: i64,
 }
 
 /// One signal as the DetailPanel and the share page show it: the static
@@ -165,67 +117,10 @@ pub async fn get_signal_panels(
     strategy: Strategy,
 ) -> Result<Option<SignalPanels>, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let detail = load_signal_detail(&state, exchange, &symbol, strategy).await?;
-    Ok(detail.map(super::signal_html::render_panels))
-}
-
-/// The signal with its charts drawn from the candle files.
-#[cfg(feature = "ssr")]
-async fn load_signal_detail(
-    state: &crate::server::AppState,
-    exchange: Exchange,
-    symbol: &str,
-    strategy: Strategy,
-) -> Result<Option<SignalDetail>, ServerFnError> {
-    let Some(signal) = find_signal(state, exchange, symbol, strategy).await? else {
-        return Ok(None);
-    };
-    let data_dir = state.paths.data_dir.clone();
-    let for_charts = signal.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        crate::charts::render_signal_charts(&data_dir, &for_charts)
-    })
-    .await
-    .map_err(|e| ServerFnError::new(format!("chart rendering failed: {e}")))?;
-    let (charts, chart_error) = match rendered {
-        Ok(charts) => (Some(charts), None),
-        Err(err) => {
-            tracing::warn!(
-                "[CHARTS] {} {} {}: {err}",
-                signal.exchange,
-                signal.symbol,
-                signal.strategy
-            );
-            (None, Some(err.to_string()))
-        }
-    };
-    Ok(Some(SignalDetail {
-        signal,
-        charts,
-        chart_error,
-        synthetic: state.paths.is_synthetic(),
-        server_time_ms: crate::now_ms(),
-    }))
-}
-
-#[cfg(feature = "ssr")]
-async fn find_signal(
-    state: &crate::server::AppState,
-    exchange: Exchange,
-    symbol: &str,
-    strategy: Strategy,
-) -> Result<Option<Signal>, ServerFnError> {
-    let snapshot = state
-        .feed
-        .load()
+    state
+        .signal_panels(exchange, &symbol, strategy)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
-    Ok(snapshot
-        .feed
-        .signals
-        .iter()
-        .find(|s| s.exchange == exchange && s.symbol == symbol && s.strategy == strategy)
-        .cloned())
+        .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
 /// The answer to the "AI analysis" button.
@@ -245,26 +140,8 @@ pub async fn analyze_signal(
     symbol: String,
     strategy: Strategy,
 ) -> Result<AiAnalysis, ServerFnError> {
-    use crate::sources::gemini::{GeminiClient, GeminiConfig};
-    use crate::sources::keys::ApiKeys;
     let state = expect_context::<crate::server::AppState>();
-    let Some(signal) = find_signal(&state, exchange, &symbol, strategy).await? else {
-        return Ok(AiAnalysis::Unavailable(format!(
-            "{symbol} {strategy} on {exchange} is not in the current feed"
-        )));
-    };
-    let keys = match ApiKeys::load(std::path::Path::new(".env")) {
-        Ok(keys) => keys,
-        Err(err) => return Ok(AiAnalysis::Unavailable(err.to_string())),
-    };
-    let answer = match GeminiClient::new(GeminiConfig::new(keys.gemini)) {
-        Ok(client) => client.explain_signal(&signal).await,
-        Err(err) => Err(err),
-    };
-    Ok(match answer {
-        Ok(text) => AiAnalysis::Commentary(text),
-        Err(err) => AiAnalysis::Unavailable(err.to_string()),
-    })
+    Ok(state.analyze_signal(exchange, &symbol, strategy).await)
 }
 
 /// The configuration the next scan will use.
@@ -275,24 +152,15 @@ pub struct ConfigState {
     pub path: String,
     /// Set when the file exists but cannot be used; `config` then holds the defaults.
     pub error: Option<String>,
+    /// Keys set by the environment (`key (QUANTPRO_...)`): they win over
+    /// what is saved.
+    pub overridden: Vec<String>,
 }
 
 #[server(endpoint = "scanner_config")]
 pub async fn get_scanner_config() -> Result<ConfigState, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let path = state.paths.config_path.display().to_string();
-    Ok(match state.scanner_config().await {
-        Ok(config) => ConfigState {
-            config,
-            path,
-            error: None,
-        },
-        Err(err) => ConfigState {
-            config: ScannerConfig::default(),
-            path,
-            error: Some(err.to_string()),
-        },
-    })
+    Ok(state.config_state().await)
 }
 
 /// The answer to the ConfigPanel's Save button.
@@ -304,24 +172,17 @@ pub enum ConfigSaveOutcome {
 }
 
 /// Validates and saves the configuration to `quantpro.toml`; the next scan
-/// reads it.
+/// reads it. The answer is the configuration in force (environment
+/// overrides included).
 #[server(input = Json, endpoint = "save_scanner_config")]
 pub async fn save_scanner_config(
     config: ScannerConfig,
 ) -> Result<ConfigSaveOutcome, ServerFnError> {
-    use crate::core::config::ConfigFileError;
+    use crate::settings::SettingsError;
     let state = expect_context::<crate::server::AppState>();
-    if let Err(errors) = config.validate() {
-        return Ok(ConfigSaveOutcome::Invalid(
-            errors.iter().map(|e| e.to_string()).collect(),
-        ));
-    }
-    match state.save_scanner_config(config.clone()).await {
-        Ok(()) => {
-            tracing::info!("[CONFIG] saved {}", state.paths.config_path.display());
-            Ok(ConfigSaveOutcome::Saved(config))
-        }
-        Err(ConfigFileError::Invalid { errors, .. }) => Ok(ConfigSaveOutcome::Invalid(
+    match state.save_scanner_config(config).await {
+        Ok(in_force) => Ok(ConfigSaveOutcome::Saved(in_force)),
+        Err(SettingsError::Invalid { errors, .. }) => Ok(ConfigSaveOutcome::Invalid(
             errors.iter().map(|e| e.to_string()).collect(),
         )),
         Err(err) => Err(ServerFnError::new(err.to_string())),

@@ -86,6 +86,7 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
         config,
         path,
         error,
+        overridden,
     } = state;
     let fields = ScannerConfig::fields();
     let saved = RwSignal::new(config.clone());
@@ -182,6 +183,11 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
                 "; the next scan reads them."
             </p>
             {error.map(|e| view! { <p class="panel-note error">{format!("The saved file is unusable, showing defaults: {e}")}</p> })}
+            {(!overridden.is_empty()).then(|| view! {
+                <p class="panel-note" data-testid="config-overrides">
+                    {format!("Set by the environment, which wins over what is saved: {}.", overridden.join(", "))}
+                </p>
+            })}
             <table class="grid-table config-table">
                 <thead>
                     <tr>

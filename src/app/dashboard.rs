@@ -277,7 +277,7 @@ fn updated_label(last_updated_ms: i64, now_ms: i64) -> String {
     }
     format!(
         "last scan {} ago",
-        super::format::age((now_ms - last_updated_ms) / 1000)
+        crate::model::format::age((now_ms - last_updated_ms) / 1000)
     )
 }
 
@@ -287,6 +287,6 @@ fn updated_title(last_updated_ms: i64) -> String {
     }
     format!(
         "Feed written {}",
-        super::format::utc_datetime(last_updated_ms)
+        crate::model::format::utc_datetime(last_updated_ms)
     )
 }

@@ -7,10 +7,10 @@
 
 use super::api::{get_signal_panels, AiAnalysis, AnalyzeSignal, SignalPanels};
 use super::dashboard::use_set_view;
-use super::format;
 use super::position_size::{parse_amount, position_size, PositionSize, SizeError};
 use super::scanner_table::action_class;
 use super::table_view::{share_path, TableRow, TableView};
+use crate::model::format;
 use crate::model::{Exchange, Strategy, TradeSetup};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;

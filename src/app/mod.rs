@@ -4,8 +4,8 @@
 //!
 //! Pages: the dashboard (`/`, see `dashboard`) and the share page of one
 //! signal (`/signal/{exchange}/{symbol}/{strategy}`, see `share_page`).
-//! Panels have a file each; `table_view`, `position_size` and `format` are
-//! the pure logic behind them.
+//! Panels have a file each; `table_view` and `position_size` are the pure
+//! logic behind them.
 
 pub mod api;
 pub mod codec;
@@ -13,15 +13,10 @@ mod config_panel;
 mod dashboard;
 mod detail_panel;
 mod exchange_panel;
-pub mod format;
-#[cfg(feature = "ssr")]
-mod observability_panel;
 pub mod position_size;
 mod scan_events;
-mod scanner_table;
+pub(crate) mod scanner_table;
 mod share_page;
-#[cfg(feature = "ssr")]
-mod signal_html;
 pub mod table_view;
 
 use leptos::prelude::*;

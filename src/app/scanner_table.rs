@@ -3,8 +3,8 @@
 //! (which opens the side panel). The FilterBar above it edits the same view.
 
 use super::dashboard::use_set_view;
-use super::format;
 use super::table_view::{SortKey, TableRow, TableView};
+use crate::model::format;
 use crate::model::{Action, Bias, Strategy};
 use leptos::prelude::*;
 

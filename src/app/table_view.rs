@@ -6,7 +6,7 @@
 //! the components read a `TableView` from the URL, render
 //! `TableView::visible_rows`, and write a changed view back with `to_params`.
 
-use crate::model::{Action, Bias, Exchange, Signal, Strategy};
+use crate::model::{Action, Bias, Exchange, Signal, Staleness, Strategy};
 use leptos_router::params::ParamsMap;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -96,9 +96,12 @@ impl DataAge {
     /// open).
     pub fn is_stale_at(&self, now_ms: i64, stale_after_ms: i64) -> bool {
         self.stale_at_scan
-            || self
-                .last_candle_time
-                .is_some_and(|t| now_ms.saturating_sub(t) > stale_after_ms)
+            || self.last_candle_time.is_some_and(|t| {
+                Staleness {
+                    after_ms: stale_after_ms,
+                }
+                .is_stale(t, now_ms)
+            })
     }
 }
 

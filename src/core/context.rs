@@ -5,7 +5,7 @@
 //! Built once per symbol by the scan, then read by all three strategies, so
 //! nothing is computed twice and every strategy sees the same numbers.
 
-use crate::core::candles::{is_stale, Candle, Interval};
+use crate::core::candles::Candle;
 use crate::core::external::{ExternalData, Liquidations};
 use crate::core::indicators::{
     cardwell_range, compute_all, obv_slope, oi_z_score, resistance_trendline, support_trendline,
@@ -13,7 +13,7 @@ use crate::core::indicators::{
 };
 use crate::model::{
     Bias, BreakoutType, CardwellRange, Exchange, HtfSummary, LtfSummary, MarketMetadata,
-    OiMetadata, RsiTrendline, ScannerConfig, Side, Trend,
+    OiMetadata, RsiTrendline, ScannerConfig, Side, Staleness, Trend,
 };
 
 /// Everything the strategies know about one symbol.
@@ -214,8 +214,7 @@ fn ltf_state(
         resistance: resistance_trendline(rsi, &params),
         support: support_trendline(rsi, &params),
         last_candle_time,
-        stale: last_candle_time
-            .is_some_and(|t| is_stale(t, Interval::M15, now_ms, config.data.stale_intervals)),
+        stale: last_candle_time.is_some_and(|t| Staleness::ltf(&config.data).is_stale(t, now_ms)),
     }
 }
 
@@ -310,7 +309,7 @@ pub fn agrees(x: f64, side: Side) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::OiStatus;
+    use crate::model::{Interval, OiStatus};
 
     /// A gently rising series: `n` closed 15m candles ending before `now`.
     pub(crate) fn rising(

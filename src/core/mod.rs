@@ -5,19 +5,17 @@
 //! directory, `context` builds each symbol's `SharedContext` with the
 //! `indicators`, `strategies` (with `setup`) turn it into three signals, and
 //! `feed_writer` writes the master feed atomically (`feed_merge` decides
-//! whether a scan replaces it or updates only the symbols it scanned). `config` loads the
-//! thresholds; `bench` and `synthetic` measure the whole thing.
+//! whether a scan replaces it or updates only the symbols it scanned);
+//! `bench` and `synthetic` measure the whole thing.
 
 pub mod bench;
 pub mod candles;
-pub mod config;
 pub mod context;
 pub mod external;
 pub mod feed_merge;
 pub mod feed_writer;
 pub mod indicator_export;
 pub mod indicators;
-pub mod reference_data;
 pub mod scan;
 pub mod setup;
 pub mod strategies;

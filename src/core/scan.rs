@@ -7,12 +7,11 @@
 //! A bad file never stops the scan: its symbol is skipped with the file name
 //! and the reason, reported to the observer and logged with `[SKIP]`.
 
-use crate::core::candles::{
-    display_name, list_candle_files, load_candle_file, Interval, SymbolFiles,
-};
+use crate::core::candles::{display_name, list_candle_files, load_candle_file, SymbolFiles};
 use crate::core::context::SharedContext;
 use crate::core::external::ExternalDataMap;
 use crate::core::strategies::evaluate_all;
+use crate::model::Interval;
 use crate::model::{Action, ConfigError, Exchange, MasterFeed, ScannerConfig, Signal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

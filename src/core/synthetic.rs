@@ -11,8 +11,9 @@
 //! `end_ms` rounded down to 4 hours (only closed candles exist). A fixed seed gives the same files on every
 //! machine: the generator uses its own small PRNG (SplitMix64).
 
-use crate::core::candles::{Candle, CandleFileName, CandleFormat, Interval};
+use crate::core::candles::{Candle, CandleFileName, CandleFormat};
 use crate::model::Exchange;
+use crate::model::Interval;
 use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -81,6 +81,12 @@ string_enum!(
 );
 
 string_enum!(
+    /// Candle intervals the scanner reads: 15m is the LTF, 4h the HTF, 1h the
+    /// OI z-score's and 1d a file a data directory may hold.
+    Interval { M15 => "15m", H1 => "1h", H4 => "4h", D1 => "1d" }
+);
+
+string_enum!(
     /// HTF trend from close, EMA50 and EMA200 (STRATEGIES.md §2).
     Trend { Up => "UP", Down => "DOWN", Range => "RANGE" }
 );
@@ -106,6 +112,18 @@ string_enum!(
     /// Whether derivatives data came from Coinalyze (`aggregated`) or is absent (`neutral`).
     OiStatus { Aggregated => "aggregated", Neutral => "neutral" }
 );
+
+impl Interval {
+    /// Length of one candle in milliseconds.
+    pub fn millis(self) -> i64 {
+        match self {
+            Interval::M15 => 15 * 60_000,
+            Interval::H1 => 60 * 60_000,
+            Interval::H4 => 4 * 60 * 60_000,
+            Interval::D1 => 24 * 60 * 60_000,
+        }
+    }
+}
 
 impl Side {
     /// +1 for LONG, -1 for SHORT: the `dir` of STRATEGIES.md.
@@ -187,6 +205,17 @@ mod tests {
             err.to_string(),
             "unknown Exchange 'KRAKEN' (expected one of: MEXC, HYPERLIQUID, BINANCE)"
         );
+    }
+
+    #[test]
+    fn intervals_parse_like_the_other_enums() {
+        assert_eq!("4H".parse::<Interval>().unwrap(), Interval::H4);
+        assert_eq!(serde_json::to_string(&Interval::M15).unwrap(), "\"15m\"");
+        assert_eq!(
+            "5m".parse::<Interval>().unwrap_err().to_string(),
+            "unknown Interval '5m' (expected one of: 15m, 1h, 4h, 1d)"
+        );
+        assert_eq!(Interval::H4.millis(), 16 * Interval::M15.millis());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 mod config;
 mod enums;
 mod feed;
+pub mod format;
+mod freshness;
 mod scan_job;
 mod signal;
 
@@ -16,5 +18,6 @@ pub(crate) mod fixtures;
 pub use config::*;
 pub use enums::*;
 pub use feed::*;
+pub use freshness::*;
 pub use scan_job::*;
 pub use signal::*;

@@ -4,8 +4,8 @@
 
 use super::feed_store::FeedLoadError;
 use super::scan_jobs::{InvalidScanRequest, ScanStartError};
-use crate::core::config::ConfigFileError;
 use crate::model::ConfigError;
+use crate::settings::SettingsError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -42,10 +42,10 @@ impl From<ScanStartError> for ApiError {
     }
 }
 
-impl From<ConfigFileError> for ApiError {
-    fn from(err: ConfigFileError) -> ApiError {
+impl From<SettingsError> for ApiError {
+    fn from(err: SettingsError) -> ApiError {
         match err {
-            ConfigFileError::Invalid { errors, .. } => ApiError::InvalidConfig(errors),
+            SettingsError::Invalid { errors, .. } => ApiError::InvalidConfig(errors),
             other => ApiError::Internal(other.to_string()),
         }
     }

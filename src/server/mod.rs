@@ -1,5 +1,6 @@
 //! The web server: axum router with the Leptos app, its server functions and
-//! the plain JSON routes, over one shared `AppState`.
+//! the plain JSON routes, over one shared `AppState`; `render` draws a
+//! signal's charts and static HTML on the server.
 //!
 //! `/api/results`, `/api/scan/*` and `/api/config` serve scripts (JSON, SSE);
 //! the dashboard reaches the same state through its server functions.
@@ -9,6 +10,7 @@
 mod api_error;
 mod feed_store;
 mod middleware;
+pub mod render;
 mod routes;
 mod scan_events;
 mod scan_jobs;
@@ -20,7 +22,7 @@ pub use scan_jobs::{
     validate_scan_request, InvalidScanRequest, ScanConflict, ScanHold, ScanJobs, ScanStartError,
     MAX_SYMBOL_LEN,
 };
-pub use state::{AppState, DataPaths};
+pub use state::AppState;
 
 use crate::app::{shell, App};
 use axum::{

@@ -164,7 +164,7 @@ pub async fn start_scan(
             exchange: parsed.exchange,
         }
     };
-    let id = state.scans.start(request)?;
+    let id = state.start_scan(request)?;
     Ok((StatusCode::ACCEPTED, Json(ScanStarted { id })))
 }
 
@@ -191,16 +191,14 @@ pub async fn get_config(State(state): State<AppState>) -> Result<Json<ConfigView
 }
 
 /// `PUT /api/config`: replaces the configuration (absent fields take their
-/// defaults) after validating it; 400 lists every problem.
+/// defaults) after validating it; 400 lists every problem. The answer is the
+/// configuration in force (environment overrides included).
 pub async fn put_config(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ConfigView>, ApiError> {
     let body = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let config = parse_config_body(&body)?;
-    config.validate().map_err(ApiError::InvalidConfig)?;
-    state.save_scanner_config(config.clone()).await?;
-    tracing::info!("[CONFIG] saved {}", state.paths.config_path.display());
+    let config = state.save_scanner_config(parse_config_body(&body)?).await?;
     Ok(Json(ConfigView {
         config,
         fields: ScannerConfig::fields(),

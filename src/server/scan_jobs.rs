@@ -1,22 +1,14 @@
 //! Background scans started from the dashboard or `POST /api/scan/start`:
-//! one job at a time, run by the scanner core on a blocking thread, its
-//! progress published on a `watch` channel (the status route, the SSE
-//! stream and the UI's server functions all read it). A finished job writes
-//! the master feed atomically and invalidates the `FeedStore`, so the next
-//! reader sees the new feed.
+//! one job at a time, each a run of the process's `ScanPipeline` (the same
+//! one `quantpro scan` uses), its progress published on a `watch` channel
+//! (the status route, the SSE stream and the UI's server functions all read
+//! it). A finished job has written the master feed atomically and
+//! invalidates the `FeedStore`, so the next reader sees the new feed.
 
 use super::feed_store::FeedStore;
-use super::state::DataPaths;
-use crate::core::config::load_config;
-use crate::core::external::ExternalDataMap;
-use crate::core::feed_merge::{update_feed, FeedUpdate};
-use crate::core::scan::{
-    run_scan, scan_symbols, ScanObserver, ScanProgress, ScanRequest, SkippedFile,
-};
+use crate::core::scan::{ScanObserver, ScanProgress, SkippedFile};
 use crate::model::{ScanStartRequest, ScanState, ScanStatus};
-use crate::sources::enrich::gather_external_data;
-use crate::sources::keys::ApiKeys;
-use std::path::Path;
+use crate::pipeline::{PipelineError, PipelineRequest, ScanPipeline};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -83,7 +75,7 @@ pub fn validate_scan_request(request: &ScanStartRequest) -> Result<(), InvalidSc
 
 /// The server's scan jobs: at most one running, the last one's status kept.
 pub struct ScanJobs {
-    paths: Arc<DataPaths>,
+    pipeline: Arc<ScanPipeline>,
     feed: Arc<FeedStore>,
     /// Serialises `start` so two requests cannot both see "not running".
     book: Mutex<JobBook>,
@@ -98,10 +90,10 @@ struct JobBook {
 }
 
 impl ScanJobs {
-    pub fn new(paths: Arc<DataPaths>, feed: Arc<FeedStore>) -> ScanJobs {
+    pub fn new(pipeline: Arc<ScanPipeline>, feed: Arc<FeedStore>) -> ScanJobs {
         let (status, _) = watch::channel(ScanStatus::idle());
         ScanJobs {
-            paths,
+            pipeline,
             feed,
             book: Mutex::new(JobBook {
                 last_id: 0,
@@ -112,8 +104,9 @@ impl ScanJobs {
         }
     }
 
-    /// Starts a scan in the background and returns its id; refuses an
-    /// invalid request, or any request while another scan runs.
+    /// Starts a scan in the background (a task of the current runtime) and
+    /// returns its id; refuses an invalid request, or any request while
+    /// another scan runs.
     pub fn start(&self, request: ScanStartRequest) -> Result<u64, ScanStartError> {
         validate_scan_request(&request)?;
         let mut book = self.book.lock().unwrap_or_else(|e| e.into_inner());
@@ -142,22 +135,13 @@ impl ScanJobs {
         let job = ScanJob {
             id,
             request,
-            paths: self.paths.clone(),
+            pipeline: self.pipeline.clone(),
             feed: self.feed.clone(),
             status: self.status.clone(),
             holds: self.holds.clone(),
-            runtime: tokio::runtime::Handle::try_current().ok(),
             started,
         };
-        match job.runtime.clone() {
-            Some(handle) => {
-                handle.spawn_blocking(move || job.run());
-            }
-            // Outside a runtime (a CLI or a plain unit test): a thread of its own.
-            None => {
-                std::thread::spawn(move || job.run());
-            }
-        }
+        tokio::spawn(job.run());
         Ok(id)
     }
 
@@ -227,31 +211,42 @@ impl HoldCount {
     }
 }
 
-/// Everything one job needs on its thread.
+/// Everything one job needs on its task.
 struct ScanJob {
     id: u64,
     request: ScanStartRequest,
-    paths: Arc<DataPaths>,
+    pipeline: Arc<ScanPipeline>,
     feed: Arc<FeedStore>,
     status: Arc<watch::Sender<ScanStatus>>,
     holds: Arc<HoldCount>,
-    runtime: Option<tokio::runtime::Handle>,
     started: Instant,
 }
 
 impl ScanJob {
-    fn run(self) {
-        let observer = JobObserver::new(&self);
-        // A panic must not leave the job "running" forever (every later start
-        // would get 409): it becomes a failure like any other.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.scan_and_write(&observer)
-        }))
-        .unwrap_or_else(|_| Err("the scan stopped unexpectedly (see the server log)".to_string()));
-        let mut status = observer.into_status();
+    async fn run(self) {
+        let observer = Arc::new(JobObserver::new(&self));
+        let request = PipelineRequest {
+            limit: self.request.limit,
+            symbol: self.request.symbol.clone(),
+            exchange: self.request.exchange,
+            ..PipelineRequest::default()
+        };
+        // A task of its own: a panic must not leave the job "running"
+        // forever (every later start would get 409); it becomes a failure.
+        let (pipeline, job_observer) = (self.pipeline.clone(), observer.clone());
+        let result = tokio::spawn(async move { pipeline.run(&request, job_observer).await })
+            .await
+            .unwrap_or_else(|e| Err(PipelineError::Stopped(e.to_string())));
+        let mut status = observer.current_status();
         status.elapsed_secs = self.started.elapsed().as_secs_f64();
         match result {
-            Ok(signals) => {
+            Ok(report) => {
+                // Make the server re-read the feed now, whatever its stamp says.
+                self.feed.invalidate();
+                let signals = report.summary.signals;
+                if let Some(warning) = report.written.warning {
+                    status.errors.push(warning);
+                }
                 status.state = ScanState::Finished;
                 status.processed = status.total;
                 status.signals = signals;
@@ -261,87 +256,13 @@ impl ScanJob {
                     status.elapsed_secs
                 );
             }
-            Err(message) => {
-                tracing::warn!("[SCAN] job {} failed: {message}", self.id);
+            Err(err) => {
+                tracing::warn!("[SCAN] job {} failed: {err}", self.id);
                 status.state = ScanState::Failed;
-                status.errors.push(message);
+                status.errors.push(err.to_string());
             }
         }
         self.status.send_replace(status);
-    }
-
-    /// Scans, writes the feed (a partial request updates only its symbols'
-    /// signals, see `feed_merge`) and makes the server re-read it; returns
-    /// the number of signals this scan found.
-    fn scan_and_write(&self, observer: &JobObserver) -> Result<usize, String> {
-        let config = load_config(&self.paths.config_path).map_err(|e| e.to_string())?;
-        let request = ScanRequest {
-            data_dir: self.paths.data_dir.clone(),
-            limit: self.request.limit,
-            symbol: self.request.symbol.clone(),
-            exchange: self.request.exchange,
-            now_ms: None,
-        };
-        let external = self.external_data(&request, observer);
-        let outcome =
-            run_scan(&request, &config, &external, observer).map_err(|e| e.to_string())?;
-        if outcome.summary.symbols_total == 0 {
-            // An empty scan would replace a good feed with nothing.
-            return Err(format!(
-                "no symbol with both 15m and 4h candles matches this request in {}; the feed was left unchanged",
-                self.paths.data_dir.display()
-            ));
-        }
-        let found = outcome.feed.signals.len();
-        let written = update_feed(
-            &self.paths.feed_path,
-            outcome.feed,
-            FeedUpdate::for_request(&request),
-        )
-        .map_err(|e| e.to_string())?;
-        if let Some(warning) = written.warning {
-            tracing::warn!("[SCAN] job {}: {warning}", self.id);
-            observer.add_error(warning);
-        }
-        self.feed.invalidate();
-        Ok(found)
-    }
-
-    /// Coinalyze data when `COINALYZE_API_KEY` is set, else none (the
-    /// signals then say the data is unavailable).
-    fn external_data(&self, request: &ScanRequest, observer: &JobObserver) -> ExternalDataMap {
-        let keys = match ApiKeys::load(Path::new(".env")) {
-            Ok(keys) => keys,
-            Err(err) => {
-                observer.add_error(err.to_string());
-                return ExternalDataMap::new();
-            }
-        };
-        if keys.coinalyze.is_none() {
-            return ExternalDataMap::new();
-        }
-        let symbols = match scan_symbols(request) {
-            Ok(symbols) => symbols,
-            // run_scan reports the same problem as the job's failure.
-            Err(_) => return ExternalDataMap::new(),
-        };
-        let cache_dir = self.paths.data_dir.join(".cache");
-        let gather = gather_external_data(&symbols, &keys, &cache_dir, false);
-        match &self.runtime {
-            Some(handle) => handle.block_on(gather),
-            None => match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime.block_on(gather),
-                Err(err) => {
-                    observer.add_error(format!(
-                        "cannot start the runtime for Coinalyze requests: {err}"
-                    ));
-                    ExternalDataMap::new()
-                }
-            },
-        }
     }
 }
 
@@ -388,11 +309,12 @@ impl JobObserver {
         self.update(false, |status| status.errors.push(message));
     }
 
-    fn into_status(self) -> ScanStatus {
+    fn current_status(&self) -> ScanStatus {
         self.progress
-            .into_inner()
+            .lock()
             .unwrap_or_else(|e| e.into_inner())
             .status
+            .clone()
     }
 }
 

@@ -1,40 +1,10 @@
-//! Files the sources write: atomic replacement (candle files, caches) and a
-//! small JSON cache with a time-to-live (Coinalyze symbols and responses,
+//! A small JSON cache on disk with a time-to-live (Coinalyze symbols and responses,
 //! CoinGecko markets), so repeated scans within the TTL cost no requests.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-
-/// Replaces `path` with `bytes` so a reader sees the old file or the new
-/// one, never a half-written one: write a temporary sibling, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result?;
-    // The rename is durable once the directory entry is; not every platform
-    // lets a directory be opened for that, so this part is best effort.
-    if let Ok(dir) = std::fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
 
 /// JSON values stored under string keys in one directory, each valid for
 /// `ttl` after it was written. A missing, expired, unreadable or foreign
@@ -96,7 +66,12 @@ impl DiskCache {
             path: path.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
-        write_atomic(&path, &bytes).map_err(|source| super::SourceError::Io { path, source })
+        let io = |source| super::SourceError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        crate::atomic_file::write_atomic(&path, &bytes).map_err(|e| io(e.source))
     }
 
     /// File of a key: a hash, because keys hold commas, dots and long symbol
@@ -117,20 +92,6 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/BTCUSDT_BINANCE_15m.json");
-        write_atomic(&path, b"[1]").unwrap();
-        write_atomic(&path, b"[1,2]").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"[1,2]");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-    }
 
     #[test]
     fn cache_honours_ttl_and_key() {

@@ -8,11 +8,13 @@
 use super::exchanges::{fetcher_for, CandleFetcher, FetcherConfig, Market};
 use super::http::RetryPolicy;
 use super::rate::WeightBudget;
+use super::urls::SourceUrls;
 use super::SourceError;
 use crate::core::candles::{
-    drop_unclosed, parse_candles_json, Candle, CandleFileName, CandleFormat, Interval,
+    drop_unclosed, parse_candles_json, Candle, CandleFileName, CandleFormat,
 };
 use crate::model::Exchange;
+use crate::model::Interval;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,28 +28,6 @@ pub enum SymbolSelection {
     Top(usize),
 }
 
-/// Base URL overrides, one per exchange API (`None`: the real one).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BaseUrls {
-    pub binance_spot: Option<String>,
-    pub binance_futures: Option<String>,
-    pub mexc_spot: Option<String>,
-    pub mexc_futures: Option<String>,
-    pub hyperliquid: Option<String>,
-}
-
-impl BaseUrls {
-    pub fn for_market(&self, exchange: Exchange, market: Market) -> Option<String> {
-        match (exchange, market) {
-            (Exchange::Binance, Market::Spot) => self.binance_spot.clone(),
-            (Exchange::Binance, Market::Futures) => self.binance_futures.clone(),
-            (Exchange::Mexc, Market::Spot) => self.mexc_spot.clone(),
-            (Exchange::Mexc, Market::Futures) => self.mexc_futures.clone(),
-            (Exchange::Hyperliquid, _) => self.hyperliquid.clone(),
-        }
-    }
-}
-
 /// Everything `quantpro fetch` needs.
 #[derive(Debug, Clone)]
 pub struct FetchArgs {
@@ -57,7 +37,8 @@ pub struct FetchArgs {
     pub symbols: SymbolSelection,
     pub intervals: Vec<Interval>,
     pub data_dir: PathBuf,
-    pub base_urls: BaseUrls,
+    /// The exchanges' REST base URLs (`[sources]`).
+    pub urls: SourceUrls,
     /// How many candles a series without a file starts with.
     pub initial_candles: usize,
     pub show_progress: bool,
@@ -80,7 +61,7 @@ impl FetchArgs {
             symbols,
             intervals,
             data_dir: data_dir.into(),
-            base_urls: BaseUrls::default(),
+            urls: SourceUrls::default(),
             initial_candles: 1500,
             show_progress: true,
             retry: RetryPolicy::default(),
@@ -156,7 +137,7 @@ pub async fn run_fetch(args: FetchArgs) -> Result<FetchReport, FetchError> {
         .market
         .unwrap_or_else(|| Market::default_for(args.exchange));
     let config = FetcherConfig {
-        base_url: args.base_urls.for_market(args.exchange, market),
+        base_url: Some(args.urls.exchange_rest(args.exchange, market).to_string()),
         retry: args.retry,
         timeout: args.timeout,
         budget: args.budget,
@@ -285,10 +266,12 @@ async fn update_file(
             path: path.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
-        super::disk::write_atomic(&path, &json).map_err(|source| FetchError::Write {
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(plan.data_dir)
+            .and_then(|()| crate::atomic_file::write_atomic(&path, &json).map_err(|e| e.source))
+            .map_err(|source| FetchError::Write {
+                path: path.clone(),
+                source,
+            })?;
     }
     Ok(FileUpdate {
         path,

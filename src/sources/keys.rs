@@ -1,5 +1,5 @@
 //! API keys (`COINALYZE_API_KEY`, `GEMINI_API_KEY`, `COINGECKO_API_KEY`) from the
-//! environment or a `.env` file, held as [`Secret`]s.
+//! environment or a `.env` file ([`Environment`]), held as [`Secret`]s.
 //!
 //! A `Secret` prints `***` through both `Debug` and `Display` and has no
 //! `Serialize`, so a key cannot reach a log line, the feed or the browser by
@@ -48,51 +48,83 @@ pub struct ApiKeys {
     pub coingecko: Option<Secret>,
 }
 
-/// A `.env` file that exists but cannot be read.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot read {}: {source}", path.display())]
-pub struct KeysError {
-    pub path: PathBuf,
-    #[source]
-    pub source: std::io::Error,
-}
-
 impl ApiKeys {
-    /// Reads each key from the process environment, falling back to the
-    /// `.env` file at `dotenv` (a missing file is fine: keys are optional).
-    /// The environment wins so a deployment can override a checked-out `.env`.
-    pub fn load(dotenv: &Path) -> Result<ApiKeys, KeysError> {
-        let file = match std::fs::read_to_string(dotenv) {
-            Ok(text) => parse_dotenv(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
-            Err(source) => {
-                return Err(KeysError {
-                    path: dotenv.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        Ok(ApiKeys::from_lookup(|name| std::env::var(name).ok(), &file))
-    }
-
-    /// Builds the keys from an environment lookup and parsed `.env` entries;
-    /// empty values count as absent.
-    pub fn from_lookup(
-        env: impl Fn(&str) -> Option<String>,
-        dotenv: &HashMap<String, String>,
-    ) -> ApiKeys {
-        let pick = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .or_else(|| dotenv.get(name).cloned().filter(|v| !v.is_empty()))
-                .map(Secret::new)
-        };
+    /// The keys set in `env` (the process environment over `.env`, see
+    /// [`Environment`]); empty values count as absent.
+    pub fn from_environment(env: &Environment) -> ApiKeys {
+        let pick = |name: &str| env.get(name).map(Secret::new);
         ApiKeys {
             coinalyze: pick(COINALYZE_API_KEY),
             gemini: pick(GEMINI_API_KEY),
             coingecko: pick(COINGECKO_API_KEY),
         }
+    }
+}
+
+/// The process environment over the entries of a `.env` file, captured
+/// once: API keys and `QUANTPRO_*` overrides are read from it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    vars: HashMap<String, String>,
+}
+
+/// A `.env` file that exists but cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {source}", path.display())]
+pub struct DotenvError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl Environment {
+    /// The process environment, falling back to `dotenv` (a missing file is
+    /// fine). The process environment wins, so a deployment can override a
+    /// checked-out `.env`.
+    pub fn capture(dotenv: &Path) -> Result<Environment, DotenvError> {
+        let mut vars = match std::fs::read_to_string(dotenv) {
+            Ok(text) => parse_dotenv(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Err(source) => {
+                return Err(DotenvError {
+                    path: dotenv.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        vars.extend(std::env::vars());
+        Ok(Environment { vars })
+    }
+
+    /// Exactly these variables (tests, and callers that build their own).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Environment {
+        Environment {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// A variable's value, trimmed; empty counts as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Values may be secrets: only the names are shown.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("Environment")
+            .field("names", &names)
+            .finish()
     }
 }
 
@@ -147,6 +179,16 @@ mod tests {
     }
 
     #[test]
+    fn keys_come_from_the_environment_and_empty_is_absent() {
+        let env =
+            Environment::from_pairs([("COINALYZE_API_KEY", "from-env"), ("GEMINI_API_KEY", "  ")]);
+        let keys = ApiKeys::from_environment(&env);
+        assert_eq!(keys.coinalyze.unwrap().expose(), "from-env");
+        assert!(keys.gemini.is_none());
+        assert!(keys.coingecko.is_none());
+    }
+
+    #[test]
     fn dotenv_lines_are_parsed_like_a_shell_would() {
         let text = "# comment\n\nCOINALYZE_API_KEY=abc\nexport GEMINI_API_KEY=\"g k\"\nCOINGECKO_API_KEY='cg' \nX=plain # note\nbroken line\n=nokey\n";
         let map = parse_dotenv(text);
@@ -158,29 +200,23 @@ mod tests {
     }
 
     #[test]
-    fn environment_wins_over_dotenv_and_empty_is_absent() {
-        let dotenv = parse_dotenv(
-            "COINALYZE_API_KEY=from-file\nGEMINI_API_KEY=from-file\nCOINGECKO_API_KEY=\n",
-        );
-        let env = |name: &str| match name {
-            "COINALYZE_API_KEY" => Some("from-env".to_string()),
-            "GEMINI_API_KEY" => Some("  ".to_string()),
-            _ => None,
-        };
-        let keys = ApiKeys::from_lookup(env, &dotenv);
-        assert_eq!(keys.coinalyze.unwrap().expose(), "from-env");
-        assert_eq!(keys.gemini.unwrap().expose(), "from-file");
-        assert!(keys.coingecko.is_none());
-    }
-
-    #[test]
-    fn missing_dotenv_file_is_not_an_error() {
+    fn captured_environment_puts_the_process_over_dotenv_and_hides_values() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(ApiKeys::load(&dir.path().join(".env")).is_ok());
-        std::fs::write(dir.path().join(".env"), "COINGECKO_API_KEY=file-key\n").unwrap();
-        let keys = ApiKeys::load(&dir.path().join(".env")).unwrap();
-        if std::env::var(COINGECKO_API_KEY).is_err() {
-            assert_eq!(keys.coingecko.unwrap().expose(), "file-key");
-        }
+        let dotenv = dir.path().join(".env");
+        assert!(
+            Environment::capture(&dotenv).is_ok(),
+            "a missing .env is fine"
+        );
+        std::fs::write(
+            &dotenv,
+            "QUANTPRO_TEST_ONLY_DOTENV_KEY=file-value\nPATH=from-file\n",
+        )
+        .unwrap();
+        let env = Environment::capture(&dotenv).unwrap();
+        assert_eq!(env.get("QUANTPRO_TEST_ONLY_DOTENV_KEY"), Some("file-value"));
+        assert_ne!(env.get("PATH"), Some("from-file"), "the process wins");
+        let env = Environment::from_pairs([("SECRET_KEY", "sk-live-123"), ("EMPTY", "  ")]);
+        assert_eq!(env.get("EMPTY"), None);
+        assert!(!format!("{env:?}").contains("sk-live"));
     }
 }

@@ -10,13 +10,14 @@
 //! - `gemini`: a trader-readable commentary of one signal.
 //!
 //! Shared plumbing: `http` (the one retry loop: Retry-After, backoff,
-//! statistics), `rate` (token buckets for exchange weights), `disk` (atomic
-//! writes and the TTL cache), `keys` (API keys that never print), `error`.
-//! Every base URL is a config value, so each client runs against a local fake.
+//! statistics), `rate` (token buckets for exchange weights), `disk` (the TTL
+//! cache), `keys` (API keys that never print), `error`. `clients` holds one
+//! of each client per process. Every base URL is a setting (`[sources]` in
+//! `quantpro.toml`), so each client runs against a local fake.
 
+pub mod clients;
 pub mod coinalyze;
 pub mod disk;
-pub mod enrich;
 pub mod error;
 pub mod exchanges;
 pub mod fetch;
@@ -25,6 +26,7 @@ pub mod http;
 pub mod keys;
 pub mod market;
 pub mod rate;
+pub mod urls;
 
 pub use error::SourceError;
 

@@ -3,8 +3,8 @@
 //! The name is the only place a file's symbol, exchange and interval are
 //! recorded, so the data directory listing starts here.
 
-use super::Interval;
 use crate::model::Exchange;
+use crate::model::Interval;
 use std::path::Path;
 
 /// How a candle file is encoded, from its extension.
@@ -56,9 +56,9 @@ pub enum FileNameError {
     #[error("unknown extension (expected json, csv or parquet)")]
     Extension,
     #[error("{0}")]
-    Exchange(#[from] crate::model::UnknownVariant),
+    Exchange(crate::model::UnknownVariant),
     #[error("{0}")]
-    Interval(String),
+    Interval(crate::model::UnknownVariant),
 }
 
 impl CandleFileName {
@@ -78,7 +78,7 @@ impl CandleFileName {
             .ok_or(FileNameError::Shape)?;
         Ok(CandleFileName {
             symbol: symbol.to_string(),
-            exchange: exchange.parse()?,
+            exchange: exchange.parse().map_err(FileNameError::Exchange)?,
             interval: interval.parse().map_err(FileNameError::Interval)?,
             format,
         })
@@ -153,6 +153,6 @@ mod tests {
         let err = CandleFileName::parse("BTCUSDT_BINANCE_5m.json")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown interval '5m'"), "{err}");
+        assert!(err.contains("unknown Interval '5m'"), "{err}");
     }
 }

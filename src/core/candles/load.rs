@@ -4,8 +4,9 @@
 
 use super::file_name::{CandleFileName, CandleFormat};
 use super::validate::{drop_unclosed, validate_candles, ValidationError};
-use super::{json, Candle, Interval};
+use super::{json, Candle};
 use crate::model::Exchange;
+use crate::model::Interval;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -18,7 +18,7 @@ pub use load::{
     display_name, list_candle_files, load_candle_file, read_candle_file, CandleErrorKind,
     CandleFileError, CandleInventory, LoadedSeries, RejectedFile, SymbolFiles,
 };
-pub use validate::{drop_unclosed, is_stale, validate_candles, ValidationError};
+pub use validate::{drop_unclosed, validate_candles, ValidationError};
 
 use serde::{Deserialize, Serialize};
 
@@ -31,58 +31,4 @@ pub struct Candle {
     pub l: f64,
     pub c: f64,
     pub v: f64,
-}
-
-/// Candle intervals the scanner reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Interval {
-    #[serde(rename = "15m")]
-    M15,
-    #[serde(rename = "1h")]
-    H1,
-    #[serde(rename = "4h")]
-    H4,
-    #[serde(rename = "1d")]
-    D1,
-}
-
-impl Interval {
-    pub const ALL: [Interval; 4] = [Interval::M15, Interval::H1, Interval::H4, Interval::D1];
-
-    /// The spelling used in file names and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Interval::M15 => "15m",
-            Interval::H1 => "1h",
-            Interval::H4 => "4h",
-            Interval::D1 => "1d",
-        }
-    }
-
-    /// Length of one candle in milliseconds.
-    pub fn millis(self) -> i64 {
-        match self {
-            Interval::M15 => 15 * 60_000,
-            Interval::H1 => 60 * 60_000,
-            Interval::H4 => 4 * 60 * 60_000,
-            Interval::D1 => 24 * 60 * 60_000,
-        }
-    }
-}
-
-impl std::fmt::Display for Interval {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Interval {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Interval::ALL
-            .into_iter()
-            .find(|i| i.as_str() == s)
-            .ok_or_else(|| format!("unknown interval '{s}' (expected one of: 15m, 1h, 4h, 1d)"))
-    }
 }

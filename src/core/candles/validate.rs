@@ -1,10 +1,11 @@
-//! Candle series validation, and the two time rules applied after it: only
-//! closed candles are used, and a series whose last candle is old is stale.
+//! Candle series validation, and the time rule applied after it: only
+//! closed candles are used (staleness is `model::Staleness`).
 //!
 //! A file that fails validation is skipped by the scan with the reason
 //! given here, so every message names the candle and what is wrong with it.
 
-use super::{Candle, Interval};
+use super::Candle;
+use crate::model::Interval;
 
 /// The first problem found in a candle series.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -116,14 +117,6 @@ pub fn drop_unclosed(candles: &mut Vec<Candle>, interval: Interval, now_ms: i64)
     dropped
 }
 
-/// True when the last candle opened more than `max_intervals` intervals
-/// before `now_ms`. A live series' last closed candle is between one and two
-/// intervals old, so the default of 2 flags a series that missed an update.
-pub fn is_stale(last_open_ms: i64, interval: Interval, now_ms: i64, max_intervals: usize) -> bool {
-    let limit = interval.millis().saturating_mul(max_intervals as i64);
-    now_ms.saturating_sub(last_open_ms) > limit
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,14 +217,5 @@ mod tests {
         );
         assert_eq!(drop_unclosed(&mut series, Interval::M15, 0), 3);
         assert!(series.is_empty());
-    }
-
-    #[test]
-    fn stale_after_two_intervals() {
-        let h4 = Interval::H4.millis();
-        assert!(!is_stale(0, Interval::H4, 2 * h4, 2));
-        assert!(is_stale(0, Interval::H4, 2 * h4 + 1, 2));
-        assert!(!is_stale(0, Interval::M15, Interval::M15.millis(), 2));
-        assert!(is_stale(0, Interval::M15, 3 * Interval::M15.millis(), 2));
     }
 }

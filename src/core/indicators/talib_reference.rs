@@ -6,6 +6,9 @@
 //! hand-made series stored in full with their inputs.
 
 use crate::core::candles::Candle;
+
+#[path = "../../../tests/common/mod.rs"]
+mod common;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -81,7 +84,7 @@ fn fixture() -> &'static Fixture {
 
 /// Reads a real candle file from the shared data directory.
 pub fn load_candles(file: &str) -> Vec<Candle> {
-    let path = crate::core::reference_data::candles_dir().join(file);
+    let path = common::candles_dir().join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read real candle file {}: {e}", path.display()));
     serde_json::from_str(&text)

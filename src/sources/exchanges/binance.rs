@@ -8,8 +8,9 @@ use super::{
     candle_from, json_millis, json_number, map_code_msg_error, top_by_volume, CandleFetcher,
     FetcherConfig, Market,
 };
-use crate::core::candles::{Candle, Interval};
+use crate::core::candles::Candle;
 use crate::model::Exchange;
+use crate::model::Interval;
 use crate::sources::http::{self, RequestStats, RetryPolicy};
 use crate::sources::rate::{TokenBucket, WeightBudget, WeightedTurn};
 use crate::sources::SourceError;

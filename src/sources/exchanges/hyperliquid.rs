@@ -7,8 +7,9 @@
 //! response is not documented, so we check the universe first.
 
 use super::{candle_from, json_millis, json_number, top_by_volume, CandleFetcher, FetcherConfig};
-use crate::core::candles::{Candle, Interval};
+use crate::core::candles::Candle;
 use crate::model::Exchange;
+use crate::model::Interval;
 use crate::sources::http::{self, RequestStats, RetryPolicy};
 use crate::sources::rate::{TokenBucket, WeightBudget, WeightedTurn};
 use crate::sources::SourceError;

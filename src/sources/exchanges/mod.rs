@@ -10,8 +10,9 @@ pub mod binance;
 pub mod hyperliquid;
 pub mod mexc;
 
-use crate::core::candles::{Candle, Interval};
+use crate::core::candles::Candle;
 use crate::model::Exchange;
+use crate::model::Interval;
 use crate::sources::http::RetryPolicy;
 use crate::sources::rate::WeightBudget;
 use crate::sources::SourceError;

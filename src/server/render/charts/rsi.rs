@@ -164,8 +164,8 @@ fn draw_legend(
 
 #[cfg(test)]
 mod tests {
+    use super::super::style::hex;
     use super::*;
-    use crate::charts::style::hex;
 
     fn rsi_series(n: usize) -> Vec<Option<f64>> {
         (0..n)

@@ -4,7 +4,7 @@
 //! data was available, the wait reasons, and the RSI chart with its
 //! trendlines and break point (SVG from the server).
 
-use super::format;
+use crate::model::format;
 use crate::model::{RsiTrendline, Signal, Strategy};
 use leptos::prelude::*;
 

@@ -16,8 +16,9 @@ pub use price::{price_chart_svg, EmaOverlay, PriceChart};
 pub use rsi::{rsi_chart_svg, RsiChart};
 pub use series::{load_signal_series, SignalSeries};
 
-use crate::core::candles::{CandleFileError, Interval};
+use crate::core::candles::CandleFileError;
 use crate::core::indicators::{ema, rsi, EMA_FAST, EMA_MID, EMA_SLOW, RSI_PERIOD};
+use crate::model::Interval;
 use crate::model::Signal;
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 
 use super::style;
 use super::ChartError;
-use crate::app::format;
+use crate::model::format;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;

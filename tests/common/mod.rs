@@ -1,4 +1,6 @@
-//! Where the real third-party candles live. They are read in place by tests
+//! Test support shared by the unit tests, the integration tests and the
+//! benchmarks (each includes this file): where the real third-party candles
+//! live. They are read in place by tests
 //! and benchmarks and never copied into the repository, so their folder is
 //! found rather than assumed: a clone may sit beside `shared/` (the usual
 //! layout) or elsewhere on a machine that has `/work/shared`.

@@ -3,7 +3,8 @@
 //! (trendline pivots, break point) line up.
 
 use super::ChartError;
-use crate::core::candles::{load_candle_file, Candle, CandleFileName, CandleFormat, Interval};
+use crate::core::candles::{load_candle_file, Candle, CandleFileName, CandleFormat};
+use crate::model::Interval;
 use crate::model::Signal;
 use std::path::{Path, PathBuf};
 

@@ -6,15 +6,27 @@
 //! interactive parts (position-size calculator, AI button, close and share
 //! actions) stay components of the pages.
 
-use super::api::{SignalDetail, SignalPanels};
-use super::format;
+use super::charts::ChartSvgs;
 use super::observability_panel::ObservabilityPanel;
-use super::scanner_table::{action_class, bias_class};
-use super::table_view::{row_key, TableView};
-use crate::charts::ChartSvgs;
+use crate::app::api::SignalPanels;
+use crate::app::scanner_table::{action_class, bias_class};
+use crate::app::table_view::{row_key, TableView};
+use crate::model::format;
 use crate::model::{Signal, TradeSetup};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
+
+/// One signal with its charts: what this module renders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalDetail {
+    pub signal: Signal,
+    pub charts: Option<ChartSvgs>,
+    /// Why there are no charts (candle file missing or changed since the scan).
+    pub chart_error: Option<String>,
+    pub synthetic: bool,
+    /// The server's clock (Unix ms), for the data age.
+    pub server_time_ms: i64,
+}
 
 /// Renders the parts of `detail` and gathers what the pages need besides.
 pub fn render_panels(detail: SignalDetail) -> SignalPanels {

@@ -6,8 +6,8 @@ use super::style;
 #[cfg(test)]
 use super::style::hex;
 use super::ChartError;
-use crate::app::format;
 use crate::core::candles::Candle;
+use crate::model::format;
 use crate::model::TradeSetup;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

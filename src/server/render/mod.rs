@@ -1,0 +1,10 @@
+//! Server-side rendering of one signal: the charts (plotters SVG, in
+//! `charts`) and the static parts of its views as HTML (`signal_html`, with
+//! the ObservabilityPanel), which the DetailPanel and the share page inject.
+//! The browser bundle carries none of this code.
+
+pub mod charts;
+mod observability_panel;
+mod signal_html;
+
+pub use signal_html::{render_panels, share_description, SignalDetail};
