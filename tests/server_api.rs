@@ -38,6 +38,11 @@ impl TestServer {
     /// A server over `SYMBOLS` generated symbols on each of `exchanges`, with
     /// no feed and no configuration file yet.
     async fn start(exchanges: &[Exchange]) -> TestServer {
+        TestServer::start_with_env(exchanges, &[]).await
+    }
+
+    /// `start`, with exactly these environment variables (overrides, keys).
+    async fn start_with_env(exchanges: &[Exchange], env: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         for (i, &exchange) in exchanges.iter().enumerate() {
@@ -63,8 +68,9 @@ impl TestServer {
             .output_name("quantpro")
             .site_root(site_root.to_str().unwrap())
             .build();
-        // No keys, no overrides: the machine's environment stays out of the test.
-        let pipeline = ScanPipeline::build(paths, Environment::default()).unwrap();
+        // Only the given variables: the machine's environment stays out of the test.
+        let env = Environment::from_pairs(env.iter().copied());
+        let pipeline = ScanPipeline::build(paths, env).unwrap();
         let state = AppState::new(options, Arc::new(pipeline));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -781,6 +787,74 @@ async fn config_is_served_validated_saved_and_used_by_the_next_scan() {
         .signals
         .iter()
         .all(|s| s.action == Action::Wait && s.wait_reasons == ["insufficient_data"]));
+}
+
+/// The signals of a feed with their computation time blanked: two scans of
+/// the same data moments apart differ in nothing else.
+fn comparable(mut feed: MasterFeed) -> Vec<quantpro::model::Signal> {
+    for signal in &mut feed.signals {
+        signal.observability.calculated_at = 0;
+    }
+    feed.signals
+}
+
+#[tokio::test]
+async fn the_cli_and_the_dashboard_scan_alike_with_the_same_config_and_environment() {
+    let overrides = [
+        ("QUANTPRO_LEGACY__MIN_SCORE", "20"),
+        ("QUANTPRO_BREAKOUT__MIN_SCORE", "20"),
+        ("QUANTPRO_SETUP__MIN_RR", "0.5"),
+    ];
+    let server = TestServer::start_with_env(&[Exchange::Binance, Exchange::Mexc], &overrides).await;
+    let paths = server.state.paths().clone();
+    std::fs::write(
+        &paths.config_path,
+        "[v2]\nrequire_oi = false\nmin_score = 20\n",
+    )
+    .unwrap();
+    assert_eq!(server.scan("").await.state, ScanState::Finished);
+    let dashboard = MasterFeed::parse(&std::fs::read_to_string(&paths.feed_path).unwrap()).unwrap();
+
+    let cli_scan = |out: &std::path::Path, env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quantpro"));
+        command
+            .args(["scan", "--data-dir", paths.data_dir.to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap()])
+            .args(["--config", paths.config_path.to_str().unwrap()])
+            .current_dir(paths.data_dir.parent().unwrap())
+            .env("RUST_LOG", "warn")
+            .env_remove("COINALYZE_API_KEY")
+            .env_remove("COINGECKO_API_KEY");
+        for (name, _) in overrides {
+            command.env_remove(name);
+        }
+        command.envs(env.iter().copied());
+        let output = command.output().expect("run quantpro scan");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        MasterFeed::parse(&std::fs::read_to_string(out).unwrap()).unwrap()
+    };
+    let dir = paths.data_dir.parent().unwrap();
+    let cli = cli_scan(&dir.join("cli_feed.json"), &overrides);
+    assert_eq!(comparable(cli), comparable(dashboard.clone()));
+
+    // The overrides matter: without them the CLI finds other actions.
+    let plain = cli_scan(&dir.join("plain_feed.json"), &[]);
+    let actions = |feed: &MasterFeed| {
+        feed.signals
+            .iter()
+            .filter(|s| s.action != Action::Wait)
+            .count()
+    };
+    assert!(
+        actions(&dashboard) > actions(&plain),
+        "overridden thresholds act more often: {} vs {}",
+        actions(&dashboard),
+        actions(&plain)
+    );
 }
 
 #[tokio::test]

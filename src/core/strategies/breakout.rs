@@ -18,16 +18,24 @@ pub fn breakout_direction(ctx: &SharedContext) -> Result<Side, WaitReason> {
     }
 }
 
+/// The HTF gate shared with BreakoutV2 (STRATEGIES.md §4): a breakout
+/// against the HTF bias waits with `htf_opposite`.
+pub fn htf_gate(ctx: &SharedContext, side: Side) -> Option<WaitReason> {
+    (ctx.htf_summary.bias == Bias::from(side.opposite())).then_some(WaitReason::HtfOpposite)
+}
+
+/// The direction rule with its HTF gate, as both breakout strategies read
+/// it: the direction (kept even when gated, so the setup and scores are
+/// still shown) and the reasons it would wait.
+pub fn gated_direction(ctx: &SharedContext) -> (Option<Side>, Vec<WaitReason>) {
+    match breakout_direction(ctx) {
+        Err(reason) => (None, vec![reason]),
+        Ok(side) => (Some(side), htf_gate(ctx, side).into_iter().collect()),
+    }
+}
+
 pub fn assess(ctx: &SharedContext, config: &ScannerConfig) -> Assessment {
-    let direction = breakout_direction(ctx);
-    let dir = direction.ok();
-    let wait_reasons = match direction {
-        Err(reason) => vec![reason],
-        Ok(side) if ctx.htf_summary.bias == Bias::from(side.opposite()) => {
-            vec![WaitReason::HtfOpposite]
-        }
-        Ok(_) => vec![],
-    };
+    let (dir, wait_reasons) = gated_direction(ctx);
     let s = &ctx.ltf_state;
     Assessment {
         dir,

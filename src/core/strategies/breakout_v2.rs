@@ -1,26 +1,19 @@
-//! BreakoutV2: Breakout's direction rule (which trendline broke) confirmed
-//! by money flow instead of the HTF trend: the OI z-score must be valid and
-//! at least `v2.min_oi_z` (unless `v2.require_oi` is off), and the OBV slope
-//! must point the breakout's way with at least `v2.min_obv_slope`. Acts at
-//! total >= 50. Scores: OI z-score, OBV slope, RSI level, Cardwell timing.
-//!
-//! The HTF condition of Breakout is not part of the direction rule, so V2
-//! does not check it: its confirmation is the flow filters.
+//! BreakoutV2: Breakout's direction rule (which trendline broke) with its
+//! HTF gate (a breakout against the HTF bias waits with `htf_opposite`),
+//! confirmed by money flow: the OI z-score must be valid and at least
+//! `v2.min_oi_z` (unless `v2.require_oi` is off), and the OBV slope must
+//! point the breakout's way with at least `v2.min_obv_slope`. Acts at total
+//! >= 50. Scores: OI z-score, OBV slope, RSI level, Cardwell timing.
 
-use super::breakout::breakout_direction;
+use super::breakout::gated_direction;
 use super::scoring::flow_scores;
 use super::{filters, Assessment, WaitReason};
 use crate::core::context::{agrees, SharedContext};
 use crate::model::{ScannerConfig, SignalDetails};
 
 pub fn assess(ctx: &SharedContext, config: &ScannerConfig) -> Assessment {
-    let direction = breakout_direction(ctx);
-    let dir = direction.ok();
+    let (dir, mut wait_reasons) = gated_direction(ctx);
     let passed = filters(ctx, dir, config);
-    let mut wait_reasons = Vec::new();
-    if let Err(reason) = direction {
-        wait_reasons.push(reason);
-    }
     let oi = &ctx.external.oi_z;
     if config.v2.require_oi && !passed.oi_zscore {
         wait_reasons.push(if oi.valid {
@@ -64,11 +57,10 @@ mod tests {
     use crate::model::{Action, Bias, CardwellRange, FiltersPassed, OiStatus, Strategy};
 
     /// Resistance broken, OI z 1.5 (15), OBV slope 0.08 (8), RSI 56 (14),
-    /// neutral Cardwell (10): total 47; the HTF even points down.
+    /// neutral Cardwell (10): total 47; the HTF is a range.
     fn confirmed_up() -> SharedContext {
         context_with(|c| {
             c.ltf_state.resistance = line(true);
-            c.htf_summary.bias = Bias::Short;
             c.external.oi_z.value = 1.5;
             c.external.oi_z.valid = true;
             c.external.oi_available = true;
@@ -103,6 +95,23 @@ mod tests {
         let sc = &s.observability.score_composition;
         assert!((sc.trend_score - 15.0).abs() < 1e-9 && (sc.structure_score - 8.0).abs() < 1e-9);
         assert_eq!((sc.money_flow_score, sc.timing_score), (14.0, 15.0));
+    }
+
+    #[test]
+    fn an_htf_bias_against_the_breakout_waits_as_in_breakout() {
+        let mut ctx = confirmed_up();
+        ctx.ltf_state.cardwell_range = CardwellRange::Bullish; // total 52: would act
+        ctx.htf_summary.bias = Bias::Short;
+        let s = evaluate(Strategy::BreakoutV2, &ctx, &ScannerConfig::default());
+        assert_eq!((s.action, s.bias), (Action::Wait, Bias::Long));
+        assert_eq!(reasons(&s), ["htf_opposite"]);
+        assert!(
+            s.setup.is_some(),
+            "the gated direction still shows its setup"
+        );
+        ctx.htf_summary.bias = Bias::Long;
+        let s = evaluate(Strategy::BreakoutV2, &ctx, &ScannerConfig::default());
+        assert_eq!(s.action, Action::Long, "{:?}", s.wait_reasons);
     }
 
     #[test]
