@@ -17,7 +17,11 @@ pub mod model;
 #[cfg(feature = "ssr")]
 pub mod atomic_file;
 #[cfg(feature = "ssr")]
+pub mod clock;
+#[cfg(feature = "ssr")]
 pub mod core;
+#[cfg(feature = "ssr")]
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod pipeline;
 #[cfg(feature = "ssr")]

@@ -226,7 +226,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
         exchange: args.exchange,
         replace: args.replace,
         market_data: args.market_data,
-        now_ms: None,
+        ..PipelineRequest::default()
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async move {

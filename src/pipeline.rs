@@ -6,6 +6,7 @@
 //! overrides and the same clients (one Coinalyze quota for the process).
 
 use crate::atomic_file::WriteError;
+use crate::clock::Clock;
 use crate::core::feed_merge::{update_feed, FeedUpdate, FeedWritten};
 use crate::core::scan::{
     run_scan, scan_symbols, ScanError, ScanObserver, ScanRequest, ScanSummary,
@@ -14,6 +15,7 @@ use crate::model::Exchange;
 use crate::settings::{Environment, Settings, SettingsError, SettingsStore};
 use crate::sources::clients::SourceClients;
 use crate::sources::SourceError;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -49,6 +51,8 @@ pub struct PipelineRequest {
     /// Only this symbol (`BTCUSDT` or the base asset `BTC`, any case).
     pub symbol: Option<String>,
     pub exchange: Option<Exchange>,
+    /// Only these (exchange, symbol) pairs (the live loop's rescan of a close).
+    pub only: Option<BTreeSet<(Exchange, String)>>,
     /// Write only this scan's signals, even for a partial scan.
     pub replace: bool,
     /// Also attach market caps from CoinGecko.
@@ -86,6 +90,8 @@ pub struct ScanPipeline {
     paths: Arc<DataPaths>,
     settings: SettingsStore,
     sources: Arc<SourceClients>,
+    /// What "now" is for a scan (the simulated market may run faster).
+    clock: Clock,
 }
 
 impl ScanPipeline {
@@ -106,7 +112,19 @@ impl ScanPipeline {
             paths: Arc::new(paths),
             settings,
             sources,
+            clock: Clock::real(),
         }
+    }
+
+    /// The same pipeline judging candles by `clock` (an accelerated
+    /// simulated market's candles are in the wall clock's future).
+    pub fn with_clock(mut self, clock: Clock) -> ScanPipeline {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     pub fn paths(&self) -> &DataPaths {
@@ -141,7 +159,8 @@ impl ScanPipeline {
             limit: request.limit,
             symbol: request.symbol.clone(),
             exchange: request.exchange,
-            now_ms: request.now_ms,
+            only: request.only.clone(),
+            now_ms: Some(request.now_ms.unwrap_or_else(|| self.clock.now_ms())),
         };
         let listing = scan.clone();
         let symbols = blocking(move || scan_symbols(&listing)).await??;

@@ -11,18 +11,149 @@
 //! entry point (CLI, dashboard, live loop) applies the same overrides.
 
 use crate::atomic_file::{write_atomic, WriteError};
-use crate::model::{ConfigError, ScannerConfig};
+use crate::model::{ConfigError, Exchange, ScannerConfig};
+use crate::sources::exchanges::Market;
 pub use crate::sources::keys::Environment;
 pub use crate::sources::urls::SourceUrls;
 use crate::sources::urls::{UrlError, URL_FIELDS};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// One market the live loop follows (`[universe] markets`): an exchange
+/// market, or the built-in simulated market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniverseMarket {
+    Simulated,
+    Exchange(Exchange, Market),
+}
+
+impl std::str::FromStr for UniverseMarket {
+    type Err = String;
+
+    /// `simulated`, `binance:futures`, `binance:spot`, `mexc:futures`,
+    /// `mexc:spot`, `hyperliquid` (its perps); the market defaults to the
+    /// exchange's usual one.
+    fn from_str(text: &str) -> Result<UniverseMarket, String> {
+        if text.eq_ignore_ascii_case("simulated") {
+            return Ok(UniverseMarket::Simulated);
+        }
+        let (exchange, market) = match text.split_once(':') {
+            Some((e, m)) => (e, Some(m)),
+            None => (text, None),
+        };
+        let exchange: Exchange = exchange
+            .parse()
+            .map_err(|e: crate::model::UnknownVariant| e.to_string())?;
+        let market = match market {
+            Some(m) => m.parse()?,
+            None => Market::default_for(exchange),
+        };
+        Ok(UniverseMarket::Exchange(exchange, market))
+    }
+}
+
+/// `[universe]`: what the live loop (`quantpro serve`, `quantpro watch`)
+/// keeps current by itself. Without this table the server only shows the
+/// feed and scans on demand (the embedded demo runs the simulated market).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UniverseSettings {
+    /// `simulated`, or exchange markets such as `binance:futures`,
+    /// `hyperliquid`, `mexc:futures`.
+    pub markets: Vec<String>,
+    /// The N symbols of each market with the highest 24 h quote volume.
+    pub top_n: usize,
+    /// Symbols below this 24 h quote volume (USD) are left out.
+    pub min_quote_volume: f64,
+    /// Always followed while listed (exchange spelling, any case).
+    pub include: Vec<String>,
+    /// Never followed.
+    pub exclude: Vec<String>,
+    /// How often the listings are read again.
+    pub refresh_minutes: u64,
+    /// Closed 15m candles kept per symbol (indicator warm-up + lookbacks).
+    pub ltf_history: usize,
+    /// Closed 4h candles kept per symbol (EMA200 + the target lookback).
+    pub htf_history: usize,
+    /// After a close, how long the loop waits for the stream before it asks
+    /// REST for the candles that did not come.
+    pub settle_secs: u64,
+    /// The simulated market: symbols over the three exchanges.
+    pub simulated_symbols: usize,
+    /// The simulated market's clock speed (1 = real pace; 60 = a 15m candle
+    /// every 15 s, for demos).
+    pub accelerate: f64,
+}
+
+impl Default for UniverseSettings {
+    fn default() -> Self {
+        UniverseSettings {
+            markets: Vec::new(),
+            top_n: 50,
+            min_quote_volume: 1e6,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            refresh_minutes: 60,
+            ltf_history: 1000,
+            htf_history: 300,
+            settle_secs: 20,
+            simulated_symbols: 30,
+            accelerate: 1.0,
+        }
+    }
+}
+
+impl UniverseSettings {
+    /// The configured markets, each parsed.
+    pub fn parsed_markets(&self) -> Result<Vec<UniverseMarket>, String> {
+        self.markets.iter().map(|m| m.parse()).collect()
+    }
+
+    /// The simulated market alone, as the embedded demo runs it.
+    pub fn simulated() -> UniverseSettings {
+        UniverseSettings {
+            markets: vec!["simulated".into()],
+            ..UniverseSettings::default()
+        }
+    }
+
+    fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.parsed_markets() {
+            problems.push(format!("'universe.markets': {e}"));
+        }
+        if self.top_n == 0 && self.include.is_empty() {
+            problems.push(
+                "'universe.top_n' must be at least 1 (or list symbols in 'universe.include')"
+                    .into(),
+            );
+        }
+        if self.ltf_history < 100 || self.htf_history < 50 {
+            problems.push(format!(
+                "'universe.ltf_history' must be at least 100 and 'universe.htf_history' at least 50 (got {} and {})",
+                self.ltf_history, self.htf_history
+            ));
+        }
+        if !(self.accelerate.is_finite() && (1.0..=3600.0).contains(&self.accelerate)) {
+            problems.push(format!(
+                "'universe.accelerate' must be between 1 and 3600, got {}",
+                self.accelerate
+            ));
+        }
+        if self.refresh_minutes == 0 {
+            problems.push("'universe.refresh_minutes' must be at least 1".into());
+        }
+        problems
+    }
+}
 
 /// Everything `quantpro.toml` and the environment configure.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
     pub scanner: ScannerConfig,
     pub sources: SourceUrls,
+    /// `None` without a `[universe]` table.
+    pub universe: Option<UniverseSettings>,
 }
 
 /// Why the settings could not be loaded or saved.
@@ -45,6 +176,11 @@ pub enum SettingsError {
     Override { var: String, error: ConfigError },
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Urls(Vec<UrlError>),
+    #[error("{path} has an invalid [universe]: {}", .problems.join("; "))]
+    Universe {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
     #[error("cannot encode the configuration as TOML: {0}")]
     Encode(String),
     #[error(transparent)]
@@ -87,7 +223,21 @@ impl SettingsStore {
     /// error naming the file and every problem. Tables this module does not
     /// know are ignored (the file may configure other tools).
     pub fn load(&self) -> Result<Settings, SettingsError> {
-        let table = self.read_table()?;
+        let mut table = self.read_table()?;
+        let universe = match table.remove("universe") {
+            Some(value) => Some(UniverseSettings::deserialize(value).map_err(|e| self.syntax(e))?),
+            None => None,
+        };
+        if let Some(problems) = universe
+            .as_ref()
+            .map(UniverseSettings::validate)
+            .filter(|p| !p.is_empty())
+        {
+            return Err(SettingsError::Universe {
+                path: self.path.clone(),
+                problems,
+            });
+        }
         let (mut scanner, mut sources) = self.parse(table)?;
         self.apply_overrides(&mut scanner, &mut sources)?;
         scanner
@@ -100,7 +250,11 @@ impl SettingsStore {
         if !url_errors.is_empty() {
             return Err(SettingsError::Urls(url_errors));
         }
-        Ok(Settings { scanner, sources })
+        Ok(Settings {
+            scanner,
+            sources,
+            universe,
+        })
     }
 
     /// Validates `config` once and writes its sections to the file
@@ -156,16 +310,20 @@ impl SettingsStore {
         }
     }
 
-    fn parse(&self, mut table: toml::Table) -> Result<(ScannerConfig, SourceUrls), SettingsError> {
-        let syntax = |e: toml::de::Error| SettingsError::Syntax {
+    fn syntax(&self, e: toml::de::Error) -> SettingsError {
+        SettingsError::Syntax {
             path: self.path.clone(),
             message: e.to_string().trim_end().to_string(),
-        };
+        }
+    }
+
+    fn parse(&self, mut table: toml::Table) -> Result<(ScannerConfig, SourceUrls), SettingsError> {
         let sources = match table.remove("sources") {
-            Some(value) => SourceUrls::deserialize(value).map_err(syntax)?,
+            Some(value) => SourceUrls::deserialize(value).map_err(|e| self.syntax(e))?,
             None => SourceUrls::default(),
         };
-        let scanner = ScannerConfig::deserialize(toml::Value::Table(table)).map_err(syntax)?;
+        let scanner =
+            ScannerConfig::deserialize(toml::Value::Table(table)).map_err(|e| self.syntax(e))?;
         Ok((scanner, sources))
     }
 
@@ -303,6 +461,36 @@ mod tests {
             .to_string();
         assert!(err.contains("is not a valid configuration"), "{err}");
         assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "[v2\n");
+    }
+
+    #[test]
+    fn the_universe_table_is_read_and_checked() {
+        let (_dir, good) = store(
+            Some("[universe]\nmarkets = [\"binance:futures\", \"hyperliquid\", \"simulated\"]\ntop_n = 20\n"),
+            &[],
+        );
+        let universe = good.load().unwrap().universe.unwrap();
+        assert_eq!(universe.top_n, 20);
+        assert_eq!(
+            universe.parsed_markets().unwrap(),
+            [
+                UniverseMarket::Exchange(Exchange::Binance, Market::Futures),
+                UniverseMarket::Exchange(Exchange::Hyperliquid, Market::Futures),
+                UniverseMarket::Simulated
+            ]
+        );
+        let (_dir, bad) = store(
+            Some("[universe]\nmarkets = [\"kraken\"]\naccelerate = 0\n"),
+            &[],
+        );
+        let err = bad.load().unwrap_err().to_string();
+        assert!(
+            err.contains("invalid [universe]: 'universe.markets': unknown Exchange 'kraken'")
+                && err.contains("'universe.accelerate' must be between 1 and 3600, got 0"),
+            "{err}"
+        );
+        let (_dir, none) = store_with_env(&[]);
+        assert_eq!(none.load().unwrap().universe, None);
     }
 
     #[test]

@@ -26,9 +26,7 @@ pub enum FeedUpdate {
 impl FeedUpdate {
     /// Merge for a partial request, replace for a scan of everything.
     pub fn for_request(request: &ScanRequest) -> FeedUpdate {
-        let partial =
-            request.limit.is_some() || request.symbol.is_some() || request.exchange.is_some();
-        if partial {
+        if request.is_partial() {
             FeedUpdate::MergeIntoExisting
         } else {
             FeedUpdate::Replace
@@ -215,6 +213,10 @@ mod tests {
             },
             ScanRequest {
                 exchange: Some(Exchange::Mexc),
+                ..all.clone()
+            },
+            ScanRequest {
+                only: Some([(Exchange::Mexc, "BTC_USDT".to_string())].into()),
                 ..all.clone()
             },
         ] {

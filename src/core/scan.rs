@@ -15,6 +15,7 @@ use crate::model::Interval;
 use crate::model::{Action, ConfigError, Exchange, MasterFeed, ScannerConfig, Signal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -32,6 +33,9 @@ pub struct ScanRequest {
     /// Only this symbol: matches the exchange symbol (`BTCUSDT`) or the base asset (`BTC`), any case.
     pub symbol: Option<String>,
     pub exchange: Option<Exchange>,
+    /// Only these (exchange, symbol) pairs: the live loop rescans the
+    /// symbols that got new candles at a close.
+    pub only: Option<BTreeSet<(Exchange, String)>>,
     /// Scan time in Unix ms (closed candles and staleness are judged against it); now when `None`.
     pub now_ms: Option<i64>,
 }
@@ -44,8 +48,18 @@ impl ScanRequest {
             limit: None,
             symbol: None,
             exchange: None,
+            only: None,
             now_ms: None,
         }
+    }
+
+    /// True when the request covers part of the data directory (its feed
+    /// is merged into the existing one).
+    pub fn is_partial(&self) -> bool {
+        self.limit.is_some()
+            || self.symbol.is_some()
+            || self.exchange.is_some()
+            || self.only.is_some()
     }
 }
 
@@ -276,7 +290,7 @@ fn plan_scan(request: &ScanRequest) -> Result<ScanPlan, ScanError> {
         path: request.data_dir.clone(),
         source,
     })?;
-    let filtered = request.symbol.is_some() || request.exchange.is_some();
+    let filtered = request.symbol.is_some() || request.exchange.is_some() || request.only.is_some();
     let mut skipped: Vec<SkippedFile> = if filtered {
         vec![]
     } else {
@@ -332,7 +346,11 @@ fn matches_filters(files: &SymbolFiles, request: &ScanRequest) -> bool {
             || crate::model::canonical_symbol(&files.symbol).eq_ignore_ascii_case(wanted)
     });
     let exchange_ok = request.exchange.is_none_or(|e| e == files.exchange);
-    symbol_ok && exchange_ok
+    let listed = request
+        .only
+        .as_ref()
+        .is_none_or(|only| only.contains(&(files.exchange, files.symbol.clone())));
+    symbol_ok && exchange_ok && listed
 }
 
 /// The outcome of one symbol: three signals, or the skipped files.

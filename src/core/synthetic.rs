@@ -284,48 +284,79 @@ fn random_walk(
     steps: usize,
     first_open: i64,
 ) -> Vec<TickCandle> {
-    let base_vol = rng.range(0.0015, 0.005); // per 15m, in log price
-    let notional = rng.range(2e6, 2e7); // USD per 15m
-    let home = start.ln();
-    let mut log_price = home;
-    let mut close_ticks = grid.ticks(start).max(1);
-    let mut vol_state = 0.0f64;
-    let mut regime = Regime::Trend(0.0);
-    let mut regime_left = 0usize;
-    let mut out = Vec::with_capacity(steps);
-    for i in 0..steps {
-        if regime_left == 0 {
-            regime_left = rng.range(48.0, 480.0) as usize;
-            regime = if rng.next_f64() < 0.45 {
+    let mut walk = Walk::new(rng, start);
+    (0..steps)
+        .map(|i| walk.step(rng, grid, first_open + i as i64 * Interval::M15.millis()))
+        .collect()
+}
+
+/// The state of one symbol's random walk between two 15m candles.
+struct Walk {
+    base_vol: f64,
+    notional: f64,
+    home: f64,
+    log_price: f64,
+    close_ticks: Option<i64>,
+    start: f64,
+    vol_state: f64,
+    regime: Regime,
+    regime_left: usize,
+}
+
+impl Walk {
+    fn new(rng: &mut SplitMix64, start: f64) -> Walk {
+        let base_vol = rng.range(0.0015, 0.005); // per 15m, in log price
+        let notional = rng.range(2e6, 2e7); // USD per 15m
+        Walk {
+            base_vol,
+            notional,
+            home: start.ln(),
+            log_price: start.ln(),
+            close_ticks: None,
+            start,
+            vol_state: 0.0,
+            regime: Regime::Trend(0.0),
+            regime_left: 0,
+        }
+    }
+
+    /// The 15m candle opening at `t`, on `grid`.
+    fn step(&mut self, rng: &mut SplitMix64, grid: &PriceGrid, t: i64) -> TickCandle {
+        let base_vol = self.base_vol;
+        if self.regime_left == 0 {
+            self.regime_left = rng.range(48.0, 480.0) as usize;
+            self.regime = if rng.next_f64() < 0.45 {
                 let sign = if rng.next_f64() < 0.5 { -1.0 } else { 1.0 };
                 Regime::Trend(sign * rng.range(0.05, 0.25) * base_vol)
             } else {
                 Regime::MeanRevert {
-                    anchor: log_price,
+                    anchor: self.log_price,
                     strength: rng.range(0.02, 0.1),
                 }
             };
         }
-        regime_left -= 1;
+        self.regime_left -= 1;
         // Volatility clusters: an AR(1) in log volatility.
-        vol_state = 0.99 * vol_state + 0.05 * rng.normal();
-        let vol = base_vol * vol_state.exp();
-        let pull = match regime {
+        self.vol_state = 0.99 * self.vol_state + 0.05 * rng.normal();
+        let vol = base_vol * self.vol_state.exp();
+        let pull = match self.regime {
             Regime::Trend(drift) => drift,
-            Regime::MeanRevert { anchor, strength } => -strength * (log_price - anchor),
+            Regime::MeanRevert { anchor, strength } => -strength * (self.log_price - anchor),
         };
         // A weak pull home keeps a long series within a plausible range.
-        let home_pull = -0.0005 * (log_price - home);
+        let home_pull = -0.0005 * (self.log_price - self.home);
         let jump = if rng.next_f64() < 0.005 {
             4.0 * vol * rng.normal()
         } else {
             0.0
         };
         let ret = pull + home_pull + vol * rng.normal() + jump;
-        log_price += ret;
+        self.log_price += ret;
 
-        let open = close_ticks;
-        let close = grid.ticks(log_price.exp()).max(1);
+        let open = self
+            .close_ticks
+            .unwrap_or_else(|| grid.ticks(self.start).max(1));
+        let close = grid.ticks(self.log_price.exp()).max(1);
         let wick_up = (rng.normal().abs() * vol * 0.6).exp();
         let wick_down = (-rng.normal().abs() * vol * 0.6).exp();
         let high = grid
@@ -334,22 +365,82 @@ fn random_walk(
         let low = grid
             .ticks(grid.price(open.min(close)) * wick_down)
             .clamp(1, open.min(close));
-        let t = first_open + i as i64 * Interval::M15.millis();
-        let volume = notional / log_price.exp()
+        let volume = self.notional / self.log_price.exp()
             * time_of_day_factor(t)
             * (1.0 + 2.0 * ret.abs() / vol.max(1e-12))
             * (0.4 * rng.normal()).exp();
-        out.push(TickCandle {
+        self.close_ticks = Some(close);
+        TickCandle {
             t,
             o: open,
             h: high,
             l: low,
             c: close,
             v: (volume * 1000.0).round() as i64,
-        });
-        close_ticks = close;
+        }
     }
-    out
+}
+
+/// One symbol's 15m candles produced one at a time, for a market that
+/// unfolds as time passes (the live loop's simulated market). The same
+/// `(seed, index, exchange, first_open)` always gives the same candles, so a
+/// restarted process continues the series it stored.
+pub struct SymbolWalk {
+    pub symbol: String,
+    pub exchange: Exchange,
+    rng: SplitMix64,
+    grid: PriceGrid,
+    walk: Walk,
+    next_open: i64,
+}
+
+impl SymbolWalk {
+    /// Symbol number `index` of the asset list; its first candle opens at
+    /// `first_open` (on the 15m grid).
+    pub fn new(seed: u64, index: usize, exchange: Exchange, first_open: i64) -> SymbolWalk {
+        let asset = asset(index);
+        let mut rng =
+            SplitMix64::new(seed ^ (index as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F));
+        let start_price = asset.price * rng.range(0.7, 1.3);
+        let grid = PriceGrid::for_price(start_price);
+        let walk = Walk::new(&mut rng, start_price);
+        SymbolWalk {
+            symbol: symbol_name(&asset.name, exchange),
+            exchange,
+            rng,
+            grid,
+            walk,
+            next_open: first_open.div_euclid(Interval::M15.millis()) * Interval::M15.millis(),
+        }
+    }
+
+    /// Open time of the candle `next` gives.
+    pub fn next_open(&self) -> i64 {
+        self.next_open
+    }
+
+    /// The next 15m candle.
+    pub fn next_candle(&mut self) -> Candle {
+        let tick = self.walk.step(&mut self.rng, &self.grid, self.next_open);
+        self.next_open += Interval::M15.millis();
+        tick.to_candle(&self.grid)
+    }
+}
+
+/// The 4h candle of sixteen consecutive generated 15m candles, exactly as
+/// the generated files aggregate them (volumes are on the 0.001 grid, so the
+/// rounded sum is the exact one).
+pub fn aggregate_walk_candles(window: &[Candle]) -> Option<Candle> {
+    let first = window.first()?;
+    let last = window.last()?;
+    Some(Candle {
+        t: first.t,
+        o: first.o,
+        h: window.iter().map(|c| c.h).fold(f64::MIN, f64::max),
+        l: window.iter().map(|c| c.l).fold(f64::MAX, f64::min),
+        c: last.c,
+        v: (window.iter().map(|c| c.v).sum::<f64>() * 1000.0).round() / 1000.0,
+    })
 }
 
 /// More trading in the European and US sessions than in the Asian night.
@@ -626,6 +717,25 @@ mod tests {
         );
         let parsed = parse_candles_json(&std::fs::read(&paths[0]).unwrap()).unwrap();
         assert_eq!(parsed, generate_series(&spec, 0).ltf);
+    }
+
+    #[test]
+    fn a_symbol_walk_continues_the_generated_series() {
+        let spec = small();
+        let series = generate_series(&spec, 1);
+        // small(): 300 4h candles = 4800 15m steps ending at the aligned end.
+        let steps = 4800;
+        let first_open = spec.aligned_end_ms() - steps * Interval::M15.millis();
+        let mut walk = SymbolWalk::new(spec.seed, 1, spec.exchange, first_open);
+        let walked: Vec<Candle> = (0..steps).map(|_| walk.next_candle()).collect();
+        assert_eq!(walk.symbol, series.symbol);
+        assert_eq!(&walked[walked.len() - 700..], &series.ltf[..]);
+        let htf: Vec<Candle> = walked
+            .chunks(16)
+            .filter_map(aggregate_walk_candles)
+            .collect();
+        assert_eq!(htf, series.htf, "the 4h candles aggregate exactly");
+        assert_eq!(walk.next_open(), spec.aligned_end_ms());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod enums;
 mod feed;
 pub mod format;
 mod freshness;
+mod live;
 mod scan_job;
 mod signal;
 
@@ -19,5 +20,6 @@ pub use config::*;
 pub use enums::*;
 pub use feed::*;
 pub use freshness::*;
+pub use live::*;
 pub use scan_job::*;
 pub use signal::*;

@@ -10,6 +10,7 @@ pub mod columnar;
 mod file_name;
 mod json;
 mod load;
+pub mod series;
 mod validate;
 
 pub use file_name::{CandleFileName, CandleFormat, FileNameError};

@@ -1,0 +1,73 @@
+//! What the live loop needs of one exchange market: its listings (for the
+//! universe), closed candles over REST (backfill, repair, polling), and, when
+//! it has one, a stream of candle closes. Real exchanges implement it over
+//! `sources` (REST fetchers under the rate governor, WebSocket streams); the
+//! simulated market implements it in-process.
+
+use crate::core::candles::Candle;
+use crate::model::{Exchange, Interval};
+use crate::sources::exchanges::Market;
+use crate::sources::SourceError;
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+/// One tradable symbol of a market list.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Listing {
+    /// As the exchange spells it (`BTCUSDT`, `BTC_USDT`, `BTC`).
+    pub symbol: String,
+    /// 24 h quote volume (USD(T)), 0 when unknown.
+    pub quote_volume_24h: f64,
+}
+
+/// What a candle stream reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// A candle that has closed (only closed candles enter a scan).
+    Closed {
+        symbol: String,
+        interval: Interval,
+        candle: Candle,
+    },
+    /// Connected (again): whatever closed while it was down must be
+    /// repaired over REST.
+    Connected,
+    /// The stream is down; the loop polls REST until `Connected`.
+    Down { reason: String },
+}
+
+#[async_trait]
+pub trait Venue: Send + Sync {
+    fn exchange(&self) -> Exchange;
+    fn market(&self) -> Market;
+
+    /// The market's tradable symbols with their 24 h volume.
+    async fn listings(&self) -> Result<Vec<Listing>, SourceError>;
+
+    /// Candles opening in `[start_ms, end_ms)`, oldest first, paged within
+    /// the exchange's limits; may include the still-open one (the caller
+    /// keeps closed candles only).
+    async fn candles(
+        &self,
+        symbol: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, SourceError>;
+
+    /// The oldest history the exchange serves, in candles back from now
+    /// (Hyperliquid: the 5000 most recent); `None` when unlimited.
+    fn history_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// A stream of closes for `symbols` at `intervals`, or `None` when the
+    /// venue has none (the loop then polls REST after each close).
+    fn stream(
+        &self,
+        _symbols: &[String],
+        _intervals: &[Interval],
+    ) -> Option<mpsc::Receiver<StreamEvent>> {
+        None
+    }
+}
