@@ -1,13 +1,16 @@
-//! The `quantpro` binary: the command line (serve, scan, fetch, indicators,
-//! bench, demo-data) and nothing else; each command calls into the library.
+//! The `quantpro` binary: the command line (serve, watch, scan, fetch,
+//! indicators, bench, demo-data) and nothing else; each command calls into
+//! the library.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use quantpro::clock::Clock;
 use quantpro::core::{bench, indicator_export, scan, synthetic};
+use quantpro::live::LiveLoop;
 use quantpro::model::{Exchange, Interval, ScannerConfig};
 use quantpro::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
 use quantpro::server::{self, AppState};
-use quantpro::settings::{Environment, SettingsStore};
+use quantpro::settings::{Environment, SettingsStore, UniverseSettings};
 use quantpro::sources::fetch;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,8 +28,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the dashboard (the default when no command is given).
+    /// Run the dashboard (the default when no command is given); with a
+    /// `[universe]` it keeps the universe current by itself.
     Serve(ServeArgs),
+    /// Keep the `[universe]` current and the feed written, without the web
+    /// server.
+    Watch(ServeArgs),
     /// Scan a data directory and write the master feed.
     Scan(ScanArgs),
     /// Fetch candles from an exchange into the data directory (needs network).
@@ -53,10 +60,14 @@ struct ServeArgs {
     /// Scanner configuration file.
     #[arg(long, env = "QUANTPRO_CONFIG", default_value = "quantpro.toml")]
     config: PathBuf,
-    /// Generate the synthetic sample and scan it when the data directory has
-    /// no candles and no feed exists (what a fresh checkout needs).
+    /// Without a `[universe]`, run the built-in simulated market when the
+    /// data directory has no candles or holds the synthetic sample (what a
+    /// fresh checkout needs).
     #[arg(long, env = "QUANTPRO_DEMO_IF_EMPTY", default_value_t = false)]
     demo_if_empty: bool,
+    /// Speed of the simulated market's clock (60: a 15m candle every 15 s).
+    #[arg(long, env = "QUANTPRO_ACCELERATE")]
+    accelerate: Option<f64>,
 }
 
 #[derive(Args)]
@@ -137,6 +148,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         None => serve(ServeArgs::from_env_only()),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Watch(args)) => watch(args),
         Some(Command::Scan(args)) => run_scan(args),
         Some(Command::Fetch(args)) => run_fetch(args),
         Some(Command::Indicators { file }) => {
@@ -175,34 +187,96 @@ impl ServeArgs {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let leptos_options = server::leptos_options()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let (pipeline, live) = pipeline_and_live(args)?;
+        let state = AppState::new(leptos_options, pipeline);
+        let state = match live {
+            Some(live) => state.with_live(live),
+            None => state,
+        };
+        server::serve(state).await
+    })
+}
+
+/// The live loop without the web server: runs until Ctrl-C, writing the
+/// feed at every close and logging each market's status line.
+fn watch(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let (_pipeline, live) = pipeline_and_live(args)?;
+        let live = live.context(
+            "nothing to watch: add a [universe] table to the config (README, Live market)",
+        )?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut status = live.status();
+        let log = tokio::spawn(async move {
+            let mut last = Vec::new();
+            while status.changed().await.is_ok() {
+                let lines = status.borrow_and_update().view().lines;
+                if lines != last {
+                    for line in &lines {
+                        tracing::info!("[LIVE] {line}");
+                    }
+                    last = lines;
+                }
+            }
+        });
+        let running = tokio::spawn(live.run(stopped));
+        tokio::signal::ctrl_c().await?;
+        stop.send_replace(true);
+        running.await?;
+        log.abort();
+        Ok(())
+    })
+}
+
+/// The process's pipeline and, when there is a universe to follow, its
+/// live loop: `[universe]`, or (with `--demo-if-empty` and no universe) the
+/// simulated market when the data directory has no candles or holds the
+/// synthetic sample.
+fn pipeline_and_live(
+    args: ServeArgs,
+) -> anyhow::Result<(Arc<ScanPipeline>, Option<Arc<LiveLoop>>)> {
     let feed_path = args
         .feed
         .unwrap_or_else(|| default_feed_path(&args.data_dir));
-    let fresh_checkout =
-        args.demo_if_empty && !feed_path.exists() && !has_candle_files(&args.data_dir);
-    if fresh_checkout {
-        println!(
-            "No candles in {}: generating the synthetic sample data set",
-            args.data_dir.display()
-        );
-        generate_demo_data(&args.data_dir, 24)?;
-    }
     let paths = DataPaths {
         data_dir: args.data_dir,
         feed_path,
         config_path: args.config,
     };
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        let pipeline = Arc::new(build_pipeline(paths)?);
-        if fresh_checkout {
-            let report = pipeline
-                .run(&PipelineRequest::default(), Arc::new(scan::NoProgress))
-                .await?;
-            print_summary(&report);
+    let env = Environment::capture(Path::new(".env"))?;
+    let settings = SettingsStore::new(&paths.config_path, env.clone()).load()?;
+    let demo = args.demo_if_empty && (paths.is_synthetic() || !has_candle_files(&paths.data_dir));
+    let universe = match settings.universe {
+        Some(universe) => Some(universe),
+        None if demo => {
+            println!(
+                "No market data in {}: running the simulated market (SYNTHETIC)",
+                paths.data_dir.display()
+            );
+            Some(UniverseSettings::simulated())
         }
-        server::serve(AppState::new(leptos_options, pipeline)).await
-    })
+        None => None,
+    };
+    let universe = universe.map(|mut universe| {
+        if let Some(speed) = args.accelerate {
+            universe.accelerate = speed;
+        }
+        universe
+    });
+    let clock = match &universe {
+        Some(universe) if universe.accelerate > 1.0 => Clock::accelerated(universe.accelerate),
+        _ => Clock::real(),
+    };
+    std::fs::create_dir_all(&paths.data_dir)
+        .with_context(|| format!("creating {}", paths.data_dir.display()))?;
+    let pipeline = Arc::new(ScanPipeline::build(paths, env)?.with_clock(clock));
+    let live = universe
+        .map(|universe| LiveLoop::build(pipeline.clone(), universe).map(Arc::new))
+        .transpose()?;
+    Ok((pipeline, live))
 }
 
 /// The process's pipeline: settings from `quantpro.toml` and the

@@ -97,7 +97,7 @@ impl Default for UniverseSettings {
             ltf_history: 1000,
             htf_history: 300,
             settle_secs: 20,
-            simulated_symbols: 30,
+            simulated_symbols: 45,
             accelerate: 1.0,
         }
     }

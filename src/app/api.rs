@@ -7,7 +7,7 @@
 //! unless `input = Json`), so scripts and tests can call them too.
 
 use super::table_view::TableRow;
-use crate::model::{Exchange, ScanStartRequest, ScannerConfig, Strategy, TradeSetup};
+use crate::model::{Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TradeSetup};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,9 @@ pub struct TableFeed {
     /// A row is stale once its last 15m candle opened longer ago than this
     /// (`data.stale_intervals` x 15 min of the configuration now in force).
     pub stale_after_ms: i64,
+    /// The live market's status lines and row marks, when the server keeps
+    /// a universe current (updated by the event stream's `live` events).
+    pub market: Option<MarketView>,
 }
 
 #[server(endpoint = "table_feed")]

@@ -13,7 +13,7 @@ use super::exchange_panel::ExchangePanel;
 use super::scan_events;
 use super::scanner_table::{use_keyboard_navigation, FilterBar, ScannerTable};
 use super::table_view::TableView;
-use crate::model::{ScanState, ScanStatus};
+use crate::model::{MarketView, ScanState, ScanStatus};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
@@ -28,6 +28,9 @@ pub struct DashboardState {
     pub scan: RwSignal<Option<ScanStatus>>,
     /// Whether the progress stream is connected.
     pub live: RwSignal<bool>,
+    /// The live market's status lines and row marks (from the feed, then
+    /// from the stream's `live` events); `None` without a live market.
+    pub market: RwSignal<Option<MarketView>>,
 }
 
 impl DashboardState {
@@ -84,6 +87,7 @@ pub fn DashboardPage() -> impl IntoView {
         feed,
         scan: RwSignal::new(None),
         live: RwSignal::new(false),
+        market: RwSignal::new(None),
     };
     provide_context(state);
     provide_context(CalculatorInputs::new());
@@ -156,7 +160,12 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
         synthetic,
         server_time_ms,
         stale_after_ms,
+        market,
     } = view;
+    let state = expect_context::<DashboardState>();
+    if market.is_some() && state.market.with_untracked(Option::is_none) {
+        state.market.set(market);
+    }
     let query = use_query_map();
     let table_view = Memo::new(move |_| TableView::from_params(&query.read()));
     let now_ms = live_clock(server_time_ms);
@@ -204,6 +213,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
             </div>
         </div>
         {error.map(|message| view! { <ErrorBanner message /> })}
+        <MarketStatus />
         <div class="workspace" class:with-detail=move || selected.with(Option::is_some)>
             <div class="table-wrap">
                 <ScannerTable rows view=table_view now_ms stale_after_ms />
@@ -238,6 +248,25 @@ fn live_clock(server_time_ms: i64) -> Signal<i64> {
         }
     }
     now.into()
+}
+
+/// One line per exchange market of the live loop (stream state, current
+/// and stale symbols, next close, rate-limit waits), worded by the server.
+#[component]
+fn MarketStatus() -> impl IntoView {
+    let state = expect_context::<DashboardState>();
+    move || {
+        state.market.with(|market| {
+            market.as_ref().map(|m| {
+                let lines = m.lines.clone();
+                view! {
+                    <ul class="market-status" data-testid="market-status">
+                        {lines.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                    </ul>
+                }
+            })
+        })
+    }
 }
 
 #[component]

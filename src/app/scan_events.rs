@@ -4,12 +4,14 @@
 //! keeps `DashboardState::scan` current, and refetches the feed when a job
 //! finishes so the table fills. `event: feed` (data `{"last_updated": ms}`)
 //! says which feed is on disk: one the page does not show yet (written by
-//! `quantpro scan` from cron, say) is fetched too. On the server (SSR) this
+//! `quantpro scan` from cron, say) is fetched too, as is the feed a `rows`
+//! event of the live market announces; `event: live` updates the market's
+//! status lines. On the server (SSR) this
 //! does nothing: the page renders without a live status and the stream
 //! starts after hydration.
 
 use super::dashboard::DashboardState;
-use crate::model::ScanStatus;
+use crate::model::{MarketView, ScanStatus};
 
 /// What one event means for the page.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -21,16 +23,25 @@ pub enum ScanEvent {
         status: ScanStatus,
         refetch_feed: bool,
     },
-    /// The `last_updated` of the feed now on disk.
+    /// The `last_updated` of the feed now on disk (a `feed` event, or a
+    /// `rows` event of the live market: the page then fetches that feed).
     FeedOnDisk(i64),
+    /// The live market's status lines and row marks.
+    Market(MarketView),
     /// An event whose data is not a status (ignored, logged).
     Unreadable(String),
 }
 
-/// The data of a `feed` event.
+/// The data of a `feed` event (and the part of a `rows` event the page reads).
 #[derive(serde::Deserialize)]
 struct FeedVersion {
     last_updated: i64,
+}
+
+/// The part of a `live` event the page reads.
+#[derive(serde::Deserialize)]
+struct LiveEvent {
+    view: MarketView,
 }
 
 /// Turns the stream's events into `ScanEvent`s, remembering which finished
@@ -48,10 +59,16 @@ pub struct ScanEventReader {
 impl ScanEventReader {
     pub fn read(&mut self, event_name: &str, data: &str) -> ScanEvent {
         // From bytes, like every other JSON the browser reads (see `codec`).
-        if event_name == "feed" {
+        if event_name == "feed" || event_name == "rows" {
             return match serde_json::from_slice::<FeedVersion>(data.as_bytes()) {
                 Ok(version) => ScanEvent::FeedOnDisk(version.last_updated),
-                Err(err) => ScanEvent::Unreadable(format!("feed: {err}")),
+                Err(err) => ScanEvent::Unreadable(format!("{event_name}: {err}")),
+            };
+        }
+        if event_name == "live" {
+            return match serde_json::from_slice::<LiveEvent>(data.as_bytes()) {
+                Ok(live) => ScanEvent::Market(live.view),
+                Err(err) => ScanEvent::Unreadable(format!("live: {err}")),
             };
         }
         let status: ScanStatus = match serde_json::from_slice(data.as_bytes()) {
@@ -122,7 +139,12 @@ mod browser {
         let progress = source.subscribe("progress").map_err(|e| e.to_string())?;
         let done = source.subscribe("done").map_err(|e| e.to_string())?;
         let feed = source.subscribe("feed").map_err(|e| e.to_string())?;
-        let mut events = stream::select(stream::select(progress, done), feed);
+        let rows = source.subscribe("rows").map_err(|e| e.to_string())?;
+        let live = source.subscribe("live").map_err(|e| e.to_string())?;
+        let mut events = stream::select(
+            stream::select(stream::select(progress, done), stream::select(feed, rows)),
+            live,
+        );
         // The feed version last fetched for a `feed` event, so a slow fetch
         // is not started twice.
         let mut fetched_for = None;
@@ -155,6 +177,7 @@ mod browser {
                         state.feed.refetch();
                     }
                 }
+                ScanEvent::Market(view) => state.market.set(Some(view)),
                 ScanEvent::Unreadable(reason) => leptos::logging::warn!("scan events: {reason}"),
             }
         }
@@ -198,6 +221,25 @@ mod tests {
         // A feed event is not a status: the next `done` is still the first.
         assert!(!refetches(
             reader.read("done", &data(2, ScanState::Finished))
+        ));
+    }
+
+    #[test]
+    fn live_and_rows_events_of_the_market() {
+        let mut reader = ScanEventReader::default();
+        assert_eq!(
+            reader.read("rows", r#"{"last_updated":5,"rows":[]}"#),
+            ScanEvent::FeedOnDisk(5)
+        );
+        let view = MarketView {
+            lines: vec!["BINANCE futures: streaming".into()],
+            marks: vec![],
+        };
+        let data = serde_json::json!({"status": {"venues": []}, "view": view}).to_string();
+        assert_eq!(reader.read("live", &data), ScanEvent::Market(view));
+        assert!(matches!(
+            reader.read("live", "{}"),
+            ScanEvent::Unreadable(_)
         ));
     }
 

@@ -75,7 +75,76 @@ pub struct LiveStatus {
     pub at_ms: i64,
 }
 
+/// What the dashboard shows of a `LiveStatus`, worded on the server so the
+/// browser only places strings: one line per venue, and the row marks.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MarketView {
+    pub lines: Vec<String>,
+    pub marks: Vec<MarkView>,
+}
+
+/// A row mark as the table shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkView {
+    /// `EXCHANGE:SYMBOL`.
+    pub symbol_key: String,
+    /// `stale` or `delisted`.
+    pub label: String,
+    pub reason: String,
+}
+
+impl VenueStatus {
+    /// "BINANCE futures: streaming · 48 of 50 current · 2 stale · next close 10:45 UTC".
+    pub fn line(&self) -> String {
+        let mode = match &self.mode {
+            FeedMode::Starting => "starting (universe, backfill)".to_string(),
+            FeedMode::Streaming => "streaming".to_string(),
+            FeedMode::Polling(reason) => format!("REST polling ({reason})"),
+            FeedMode::Simulated => "simulated market".to_string(),
+        };
+        let mut parts = vec![
+            mode,
+            format!("{} of {} current", self.current, self.symbols),
+        ];
+        if self.stale > 0 {
+            parts.push(format!("{} stale", self.stale));
+        }
+        if self.delisted > 0 {
+            parts.push(format!("{} delisted", self.delisted));
+        }
+        if let Some(next) = self.next_close_ms {
+            parts.push(format!("next close {} UTC", super::format::utc_short(next)));
+        }
+        if let Some(wait) = &self.rate_limit {
+            parts.push(wait.clone());
+        }
+        if let Some(error) = &self.last_error {
+            parts.push(format!("last problem: {error}"));
+        }
+        format!("{} {}: {}", self.exchange, self.market, parts.join(" · "))
+    }
+}
+
 impl LiveStatus {
+    pub fn view(&self) -> MarketView {
+        MarketView {
+            lines: self.venues.iter().map(VenueStatus::line).collect(),
+            marks: self
+                .marks
+                .iter()
+                .map(|m| MarkView {
+                    symbol_key: format!("{}:{}", m.exchange, m.symbol),
+                    label: match m.kind {
+                        MarkKind::Stale => "stale",
+                        MarkKind::Delisted => "delisted",
+                    }
+                    .to_string(),
+                    reason: m.reason.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// The mark of one row, if any.
     pub fn mark_of(&self, exchange: Exchange, symbol: &str) -> Option<&RowMark> {
         self.marks

@@ -73,6 +73,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("[SERVE] dashboard on http://{addr}");
     println!("QuantPro dashboard: http://{addr}");
+    state.start_live();
     let stopping = state.clone();
     axum::serve(listener, router(state).into_make_service())
         .with_graceful_shutdown(async move {

@@ -8,17 +8,47 @@
 //! feed) is sent at once and whenever the feed file changes, whoever wrote
 //! it (a scan of this server, `quantpro scan` from cron, a copy), so a
 //! dashboard left open all day shows the newest feed without a reload.
+//!
+//! With a live market: `event: live` (data `{"status": model::LiveStatus,
+//! "view": model::MarketView}`: each venue's stream state, current, stale
+//! and delisted counts, next close, rate-limit waits, row marks, and the
+//! same worded for the page) at once and when it changes (at most every
+//! second), and `event: rows` (data `{"last_updated", "rows": [TableRow]}`)
+//! with the rows a rescan at a close changed, as soon as the feed has them.
 
 use super::feed_store::FeedStore;
 use super::state::AppState;
-use crate::model::{ScanState, ScanStatus};
+use crate::app::table_view::TableRow;
+use crate::live::Rescan;
+use crate::model::{LiveStatus, ScanState, ScanStatus};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
+
+/// `live` events go out at most this often.
+const LIVE_EVERY: Duration = Duration::from_secs(1);
+
+/// True once the live status changed and `LIVE_EVERY` has passed since the
+/// last `live` event; never without a live loop (or once it is gone).
+async fn live_changed(
+    live: &mut Option<watch::Receiver<LiveStatus>>,
+    last_sent: Option<tokio::time::Instant>,
+) -> bool {
+    let Some(receiver) = live else {
+        return std::future::pending().await;
+    };
+    if receiver.changed().await.is_err() {
+        return std::future::pending().await;
+    }
+    if let Some(sent) = last_sent {
+        tokio::time::sleep_until(sent + LIVE_EVERY).await;
+    }
+    true
+}
 
 /// Comment lines keep proxies and the browser from timing the stream out.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -39,11 +69,20 @@ pub async fn scan_events(
         feed: state.feed.clone(),
         feed_check,
         feed_sent: None,
+        live: state.live.as_ref().map(|live| live.status()),
+        first_live: true,
+        live_sent: None,
+        changes: state.feed_changes(),
     };
     let events = stream::unfold(updates, |mut updates| async move {
         let event = match updates.next().await? {
             Update::Status(status) => status_event(&status),
             Update::Feed(last_updated) => feed_event(last_updated),
+            Update::Live(status) => json_event(
+                "live",
+                &serde_json::json!({ "view": status.view(), "status": status }),
+            ),
+            Update::Rows(rows) => json_event("rows", &rows),
         };
         Some((Ok(event), updates))
     });
@@ -55,6 +94,19 @@ fn feed_event(last_updated: i64) -> Event {
     Event::default()
         .event("feed")
         .data(format!(r#"{{"last_updated":{last_updated}}}"#))
+}
+
+/// An event whose data is `value` as JSON.
+fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
+    let data = serde_json::to_string(value).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#));
+    Event::default().event(name).data(data)
+}
+
+/// The data of a `rows` event: the rows a live rescan changed.
+#[derive(serde::Serialize)]
+pub struct ChangedRows {
+    pub last_updated: i64,
+    pub rows: Vec<TableRow>,
 }
 
 /// The SSE event of one status: its JSON under the name of its phase.
@@ -74,6 +126,10 @@ enum Update {
     Status(ScanStatus),
     /// The feed's `last_updated` (0: no readable feed).
     Feed(i64),
+    /// The live market's status line and row marks.
+    Live(LiveStatus),
+    /// The rows a live rescan changed.
+    Rows(ChangedRows),
 }
 
 struct DashboardUpdates {
@@ -84,6 +140,13 @@ struct DashboardUpdates {
     feed_check: tokio::time::Interval,
     /// What the last `feed` event said; `None` before the first one.
     feed_sent: Option<i64>,
+    /// The live loop's status, when the server runs one.
+    live: Option<watch::Receiver<LiveStatus>>,
+    first_live: bool,
+    /// When the last `live` event went out (they are sent at most every
+    /// `LIVE_EVERY`: the status changes with every arrival).
+    live_sent: Option<tokio::time::Instant>,
+    changes: broadcast::Receiver<Rescan>,
 }
 
 impl DashboardUpdates {
@@ -93,9 +156,17 @@ impl DashboardUpdates {
         if std::mem::take(&mut self.first_status) {
             return self.current_status();
         }
+        if std::mem::take(&mut self.first_live) {
+            if let Some(live) = &mut self.live {
+                self.live_sent = Some(tokio::time::Instant::now());
+                return Some(Update::Live(live.borrow_and_update().clone()));
+            }
+        }
         enum Woke {
             Status,
             FeedCheck,
+            Live,
+            Rescan(Rescan),
             Shutdown,
         }
         loop {
@@ -105,6 +176,12 @@ impl DashboardUpdates {
                     Err(_) => Woke::Shutdown,
                 },
                 _ = self.feed_check.tick() => Woke::FeedCheck,
+                true = live_changed(&mut self.live, self.live_sent) => Woke::Live,
+                rescan = self.changes.recv() => match rescan {
+                    Ok(rescan) => Woke::Rescan(rescan),
+                    // Missed some: the feed check catches up.
+                    Err(_) => Woke::FeedCheck,
+                },
                 _ = self.shutdown.wait_for(|stop| *stop) => Woke::Shutdown,
             };
             match woke {
@@ -114,9 +191,40 @@ impl DashboardUpdates {
                         return Some(update);
                     }
                 }
+                Woke::Live => {
+                    if let Some(live) = &mut self.live {
+                        self.live_sent = Some(tokio::time::Instant::now());
+                        return Some(Update::Live(live.borrow_and_update().clone()));
+                    }
+                }
+                Woke::Rescan(rescan) => {
+                    if let Some(rows) = self.changed_rows(&rescan).await {
+                        return Some(Update::Rows(rows));
+                    }
+                }
                 Woke::Shutdown => return None,
             }
         }
+    }
+
+    /// The rows of the rescanned symbols in the feed now on disk; the
+    /// `feed` event that would announce the same feed is then not sent.
+    async fn changed_rows(&mut self, rescan: &Rescan) -> Option<ChangedRows> {
+        let snapshot = self.feed.load().await.ok()?;
+        let wanted: std::collections::BTreeSet<&(crate::model::Exchange, String)> =
+            rescan.symbols.iter().collect();
+        let rows = snapshot
+            .feed
+            .signals
+            .iter()
+            .filter(|s| wanted.contains(&(s.exchange, s.symbol.clone())))
+            .map(TableRow::from)
+            .collect();
+        self.feed_sent = Some(snapshot.feed.last_updated);
+        Some(ChangedRows {
+            last_updated: snapshot.feed.last_updated,
+            rows,
+        })
     }
 
     fn current_status(&mut self) -> Option<Update> {

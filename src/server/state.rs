@@ -9,6 +9,7 @@ use super::render::{charts::render_signal_charts, render_panels, SignalDetail};
 use super::scan_jobs::{ScanJobs, ScanStartError};
 use crate::app::api::{AiAnalysis, ConfigState, SignalPanels, TableFeed};
 use crate::app::table_view::TableRow;
+use crate::live::{LiveLoop, Rescan};
 use crate::model::{Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy};
 use crate::pipeline::{DataPaths, ScanPipeline};
 use crate::settings::SettingsError;
@@ -23,6 +24,11 @@ pub struct AppState {
     pub feed: Arc<FeedStore>,
     /// Background scans (one at a time) and their live status.
     pub scans: Arc<ScanJobs>,
+    /// The live market, when the server keeps a universe current.
+    pub live: Option<Arc<LiveLoop>>,
+    /// Every feed change the live loop made, after the feed store let go of
+    /// the old feed (see `forward_rescans`).
+    feed_changes: tokio::sync::broadcast::Sender<Rescan>,
     /// Set once the server stops, so long-lived streams (scan events) end
     /// and graceful shutdown does not wait for them forever.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -33,13 +39,56 @@ impl AppState {
         let feed = Arc::new(FeedStore::new(pipeline.paths().feed_path.clone()));
         let scans = Arc::new(ScanJobs::new(pipeline.clone(), feed.clone()));
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let (feed_changes, _) = tokio::sync::broadcast::channel(64);
         AppState {
             leptos_options,
             pipeline,
             feed,
             scans,
+            live: None,
+            feed_changes,
             shutdown: Arc::new(shutdown),
         }
+    }
+
+    /// The same state with a live loop (started by `start_live`).
+    pub fn with_live(mut self, live: Arc<LiveLoop>) -> AppState {
+        self.live = Some(live);
+        self
+    }
+
+    /// Runs the live loop (if any) until shutdown, and passes its rescans on
+    /// to the event streams once the feed store has let go of the old feed.
+    pub fn start_live(&self) {
+        let Some(live) = self.live.clone() else {
+            return;
+        };
+        let mut rescans = live.rescans();
+        let (feed, changes) = (self.feed.clone(), self.feed_changes.clone());
+        tokio::spawn(async move {
+            loop {
+                match rescans.recv().await {
+                    Ok(rescan) => {
+                        feed.invalidate();
+                        let _ = changes.send(rescan);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => feed.invalidate(),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        tokio::spawn(live.run(self.shutdown_signal()));
+    }
+
+    /// Feed changes of the live loop from now on.
+    pub fn feed_changes(&self) -> tokio::sync::broadcast::Receiver<Rescan> {
+        self.feed_changes.subscribe()
+    }
+
+    /// What "now" is for the page (the simulated market may run faster
+    /// than the wall clock).
+    pub fn now_ms(&self) -> i64 {
+        self.pipeline.clock().now_ms()
     }
 
     pub fn paths(&self) -> &DataPaths {
@@ -136,8 +185,9 @@ impl AppState {
             last_updated,
             error,
             synthetic: self.paths().is_synthetic(),
-            server_time_ms: crate::now_ms(),
+            server_time_ms: self.now_ms(),
             stale_after_ms: Staleness::ltf(&data).after_ms,
+            market: self.live.as_ref().map(|live| live.current_status().view()),
         }
     }
 
@@ -177,7 +227,7 @@ impl AppState {
             charts,
             chart_error,
             synthetic: self.paths().is_synthetic(),
-            server_time_ms: crate::now_ms(),
+            server_time_ms: self.now_ms(),
         })))
     }
 
