@@ -109,18 +109,7 @@ impl FakeCoinalyze {
 
     /// The most symbol-calls that arrived within any `window`.
     fn busiest_window(&self, window: Duration) -> u32 {
-        let accepted = self.state.lock().unwrap().accepted.clone();
-        accepted
-            .iter()
-            .map(|&(start, _)| {
-                accepted
-                    .iter()
-                    .filter(|&&(at, _)| at >= start && at - start < window)
-                    .map(|&(_, w)| w)
-                    .sum()
-            })
-            .max()
-            .unwrap_or(0)
+        http_fake::busiest_window(&self.state.lock().unwrap().accepted, window)
     }
 
     fn respond(&self, request: &Received) -> Reply {

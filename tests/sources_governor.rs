@@ -58,17 +58,9 @@ async fn page(fetcher: &dyn CandleFetcher) -> Result<usize, SourceError> {
 }
 
 /// The most requests that arrived within any `window`.
-fn busiest(requests: &[Received], window: Duration) -> usize {
-    requests
-        .iter()
-        .map(|first| {
-            requests
-                .iter()
-                .filter(|r| r.at >= first.at && r.at - first.at < window)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
+fn busiest(requests: &[Received], window: Duration) -> u32 {
+    let arrivals: Vec<_> = requests.iter().map(|r| (r.at, 1)).collect();
+    http_fake::busiest_window(&arrivals, window)
 }
 
 #[tokio::test(start_paused = true)]

@@ -53,21 +53,6 @@ impl Quota {
             .map(|(_, w)| w)
             .sum()
     }
-
-    /// The most symbol-calls that arrived within any 60 s.
-    fn busiest_window(&self) -> u32 {
-        self.accepted
-            .iter()
-            .map(|&(start, _)| {
-                self.accepted
-                    .iter()
-                    .filter(|&&(at, _)| at >= start && at - start < WINDOW)
-                    .map(|&(_, w)| w)
-                    .sum()
-            })
-            .max()
-            .unwrap_or(0)
-    }
 }
 
 /// Binance perps `{BASE}USDT_PERP.A` and Hyperliquid perps `{BASE}.H` of
@@ -213,7 +198,7 @@ async fn two_dashboard_scans_within_a_minute_share_one_coinalyze_quota() {
         "the catalogue once (cached), then 4 histories per symbol per scan"
     );
     assert_eq!(quota.rejected, 0, "no 429: the quota is kept across scans");
-    let busiest = quota.busiest_window();
+    let busiest = http_fake::busiest_window(&quota.accepted, WINDOW);
     assert!(busiest <= QUOTA, "{busiest} symbol-calls within one minute");
     assert!(
         both_done >= WINDOW,

@@ -770,6 +770,14 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// One call that waits as long as the budget needs and gets its response at once.
+    async fn call(gate: &HostGate, cost: Cost) {
+        gate.acquire(cost, Duration::ZERO)
+            .await
+            .expect("no pause or ban")
+            .finish(None);
+    }
+
     fn governor_with(host: Host, limits: HostLimits) -> Arc<Governor> {
         Governor::new(GovernorLimits::documented().with(host, limits))
     }
@@ -825,19 +833,13 @@ mod tests {
         );
         let gate = governor.gate(Host::MexcSpot);
         let start = Instant::now();
-        gate.acquire(Cost::weight(10), Duration::ZERO)
-            .await
-            .unwrap()
-            .finish(None);
+        call(&gate, Cost::weight(10)).await;
         assert_eq!(
             start.elapsed(),
             Duration::ZERO,
             "a fresh budget serves at once"
         );
-        gate.acquire(Cost::weight(5), Duration::ZERO)
-            .await
-            .unwrap()
-            .finish(None);
+        call(&gate, Cost::weight(5)).await;
         assert_eq!(start.elapsed(), 200 * MS);
         assert_eq!(gate.charged(), 15);
     }
@@ -852,10 +854,7 @@ mod tests {
         gate.charge(15);
         assert_eq!(gate.used(), 15, "in debt beyond the budget");
         let start = Instant::now();
-        gate.acquire(Cost::weight(1), Duration::ZERO)
-            .await
-            .unwrap()
-            .finish(None);
+        call(&gate, Cost::weight(1)).await;
         assert_eq!(start.elapsed(), Duration::from_secs(10));
     }
 
@@ -871,10 +870,7 @@ mod tests {
         let gate = governor.gate(Host::Coinalyze);
         let start = Instant::now();
         for _ in 0..3 {
-            gate.acquire(Cost::weight(1), Duration::ZERO)
-                .await
-                .unwrap()
-                .finish(None);
+            call(&gate, Cost::weight(1)).await;
         }
         assert_eq!(start.elapsed(), 120 * MS);
         assert_eq!(gate.used(), 3);
@@ -886,23 +882,14 @@ mod tests {
         let gate = governor.gate(Host::MexcFutures);
         let start = Instant::now();
         let detail = Cost::on_lane(MEXC_CONTRACT_DETAIL, 1);
-        gate.acquire(detail, Duration::ZERO)
-            .await
-            .unwrap()
-            .finish(None);
-        gate.acquire(Cost::weight(1), Duration::ZERO)
-            .await
-            .unwrap()
-            .finish(None);
+        call(&gate, detail).await;
+        call(&gate, Cost::weight(1)).await;
         assert_eq!(
             start.elapsed(),
             Duration::ZERO,
             "klines do not wait for detail's lane"
         );
-        gate.acquire(detail, Duration::ZERO)
-            .await
-            .unwrap()
-            .finish(None);
+        call(&gate, detail).await;
         assert_eq!(start.elapsed(), Duration::from_secs(5), "detail: 1 per 5 s");
     }
 

@@ -491,6 +491,79 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
     }
 
+    fn response(status: u16, headers: &[(&'static str, &'static str)], body: &str) -> Response {
+        let mut map = HeaderMap::new();
+        for &(name, value) in headers {
+            map.insert(name, HeaderValue::from_static(value));
+        }
+        Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn statuses_become_verdicts() {
+        let verdict = |r: &Response| status_verdict("X", r);
+        assert!(matches!(
+            verdict(&response(200, &[], "[]")),
+            Verdict::Accept
+        ));
+        assert!(matches!(
+            verdict(&response(429, &[("retry-after", "14")], "")),
+            Verdict::RateLimited { wait: Some(w), .. } if w == Duration::from_secs(14)
+        ));
+        assert!(matches!(
+            verdict(&response(418, &[("retry-after", "7200")], "")),
+            Verdict::Banned { wait: Some(w) } if w == Duration::from_secs(7200)
+        ));
+        assert!(matches!(
+            verdict(&response(502, &[], "bad gateway")),
+            Verdict::Retry(LastFailure::Status { status: 502, .. })
+        ));
+        assert!(matches!(
+            verdict(&response(403, &[], "")),
+            Verdict::Fatal(SourceError::Unauthorized { status: 403, .. })
+        ));
+        assert!(matches!(
+            verdict(&response(400, &[], r#"{"code":-1121}"#)),
+            Verdict::Fatal(SourceError::Status { status: 400, .. })
+        ));
+    }
+
+    #[test]
+    fn a_ban_without_retry_after_ends_when_its_body_says() {
+        let until = crate::sources::unix_now_ms() + 3_600_000;
+        let body = format!(
+            r#"{{"code":-1003,"msg":"Way too much request weight used; IP banned until {until}."}}"#
+        );
+        let wait = banned_until(body.as_bytes()).expect("the body names the end");
+        assert!(
+            wait <= Duration::from_secs(3600) && wait > Duration::from_secs(3590),
+            "{wait:?}"
+        );
+        let Verdict::Banned {
+            wait: Some(from_status),
+        } = status_verdict(
+            "X",
+            &Response {
+                body: body.into_bytes(),
+                ..response(418, &[], "")
+            },
+        )
+        else {
+            panic!("418 is a ban");
+        };
+        assert!(from_status > Duration::from_secs(3590));
+        assert_eq!(
+            banned_until(b"banned until 1000"),
+            Some(Duration::ZERO),
+            "a past end: no wait"
+        );
+        assert_eq!(banned_until(b"{\"msg\":\"Too many requests\"}"), None);
+    }
+
     #[test]
     fn body_excerpt_cuts_long_bodies_on_a_char_boundary() {
         let long = "é".repeat(400);

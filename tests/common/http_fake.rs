@@ -191,3 +191,19 @@ async fn handle(
     fake.log.lock().unwrap().push(received);
     reply
 }
+
+/// The most weight that arrived within any `window`, from `(arrival, weight)`
+/// pairs: what a server that counts on receipt would have seen at its busiest.
+pub fn busiest_window(arrivals: &[(Instant, u32)], window: std::time::Duration) -> u32 {
+    arrivals
+        .iter()
+        .map(|&(start, _)| {
+            arrivals
+                .iter()
+                .filter(|&&(at, _)| at >= start && at - start < window)
+                .map(|&(_, w)| w)
+                .sum()
+        })
+        .max()
+        .unwrap_or(0)
+}
