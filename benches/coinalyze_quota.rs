@@ -8,6 +8,7 @@
 
 use quantpro::model::Exchange;
 use quantpro::sources::coinalyze::{BatchProcessor, CoinalyzeConfig};
+use quantpro::sources::governor::{Budget, Governor, GovernorLimits, Host, HostLimits};
 use quantpro::sources::keys::Secret;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -88,10 +89,12 @@ async fn run(symbol_count: usize) {
     ));
     let mut config = CoinalyzeConfig::new(Some(Secret::new("bench")), &cache);
     config.base_url = server.uri();
-    config.quota_per_window = QUOTA;
-    config.quota_window = WINDOW;
-    config.min_spacing = REAL_SPACING.mul_f64(WINDOW.as_secs_f64() / REAL_WINDOW.as_secs_f64());
-    let processor = BatchProcessor::new(config).expect("client builds");
+    let scaled = HostLimits {
+        min_spacing: REAL_SPACING.mul_f64(WINDOW.as_secs_f64() / REAL_WINDOW.as_secs_f64()),
+        ..HostLimits::budget(Budget::per(QUOTA, WINDOW))
+    };
+    let governor = Governor::new(GovernorLimits::documented().with(Host::Coinalyze, scaled));
+    let processor = BatchProcessor::new(config, &governor).expect("client builds");
     let symbols: Vec<(Exchange, String)> = (0..symbol_count)
         .map(|i| (Exchange::Binance, format!("C{i}USDT")))
         .collect();

@@ -1,21 +1,27 @@
 //! Coinalyze resolver, batch client and processor against a local fake that
 //! speaks the documented protocol: `api_key` header, comma-separated
 //! `symbols` (at most 20), hourly histories between `from` and `to`, 429 with
-//! `Retry-After`, and a sliding-window quota charged per symbol.
+//! `Retry-After`, and a sliding-window quota charged per symbol. The fake
+//! runs in the test's runtime on a paused clock: quota windows are real
+//! minutes of virtual time.
 
 #![cfg(feature = "ssr")]
 
+#[path = "common/http_fake.rs"]
+mod http_fake;
+
+use http_fake::{FakeServer, Received, Reply};
 use quantpro::core::external::Liquidations;
 use quantpro::model::{Exchange, OiStatus};
 use quantpro::sources::coinalyze::{BatchProcessor, CoinalyzeConfig};
+use quantpro::sources::governor::{Budget, Governor, GovernorLimits, Host, HostLimits};
 use quantpro::sources::http::RetryPolicy;
 use quantpro::sources::keys::Secret;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use wiremock::matchers::{any, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use std::time::Duration;
+use tokio::time::Instant;
 
 const KEY: &str = "test-key";
 /// An hour boundary, so the 24 h liquidation window holds exactly 25 bars.
@@ -66,7 +72,7 @@ fn history(endpoint: &str, symbol: &str, from: i64, to: i64) -> Value {
 
 /// The stateful fake: checks the key, enforces `limit` symbol-calls per
 /// `window` (sliding, counted on receipt) with 429 + Retry-After, and
-/// records every request's path and symbol count.
+/// records every request's path, symbol count and arrival.
 struct FakeCoinalyze {
     limit: u32,
     window: Duration,
@@ -79,6 +85,8 @@ struct FakeState {
     spent: VecDeque<(Instant, u32)>,
     rejected: u32,
     calls: Vec<(String, usize)>,
+    /// Arrival and symbol-calls of every request the quota accepted.
+    accepted: Vec<(Instant, u32)>,
 }
 
 impl FakeCoinalyze {
@@ -98,47 +106,46 @@ impl FakeCoinalyze {
     fn rejected(&self) -> u32 {
         self.state.lock().unwrap().rejected
     }
-}
 
-struct Responder(Arc<FakeCoinalyze>);
+    /// The most symbol-calls that arrived within any `window`.
+    fn busiest_window(&self, window: Duration) -> u32 {
+        http_fake::busiest_window(&self.state.lock().unwrap().accepted, window)
+    }
 
-impl Respond for Responder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let fake = &self.0;
-        let query: std::collections::HashMap<String, String> =
-            request.url.query_pairs().into_owned().collect();
+    fn respond(&self, request: &Received) -> Reply {
+        let query = &request.query;
         let symbols: Vec<String> = query
             .get("symbols")
             .map(|s| s.split(',').map(str::to_string).collect())
             .unwrap_or_default();
         let weight = symbols.len().max(1) as u32;
-        let endpoint = request.url.path().to_string();
+        let endpoint = request.path.clone();
         {
-            let mut state = fake.state.lock().unwrap();
-            let now = Instant::now();
+            let mut state = self.state.lock().unwrap();
+            let now = request.at;
             while state
                 .spent
                 .front()
-                .is_some_and(|(at, _)| now.duration_since(*at) >= fake.window)
+                .is_some_and(|(at, _)| now.duration_since(*at) >= self.window)
             {
                 state.spent.pop_front();
             }
             let used: u32 = state.spent.iter().map(|(_, w)| w).sum();
             state.calls.push((endpoint.clone(), symbols.len()));
-            if request.headers.get("api_key").and_then(|v| v.to_str().ok()) != Some(KEY) {
-                return ResponseTemplate::new(401)
-                    .set_body_string("{\"message\":\"Unauthorized\"}");
+            if request.header("api_key") != Some(KEY) {
+                return Reply::text(401, "{\"message\":\"Unauthorized\"}");
             }
             if symbols.len() > 20 {
-                return ResponseTemplate::new(400).set_body_string("too many symbols");
+                return Reply::text(400, "too many symbols");
             }
-            if used + weight > fake.limit {
+            if used + weight > self.limit {
                 state.rejected += 1;
-                return ResponseTemplate::new(429).insert_header("Retry-After", "1");
+                return Reply::status(429).header("Retry-After", "1");
             }
             state.spent.push_back((now, weight));
+            state.accepted.push((now, weight));
         }
-        let known = markets(fake.coins);
+        let known = markets(self.coins);
         let body = match endpoint.as_str() {
             "/exchanges" => {
                 json!([{"name":"Binance","code":"A"},{"name":"Hyperliquid","code":"H"},{"name":"OKX","code":"3"}])
@@ -163,15 +170,13 @@ impl Respond for Responder {
                 )
             }
         };
-        ResponseTemplate::new(200).set_body_json(body)
+        Reply::json(200, body)
     }
 }
 
-fn config(server: &MockServer, cache: &std::path::Path) -> CoinalyzeConfig {
+fn config(server: &FakeServer, cache: &std::path::Path) -> CoinalyzeConfig {
     let mut config = CoinalyzeConfig::new(Some(Secret::new(KEY)), cache);
-    config.base_url = server.uri();
-    config.min_spacing = Duration::from_millis(5);
-    config.quota_window = Duration::from_millis(500);
+    config.base_url = server.uri.clone();
     config.retry = RetryPolicy {
         max_tries: 3,
         backoff_base: Duration::from_millis(20),
@@ -180,25 +185,38 @@ fn config(server: &MockServer, cache: &std::path::Path) -> CoinalyzeConfig {
     config
 }
 
-async fn fake_server(fake: &Arc<FakeCoinalyze>) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(Responder(fake.clone()))
-        .mount(&server)
-        .await;
-    server
+/// A governor whose Coinalyze quota is 40 per 500 ms with 5 ms between
+/// starts: the protocol of the API, fast enough that tests about other
+/// things are not paced by it.
+fn quick_governor() -> Arc<Governor> {
+    Governor::new(GovernorLimits::documented().with(
+        Host::Coinalyze,
+        HostLimits {
+            min_spacing: Duration::from_millis(5),
+            ..HostLimits::budget(Budget::per(40, Duration::from_millis(500)))
+        },
+    ))
+}
+
+fn processor(config: CoinalyzeConfig) -> BatchProcessor {
+    BatchProcessor::new(config, &quick_governor()).unwrap()
+}
+
+async fn fake_server(fake: &Arc<FakeCoinalyze>) -> FakeServer {
+    let fake = fake.clone();
+    FakeServer::start(move |request| fake.respond(request)).await
 }
 
 fn key(exchange: Exchange, symbol: &str) -> (Exchange, String) {
     (exchange, symbol.to_string())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn resolves_fetches_and_distributes_the_four_histories() {
     let fake = FakeCoinalyze::new(1000, Duration::from_secs(60), 0);
     let server = fake_server(&fake).await;
     let dir = tempfile::tempdir().unwrap();
-    let processor = BatchProcessor::new(config(&server, dir.path())).unwrap();
+    let processor = processor(config(&server, dir.path()));
     let symbols = [
         key(Exchange::Binance, "BTCUSDT"),
         key(Exchange::Hyperliquid, "BTC"),
@@ -270,7 +288,7 @@ async fn resolves_fetches_and_distributes_the_four_histories() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn batches_hold_at_most_20_symbols_and_the_cache_saves_every_request() {
     let fake = FakeCoinalyze::new(10_000, Duration::from_secs(60), 45);
     let server = fake_server(&fake).await;
@@ -278,8 +296,7 @@ async fn batches_hold_at_most_20_symbols_and_the_cache_saves_every_request() {
     let symbols: Vec<_> = (0..45)
         .map(|i| key(Exchange::Binance, &format!("COIN{i}USDT")))
         .collect();
-    let first = BatchProcessor::new(config(&server, dir.path()))
-        .unwrap()
+    let first = processor(config(&server, dir.path()))
         .process_symbols_at(&symbols, NOW)
         .await;
     let calls = fake.calls();
@@ -301,13 +318,13 @@ async fn batches_hold_at_most_20_symbols_and_the_cache_saves_every_request() {
         .all(|d| d.oi_history.is_some() && d.ls_ratio.is_some()));
 
     // A new processor (a new process) inside the TTL: zero requests.
-    let before = server.received_requests().await.unwrap().len();
-    let second_processor = BatchProcessor::new(config(&server, dir.path())).unwrap();
+    let before = server.requests().len();
+    let second_processor = processor(config(&server, dir.path()));
     let second = second_processor
         .process_symbols_at(&symbols, NOW + 120)
         .await;
     assert_eq!(
-        server.received_requests().await.unwrap().len(),
+        server.requests().len(),
         before,
         "cache hit must cost no request"
     );
@@ -331,22 +348,17 @@ async fn batches_hold_at_most_20_symbols_and_the_cache_saves_every_request() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_429_waits_retry_after_then_succeeds() {
     let fake = FakeCoinalyze::new(1000, Duration::from_secs(60), 0);
-    let server = MockServer::start().await;
-    Mock::given(path("/funding-rate-history"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(Responder(fake.clone()))
-        .mount(&server)
-        .await;
+    let server = fake_server(&fake).await;
+    server.script(
+        "/funding-rate-history",
+        1,
+        Reply::status(429).header("Retry-After", "1"),
+    );
     let dir = tempfile::tempdir().unwrap();
-    let processor = BatchProcessor::new(config(&server, dir.path())).unwrap();
+    let processor = processor(config(&server, dir.path()));
     let symbols = [key(Exchange::Binance, "BTCUSDT")];
     let started = Instant::now();
     let map = processor.process_symbols_at(&symbols, NOW).await;
@@ -361,22 +373,17 @@ async fn a_429_waits_retry_after_then_succeeds() {
     assert_eq!((stats.rate_limited, stats.retried, stats.failed), (1, 1, 0));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_5xx_is_retried_with_backoff() {
     let fake = FakeCoinalyze::new(1000, Duration::from_secs(60), 0);
-    let server = MockServer::start().await;
-    Mock::given(path("/open-interest-history"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(Responder(fake.clone()))
-        .mount(&server)
-        .await;
+    let server = fake_server(&fake).await;
+    server.script(
+        "/open-interest-history",
+        2,
+        Reply::text(503, "upstream down"),
+    );
     let dir = tempfile::tempdir().unwrap();
-    let processor = BatchProcessor::new(config(&server, dir.path())).unwrap();
+    let processor = processor(config(&server, dir.path()));
     let symbols = [key(Exchange::Binance, "ETHUSDT")];
     let map = processor.process_symbols_at(&symbols, NOW).await;
     assert_eq!(
@@ -387,24 +394,17 @@ async fn a_5xx_is_retried_with_backoff() {
     assert_eq!(processor.stats().retried, 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn malformed_json_marks_only_that_history_unavailable() {
     let fake = FakeCoinalyze::new(1000, Duration::from_secs(60), 0);
-    let server = MockServer::start().await;
-    Mock::given(path("/open-interest-history"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string("[{\"symbol\":\"BTCUSDT_PERP.A\",\"history\":[{\"t\":"),
-        )
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(Responder(fake.clone()))
-        .mount(&server)
-        .await;
+    let server = fake_server(&fake).await;
+    server.script(
+        "/open-interest-history",
+        usize::MAX,
+        Reply::text(200, "[{\"symbol\":\"BTCUSDT_PERP.A\",\"history\":[{\"t\":"),
+    );
     let dir = tempfile::tempdir().unwrap();
-    let processor = BatchProcessor::new(config(&server, dir.path())).unwrap();
+    let processor = processor(config(&server, dir.path()));
     let symbols = [key(Exchange::Binance, "BTCUSDT")];
     let data = &processor.process_symbols_at(&symbols, NOW).await[&symbols[0]];
     assert!(data.oi_history.is_none());
@@ -415,13 +415,13 @@ async fn malformed_json_marks_only_that_history_unavailable() {
     assert_eq!(processor.stats().failed, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn without_a_key_nothing_is_requested_and_everything_is_unavailable() {
-    let server = MockServer::start().await;
+    let server = FakeServer::start(|_| Reply::status(500)).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&server, dir.path());
     config.api_key = None;
-    let processor = BatchProcessor::new(config).unwrap();
+    let processor = processor(config);
     let symbols = [
         key(Exchange::Binance, "BTCUSDT"),
         key(Exchange::Hyperliquid, "BTC"),
@@ -431,17 +431,17 @@ async fn without_a_key_nothing_is_requested_and_everything_is_unavailable() {
     assert!(map
         .values()
         .all(|d| d.oi_history.is_none() && d.oi_metadata.status == OiStatus::Neutral));
-    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(server.requests().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refused_key_stops_after_the_first_call() {
     let fake = FakeCoinalyze::new(1000, Duration::from_secs(60), 0);
     let server = fake_server(&fake).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&server, dir.path());
     config.api_key = Some(Secret::new("wrong"));
-    let processor = BatchProcessor::new(config).unwrap();
+    let processor = processor(config);
     let symbols = [key(Exchange::Binance, "BTCUSDT")];
     let map = processor.process_symbols_at(&symbols, NOW).await;
     assert!(map[&symbols[0]].oi_history.is_none());
@@ -452,18 +452,16 @@ async fn a_refused_key_stops_after_the_first_call() {
     );
 }
 
-#[tokio::test]
-async fn a_100_symbol_scan_respects_a_40_per_window_quota_with_zero_429s() {
-    // 40 symbol-calls per 1 s instead of per minute: the same protocol, 60x faster.
-    let window = Duration::from_secs(1);
-    let fake = FakeCoinalyze::new(40, window, 100);
+#[tokio::test(start_paused = true)]
+async fn a_100_symbol_scan_never_exceeds_40_symbol_calls_in_any_minute() {
+    // The documented quota (40 symbol-calls per 60 s, 1.5 s between starts)
+    // against a fake that enforces it, on virtual time.
+    let minute = Duration::from_secs(60);
+    let fake = FakeCoinalyze::new(40, minute, 100);
     let server = fake_server(&fake).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(&server, dir.path());
-    config.quota_per_window = 40;
-    config.quota_window = window;
-    config.min_spacing = Duration::from_millis(25);
-    let processor = BatchProcessor::new(config).unwrap();
+    let processor =
+        BatchProcessor::new(config(&server, dir.path()), &Governor::documented()).unwrap();
     let symbols: Vec<_> = (0..100)
         .map(|i| key(Exchange::Binance, &format!("COIN{i}USDT")))
         .collect();
@@ -473,7 +471,7 @@ async fn a_100_symbol_scan_respects_a_40_per_window_quota_with_zero_429s() {
     assert_eq!(
         fake.rejected(),
         0,
-        "the local quota must keep the fake from ever answering 429"
+        "the governor must keep the fake from ever answering 429"
     );
     assert!(map
         .values()
@@ -483,10 +481,13 @@ async fn a_100_symbol_scan_respects_a_40_per_window_quota_with_zero_429s() {
         symbol_calls, 402,
         "4 endpoints x 100 symbols + 2 catalogue calls"
     );
-    // 402 symbol-calls at 40 per window cannot finish before the 10th window opens.
-    assert!(elapsed >= window * 9, "{elapsed:?}");
+    let busiest = fake.busiest_window(minute);
+    assert!(busiest <= 40, "{busiest} symbol-calls within one minute");
+    assert!(busiest >= 38, "the quota is used, not wasted: {busiest}");
+    // 402 symbol-calls at 40 per minute cannot finish before the 10th minute opens.
+    assert!(elapsed >= minute * 9, "{elapsed:?}");
     println!(
-        "100 symbols: {elapsed:?} for a floor of {:?}",
-        window.mul_f64(402.0 / 40.0)
+        "100 symbols: {elapsed:?} (virtual) for a floor of {:?}",
+        minute.mul_f64(402.0 / 40.0)
     );
 }

@@ -1,21 +1,26 @@
 //! Candle fetchers against local fakes of Binance (spot and USD-M), MEXC
 //! (spot and contract) and Hyperliquid that follow each documented protocol:
 //! page caps, time units, string prices, error envelopes and rate limits.
+//! The fakes run in the test's runtime and time is virtual (paused clock),
+//! so waits are asserted exactly and cost no real time.
 
 #![cfg(feature = "ssr")]
 
+#[path = "common/http_fake.rs"]
+mod http_fake;
+
+use http_fake::{FakeServer, Received, Reply};
 use quantpro::core::candles::Candle;
 use quantpro::model::Exchange;
 use quantpro::model::Interval;
 use quantpro::sources::exchanges::{fetcher_for, CandleFetcher, FetcherConfig, Market};
+use quantpro::sources::governor::Governor;
 use quantpro::sources::http::RetryPolicy;
 use quantpro::sources::SourceError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use wiremock::matchers::{any, method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// An hour boundary: the first candle of every fake series.
 const T0: i64 = 1_700_006_400_000;
@@ -34,31 +39,30 @@ fn candle(k: i64, interval: Interval) -> Candle {
     }
 }
 
-fn config(server: &MockServer) -> FetcherConfig {
+fn config(server: &FakeServer) -> FetcherConfig {
     FetcherConfig {
-        base_url: Some(server.uri()),
+        base_url: Some(server.uri.clone()),
         retry: RetryPolicy {
             max_tries: 3,
             backoff_base: Duration::from_millis(20),
             max_retry_after: Duration::from_secs(5),
         },
         timeout: Duration::from_secs(5),
-        budget: None,
     }
 }
 
-fn query(request: &Request) -> HashMap<String, String> {
-    request.url.query_pairs().into_owned().collect()
+/// A fetcher of `server` with a governor of its own (documented budgets).
+fn fetcher(exchange: Exchange, market: Market, server: &FakeServer) -> Box<dyn CandleFetcher> {
+    fetcher_for(exchange, market, &config(server), &Governor::documented()).unwrap()
 }
 
-/// Records each request's query (or body) for later assertions.
-#[derive(Default)]
-struct Log(Mutex<Vec<HashMap<String, String>>>);
-
-impl Log {
-    fn all(&self) -> Vec<HashMap<String, String>> {
-        self.0.lock().unwrap().clone()
-    }
+/// The queries the protocol answered (scripted replies left out).
+fn queries(server: &FakeServer) -> Vec<HashMap<String, String>> {
+    server
+        .protocol_requests()
+        .into_iter()
+        .map(|r| r.query)
+        .collect()
 }
 
 fn check_series(candles: &[Candle], count: i64, interval: Interval) {
@@ -70,39 +74,32 @@ fn check_series(candles: &[Candle], count: i64, interval: Interval) {
 
 // ---------------------------------------------------------------- Binance
 
-/// Binance klines: `startTime`/`endTime` inclusive on open time, `limit`
-/// capped at `max_limit` (400 above it), 12-field rows with string prices,
-/// `{"code":-1121}` for an unknown symbol.
-struct BinanceKlines {
+/// Binance klines of `symbol`: `startTime`/`endTime` inclusive on open
+/// time, `limit` capped at `max_limit` (400 above it), 12-field rows with
+/// string prices, `{"code":-1121}` for an unknown symbol.
+fn binance_klines(
     symbol: &'static str,
     len: i64,
     interval: Interval,
     max_limit: usize,
-    log: Arc<Log>,
-}
-
-impl Respond for BinanceKlines {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let q = query(request);
-        self.log.0.lock().unwrap().push(q.clone());
-        if q.get("symbol").map(String::as_str) != Some(self.symbol) {
-            return ResponseTemplate::new(400)
-                .set_body_json(json!({"code":-1121,"msg":"Invalid symbol."}));
+) -> impl Fn(&Received) -> Reply + Send + Sync {
+    move |request| {
+        let q = &request.query;
+        if q.get("symbol").map(String::as_str) != Some(symbol) {
+            return Reply::json(400, json!({"code":-1121,"msg":"Invalid symbol."}));
         }
-        if q["interval"] != self.interval.as_str() {
-            return ResponseTemplate::new(400)
-                .set_body_json(json!({"code":-1120,"msg":"Invalid interval."}));
+        if q["interval"] != interval.as_str() {
+            return Reply::json(400, json!({"code":-1120,"msg":"Invalid interval."}));
         }
         let limit: usize = q.get("limit").map(|l| l.parse().unwrap()).unwrap_or(500);
-        if limit > self.max_limit {
-            return ResponseTemplate::new(400)
-                .set_body_json(json!({"code":-1130,"msg":"Invalid limit."}));
+        if limit > max_limit {
+            return Reply::json(400, json!({"code":-1130,"msg":"Invalid limit."}));
         }
         let start: i64 = q["startTime"].parse().unwrap();
         let end: i64 = q["endTime"].parse().unwrap();
-        let step = self.interval.millis();
-        let rows: Vec<Value> = (0..self.len)
-            .map(|k| candle(k, self.interval))
+        let step = interval.millis();
+        let rows: Vec<Value> = (0..len)
+            .map(|k| candle(k, interval))
             .filter(|c| c.t >= start && c.t <= end)
             .take(limit)
             .map(|c| {
@@ -122,49 +119,28 @@ impl Respond for BinanceKlines {
                 ])
             })
             .collect();
-        ResponseTemplate::new(200)
-            .set_body_json(rows)
-            .insert_header("X-MBX-USED-WEIGHT-1M", "10")
+        Reply::json(200, Value::Array(rows)).header("X-MBX-USED-WEIGHT-1M", "10")
     }
 }
 
-async fn binance(
-    market: Market,
-    len: i64,
-    priority_mocks: Vec<Mock>,
-) -> (MockServer, Arc<Log>, Box<dyn CandleFetcher>) {
-    let server = MockServer::start().await;
-    for mock in priority_mocks {
-        server.register(mock).await;
-    }
-    let log = Arc::new(Log::default());
-    let (klines_path, max_limit) = match market {
-        Market::Spot => ("/api/v3/klines", 1000),
-        Market::Futures => ("/fapi/v1/klines", 1500),
+async fn binance(market: Market, len: i64) -> (FakeServer, Box<dyn CandleFetcher>) {
+    let max_limit = match market {
+        Market::Spot => 1000,
+        Market::Futures => 1500,
     };
-    let fake = BinanceKlines {
-        symbol: "BTCUSDT",
-        len,
-        interval: Interval::M15,
-        max_limit,
-        log: log.clone(),
-    };
-    Mock::given(path(klines_path))
-        .respond_with(fake)
-        .mount(&server)
-        .await;
-    let fetcher = fetcher_for(Exchange::Binance, market, &config(&server)).unwrap();
-    (server, log, fetcher)
+    let server = FakeServer::start(binance_klines("BTCUSDT", len, Interval::M15, max_limit)).await;
+    let fetcher = fetcher(Exchange::Binance, market, &server);
+    (server, fetcher)
 }
 
 fn all_time() -> (i64, i64) {
     (T0, T0 + 100_000 * Interval::M15.millis())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_futures_pages_by_1500_and_spot_by_1000() {
     let (start, end) = all_time();
-    let (_server, log, futures) = binance(Market::Futures, 4000, vec![]).await;
+    let (server, futures) = binance(Market::Futures, 4000).await;
     check_series(
         &futures
             .candles("BTCUSDT", Interval::M15, start, end)
@@ -173,7 +149,7 @@ async fn binance_futures_pages_by_1500_and_spot_by_1000() {
         4000,
         Interval::M15,
     );
-    let requests = log.all();
+    let requests = queries(&server);
     assert_eq!(requests.len(), 3);
     assert!(requests.iter().all(|q| q["limit"] == "1500"));
     assert_eq!(
@@ -182,7 +158,7 @@ async fn binance_futures_pages_by_1500_and_spot_by_1000() {
         "next page starts after the last candle"
     );
 
-    let (_server, log, spot) = binance(Market::Spot, 2500, vec![]).await;
+    let (server, spot) = binance(Market::Spot, 2500).await;
     check_series(
         &spot
             .candles("BTCUSDT", Interval::M15, start, end)
@@ -191,13 +167,13 @@ async fn binance_futures_pages_by_1500_and_spot_by_1000() {
         2500,
         Interval::M15,
     );
-    assert_eq!(log.all().len(), 3);
-    assert!(log.all().iter().all(|q| q["limit"] == "1000"));
+    assert_eq!(queries(&server).len(), 3);
+    assert!(queries(&server).iter().all(|q| q["limit"] == "1000"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_range_end_is_exclusive() {
-    let (_server, _log, fetcher) = binance(Market::Futures, 100, vec![]).await;
+    let (_server, fetcher) = binance(Market::Futures, 100).await;
     let m = Interval::M15.millis();
     let candles = fetcher
         .candles("BTCUSDT", Interval::M15, T0 + 10 * m, T0 + 20 * m)
@@ -207,53 +183,50 @@ async fn binance_range_end_is_exclusive() {
     assert_eq!(candles.len(), 10);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_429_and_418_wait_for_retry_after() {
-    let limited = |status: u16| {
-        Mock::given(path("/fapi/v1/klines"))
-            .respond_with(ResponseTemplate::new(status).insert_header("Retry-After", "1"))
-            .up_to_n_times(1)
-            .with_priority(1)
-    };
-    let (_server, log, fetcher) = binance(Market::Futures, 10, vec![limited(429)]).await;
-    let started = Instant::now();
     let (start, end) = all_time();
-    let candles = fetcher
-        .candles("BTCUSDT", Interval::M15, start, end)
-        .await
-        .unwrap();
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_secs(1),
-        "Retry-After 1 s honoured, took {elapsed:?}"
-    );
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
-    check_series(&candles, 10, Interval::M15);
-    assert_eq!(
-        log.all().len(),
-        1,
-        "the 429 was served by the priority mock, then one real page"
-    );
-
-    let (_server, _log, fetcher) = binance(Market::Futures, 10, vec![limited(418)]).await;
-    let started = Instant::now();
-    assert_eq!(
-        fetcher
+    for status in [429, 418] {
+        let (server, fetcher) = binance(Market::Futures, 10).await;
+        server.script(
+            "/fapi/v1/klines",
+            1,
+            Reply::status(status).header("Retry-After", "1"),
+        );
+        let started = Instant::now();
+        let candles = fetcher
             .candles("BTCUSDT", Interval::M15, start, end)
             .await
-            .unwrap()
-            .len(),
-        10
-    );
-    assert!(started.elapsed() >= Duration::from_secs(1));
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_secs(1),
+            "HTTP {status}: Retry-After 1 s honoured, took {elapsed:?}"
+        );
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        check_series(&candles, 10, Interval::M15);
+        let requests = server.requests();
+        assert_eq!(
+            requests.len(),
+            2,
+            "HTTP {status}: one refused, one real page"
+        );
+        assert!(requests[0].scripted && !requests[1].scripted);
+        assert!(
+            requests[1].at - requests[0].at >= Duration::from_secs(1),
+            "HTTP {status}: no request inside the Retry-After"
+        );
+    }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_ban_longer_than_we_wait_fails_fast() {
-    let ban = Mock::given(path("/fapi/v1/klines"))
-        .respond_with(ResponseTemplate::new(418).insert_header("Retry-After", "7200"))
-        .with_priority(1);
-    let (_server, _log, fetcher) = binance(Market::Futures, 10, vec![ban]).await;
+    let (server, fetcher) = binance(Market::Futures, 10).await;
+    server.script(
+        "/fapi/v1/klines",
+        usize::MAX,
+        Reply::status(418).header("Retry-After", "7200"),
+    );
     let started = Instant::now();
     let (start, end) = all_time();
     let error = fetcher
@@ -263,23 +236,25 @@ async fn binance_ban_longer_than_we_wait_fails_fast() {
     assert!(
         matches!(
             error,
-            SourceError::RateLimited {
+            SourceError::Banned {
                 wait_secs: 7200,
                 ..
             }
         ),
         "{error}"
     );
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no waiting: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.requests().len(), 1, "a ban is not retried");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_5xx_then_success_malformed_json_and_unknown_symbol() {
-    let flaky = Mock::given(path("/fapi/v1/klines"))
-        .respond_with(ResponseTemplate::new(502).set_body_string("bad gateway"))
-        .up_to_n_times(2)
-        .with_priority(1);
-    let (_server, log, fetcher) = binance(Market::Futures, 5, vec![flaky]).await;
+    let (server, fetcher) = binance(Market::Futures, 5).await;
+    server.script("/fapi/v1/klines", 2, Reply::text(502, "bad gateway"));
     let (start, end) = all_time();
     assert_eq!(
         fetcher
@@ -289,7 +264,7 @@ async fn binance_5xx_then_success_malformed_json_and_unknown_symbol() {
             .len(),
         5
     );
-    assert_eq!(log.all().len(), 1);
+    assert_eq!(queries(&server).len(), 1);
 
     let error = fetcher
         .candles("NOPEUSDT", Interval::M15, start, end)
@@ -300,33 +275,40 @@ async fn binance_5xx_then_success_malformed_json_and_unknown_symbol() {
         "{error}"
     );
 
-    let broken = Mock::given(path("/fapi/v1/klines"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("[[1700006400000,\"1\",\"2\""))
-        .with_priority(1);
-    let (_server, _log, fetcher) = binance(Market::Futures, 5, vec![broken]).await;
+    let (server, fetcher) = binance(Market::Futures, 5).await;
+    server.script(
+        "/fapi/v1/klines",
+        usize::MAX,
+        Reply::text(200, "[[1700006400000,\"1\",\"2\""),
+    );
     let error = fetcher
         .candles("BTCUSDT", Interval::M15, start, end)
         .await
         .unwrap_err();
     assert!(matches!(error, SourceError::Malformed { .. }), "{error}");
 
-    let nan = Mock::given(path("/fapi/v1/klines"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([[
-            T0,
-            "NaN",
-            "2",
-            "0.5",
-            "1",
-            "3",
-            T0 + 1,
-            "0",
-            1,
-            "0",
-            "0",
-            "0"
-        ]])))
-        .with_priority(1);
-    let (_server, _log, fetcher) = binance(Market::Futures, 5, vec![nan]).await;
+    let (server, fetcher) = binance(Market::Futures, 5).await;
+    server.script(
+        "/fapi/v1/klines",
+        usize::MAX,
+        Reply::json(
+            200,
+            json!([[
+                T0,
+                "NaN",
+                "2",
+                "0.5",
+                "1",
+                "3",
+                T0 + 1,
+                "0",
+                1,
+                "0",
+                "0",
+                "0"
+            ]]),
+        ),
+    );
     let error = fetcher
         .candles("BTCUSDT", Interval::M15, start, end)
         .await
@@ -337,9 +319,8 @@ async fn binance_5xx_then_success_malformed_json_and_unknown_symbol() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_top_symbols_rank_usdt_perps_by_quote_volume() {
-    let server = MockServer::start().await;
     let tickers = json!([
         {"symbol":"BTCUSDT","quoteVolume":"9000000.5","volume":"1"},
         {"symbol":"ETHUSDT","quoteVolume":"12000000.0","volume":"1"},
@@ -347,11 +328,12 @@ async fn binance_top_symbols_rank_usdt_perps_by_quote_volume() {
         {"symbol":"ETHBTC","quoteVolume":"50000000.0","volume":"1"},
         {"symbol":"SOLUSDT","quoteVolume":"100.0","volume":"1"}
     ]);
-    Mock::given(path("/fapi/v1/ticker/24hr"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tickers))
-        .mount(&server)
-        .await;
-    let fetcher = fetcher_for(Exchange::Binance, Market::Futures, &config(&server)).unwrap();
+    let server = FakeServer::start(move |request| match request.path.as_str() {
+        "/fapi/v1/ticker/24hr" => Reply::json(200, tickers.clone()),
+        _ => Reply::status(404),
+    })
+    .await;
+    let fetcher = fetcher(Exchange::Binance, Market::Futures, &server);
     assert_eq!(
         fetcher.top_symbols(2).await.unwrap(),
         vec!["ETHUSDT", "BTCUSDT"]
@@ -362,34 +344,25 @@ async fn binance_top_symbols_rank_usdt_perps_by_quote_volume() {
 
 /// MEXC spot klines: `60m` for one hour, `limit` above 500 refused,
 /// `endTime` exclusive, 8-field rows.
-struct MexcSpotKlines {
-    len: i64,
-    log: Arc<Log>,
-}
-
-impl Respond for MexcSpotKlines {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let q = query(request);
-        self.log.0.lock().unwrap().push(q.clone());
+fn mexc_spot_klines(len: i64) -> impl Fn(&Received) -> Reply + Send + Sync {
+    move |request| {
+        let q = &request.query;
         if q["symbol"] != "BTCUSDT" {
-            return ResponseTemplate::new(400)
-                .set_body_json(json!({"code":-1121,"msg":"Invalid symbol."}));
+            return Reply::json(400, json!({"code":-1121,"msg":"Invalid symbol."}));
         }
         if q["interval"] != "60m" {
-            return ResponseTemplate::new(400)
-                .set_body_json(json!({"code":-1120,"msg":"Invalid interval."}));
+            return Reply::json(400, json!({"code":-1120,"msg":"Invalid interval."}));
         }
         let limit: usize = q["limit"].parse().unwrap();
         if limit > 500 {
-            return ResponseTemplate::new(400)
-                .set_body_json(json!({"code":-1130,"msg":"limit too large"}));
+            return Reply::json(400, json!({"code":-1130,"msg":"limit too large"}));
         }
         let (start, end): (i64, i64) = (
             q["startTime"].parse().unwrap(),
             q["endTime"].parse().unwrap(),
         );
         let h = Interval::H1.millis();
-        let rows: Vec<Value> = (0..self.len)
+        let rows: Vec<Value> = (0..len)
             .map(|k| candle(k, Interval::H1))
             .filter(|c| c.t >= start && c.t < end)
             .take(limit)
@@ -406,22 +379,14 @@ impl Respond for MexcSpotKlines {
                 ])
             })
             .collect();
-        ResponseTemplate::new(200).set_body_json(rows)
+        Reply::json(200, Value::Array(rows))
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn mexc_spot_asks_for_60m_in_pages_of_500() {
-    let server = MockServer::start().await;
-    let log = Arc::new(Log::default());
-    Mock::given(path("/api/v3/klines"))
-        .respond_with(MexcSpotKlines {
-            len: 1200,
-            log: log.clone(),
-        })
-        .mount(&server)
-        .await;
-    let fetcher = fetcher_for(Exchange::Mexc, Market::Spot, &config(&server)).unwrap();
+    let server = FakeServer::start(mexc_spot_klines(1200)).await;
+    let fetcher = fetcher(Exchange::Mexc, Market::Spot, &server);
     let end = T0 + 5000 * Interval::H1.millis();
     check_series(
         &fetcher
@@ -431,7 +396,7 @@ async fn mexc_spot_asks_for_60m_in_pages_of_500() {
         1200,
         Interval::H1,
     );
-    let requests = log.all();
+    let requests = queries(&server);
     assert!(requests
         .iter()
         .all(|q| q["interval"] == "60m" && q["limit"] == "500"));
@@ -448,68 +413,64 @@ async fn mexc_spot_asks_for_60m_in_pages_of_500() {
 
 /// MEXC contract API: envelope `{success, code, data}`, klines as parallel
 /// arrays with times in seconds, at most 2000 bars, volume in contracts.
-struct MexcContract {
-    len: i64,
-    log: Arc<Log>,
-}
-
-const CONTRACT_SIZE: f64 = 0.0001;
-
-impl Respond for MexcContract {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let q = query(request);
-        self.log.0.lock().unwrap().push(q.clone());
-        let p = request.url.path();
+fn mexc_contract(len: i64) -> impl Fn(&Received) -> Reply + Send + Sync {
+    move |request| {
+        let q = &request.query;
+        let p = request.path.as_str();
         if p == "/api/v1/contract/detail" {
-            return ResponseTemplate::new(200).set_body_json(json!({"success":true,"code":0,"data":[
-                {"symbol":"BTC_USDT","contractSize":CONTRACT_SIZE},{"symbol":"ETH_USDT","contractSize":0.01}]}));
+            return Reply::json(
+                200,
+                json!({"success":true,"code":0,"data":[
+                {"symbol":"BTC_USDT","contractSize":CONTRACT_SIZE},{"symbol":"ETH_USDT","contractSize":0.01}]}),
+            );
         }
         if p == "/api/v1/contract/ticker" {
-            return ResponseTemplate::new(200).set_body_json(json!({"success":true,"code":0,"data":[
+            return Reply::json(
+                200,
+                json!({"success":true,"code":0,"data":[
                 {"symbol":"BTC_USDT","amount24":5.0e9,"volume24":1},{"symbol":"ETH_USDT","amount24":"7.5e9","volume24":1},
-                {"symbol":"BTC_USD","amount24":9.9e9,"volume24":1}]}));
+                {"symbol":"BTC_USD","amount24":9.9e9,"volume24":1}]}),
+            );
         }
         if !p.ends_with("/BTC_USDT") {
-            return ResponseTemplate::new(200).set_body_json(
+            return Reply::json(
+                200,
                 json!({"success":false,"code":1001,"message":"contract not exist"}),
             );
         }
         assert_eq!(q["interval"], "Min15");
         let (start, end): (i64, i64) = (q["start"].parse().unwrap(), q["end"].parse().unwrap());
-        let bars: Vec<Candle> = (0..self.len)
+        let bars: Vec<Candle> = (0..len)
             .map(|k| candle(k, Interval::M15))
             .filter(|c| c.t / 1000 >= start && c.t / 1000 <= end)
             .take(2000)
             .collect();
         let col = |f: fn(&Candle) -> Value| Value::Array(bars.iter().map(f).collect());
-        ResponseTemplate::new(200).set_body_json(json!({"success":true,"code":0,"data":{
+        Reply::json(
+            200,
+            json!({"success":true,"code":0,"data":{
             "time": col(|c| json!(c.t / 1000)), "open": col(|c| json!(c.o)), "close": col(|c| json!(c.c)),
             "high": col(|c| json!(c.h)), "low": col(|c| json!(c.l)), "vol": col(|c| json!(c.v / CONTRACT_SIZE)),
-            "amount": col(|_| json!(1.0)), "realOpen": col(|c| json!(c.o))}}))
+            "amount": col(|_| json!(1.0)), "realOpen": col(|c| json!(c.o))}}),
+        )
     }
 }
 
-#[tokio::test]
+const CONTRACT_SIZE: f64 = 0.0001;
+
+#[tokio::test(start_paused = true)]
 async fn mexc_futures_reads_parallel_arrays_in_seconds_and_scales_volume() {
-    let server = MockServer::start().await;
-    let log = Arc::new(Log::default());
+    let server = FakeServer::start(mexc_contract(4500)).await;
     // Code 510 ("too frequent") arrives with HTTP 200 and must still be retried.
-    Mock::given(path_regex("^/api/v1/contract/kline/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
+    server.script(
+        "/api/v1/contract/kline/",
+        1,
+        Reply::json(
+            200,
             json!({"success":false,"code":510,"message":"Requests are too frequent"}),
-        ))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(MexcContract {
-            len: 4500,
-            log: log.clone(),
-        })
-        .mount(&server)
-        .await;
-    let fetcher = fetcher_for(Exchange::Mexc, Market::Futures, &config(&server)).unwrap();
+        ),
+    );
+    let fetcher = fetcher(Exchange::Mexc, Market::Futures, &server);
     let end = T0 + 10_000 * Interval::M15.millis();
     let candles = fetcher
         .candles("BTC_USDT", Interval::M15, T0, end)
@@ -527,10 +488,15 @@ async fn mexc_futures_reads_parallel_arrays_in_seconds_and_scales_volume() {
             "volume = contracts x contractSize at {k}"
         );
     }
-    let detail_calls = log.all().iter().filter(|q| q.is_empty()).count();
+    let requests = server.requests();
+    assert!(requests[1].scripted, "the first kline request got code 510");
+    assert!(
+        requests[2].at > requests[1].at,
+        "after code 510 the host waits before the retry"
+    );
+    let detail_calls = queries(&server).iter().filter(|q| q.is_empty()).count();
     assert_eq!(detail_calls, 1, "contract details are fetched once");
-    let spans: Vec<i64> = log
-        .all()
+    let spans: Vec<i64> = queries(&server)
         .iter()
         .filter(|q| q.contains_key("start"))
         .map(|q| q["end"].parse::<i64>().unwrap() - q["start"].parse::<i64>().unwrap())
@@ -566,17 +532,17 @@ async fn mexc_futures_reads_parallel_arrays_in_seconds_and_scales_volume() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn mexc_futures_error_envelope_on_200_is_an_error() {
-    let server = MockServer::start().await;
-    Mock::given(path("/api/v1/contract/detail"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"success":false,"code":600,"message":"param error"})),
-        )
-        .mount(&server)
-        .await;
-    let fetcher = fetcher_for(Exchange::Mexc, Market::Futures, &config(&server)).unwrap();
+    let server = FakeServer::start(|request| match request.path.as_str() {
+        "/api/v1/contract/detail" => Reply::json(
+            200,
+            json!({"success":false,"code":600,"message":"param error"}),
+        ),
+        _ => Reply::status(404),
+    })
+    .await;
+    let fetcher = fetcher(Exchange::Mexc, Market::Futures, &server);
     let error = fetcher
         .candles("BTC_USDT", Interval::M15, T0, T0 + 1_000_000)
         .await
@@ -591,25 +557,18 @@ async fn mexc_futures_error_envelope_on_200_is_an_error() {
 
 /// Hyperliquid `/info`: meta, metaAndAssetCtxs and candleSnapshot (at most
 /// 5000 candles, string prices, `startTime`/`endTime` inclusive).
-struct HyperliquidInfo {
-    len: i64,
-    log: Arc<Log>,
-}
-
-impl Respond for HyperliquidInfo {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
+fn hyperliquid_info(len: i64) -> impl Fn(&Received) -> Reply + Send + Sync {
+    move |request| {
+        if request.method != "POST" || request.path != "/info" {
+            return Reply::status(404);
+        }
         let body: Value = match serde_json::from_slice(&request.body) {
             Ok(body) => body,
-            Err(_) => {
-                return ResponseTemplate::new(422)
-                    .set_body_string("Failed to deserialize the JSON body")
-            }
+            Err(_) => return Reply::text(422, "Failed to deserialize the JSON body"),
         };
-        let kind = body["type"].as_str().unwrap_or_default().to_string();
-        let mut logged = HashMap::from([("type".to_string(), kind.clone())]);
         let universe = json!([{"name":"BTC","szDecimals":5,"maxLeverage":40},{"name":"ETH","szDecimals":4,"maxLeverage":25},
             {"name":"OLD","szDecimals":1,"maxLeverage":3,"onlyIsolated":true,"isDelisted":true}]);
-        let response = match kind.as_str() {
+        let response = match body["type"].as_str().unwrap_or_default() {
             "meta" => json!({"universe": universe, "marginTables": []}),
             "metaAndAssetCtxs" => json!([{"universe": universe, "marginTables": []}, [
                 {"dayNtlVlm":"1834567890.12","markPx":"64010.0","midPx":null},
@@ -621,8 +580,7 @@ impl Respond for HyperliquidInfo {
                 assert_eq!(req["interval"], "15m");
                 let start = req["startTime"].as_i64().unwrap();
                 let end = req["endTime"].as_i64().unwrap_or(i64::MAX);
-                logged.insert("startTime".into(), start.to_string());
-                let rows: Vec<Value> = (0..self.len)
+                let rows: Vec<Value> = (0..len)
                     .map(|k| candle(k, Interval::M15))
                     .filter(|c| c.t >= start && c.t <= end)
                     .take(5000)
@@ -631,37 +589,36 @@ impl Respond for HyperliquidInfo {
                     .collect();
                 Value::Array(rows)
             }
-            _ => return ResponseTemplate::new(400).set_body_string("unknown request type"),
+            _ => return Reply::text(400, "unknown request type"),
         };
-        self.log.0.lock().unwrap().push(logged);
-        ResponseTemplate::new(200).set_body_json(response)
+        Reply::json(200, response)
     }
 }
 
-async fn hyperliquid(
-    len: i64,
-    priority_mocks: Vec<Mock>,
-) -> (MockServer, Arc<Log>, Box<dyn CandleFetcher>) {
-    let server = MockServer::start().await;
-    for mock in priority_mocks {
-        server.register(mock).await;
-    }
-    let log = Arc::new(Log::default());
-    Mock::given(method("POST"))
-        .and(path("/info"))
-        .respond_with(HyperliquidInfo {
-            len,
-            log: log.clone(),
+/// The `type` (and `startTime` of a snapshot) of each answered request.
+fn info_requests(server: &FakeServer) -> Vec<(String, Option<i64>)> {
+    server
+        .protocol_requests()
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            (
+                body["type"].as_str().unwrap_or_default().to_string(),
+                body["req"]["startTime"].as_i64(),
+            )
         })
-        .mount(&server)
-        .await;
-    let fetcher = fetcher_for(Exchange::Hyperliquid, Market::Futures, &config(&server)).unwrap();
-    (server, log, fetcher)
+        .collect()
 }
 
-#[tokio::test]
+async fn hyperliquid(len: i64) -> (FakeServer, Box<dyn CandleFetcher>) {
+    let server = FakeServer::start(hyperliquid_info(len)).await;
+    let fetcher = fetcher(Exchange::Hyperliquid, Market::Futures, &server);
+    (server, fetcher)
+}
+
+#[tokio::test(start_paused = true)]
 async fn hyperliquid_pages_by_moving_start_time_over_string_prices() {
-    let (_server, log, fetcher) = hyperliquid(7000, vec![]).await;
+    let (server, fetcher) = hyperliquid(7000).await;
     let end = T0 + 20_000 * Interval::M15.millis();
     check_series(
         &fetcher
@@ -671,21 +628,17 @@ async fn hyperliquid_pages_by_moving_start_time_over_string_prices() {
         7000,
         Interval::M15,
     );
-    let snapshots: Vec<_> = log
-        .all()
+    let snapshots: Vec<_> = info_requests(&server)
         .into_iter()
-        .filter(|q| q["type"] == "candleSnapshot")
+        .filter(|(kind, _)| kind == "candleSnapshot")
         .collect();
     assert_eq!(snapshots.len(), 2, "5000 + 2000");
-    assert_eq!(
-        snapshots[1]["startTime"],
-        (T0 + 5000 * Interval::M15.millis()).to_string()
-    );
+    assert_eq!(snapshots[1].1, Some(T0 + 5000 * Interval::M15.millis()));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hyperliquid_unknown_coin_is_refused_before_any_candle_request() {
-    let (_server, log, fetcher) = hyperliquid(10, vec![]).await;
+    let (server, fetcher) = hyperliquid(10).await;
     let error = fetcher
         .candles("NOPE", Interval::M15, T0, T0 + 1_000_000)
         .await
@@ -694,25 +647,28 @@ async fn hyperliquid_unknown_coin_is_refused_before_any_candle_request() {
         matches!(error, SourceError::UnknownSymbol { .. }),
         "{error}"
     );
-    assert!(log.all().iter().all(|q| q["type"] == "meta"));
+    assert!(info_requests(&server)
+        .iter()
+        .all(|(kind, _)| kind == "meta"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hyperliquid_429_without_retry_after_backs_off_and_top_skips_delisted() {
-    let limited = Mock::given(path("/info"))
-        .respond_with(ResponseTemplate::new(429))
-        .up_to_n_times(2)
-        .with_priority(1);
-    let (_server, _log, fetcher) = hyperliquid(10, vec![limited]).await;
+    let (server, fetcher) = hyperliquid(10).await;
+    server.script("/info", 2, Reply::status(429));
     assert_eq!(
         fetcher.top_symbols(5).await.unwrap(),
         vec!["ETH", "BTC"],
         "OLD is delisted"
     );
-    let broken = Mock::given(path("/info"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{\"universe\":"))
-        .with_priority(1);
-    let (_server, _log, fetcher) = hyperliquid(10, vec![broken]).await;
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    // Backoff 20 ms then 40 ms (the config's base), host-wide.
+    assert!(requests[1].at - requests[0].at >= Duration::from_millis(20));
+    assert!(requests[2].at - requests[1].at >= Duration::from_millis(40));
+
+    let (server, fetcher) = hyperliquid(10).await;
+    server.script("/info", usize::MAX, Reply::text(200, "{\"universe\":"));
     assert!(matches!(
         fetcher.top_symbols(5).await.unwrap_err(),
         SourceError::Malformed { .. }

@@ -1,17 +1,23 @@
 //! The Gemini client against a local fake of `generateContent`: the key
 //! header, a prompt made of the signal's numbers, error mapping, and retries
-//! of 429/5xx.
+//! of 429/5xx through the shared loop. The fake runs in the test's runtime
+//! on a paused clock.
 
 #![cfg(feature = "ssr")]
 
+#[path = "common/http_fake.rs"]
+mod http_fake;
+
+use http_fake::{FakeServer, Reply};
 use quantpro::model::*;
-use quantpro::sources::gemini::{signal_prompt, GeminiClient, GeminiConfig, GeminiError};
+use quantpro::sources::gemini::{signal_prompt, GeminiClient, GeminiConfig};
+use quantpro::sources::governor::Governor;
 use quantpro::sources::http::RetryPolicy;
 use quantpro::sources::keys::Secret;
+use quantpro::sources::{LastFailure, SourceError};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use std::time::Duration;
+use tokio::time::Instant;
 
 const MODEL_PATH: &str = "/models/gemini-2.0-flash:generateContent";
 
@@ -89,9 +95,9 @@ fn signal() -> Signal {
     }
 }
 
-fn config(server: &MockServer, key: Option<&str>) -> GeminiConfig {
+fn config(server: &FakeServer, key: Option<&str>) -> GeminiConfig {
     let mut config = GeminiConfig::new(key.map(Secret::new));
-    config.base_url = server.uri();
+    config.base_url = server.uri.clone();
     config.retry = RetryPolicy {
         max_tries: 3,
         backoff_base: Duration::from_millis(10),
@@ -100,35 +106,51 @@ fn config(server: &MockServer, key: Option<&str>) -> GeminiConfig {
     config
 }
 
-fn answer(text: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "candidates":[{"content":{"role":"model","parts":[{"text":text}]},"finishReason":"STOP","index":0}],
-        "usageMetadata":{"promptTokenCount":85,"candidatesTokenCount":40,"totalTokenCount":125},
-        "modelVersion":"gemini-2.0-flash"}))
+fn client(server: &FakeServer, key: Option<&str>) -> GeminiClient {
+    GeminiClient::new(config(server, key), &Governor::documented()).unwrap()
 }
 
-fn google_error(code: u16, status: &str, message: &str, details: Value) -> ResponseTemplate {
-    ResponseTemplate::new(code).set_body_json(
+fn answer(text: &str) -> Reply {
+    Reply::json(
+        200,
+        json!({
+        "candidates":[{"content":{"role":"model","parts":[{"text":text}]},"finishReason":"STOP","index":0}],
+        "usageMetadata":{"promptTokenCount":85,"candidatesTokenCount":40,"totalTokenCount":125},
+        "modelVersion":"gemini-2.0-flash"}),
+    )
+}
+
+fn google_error(code: u16, status: &str, message: &str, details: Value) -> Reply {
+    Reply::json(
+        code,
         json!({"error":{"code":code,"message":message,"status":status,"details":details}}),
     )
 }
 
-#[tokio::test]
+/// A fake `generateContent` that answers `reply` to a POST on the model's
+/// path carrying the key header `key`, and 404 to anything else.
+async fn gemini(key: &'static str, reply: Reply) -> FakeServer {
+    FakeServer::start(move |request| {
+        let on_model = request.method == "POST" && request.path == MODEL_PATH;
+        if on_model && request.header("x-goog-api-key") == Some(key) {
+            reply.clone()
+        } else {
+            Reply::status(404)
+        }
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
 async fn explains_a_signal_from_its_numbers() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(MODEL_PATH))
-        .and(header("x-goog-api-key", "g-key"))
-        .respond_with(answer("BTC: RSI breakout long, RR 2.4."))
-        .mount(&server)
-        .await;
-    let client = GeminiClient::new(config(&server, Some("g-key"))).unwrap();
+    let server = gemini("g-key", answer("BTC: RSI breakout long, RR 2.4.")).await;
+    let client = client(&server, Some("g-key"));
     assert_eq!(
         client.explain_signal(&signal()).await.unwrap(),
         "BTC: RSI breakout long, RR 2.4."
     );
 
-    let requests = server.received_requests().await.unwrap();
+    let requests = server.requests();
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
     let prompt = body["contents"][0]["parts"][0]["text"].as_str().unwrap();
     assert_eq!(prompt, signal_prompt(&signal()));
@@ -154,25 +176,38 @@ async fn explains_a_signal_from_its_numbers() {
         .unwrap()
         .contains("analyst"));
     assert!(
-        !requests[0].url.as_str().contains("g-key"),
+        !requests[0].path.contains("g-key")
+            && !requests[0].query.values().any(|v| v.contains("g-key")),
         "the key goes in a header, not the URL"
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn no_key_is_a_clear_answer_without_a_request() {
-    let server = MockServer::start().await;
-    let error = GeminiClient::new(config(&server, None))
-        .unwrap()
+    let server = gemini("k", answer("unused")).await;
+    let error = client(&server, None)
         .explain_signal(&signal())
         .await
         .unwrap_err();
-    assert_eq!(error, GeminiError::NoKey);
+    assert!(
+        matches!(
+            error.source_error(),
+            SourceError::NoKey {
+                var: "GEMINI_API_KEY",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("set GEMINI_API_KEY"));
-    assert!(server.received_requests().await.unwrap().is_empty());
+    assert_eq!(
+        error.to_string(),
+        "AI commentary is off: set GEMINI_API_KEY in the environment or in .env"
+    );
+    assert!(server.requests().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn client_errors_are_not_retried_and_read_clearly() {
     let cases = [
         (
@@ -203,137 +238,119 @@ async fn client_errors_are_not_retried_and_read_clearly() {
         ),
     ];
     for (response, expected) in cases {
-        let server = MockServer::start().await;
-        Mock::given(path(MODEL_PATH))
-            .respond_with(response)
-            .mount(&server)
-            .await;
-        let error = GeminiClient::new(config(&server, Some("k")))
-            .unwrap()
-            .generate("hi")
-            .await
-            .unwrap_err();
+        let server = gemini("k", response).await;
+        let error = client(&server, Some("k")).generate("hi").await.unwrap_err();
         assert!(
             error.to_string().contains(expected),
             "'{error}' should contain '{expected}'"
         );
-        assert_eq!(
-            server.received_requests().await.unwrap().len(),
-            1,
-            "{expected}: not retried"
-        );
+        assert_eq!(server.requests().len(), 1, "{expected}: not retried");
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn quota_exhaustion_waits_the_retry_delay_and_5xx_backs_off() {
-    let server = MockServer::start().await;
-    let quota = google_error(
-        429,
-        "RESOURCE_EXHAUSTED",
-        "Quota exceeded",
-        json!([{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1s"}]),
+    let server = gemini("k", answer("ok")).await;
+    server.script(
+        MODEL_PATH,
+        1,
+        google_error(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "Quota exceeded",
+            json!([{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1s"}]),
+        ),
     );
-    Mock::given(path(MODEL_PATH))
-        .respond_with(quota)
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path(MODEL_PATH))
-        .respond_with(google_error(
-            503,
-            "UNAVAILABLE",
-            "The model is overloaded.",
-            json!([]),
-        ))
-        .up_to_n_times(1)
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(path(MODEL_PATH))
-        .respond_with(answer("ok"))
-        .mount(&server)
-        .await;
-    let client = GeminiClient::new(config(&server, Some("k"))).unwrap();
+    server.script(
+        MODEL_PATH,
+        1,
+        google_error(503, "UNAVAILABLE", "The model is overloaded.", json!([])),
+    );
+    let retried = client(&server, Some("k"));
     let started = Instant::now();
-    assert_eq!(client.generate("hi").await.unwrap(), "ok");
+    assert_eq!(retried.generate("hi").await.unwrap(), "ok");
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "retryDelay honoured"
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        requests[1].at - requests[0].at >= Duration::from_secs(1),
+        "no request inside the retryDelay"
+    );
 
-    let server = MockServer::start().await;
-    Mock::given(path(MODEL_PATH))
-        .respond_with(google_error(
+    let server = gemini(
+        "k",
+        google_error(
             429,
             "RESOURCE_EXHAUSTED",
             "Quota exceeded",
             json!([{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"3600s"}]),
-        ))
-        .mount(&server)
-        .await;
-    let error = GeminiClient::new(config(&server, Some("k")))
-        .unwrap()
-        .generate("hi")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error,
-        GeminiError::QuotaExhausted {
-            retry_after_secs: Some(3600)
-        }
+        ),
+    )
+    .await;
+    let error = client(&server, Some("k")).generate("hi").await.unwrap_err();
+    assert!(
+        matches!(
+            error.source_error(),
+            SourceError::RateLimited {
+                wait_secs: 3600,
+                ..
+            }
+        ),
+        "{error:?}"
     );
     assert_eq!(
-        server.received_requests().await.unwrap().len(),
+        error.to_string(),
+        "Gemini quota exhausted (429 RESOURCE_EXHAUSTED); try again in 3600 s"
+    );
+    assert_eq!(
+        server.requests().len(),
         1,
         "an hour-long delay is not waited out"
     );
 
-    let server = MockServer::start().await;
-    Mock::given(path(MODEL_PATH))
-        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
-        .mount(&server)
-        .await;
-    let error = GeminiClient::new(config(&server, Some("k")))
-        .unwrap()
-        .generate("hi")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error,
-        GeminiError::Unavailable {
-            status: 500,
-            message: "boom".into()
-        }
+    let server = FakeServer::start(|_| Reply::text(500, "boom")).await;
+    let error = client(&server, Some("k")).generate("hi").await.unwrap_err();
+    assert!(
+        matches!(
+            error.source_error(),
+            SourceError::Exhausted {
+                last: LastFailure::Status { status: 500, body },
+                ..
+            } if body == "boom"
+        ),
+        "{error:?}"
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(
+        error.to_string(),
+        "Gemini is unavailable (HTTP 500): boom; try again shortly"
+    );
+    assert_eq!(server.requests().len(), 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn blocked_prompts_and_malformed_answers_are_typed() {
-    let server = MockServer::start().await;
-    Mock::given(path(MODEL_PATH))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"promptFeedback":{"blockReason":"SAFETY"}})),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path(MODEL_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{\"candidates\":["))
-        .mount(&server)
-        .await;
-    let client = GeminiClient::new(config(&server, Some("k"))).unwrap();
-    assert_eq!(
-        client.generate("hi").await.unwrap_err(),
-        GeminiError::Blocked("SAFETY".into())
+    let server = gemini("k", Reply::text(200, "{\"candidates\":[")).await;
+    server.script(
+        MODEL_PATH,
+        1,
+        Reply::json(200, json!({"promptFeedback":{"blockReason":"SAFETY"}})),
     );
-    assert!(matches!(
-        client.generate("hi").await.unwrap_err(),
-        GeminiError::Malformed(_)
-    ));
+    let client = client(&server, Some("k"));
+    let blocked = client.generate("hi").await.unwrap_err();
+    assert!(
+        matches!(
+            blocked.source_error(),
+            SourceError::Declined { reason, .. } if reason == "SAFETY"
+        ),
+        "{blocked:?}"
+    );
+    assert_eq!(blocked.to_string(), "Gemini blocked the prompt (SAFETY)");
+    let malformed = client.generate("hi").await.unwrap_err();
+    assert!(
+        matches!(malformed.source_error(), SourceError::Malformed { .. }),
+        "{malformed:?}"
+    );
 }

@@ -1,11 +1,16 @@
 //! The external clients of one process, built once from the settings and
-//! the keys: the Coinalyze batch processor (whose quota counter must span
-//! every scan), the CoinGecko client and the Gemini client. Every entry
+//! the keys: the rate-limit governor every outbound request waits on, the
+//! Coinalyze batch processor, the CoinGecko client, the Gemini client, and
+//! the exchanges' candle fetchers ([`SourceClients::fetcher`]). Every entry
 //! point (CLI, dashboard, live loop) holds one `SourceClients` and gathers
-//! a scan's external data through [`SourceClients::external_data`].
+//! a scan's external data through [`SourceClients::external_data`]; the
+//! governor's status ([`Governor::subscribe`]) says when a host makes them
+//! wait.
 
 use super::coinalyze::{BatchProcessor, CoinalyzeConfig};
-use super::gemini::{GeminiClient, GeminiConfig, GeminiError};
+use super::exchanges::{fetcher_for, CandleFetcher, FetcherConfig, Market};
+use super::gemini::{GeminiClient, GeminiConfig};
+use super::governor::Governor;
 use super::keys::{ApiKeys, Environment};
 use super::market::{attach_market, market_base, MarketClient, MarketConfig};
 use super::urls::SourceUrls;
@@ -13,17 +18,22 @@ use super::SourceError;
 use crate::core::external::ExternalDataMap;
 use crate::model::Exchange;
 use std::path::Path;
+use std::sync::Arc;
 
 pub struct SourceClients {
     pub keys: ApiKeys,
+    /// The one governor of the process: every client below waits on it.
+    pub governor: Arc<Governor>,
+    /// Where the exchange fetchers point.
+    pub urls: SourceUrls,
     pub coinalyze: BatchProcessor,
     pub market: MarketClient,
     pub gemini: GeminiClient,
 }
 
 impl SourceClients {
-    /// The clients of `urls`, with the keys of `env`; their caches live
-    /// under `cache_dir` (`DATA_DIR/.cache`).
+    /// The clients of `urls`, with the keys of `env` and the documented
+    /// budgets; their caches live under `cache_dir` (`DATA_DIR/.cache`).
     pub fn new(
         urls: &SourceUrls,
         env: &Environment,
@@ -35,16 +45,42 @@ impl SourceClients {
         coinalyze.base_url = urls.coinalyze.clone();
         let mut market = MarketConfig::new(keys.coingecko.clone(), cache_dir.join("coingecko"));
         market.base_url = urls.coingecko.clone();
-        SourceClients::with_configs(keys, coinalyze, market, {
-            let mut gemini = GeminiConfig::new(None);
-            gemini.base_url = urls.gemini.clone();
-            gemini
-        })
+        let mut gemini = GeminiConfig::new(None);
+        gemini.base_url = urls.gemini.clone();
+        SourceClients::with_governor(
+            Governor::documented(),
+            urls.clone(),
+            keys,
+            coinalyze,
+            market,
+            gemini,
+        )
     }
 
-    /// The clients of explicit configurations (tests tune quotas and
-    /// retries); the Gemini key is taken from `keys`.
+    /// The clients of explicit configurations (tests tune retries), with
+    /// the documented budgets and the default exchange URLs; the Gemini key
+    /// is taken from `keys`.
     pub fn with_configs(
+        keys: ApiKeys,
+        coinalyze: CoinalyzeConfig,
+        market: MarketConfig,
+        gemini: GeminiConfig,
+    ) -> Result<SourceClients, SourceError> {
+        SourceClients::with_governor(
+            Governor::documented(),
+            SourceUrls::default(),
+            keys,
+            coinalyze,
+            market,
+            gemini,
+        )
+    }
+
+    /// The clients of explicit configurations over `governor` (a test's
+    /// scaled budgets); the Gemini key is taken from `keys`.
+    pub fn with_governor(
+        governor: Arc<Governor>,
+        urls: SourceUrls,
         keys: ApiKeys,
         coinalyze: CoinalyzeConfig,
         market: MarketConfig,
@@ -52,14 +88,27 @@ impl SourceClients {
     ) -> Result<SourceClients, SourceError> {
         gemini.api_key = keys.gemini.clone();
         Ok(SourceClients {
-            coinalyze: BatchProcessor::new(coinalyze)?,
-            market: MarketClient::new(market)?,
-            gemini: GeminiClient::new(gemini).map_err(|e: GeminiError| SourceError::Client {
-                api: "Gemini",
-                detail: e.to_string(),
-            })?,
+            coinalyze: BatchProcessor::new(coinalyze, &governor)?,
+            market: MarketClient::new(market, &governor)?,
+            gemini: GeminiClient::new(gemini, &governor)?,
             keys,
+            urls,
+            governor,
         })
+    }
+
+    /// The candle fetcher of an exchange market, at its `[sources]` URL,
+    /// sharing the governor's budget of its host with every other fetcher.
+    pub fn fetcher(
+        &self,
+        exchange: Exchange,
+        market: Market,
+    ) -> Result<Box<dyn CandleFetcher>, SourceError> {
+        let config = FetcherConfig {
+            base_url: Some(self.urls.exchange_rest(exchange, market).to_string()),
+            ..FetcherConfig::default()
+        };
+        fetcher_for(exchange, market, &config, &self.governor)
     }
 
     /// Derivatives data (Coinalyze, when its key is set) and, when asked

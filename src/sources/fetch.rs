@@ -6,8 +6,8 @@
 //! Symbols are a given list or the top N by 24 h quote volume.
 
 use super::exchanges::{fetcher_for, CandleFetcher, FetcherConfig, Market};
+use super::governor::Governor;
 use super::http::RetryPolicy;
-use super::rate::WeightBudget;
 use super::urls::SourceUrls;
 use super::SourceError;
 use crate::core::candles::{
@@ -17,6 +17,7 @@ use crate::model::Exchange;
 use crate::model::Interval;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which symbols to fetch.
@@ -44,8 +45,9 @@ pub struct FetchArgs {
     pub show_progress: bool,
     pub retry: RetryPolicy,
     pub timeout: Duration,
-    /// Overrides the exchange's documented weight budget.
-    pub budget: Option<WeightBudget>,
+    /// The process's rate-limit governor (the exchange's documented budget,
+    /// 429 pauses, 418 bans).
+    pub governor: Arc<Governor>,
 }
 
 impl FetchArgs {
@@ -66,7 +68,7 @@ impl FetchArgs {
             show_progress: true,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
-            budget: None,
+            governor: Governor::documented(),
         }
     }
 }
@@ -140,9 +142,8 @@ pub async fn run_fetch(args: FetchArgs) -> Result<FetchReport, FetchError> {
         base_url: Some(args.urls.exchange_rest(args.exchange, market).to_string()),
         retry: args.retry,
         timeout: args.timeout,
-        budget: args.budget,
     };
-    let fetcher = fetcher_for(args.exchange, market, &config)?;
+    let fetcher = fetcher_for(args.exchange, market, &config, &args.governor)?;
     let symbols = match &args.symbols {
         SymbolSelection::List(list) => list.clone(),
         SymbolSelection::Top(n) => fetcher
@@ -175,7 +176,7 @@ pub struct SeriesPlan<'a> {
 }
 
 /// Updates every (symbol, interval) file of the plan as of `now_ms`, one at
-/// a time (the fetcher's token bucket paces the requests), with a progress bar.
+/// a time (the governor paces the requests), with a progress bar.
 pub async fn update_series(
     fetcher: &dyn CandleFetcher,
     plan: &SeriesPlan<'_>,

@@ -1,20 +1,28 @@
 //! AI commentary of one signal through Google Gemini `generateContent`.
 //! The prompt is built from the signal's own numbers (setup, scores,
-//! context) so the model explains rather than invents; errors become a
-//! [`GeminiError`] whose message a trader can act on, and 429/5xx are
-//! retried with backoff. Without `GEMINI_API_KEY` the answer is `NoKey`.
+//! context) so the model explains rather than invents. Requests go through
+//! the shared loop and the governor's Gemini gate ([`GeminiRules`] reads
+//! `RetryInfo.retryDelay` from a 429 body, so the host waits that long);
+//! failures are `SourceError`s, worded for the trader by [`GeminiError`].
+//! Without `GEMINI_API_KEY` the answer is `SourceError::NoKey`.
 
-use super::http::{backoff_delay, body_excerpt, retry_after, RetryPolicy};
-use super::keys::Secret;
+use super::governor::{Cost, Governor, Host};
+use super::http::{
+    body_excerpt, retry_after, status_verdict, ApiClient, Classify, Response, RetryPolicy, Verdict,
+};
+use super::keys::{Secret, GEMINI_API_KEY};
+use super::{LastFailure, SourceError};
 use crate::model::Signal;
-use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use std::fmt::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
 pub const DEFAULT_MODEL: &str = "gemini-2.0-flash";
+
+const API: &str = "Gemini";
 
 const SYSTEM_INSTRUCTION: &str = "You are a terse crypto derivatives analyst. In at most five sentences, tell a \
 trader what this scanner signal says, what supports it, what argues against it, and where the risk is. Use only \
@@ -50,52 +58,98 @@ impl GeminiConfig {
     }
 }
 
-/// Why there is no commentary, in words for the trader.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GeminiError {
-    #[error("AI commentary is off: set GEMINI_API_KEY in the environment or in .env")]
-    NoKey,
-    #[error("Gemini rejected the API key; check GEMINI_API_KEY ({0})")]
-    InvalidKey(String),
-    #[error("Gemini refused the request: {0}")]
-    InvalidRequest(String),
-    #[error("Gemini denied access; is the Generative Language API enabled for this key? ({0})")]
-    PermissionDenied(String),
-    #[error("Gemini model '{model}' does not exist or this key cannot use it ({message})")]
-    ModelNotFound { model: String, message: String },
-    #[error("Gemini quota exhausted (429 RESOURCE_EXHAUSTED); {}", retry_hint(*retry_after_secs))]
-    QuotaExhausted { retry_after_secs: Option<u64> },
-    #[error("Gemini is unavailable (HTTP {status}): {message}; try again shortly")]
-    Unavailable { status: u16, message: String },
-    #[error("Gemini blocked the prompt ({0})")]
-    Blocked(String),
-    #[error("Gemini sent an answer that could not be read: {0}")]
-    Malformed(String),
-    #[error("cannot reach Gemini: {0}")]
-    Network(String),
-}
-
-fn retry_hint(secs: Option<u64>) -> String {
-    match secs {
-        Some(secs) => format!("try again in {secs} s"),
-        None => "try again later".to_string(),
-    }
+/// Why there is no commentary: the [`SourceError`], displayed in words for
+/// the trader (`"AI commentary is off: set GEMINI_API_KEY ..."`).
+#[derive(Debug)]
+pub struct GeminiError {
+    error: SourceError,
+    model: String,
 }
 
 impl GeminiError {
-    /// Worth another try after a wait.
-    fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            GeminiError::QuotaExhausted { .. }
-                | GeminiError::Unavailable { .. }
-                | GeminiError::Network(_)
-        )
+    /// The error as every client reports it.
+    pub fn source_error(&self) -> &SourceError {
+        &self.error
+    }
+}
+
+impl std::error::Error for GeminiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl std::fmt::Display for GeminiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let model = &self.model;
+        match &self.error {
+            SourceError::NoKey { .. } => write!(
+                f,
+                "AI commentary is off: set {GEMINI_API_KEY} in the environment or in .env"
+            ),
+            SourceError::Unauthorized {
+                status: 403,
+                detail,
+                ..
+            } => write!(
+                f,
+                "Gemini denied access; is the Generative Language API enabled for this key? ({detail})"
+            ),
+            SourceError::Unauthorized { detail, .. } => {
+                write!(f, "Gemini rejected the API key; check {GEMINI_API_KEY} ({detail})")
+            }
+            SourceError::Api {
+                code: 404, message, ..
+            } => write!(
+                f,
+                "Gemini model '{model}' does not exist or this key cannot use it ({message})"
+            ),
+            SourceError::Api {
+                code: 400, message, ..
+            } => write!(f, "Gemini refused the request: {message}"),
+            SourceError::Api { code, message, .. } => {
+                write!(f, "Gemini refused the request: HTTP {code}: {message}")
+            }
+            SourceError::RateLimited { wait_secs, .. } => quota_exhausted(f, Some(*wait_secs)),
+            SourceError::Exhausted {
+                last: LastFailure::RateLimited { wait_secs, .. },
+                ..
+            } => quota_exhausted(f, *wait_secs),
+            SourceError::Exhausted {
+                last: LastFailure::Status { status, body },
+                ..
+            } => write!(
+                f,
+                "Gemini is unavailable (HTTP {status}): {body}; try again shortly"
+            ),
+            SourceError::Exhausted {
+                last: LastFailure::Transport(reason),
+                ..
+            } => write!(f, "cannot reach Gemini: {reason}"),
+            SourceError::Declined { reason, .. } => write!(f, "Gemini blocked the prompt ({reason})"),
+            SourceError::Malformed { detail, .. } => {
+                write!(f, "Gemini sent an answer that could not be read: {detail}")
+            }
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+fn quota_exhausted(f: &mut std::fmt::Formatter<'_>, wait_secs: Option<u64>) -> std::fmt::Result {
+    match wait_secs {
+        Some(secs) => write!(
+            f,
+            "Gemini quota exhausted (429 RESOURCE_EXHAUSTED); try again in {secs} s"
+        ),
+        None => write!(
+            f,
+            "Gemini quota exhausted (429 RESOURCE_EXHAUSTED); try again later"
+        ),
     }
 }
 
 pub struct GeminiClient {
-    http: reqwest::Client,
+    api: ApiClient,
     config: GeminiConfig,
 }
 
@@ -150,12 +204,19 @@ struct ErrorBody {
 }
 
 impl GeminiClient {
-    pub fn new(config: GeminiConfig) -> Result<GeminiClient, GeminiError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .map_err(|e| GeminiError::Network(e.to_string()))?;
-        Ok(GeminiClient { http, config })
+    pub fn new(
+        config: GeminiConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<GeminiClient, SourceError> {
+        Ok(GeminiClient {
+            api: ApiClient::new(
+                API,
+                governor.gate(Host::Gemini),
+                config.retry,
+                config.timeout,
+            )?,
+            config,
+        })
     }
 
     /// A short commentary of `signal`.
@@ -163,38 +224,24 @@ impl GeminiClient {
         self.generate(&signal_prompt(signal)).await
     }
 
-    /// The model's text for `prompt`, retrying 429 and 5xx with backoff
-    /// (or the server's `retryDelay` when it gives one).
+    /// The model's text for `prompt`; 429 and 5xx are retried by the shared
+    /// loop (after the server's `retryDelay` when it gives one).
     pub async fn generate(&self, prompt: &str) -> Result<String, GeminiError> {
-        let Some(key) = &self.config.api_key else {
-            return Err(GeminiError::NoKey);
-        };
-        let tries = self.config.retry.max_tries.max(1);
-        let mut attempt = 1;
-        loop {
-            let (error, server_wait) = match self.attempt(key, prompt).await {
-                Ok(text) => return Ok(text),
-                Err(failure) => failure,
-            };
-            if !error.is_retryable() || attempt >= tries {
-                return Err(error);
-            }
-            let wait = server_wait
-                .unwrap_or_else(|| backoff_delay(self.config.retry.backoff_base, attempt));
-            if wait > self.config.retry.max_retry_after {
-                return Err(error);
-            }
-            tracing::warn!("Gemini: {error}; retrying in {wait:?}");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        let answer = self.request(prompt).await;
+        self.api.record(&answer);
+        answer.map_err(|error| GeminiError {
+            error,
+            model: self.config.model.clone(),
+        })
     }
 
-    async fn attempt(
-        &self,
-        key: &Secret,
-        prompt: &str,
-    ) -> Result<String, (GeminiError, Option<Duration>)> {
+    async fn request(&self, prompt: &str) -> Result<String, SourceError> {
+        let Some(key) = &self.config.api_key else {
+            return Err(SourceError::NoKey {
+                api: API,
+                var: GEMINI_API_KEY,
+            });
+        };
         let url = format!(
             "{}/models/{}:generateContent",
             self.config.base_url.trim_end_matches('/'),
@@ -202,10 +249,10 @@ impl GeminiClient {
         );
         let mut key_header =
             reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| {
-                (
-                    GeminiError::InvalidKey("the key holds characters a header cannot".into()),
-                    None,
-                )
+                SourceError::Client {
+                    api: API,
+                    detail: format!("{GEMINI_API_KEY} holds characters a header cannot"),
+                }
             })?;
         key_header.set_sensitive(true);
         let body = json!({
@@ -217,49 +264,29 @@ impl GeminiClient {
                 "responseMimeType": "text/plain",
             },
         });
-        let response = self
-            .http
-            .post(&url)
-            .header("x-goog-api-key", key_header)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| (GeminiError::Network(network_reason(&e)), None))?;
-        let status = response.status();
-        let header_wait = retry_after(response.headers());
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| (GeminiError::Network(network_reason(&e)), None))?;
-        if status.is_success() {
-            return answer_text(&bytes).map_err(|e| (e, None));
-        }
-        let (error, body_wait) = classify_error(status, &bytes, &self.config.model);
-        Err((error, body_wait.or(header_wait)))
-    }
-}
-
-fn network_reason(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "the request timed out".to_string()
-    } else if e.is_connect() {
-        "connection failed".to_string()
-    } else {
-        "the request failed".to_string()
+        let build = || {
+            self.api
+                .http()
+                .post(&url)
+                .header("x-goog-api-key", key_header.clone())
+                .json(&body)
+        };
+        let answer = self.api.send(&build, Cost::weight(1), &GeminiRules).await?;
+        answer_text(&answer)
     }
 }
 
 /// The concatenated text of the first candidate; a blocked prompt or an
 /// empty answer is an error, a truncated one says so at its end.
-fn answer_text(body: &[u8]) -> Result<String, GeminiError> {
+fn answer_text(body: &[u8]) -> Result<String, SourceError> {
     let response: GenerateResponse =
-        serde_json::from_slice(body).map_err(|e| GeminiError::Malformed(e.to_string()))?;
+        serde_json::from_slice(body).map_err(|e| malformed(e.to_string()))?;
     let Some(candidate) = response.candidates.into_iter().next() else {
         let reason = response
             .prompt_feedback
             .and_then(|f| f.block_reason)
             .unwrap_or_else(|| "no candidates".to_string());
-        return Err(GeminiError::Blocked(reason));
+        return Err(SourceError::Declined { api: API, reason });
     };
     let text: String = candidate
         .content
@@ -270,11 +297,12 @@ fn answer_text(body: &[u8]) -> Result<String, GeminiError> {
         .unwrap_or_else(|| "STOP".to_string());
     match (text.trim().is_empty(), finish.as_str()) {
         (true, "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT") => {
-            Err(GeminiError::Blocked(finish))
+            Err(SourceError::Declined {
+                api: API,
+                reason: finish,
+            })
         }
-        (true, _) => Err(GeminiError::Malformed(format!(
-            "empty answer (finishReason {finish})"
-        ))),
+        (true, _) => Err(malformed(format!("empty answer (finishReason {finish})"))),
         (false, "STOP") => Ok(text),
         (false, "MAX_TOKENS") => Ok(format!(
             "{text}\n[answer cut short: output token limit reached]"
@@ -283,42 +311,67 @@ fn answer_text(body: &[u8]) -> Result<String, GeminiError> {
     }
 }
 
-/// Maps an error response to a `GeminiError`, with the `RetryInfo` delay
-/// when the body carries one.
-fn classify_error(status: StatusCode, body: &[u8], model: &str) -> (GeminiError, Option<Duration>) {
-    let parsed = serde_json::from_slice::<ErrorEnvelope>(body)
-        .ok()
-        .map(|e| e.error);
-    let message = parsed
-        .as_ref()
-        .map(|e| e.message.clone())
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| body_excerpt(body));
-    let details = parsed.map(|e| e.details).unwrap_or_default();
-    let reason_is = |reason: &str| {
-        details
-            .iter()
-            .any(|d| d.get("reason").and_then(|r| r.as_str()) == Some(reason))
-    };
-    let error = match status.as_u16() {
-        400 if reason_is("API_KEY_INVALID") => GeminiError::InvalidKey(message),
-        400 => GeminiError::InvalidRequest(message),
-        401 => GeminiError::InvalidKey(message),
-        403 => GeminiError::PermissionDenied(message),
-        404 => GeminiError::ModelNotFound {
-            model: model.to_string(),
-            message,
-        },
-        429 => GeminiError::QuotaExhausted {
-            retry_after_secs: retry_delay(&details).map(|d| d.as_secs()),
-        },
-        code if code >= 500 => GeminiError::Unavailable {
-            status: code,
-            message,
-        },
-        code => GeminiError::InvalidRequest(format!("HTTP {code}: {message}")),
-    };
-    (error, retry_delay(&details))
+fn malformed(detail: String) -> SourceError {
+    SourceError::Malformed {
+        api: API,
+        what: "generateContent",
+        detail,
+    }
+}
+
+/// Gemini's error bodies (`{"error":{"code","message","status","details"}}`):
+/// a 429 waits `RetryInfo.retryDelay` (else `Retry-After`), 5xx are retried
+/// with the body's message, and 4xx become the error a trader can act on:
+/// a refused key (400 `API_KEY_INVALID`, 401, 403), a bad request (400), an
+/// unknown model (404).
+pub struct GeminiRules;
+
+impl Classify for GeminiRules {
+    fn classify(&self, api: &'static str, response: &Response) -> Verdict {
+        let status = response.status.as_u16();
+        if response.status.is_success() {
+            return Verdict::Accept;
+        }
+        let parsed = serde_json::from_slice::<ErrorEnvelope>(&response.body)
+            .ok()
+            .map(|e| e.error);
+        let message = parsed
+            .as_ref()
+            .map(|e| e.message.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| body_excerpt(&response.body));
+        let details = parsed.map(|e| e.details).unwrap_or_default();
+        let reason_is = |reason: &str| {
+            details
+                .iter()
+                .any(|d| d.get("reason").and_then(|r| r.as_str()) == Some(reason))
+        };
+        let refused = |status| {
+            Verdict::Fatal(SourceError::Unauthorized {
+                api,
+                status,
+                detail: message.clone(),
+            })
+        };
+        match status {
+            400 if reason_is("API_KEY_INVALID") => refused(400),
+            401 | 403 => refused(status),
+            429 => Verdict::RateLimited {
+                wait: retry_delay(&details).or_else(|| retry_after(&response.headers)),
+                reason: "HTTP 429 RESOURCE_EXHAUSTED".to_string(),
+            },
+            500.. => Verdict::Retry(LastFailure::Status {
+                status,
+                body: message,
+            }),
+            400..=499 => Verdict::Fatal(SourceError::Api {
+                api,
+                code: i64::from(status),
+                message,
+            }),
+            _ => status_verdict(api, response),
+        }
+    }
 }
 
 /// `google.rpc.RetryInfo.retryDelay` (`"17s"`, `"0.5s"`).
@@ -447,43 +500,82 @@ mod tests {
         let body = br#"{"candidates":[{"content":{"parts":[{"text":"half"}]},"finishReason":"MAX_TOKENS"}]}"#;
         assert!(answer_text(body).unwrap().contains("cut short"));
         let body = br#"{"promptFeedback":{"blockReason":"SAFETY"}}"#;
-        assert_eq!(
+        assert!(matches!(
             answer_text(body).unwrap_err(),
-            GeminiError::Blocked("SAFETY".into())
-        );
+            SourceError::Declined { reason, .. } if reason == "SAFETY"
+        ));
         assert!(matches!(
             answer_text(b"{not json"),
-            Err(GeminiError::Malformed(_))
+            Err(SourceError::Malformed { .. })
         ));
+    }
+
+    fn response(status: u16, body: &[u8]) -> Response {
+        Response {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.to_vec(),
+        }
+    }
+
+    fn worded(error: SourceError) -> String {
+        GeminiError {
+            error,
+            model: "m".into(),
+        }
+        .to_string()
     }
 
     #[test]
     fn errors_map_by_status_and_reason() {
         let invalid_key = br#"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}"#;
+        let Verdict::Fatal(error) = GeminiRules.classify(API, &response(400, invalid_key)) else {
+            panic!("a refused key is final");
+        };
         assert!(matches!(
-            classify_error(StatusCode::BAD_REQUEST, invalid_key, "m").0,
-            GeminiError::InvalidKey(_)
-        ));
-        let quota = br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"17s"}]}}"#;
-        let (error, wait) = classify_error(StatusCode::TOO_MANY_REQUESTS, quota, "m");
-        assert_eq!(
             error,
-            GeminiError::QuotaExhausted {
-                retry_after_secs: Some(17)
-            }
+            SourceError::Unauthorized { status: 400, .. }
+        ));
+        assert_eq!(
+            worded(error),
+            "Gemini rejected the API key; check GEMINI_API_KEY (API key not valid.)"
         );
+        let quota = br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"17s"}]}}"#;
+        let Verdict::RateLimited { wait, .. } = GeminiRules.classify(API, &response(429, quota))
+        else {
+            panic!("429 is rate-limited");
+        };
         assert_eq!(wait, Some(Duration::from_secs(17)));
         assert_eq!(
-            error.to_string(),
+            worded(SourceError::RateLimited {
+                api: API,
+                wait_secs: 17,
+                max_secs: 5
+            }),
             "Gemini quota exhausted (429 RESOURCE_EXHAUSTED); try again in 17 s"
         );
-        let (error, _) = classify_error(StatusCode::SERVICE_UNAVAILABLE, b"overloaded", "m");
+        let Verdict::Retry(last) = GeminiRules.classify(API, &response(503, b"overloaded")) else {
+            panic!("5xx is retried");
+        };
         assert_eq!(
-            error,
-            GeminiError::Unavailable {
+            last,
+            LastFailure::Status {
                 status: 503,
-                message: "overloaded".into()
+                body: "overloaded".into()
             }
+        );
+        let Verdict::Fatal(error) = GeminiRules.classify(
+            API,
+            &response(
+                404,
+                br#"{"error":{"code":404,"message":"models/x is not found"}}"#,
+            ),
+        ) else {
+            panic!("404 is final");
+        };
+        assert_eq!(
+            worded(error),
+            "Gemini model 'm' does not exist or this key cannot use it (models/x is not found)"
         );
     }
 }

@@ -1,10 +1,14 @@
-//! The one request loop every client shares: wait for the rate gate, send,
-//! honour `Retry-After` on 429/418, back off exponentially on 5xx, timeouts
-//! and dropped connections, give up after a fixed number of tries, and count
+//! The one request loop every client shares ([`ApiClient::send`]): wait on
+//! the governor's gate of the host, send, judge the response ([`Classify`]:
+//! by status, or the API's own rules for 200 bodies and error bodies), tell
+//! the governor about 429s (the whole host waits `Retry-After`) and 418s (no
+//! call until the ban ends), back off exponentially on 5xx, timeouts and
+//! dropped connections, give up after a fixed number of tries, and count
 //! what happened. Each API module only builds its request and reads its JSON.
 
+use super::error::LastFailure;
+use super::governor::{Cost, HostGate};
 use super::SourceError;
-use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -19,8 +23,9 @@ pub struct RetryPolicy {
     pub max_tries: u32,
     /// Wait before the second attempt; doubled before each later one.
     pub backoff_base: Duration,
-    /// A `Retry-After` longer than this is not waited out: the call fails
-    /// with `RateLimited` (a Binance ban can last days).
+    /// A wait longer than this is not waited out: a `Retry-After`, or a
+    /// pause or ban the governor already holds for the host, fails the call
+    /// at once with `RateLimited` or `Banned` (a Binance ban can last days).
     pub max_retry_after: Duration,
 }
 
@@ -106,24 +111,6 @@ impl fmt::Display for StatsSnapshot {
     }
 }
 
-/// What a request waits on before each attempt (a token bucket, the
-/// Coinalyze quota); a retry waits again because the API charges it again.
-#[async_trait]
-pub trait RateGate: Send + Sync {
-    /// Returns when one more attempt may be sent.
-    async fn wait_turn(&self);
-    /// Called when the attempt's response (or failure) has arrived.
-    fn attempt_finished(&self) {}
-}
-
-/// No rate limit to respect.
-pub struct Ungated;
-
-#[async_trait]
-impl RateGate for Ungated {
-    async fn wait_turn(&self) {}
-}
-
 /// A reqwest client with a whole-request timeout (timeouts are retried).
 pub fn build_client(api: &'static str, timeout: Duration) -> Result<reqwest::Client, SourceError> {
     reqwest::Client::builder()
@@ -136,87 +123,279 @@ pub fn build_client(api: &'static str, timeout: Duration) -> Result<reqwest::Cli
         })
 }
 
-/// One request with retries: `build` makes a fresh request per attempt.
-/// Returns the body of the first 2xx response. 401/403 and other 4xx are not
-/// retried (the same request would fail the same way).
-pub async fn send_with_retry(
-    api: &'static str,
-    build: &(dyn Fn() -> RequestBuilder + Send + Sync),
-    gate: &dyn RateGate,
-    policy: &RetryPolicy,
-    stats: &RequestStats,
-) -> Result<Vec<u8>, SourceError> {
-    let tries = policy.max_tries.max(1);
-    let mut last_failure = String::new();
-    for attempt in 1..=tries {
-        gate.wait_turn().await;
-        let outcome = attempt_once(build).await;
-        gate.attempt_finished();
-        let wait = match outcome {
-            Attempt::Success(body) => return Ok(body),
-            Attempt::Fatal(status, body) => return Err(status_error(api, status, body)),
-            Attempt::RateLimited(status, retry_after) => {
-                stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                last_failure = format!("HTTP {}", status.as_u16());
-                match retry_after {
-                    Some(wait) if wait > policy.max_retry_after => {
-                        return Err(SourceError::rate_limited(api, wait, policy.max_retry_after));
-                    }
-                    Some(wait) => {
-                        tracing::warn!(
-                            "[RATE-LIMIT] {api}: HTTP {}, waiting {wait:?} as Retry-After asks",
-                            status.as_u16()
-                        );
-                        wait
-                    }
-                    None => {
-                        let wait = backoff_delay(policy.backoff_base, attempt);
-                        tracing::warn!(
-                            "[RATE-LIMIT] {api}: HTTP {} without Retry-After, backing off {wait:?}",
-                            status.as_u16()
-                        );
-                        wait
-                    }
-                }
-            }
-            Attempt::Transient(reason) => {
-                last_failure = reason;
-                backoff_delay(policy.backoff_base, attempt)
-            }
-        };
-        if attempt < tries {
-            stats.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(
-                "{api}: attempt {attempt} failed ({last_failure}); retrying in {wait:?}"
-            );
-            tokio::time::sleep(wait).await;
-        }
-    }
-    Err(SourceError::Exhausted {
-        api,
-        tries,
-        last: last_failure,
-    })
+/// A response as the retry loop judges it.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
 }
 
-/// [`send_with_retry`] then JSON decoding, counting the call in `stats` as
-/// successful only when the body decodes.
-pub async fn fetch_json<T: DeserializeOwned>(
-    api: &'static str,
-    what: &'static str,
-    build: &(dyn Fn() -> RequestBuilder + Send + Sync),
-    gate: &dyn RateGate,
-    policy: &RetryPolicy,
-    stats: &RequestStats,
-) -> Result<T, SourceError> {
-    let decoded = send_with_retry(api, build, gate, policy, stats)
-        .await
-        .and_then(|body| decode_json(api, what, &body));
-    match &decoded {
-        Ok(_) => stats.record_success(),
-        Err(_) => stats.record_failure(),
+/// What the loop does with a response.
+#[derive(Debug)]
+pub enum Verdict {
+    /// The body is the answer.
+    Accept,
+    /// Too many requests: the whole host waits `wait` (the server's word) or,
+    /// without one, the caller's backoff; then this call tries again.
+    RateLimited {
+        wait: Option<Duration>,
+        reason: String,
+    },
+    /// The IP is banned: no call to the host for `wait` (the host's default
+    /// ban when the server does not say).
+    Banned { wait: Option<Duration> },
+    /// Worth another try after a backoff (5xx).
+    Retry(LastFailure),
+    /// The call's final answer.
+    Fatal(SourceError),
+}
+
+/// How a client reads its API's responses. The default judges by status
+/// alone ([`status_verdict`]); an API that signals "too many requests" in a
+/// 200 body (MEXC contract code 510) or puts the wait in its error body
+/// (Gemini's `RetryInfo`) overrides it and calls `status_verdict` for the rest.
+pub trait Classify: Send + Sync {
+    fn classify(&self, api: &'static str, response: &Response) -> Verdict {
+        status_verdict(api, response)
     }
-    decoded
+}
+
+/// The status-code rules.
+pub struct ByStatus;
+
+impl Classify for ByStatus {}
+
+/// 2xx accepted; 429 rate-limited (`Retry-After`); 418 banned (`Retry-After`
+/// or the body's "banned until <ms>"); 5xx retried; 401/403 refused; any
+/// other status is final (the same request would fail the same way).
+pub fn status_verdict(api: &'static str, response: &Response) -> Verdict {
+    let status = response.status;
+    if status.is_success() {
+        Verdict::Accept
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        Verdict::RateLimited {
+            wait: retry_after(&response.headers),
+            reason: "HTTP 429".to_string(),
+        }
+    } else if status.as_u16() == 418 {
+        Verdict::Banned {
+            wait: retry_after(&response.headers).or_else(|| banned_until(&response.body)),
+        }
+    } else if status.is_server_error() {
+        Verdict::Retry(LastFailure::Status {
+            status: status.as_u16(),
+            body: body_excerpt(&response.body),
+        })
+    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        Verdict::Fatal(SourceError::Unauthorized {
+            api,
+            status: status.as_u16(),
+            detail: String::new(),
+        })
+    } else {
+        Verdict::Fatal(SourceError::Status {
+            api,
+            status: status.as_u16(),
+            body: body_excerpt(&response.body),
+        })
+    }
+}
+
+/// The end of a ban a body announces as "banned until <Unix ms>" (Binance:
+/// `{"code":-1003,"msg":"Way too much request weight used; IP banned until
+/// 1721088000000."}`), as a wait from now.
+pub fn banned_until(body: &[u8]) -> Option<Duration> {
+    let text = std::str::from_utf8(body).ok()?;
+    let rest = &text[text.find("banned until")? + "banned until".len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let until_ms: i64 = digits.parse().ok()?;
+    let wait_ms = until_ms.saturating_sub(super::unix_now_ms()).max(0);
+    Some(Duration::from_millis(wait_ms as u64))
+}
+
+/// One API as its client sees it: the HTTP client, the governor's gate of
+/// its host, its retry policy and its request counters. Every outbound
+/// request of every client goes through [`ApiClient::send`].
+pub struct ApiClient {
+    api: &'static str,
+    http: reqwest::Client,
+    gate: HostGate,
+    retry: RetryPolicy,
+    stats: RequestStats,
+}
+
+impl ApiClient {
+    /// `api` names the API in errors (usually `gate.host().api()`).
+    pub fn new(
+        api: &'static str,
+        gate: HostGate,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<ApiClient, SourceError> {
+        Ok(ApiClient {
+            api,
+            http: build_client(api, timeout)?,
+            gate,
+            retry,
+            stats: RequestStats::default(),
+        })
+    }
+
+    pub fn api(&self) -> &'static str {
+        self.api
+    }
+
+    /// For building requests.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn gate(&self) -> &HostGate {
+        &self.gate
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Counts an answer served from a cache instead of a request.
+    pub fn record_cached(&self) {
+        self.stats.record_cached();
+    }
+
+    /// One request with retries: `build` makes a fresh request per attempt,
+    /// each attempt first waits on the host's gate for `cost`. Returns the
+    /// body of the first accepted response.
+    pub async fn send(
+        &self,
+        build: &(dyn Fn() -> RequestBuilder + Send + Sync),
+        cost: Cost,
+        classify: &dyn Classify,
+    ) -> Result<Vec<u8>, SourceError> {
+        let (api, policy) = (self.api, &self.retry);
+        let tries = policy.max_tries.max(1);
+        let mut last_failure = LastFailure::Transport("no attempt was made".to_string());
+        for attempt in 1..=tries {
+            let permit = self.gate.acquire(cost, policy.max_retry_after).await?;
+            let verdict = match attempt_once(build).await {
+                Ok(response) => {
+                    permit.finish(Some(&response.headers));
+                    match classify.classify(api, &response) {
+                        Verdict::Accept => return Ok(response.body),
+                        verdict => verdict,
+                    }
+                }
+                Err(reason) => {
+                    permit.finish(None);
+                    Verdict::Retry(LastFailure::Transport(reason))
+                }
+            };
+            let backoff = backoff_delay(policy.backoff_base, attempt);
+            let local_wait = match verdict {
+                Verdict::Accept => unreachable!("accepted responses returned above"),
+                Verdict::Fatal(error) => return Err(error),
+                Verdict::RateLimited { wait, reason } => {
+                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    let pause = wait.unwrap_or(backoff);
+                    // Every caller of the host waits, this one included (in `acquire`).
+                    self.gate.rate_limited(pause);
+                    if pause > policy.max_retry_after {
+                        return Err(SourceError::rate_limited(
+                            api,
+                            pause,
+                            policy.max_retry_after,
+                        ));
+                    }
+                    tracing::warn!(
+                        "[RATE-LIMIT] {api}: {reason}, the host waits {pause:?}{}",
+                        if wait.is_some() {
+                            " as asked"
+                        } else {
+                            " (backoff)"
+                        }
+                    );
+                    last_failure = LastFailure::RateLimited {
+                        reason,
+                        wait_secs: wait.map(|w| w.as_secs_f64().ceil() as u64),
+                    };
+                    Duration::ZERO
+                }
+                Verdict::Banned { wait } => {
+                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    let ban = wait.unwrap_or(self.gate.limits().default_ban);
+                    self.gate.banned(ban);
+                    if ban > policy.max_retry_after {
+                        return Err(SourceError::Banned {
+                            api,
+                            wait_secs: ban.as_secs_f64().ceil() as u64,
+                            max_secs: policy.max_retry_after.as_secs(),
+                        });
+                    }
+                    last_failure = LastFailure::RateLimited {
+                        reason: "HTTP 418 (IP banned)".to_string(),
+                        wait_secs: Some(ban.as_secs_f64().ceil() as u64),
+                    };
+                    Duration::ZERO
+                }
+                Verdict::Retry(failure) => {
+                    last_failure = failure;
+                    backoff
+                }
+            };
+            if attempt < tries {
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    "{api}: attempt {attempt} failed ({last_failure}); retrying in {local_wait:?}"
+                );
+                tokio::time::sleep(local_wait).await;
+            }
+        }
+        Err(SourceError::Exhausted {
+            api,
+            tries,
+            last: last_failure,
+        })
+    }
+
+    /// [`ApiClient::send`] by status, then JSON decoding; the call counts as
+    /// successful only when the body decodes.
+    pub async fn fetch_json<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        build: &(dyn Fn() -> RequestBuilder + Send + Sync),
+        cost: Cost,
+    ) -> Result<T, SourceError> {
+        self.fetch_json_with(what, build, cost, &ByStatus).await
+    }
+
+    /// [`ApiClient::fetch_json`] with the API's own reading of responses.
+    pub async fn fetch_json_with<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        build: &(dyn Fn() -> RequestBuilder + Send + Sync),
+        cost: Cost,
+        classify: &dyn Classify,
+    ) -> Result<T, SourceError> {
+        let decoded = self
+            .send(build, cost, classify)
+            .await
+            .and_then(|body| decode_json(self.api, what, &body));
+        self.record(&decoded);
+        decoded
+    }
+
+    /// Counts a call's outcome (for answers decoded by the client itself).
+    pub fn record<T>(&self, outcome: &Result<T, SourceError>) {
+        match outcome {
+            Ok(_) => self.stats.record_success(),
+            Err(_) => self.stats.record_failure(),
+        }
+    }
 }
 
 /// Decodes a JSON body, naming the API and the response on failure.
@@ -242,47 +421,25 @@ pub fn body_excerpt(body: &[u8]) -> String {
     }
 }
 
-enum Attempt {
-    Success(Vec<u8>),
-    Fatal(StatusCode, Vec<u8>),
-    RateLimited(StatusCode, Option<Duration>),
-    Transient(String),
-}
-
-async fn attempt_once(build: &(dyn Fn() -> RequestBuilder + Send + Sync)) -> Attempt {
-    let response = match build().send().await {
-        Ok(response) => response,
-        Err(e) => return Attempt::Transient(describe_transport_error(&e)),
-    };
+async fn attempt_once(
+    build: &(dyn Fn() -> RequestBuilder + Send + Sync),
+) -> Result<Response, String> {
+    let response = build()
+        .send()
+        .await
+        .map_err(|e| describe_transport_error(&e))?;
     let status = response.status();
-    let retry_after = retry_after(response.headers());
-    let body = match response.bytes().await {
-        Ok(body) => body.to_vec(),
-        Err(e) => return Attempt::Transient(describe_transport_error(&e)),
-    };
-    if status.is_success() {
-        Attempt::Success(body)
-    } else if status == StatusCode::TOO_MANY_REQUESTS || status.as_u16() == 418 {
-        Attempt::RateLimited(status, retry_after)
-    } else if status.is_server_error() {
-        Attempt::Transient(format!("HTTP {}: {}", status.as_u16(), body_excerpt(&body)))
-    } else {
-        Attempt::Fatal(status, body)
-    }
-}
-
-fn status_error(api: &'static str, status: StatusCode, body: Vec<u8>) -> SourceError {
-    match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SourceError::Unauthorized {
-            api,
-            status: status.as_u16(),
-        },
-        _ => SourceError::Status {
-            api,
-            status: status.as_u16(),
-            body: body_excerpt(&body),
-        },
-    }
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| describe_transport_error(&e))?
+        .to_vec();
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// reqwest's message without the URL (query strings may carry symbols we
@@ -332,6 +489,79 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static("-3"));
         assert_eq!(retry_after(&headers), None);
+    }
+
+    fn response(status: u16, headers: &[(&'static str, &'static str)], body: &str) -> Response {
+        let mut map = HeaderMap::new();
+        for &(name, value) in headers {
+            map.insert(name, HeaderValue::from_static(value));
+        }
+        Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn statuses_become_verdicts() {
+        let verdict = |r: &Response| status_verdict("X", r);
+        assert!(matches!(
+            verdict(&response(200, &[], "[]")),
+            Verdict::Accept
+        ));
+        assert!(matches!(
+            verdict(&response(429, &[("retry-after", "14")], "")),
+            Verdict::RateLimited { wait: Some(w), .. } if w == Duration::from_secs(14)
+        ));
+        assert!(matches!(
+            verdict(&response(418, &[("retry-after", "7200")], "")),
+            Verdict::Banned { wait: Some(w) } if w == Duration::from_secs(7200)
+        ));
+        assert!(matches!(
+            verdict(&response(502, &[], "bad gateway")),
+            Verdict::Retry(LastFailure::Status { status: 502, .. })
+        ));
+        assert!(matches!(
+            verdict(&response(403, &[], "")),
+            Verdict::Fatal(SourceError::Unauthorized { status: 403, .. })
+        ));
+        assert!(matches!(
+            verdict(&response(400, &[], r#"{"code":-1121}"#)),
+            Verdict::Fatal(SourceError::Status { status: 400, .. })
+        ));
+    }
+
+    #[test]
+    fn a_ban_without_retry_after_ends_when_its_body_says() {
+        let until = crate::sources::unix_now_ms() + 3_600_000;
+        let body = format!(
+            r#"{{"code":-1003,"msg":"Way too much request weight used; IP banned until {until}."}}"#
+        );
+        let wait = banned_until(body.as_bytes()).expect("the body names the end");
+        assert!(
+            wait <= Duration::from_secs(3600) && wait > Duration::from_secs(3590),
+            "{wait:?}"
+        );
+        let Verdict::Banned {
+            wait: Some(from_status),
+        } = status_verdict(
+            "X",
+            &Response {
+                body: body.into_bytes(),
+                ..response(418, &[], "")
+            },
+        )
+        else {
+            panic!("418 is a ban");
+        };
+        assert!(from_status > Duration::from_secs(3590));
+        assert_eq!(
+            banned_until(b"banned until 1000"),
+            Some(Duration::ZERO),
+            "a past end: no wait"
+        );
+        assert_eq!(banned_until(b"{\"msg\":\"Too many requests\"}"), None);
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! scan's `ExternalData.market` (the signal's `metadata`). CoinGecko symbols
 //! are not unique (many coins call themselves "BTC"), so common coins go
 //! through a curated symbol -> id map and the rest take the coin of that
-//! symbol with the highest market cap. Responses are cached on disk, so
-//! frequent scans stay within the keyless limit of a few calls per minute.
+//! symbol with the highest market cap. Responses are cached on disk, and the
+//! governor's CoinGecko gate paces the rest within the keyless limit of a
+//! few calls per minute.
 
 use super::disk::DiskCache;
-use super::http::{self, RequestStats, RetryPolicy, StatsSnapshot, Ungated};
+use super::governor::{Cost, Governor, Host};
+use super::http::{ApiClient, RetryPolicy, StatsSnapshot};
 use super::keys::Secret;
 use super::SourceError;
 use crate::core::external::ExternalDataMap;
@@ -14,6 +16,7 @@ use crate::model::{canonical_symbol, MarketMetadata};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.coingecko.com/api/v3";
@@ -84,10 +87,9 @@ pub struct CoinMarket {
 }
 
 pub struct MarketClient {
-    http: reqwest::Client,
+    api: ApiClient,
     config: MarketConfig,
     cache: DiskCache,
-    stats: RequestStats,
 }
 
 /// CoinGecko ids of coins whose ticker other coins also use.
@@ -173,18 +175,25 @@ pub fn attach_market(map: &mut ExternalDataMap, metadata: &HashMap<String, Marke
 }
 
 impl MarketClient {
-    pub fn new(config: MarketConfig) -> Result<MarketClient, SourceError> {
+    pub fn new(
+        config: MarketConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<MarketClient, SourceError> {
         let cache = DiskCache::new(config.cache_dir.join("coingecko"), config.ttl);
         Ok(MarketClient {
-            http: http::build_client(API, config.timeout)?,
+            api: ApiClient::new(
+                API,
+                governor.gate(Host::CoinGecko),
+                config.retry,
+                config.timeout,
+            )?,
             config,
             cache,
-            stats: RequestStats::default(),
         })
     }
 
     pub fn stats(&self) -> StatsSnapshot {
-        self.stats.snapshot()
+        self.api.stats()
     }
 
     /// Market cap and 24 h volume (USD) per base asset (`BTC`, `PEPE`...);
@@ -241,7 +250,7 @@ impl MarketClient {
     ) -> Result<Vec<CoinMarket>, SourceError> {
         let key = format!("coins-markets|{cache_key}");
         if let Some(rows) = self.cache.get::<Vec<CoinMarket>>(&key) {
-            self.stats.record_cached();
+            self.api.record_cached();
             return Ok(rows);
         }
         let url = format!(
@@ -263,7 +272,8 @@ impl MarketClient {
             };
         let build = || {
             let request = self
-                .http
+                .api
+                .http()
                 .get(&url)
                 .query(&[("vs_currency", "usd"), ("sparkline", "false")])
                 .query(query);
@@ -272,15 +282,10 @@ impl MarketClient {
                 None => request,
             }
         };
-        let rows: Vec<CoinMarket> = http::fetch_json(
-            API,
-            "coins/markets",
-            &build,
-            &Ungated,
-            &self.config.retry,
-            &self.stats,
-        )
-        .await?;
+        let rows: Vec<CoinMarket> = self
+            .api
+            .fetch_json("coins/markets", &build, Cost::weight(1))
+            .await?;
         if let Err(e) = self.cache.put(&key, &rows) {
             tracing::warn!("could not cache CoinGecko markets: {e}");
         }

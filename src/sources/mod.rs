@@ -9,10 +9,12 @@
 //! - `market`: market cap and 24 h volume from CoinGecko (`ExternalData.market`);
 //! - `gemini`: a trader-readable commentary of one signal.
 //!
-//! Shared plumbing: `http` (the one retry loop: Retry-After, backoff,
-//! statistics), `rate` (token buckets for exchange weights), `disk` (the TTL
-//! cache), `keys` (API keys that never print), `error`. `clients` holds one
-//! of each client per process. Every base URL is a setting (`[sources]` in
+//! Shared plumbing: `governor` (the one rate-limit governor: per host the
+//! documented budget, 429 pauses and 418 bans shared by every caller, with a
+//! published status), `http` (the one retry loop every client sends
+//! through: Retry-After, backoff, statistics), `disk` (the TTL cache), `keys`
+//! (API keys that never print), `error` (the one error type). `clients`
+//! holds one of each client, and the governor, per process. Every base URL is a setting (`[sources]` in
 //! `quantpro.toml`), so each client runs against a local fake.
 
 pub mod clients;
@@ -22,13 +24,13 @@ pub mod error;
 pub mod exchanges;
 pub mod fetch;
 pub mod gemini;
+pub mod governor;
 pub mod http;
 pub mod keys;
 pub mod market;
-pub mod rate;
 pub mod urls;
 
-pub use error::SourceError;
+pub use error::{LastFailure, SourceError};
 
 /// Wall-clock time in Unix milliseconds.
 pub fn unix_now_ms() -> i64 {

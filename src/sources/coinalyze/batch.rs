@@ -7,16 +7,18 @@
 
 use super::cache::{BatchKey, ResponseCache};
 use super::client::{CoinalyzeClient, HistoryBar, HistoryEndpoint, HistoryRange};
-use super::quota::quota_floor;
 use super::resolver::{CoinalyzeResolver, Resolution, ResolutionKind};
 use super::CoinalyzeConfig;
 use crate::core::external::{ExternalData, ExternalDataMap, Liquidations, SymbolKey};
 use crate::model::{Exchange, OiMetadata, OiStatus};
+use crate::sources::governor::{Budget, Governor, Host};
 use crate::sources::http::StatsSnapshot;
 use crate::sources::SourceError;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Coinalyze's interval name for the hourly bars the OI z-score uses.
 const HOURLY: &str = "1hour";
@@ -25,12 +27,15 @@ const DAY_SECS: i64 = 24 * 3600;
 /// Histories by (endpoint, Coinalyze symbol), as fetched or cached.
 pub type HistorySet = HashMap<(HistoryEndpoint, String), Vec<HistoryBar>>;
 
-/// Fetches Coinalyze data for a scan; keep one per process so the quota
-/// counter and statistics span all scans.
+/// Fetches Coinalyze data for a scan; keep one per process (in
+/// `SourceClients`) so the statistics span all scans. The quota is the
+/// governor's, so it spans every scan whatever holds the processor.
 pub struct BatchProcessor {
     config: CoinalyzeConfig,
     client: Option<CoinalyzeClient>,
     responses: ResponseCache,
+    /// The governor's Coinalyze budget (40 symbol-calls per minute).
+    quota: Budget,
 }
 
 /// "No key" is logged once per process, not once per scan or symbol.
@@ -45,8 +50,15 @@ struct FetchOutcome {
 
 impl BatchProcessor {
     /// Without a key the processor still works: it returns unavailable data.
-    pub fn new(config: CoinalyzeConfig) -> Result<BatchProcessor, SourceError> {
-        let client = match CoinalyzeClient::new(&config) {
+    pub fn new(
+        config: CoinalyzeConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<BatchProcessor, SourceError> {
+        let quota = governor
+            .limits(Host::Coinalyze)
+            .budget
+            .unwrap_or(Budget::per(u32::MAX, Duration::from_secs(60)));
+        let client = match CoinalyzeClient::new(&config, governor) {
             Ok(client) => Some(client),
             Err(SourceError::NoKey { .. }) => None,
             Err(e) => return Err(e),
@@ -57,6 +69,7 @@ impl BatchProcessor {
             config,
             client,
             responses,
+            quota,
         })
     }
 
@@ -159,7 +172,7 @@ impl BatchProcessor {
             failed_batches: 0,
             first_error: None,
         };
-        let batch_size = self.config.effective_batch_size();
+        let batch_size = self.config.effective_batch_size(self.quota.weight);
         let batches_per_endpoint = symbols.len().div_ceil(batch_size);
         for endpoint in HistoryEndpoint::ALL {
             for (index, batch) in symbols.chunks(batch_size).enumerate() {
@@ -249,14 +262,15 @@ impl std::fmt::Display for QuotaRun {
 
 impl BatchProcessor {
     /// Runs `process_symbols` and measures it against the quota floor; meant
-    /// for a fake server with a scaled window (`quantpro bench`, benches/).
+    /// for a fake server with a scaled window (benches/coinalyze_quota.rs).
     pub async fn measure_quota_run(&self, symbols: &[(Exchange, String)]) -> QuotaRun {
-        let calls_before = self.client.as_ref().map_or(0, |c| c.symbol_calls());
+        let symbol_calls_sent = || self.client.as_ref().map_or(0, |c| c.gate().charged());
+        let calls_before = symbol_calls_sent();
         let started = Instant::now();
         let _ = self.process_symbols(symbols).await;
         let achieved = started.elapsed();
-        let symbol_calls = self.client.as_ref().map_or(0, |c| c.symbol_calls()) - calls_before;
-        let (per_window, window) = (self.config.quota_per_window, self.config.quota_window);
+        let symbol_calls = symbol_calls_sent() - calls_before;
+        let (per_window, window) = (self.quota.weight, self.quota.window);
         QuotaRun {
             symbols: symbols.len(),
             symbol_calls,
@@ -267,6 +281,13 @@ impl BatchProcessor {
             stats: self.stats(),
         }
     }
+}
+
+/// The least time `symbol_calls` can take at `per_window` calls per
+/// `window`: the benchmark's yardstick (the last window need not be waited
+/// out, so a run can finish slightly under it).
+pub fn quota_floor(symbol_calls: u64, per_window: u32, window: Duration) -> Duration {
+    window.mul_f64(symbol_calls as f64 / f64::from(per_window.max(1)))
 }
 
 fn unavailable(symbols: &[(Exchange, String)]) -> ExternalDataMap {

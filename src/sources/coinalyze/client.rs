@@ -1,15 +1,17 @@
-//! One Coinalyze call: the `api_key` header, the quota gate (charged per
-//! symbol, again on each retry), `Retry-After` on 429, backoff on 5xx and
-//! timeouts, and the typed shapes of the responses we read.
+//! One Coinalyze call: the `api_key` header, the governor's Coinalyze gate
+//! (charged per symbol, again on each retry, counted until a minute after
+//! the response), `Retry-After` on 429, backoff on 5xx and timeouts, and the
+//! typed shapes of the responses we read.
 
-use super::quota::{QuotaGate, QuotaTurn};
 use super::CoinalyzeConfig;
-use crate::sources::http::{self, RequestStats, RetryPolicy, StatsSnapshot};
+use crate::sources::governor::{Cost, Governor, Host, HostGate};
+use crate::sources::http::{ApiClient, StatsSnapshot};
 use crate::sources::keys::{Secret, COINALYZE_API_KEY};
 use crate::sources::SourceError;
 use reqwest::header::HeaderValue;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 pub(crate) const API: &str = "Coinalyze";
 
@@ -111,33 +113,31 @@ pub struct HistoryRange {
 
 /// The HTTP client of Coinalyze; exists only with a key.
 pub struct CoinalyzeClient {
-    http: reqwest::Client,
+    api: ApiClient,
     base_url: String,
     api_key: Secret,
-    gate: QuotaGate,
-    retry: RetryPolicy,
-    stats: RequestStats,
     oi_in_usd: bool,
 }
 
 impl CoinalyzeClient {
     /// Fails with `NoKey` when the config has no key.
-    pub fn new(config: &CoinalyzeConfig) -> Result<CoinalyzeClient, SourceError> {
+    pub fn new(
+        config: &CoinalyzeConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<CoinalyzeClient, SourceError> {
         let api_key = config.api_key.clone().ok_or(SourceError::NoKey {
             api: API,
             var: COINALYZE_API_KEY,
         })?;
         Ok(CoinalyzeClient {
-            http: http::build_client(API, config.timeout)?,
+            api: ApiClient::new(
+                API,
+                governor.gate(Host::Coinalyze),
+                config.retry,
+                config.timeout,
+            )?,
             base_url: config.base_url.trim_end_matches('/').to_string(),
             api_key,
-            gate: QuotaGate::new(
-                config.quota_per_window,
-                config.quota_window,
-                config.min_spacing,
-            ),
-            retry: config.retry,
-            stats: RequestStats::default(),
             oi_in_usd: config.oi_in_usd,
         })
     }
@@ -178,21 +178,16 @@ impl CoinalyzeClient {
     }
 
     pub fn stats(&self) -> StatsSnapshot {
-        self.stats.snapshot()
+        self.api.stats()
     }
 
     pub(crate) fn record_cached(&self) {
-        self.stats.record_cached();
+        self.api.record_cached();
     }
 
-    /// Symbol-calls currently counted in the local quota window.
-    pub fn quota_used(&self) -> u32 {
-        self.gate.used()
-    }
-
-    /// Symbol-calls sent since the client was created.
-    pub fn symbol_calls(&self) -> u64 {
-        self.gate.total_charged()
+    /// The Coinalyze gate of the governor (its quota, its symbol-calls sent).
+    pub fn gate(&self) -> &HostGate {
+        self.api.gate()
     }
 
     async fn get<T: DeserializeOwned>(
@@ -210,16 +205,16 @@ impl CoinalyzeClient {
             })?;
         key.set_sensitive(true);
         let build = || {
-            self.http
+            self.api
+                .http()
                 .get(&url)
                 .query(&query)
                 .header("api_key", key.clone())
         };
-        let turn = QuotaTurn {
-            gate: &self.gate,
-            weight,
-        };
-        let result = http::fetch_json(API, what, &build, &turn, &self.retry, &self.stats).await;
+        let result = self
+            .api
+            .fetch_json(what, &build, Cost::weight(weight))
+            .await;
         if result.is_ok() {
             tracing::info!("[API-SUCCESS] Coinalyze {path} ({weight} symbol-calls)");
         }

@@ -1,16 +1,16 @@
 //! Coinalyze: open interest, funding, long/short ratio and liquidations of
 //! the scanned symbols, turned into the core's `ExternalDataMap`.
 //!
-//! `resolver` maps a local symbol to its Coinalyze perp, `quota` keeps the
-//! client under 40 symbol-calls per minute, `client` makes one gated and
-//! retried call, `cache` keeps batch responses for an hour, and `batch`
+//! `resolver` maps a local symbol to its Coinalyze perp, `client` makes one
+//! call through the shared loop, waiting on the governor's Coinalyze gate
+//! (40 symbol-calls per minute, charged per symbol, the same budget for
+//! every scan of the process), `cache` keeps batch responses for an hour, and `batch`
 //! (`BatchProcessor::process_symbols`) ties them into one scan step that never
 //! fails the scan: without a key or on API failure the data is just absent.
 
 pub mod batch;
 pub mod cache;
 pub mod client;
-pub mod quota;
 pub mod resolver;
 
 pub use batch::BatchProcessor;
@@ -24,19 +24,14 @@ use std::time::Duration;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.coinalyze.net/v1";
 
-/// Everything the Coinalyze layer can be tuned with; `new` gives the
-/// documented limits. Tests shrink the quota window and spacing together.
+/// Everything the Coinalyze layer can be tuned with; its quota is the
+/// governor's (`HostLimits::documented(Host::Coinalyze)`).
 #[derive(Debug, Clone)]
 pub struct CoinalyzeConfig {
     pub base_url: String,
     pub api_key: Option<Secret>,
     /// Root of the on-disk caches (`resolver/` and `responses/` below it).
     pub cache_dir: PathBuf,
-    /// Symbol-calls allowed per `quota_window` (Coinalyze: 40 per minute).
-    pub quota_per_window: u32,
-    pub quota_window: Duration,
-    /// Least time between the starts of two requests.
-    pub min_spacing: Duration,
     pub retry: RetryPolicy,
     pub timeout: Duration,
     /// Symbols per request (Coinalyze accepts at most 20).
@@ -56,9 +51,6 @@ impl CoinalyzeConfig {
             base_url: DEFAULT_BASE_URL.to_string(),
             api_key,
             cache_dir: cache_dir.into(),
-            quota_per_window: 40,
-            quota_window: Duration::from_secs(60),
-            min_spacing: Duration::from_millis(1500),
             retry: RetryPolicy {
                 max_tries: 3,
                 backoff_base: Duration::from_secs(1),
@@ -74,10 +66,10 @@ impl CoinalyzeConfig {
     }
 
     /// Symbols per request: at most 20, and never more than the quota
-    /// allows in one window (a larger request could never be sent).
-    pub fn effective_batch_size(&self) -> usize {
+    /// allows in one window (`per_window`; a larger request could never be sent).
+    pub fn effective_batch_size(&self, per_window: u32) -> usize {
         self.batch_size
             .clamp(1, client::MAX_SYMBOLS_PER_REQUEST)
-            .min(self.quota_per_window.max(1) as usize)
+            .min(per_window.max(1) as usize)
     }
 }

@@ -1,71 +1,66 @@
 //! Binance klines: spot (`/api/v3/klines`, up to 1000 per page, weight 2 of
 //! 6000 per minute) and USD-M perps (`/fapi/v1/klines`, up to 1500 per page,
-//! weight 10 of 2400 per minute). Rows are 12-field arrays with string
-//! prices; 429 and 418 (IP ban) carry `Retry-After`, which the shared loop
-//! honours.
+//! weight 1 to 10 by `limit`, of 2400 per minute). Rows are 12-field arrays
+//! with string prices. The governor reads `X-MBX-USED-WEIGHT-1M` from every
+//! response and holds the host on 429 and 418 (IP ban).
 
 use super::{
-    candle_from, json_millis, json_number, map_code_msg_error, top_by_volume, CandleFetcher,
-    FetcherConfig, Market,
+    candle_from, host_of, json_millis, json_number, map_code_msg_error, top_by_volume,
+    CandleFetcher, FetcherConfig, Market,
 };
 use crate::core::candles::Candle;
 use crate::model::Exchange;
 use crate::model::Interval;
-use crate::sources::http::{self, RequestStats, RetryPolicy};
-use crate::sources::rate::{TokenBucket, WeightBudget, WeightedTurn};
+use crate::sources::governor::{Cost, Governor};
+use crate::sources::http::ApiClient;
 use crate::sources::SourceError;
 use async_trait::async_trait;
 use serde::Deserialize;
-use std::time::Duration;
+use std::sync::Arc;
 
 pub const SPOT_BASE_URL: &str = "https://api.binance.com";
 pub const FUTURES_BASE_URL: &str = "https://fapi.binance.com";
 
 /// The parts of the API that differ between spot and USD-M futures.
 struct Flavor {
-    api: &'static str,
     klines_path: &'static str,
     ticker_path: &'static str,
     page_limit: usize,
-    klines_weight: u32,
+    klines_weight: fn(usize) -> u32,
+    /// `ticker/24hr` without a symbol (every ticker).
     ticker_weight: u32,
-    budget: WeightBudget,
 }
 
 const SPOT: Flavor = Flavor {
-    api: "Binance spot",
     klines_path: "/api/v3/klines",
     ticker_path: "/api/v3/ticker/24hr",
     page_limit: 1000,
-    klines_weight: 2,
+    klines_weight: |_| 2,
     ticker_weight: 80,
-    budget: WeightBudget {
-        weight: 6000,
-        period: Duration::from_secs(60),
-    },
 };
 
 const FUTURES: Flavor = Flavor {
-    api: "Binance futures",
     klines_path: "/fapi/v1/klines",
     ticker_path: "/fapi/v1/ticker/24hr",
     page_limit: 1500,
-    // Weight 10 is for limit > 1000, which every full page uses.
-    klines_weight: 10,
+    klines_weight: futures_klines_weight,
     ticker_weight: 40,
-    budget: WeightBudget {
-        weight: 2400,
-        period: Duration::from_secs(60),
-    },
 };
+
+/// USD-M klines weight by `limit`: [1,100) 1, [100,500) 2, [500,1000] 5, above 10.
+pub fn futures_klines_weight(limit: usize) -> u32 {
+    match limit {
+        0..=99 => 1,
+        100..=499 => 2,
+        500..=1000 => 5,
+        _ => 10,
+    }
+}
 
 pub struct BinanceFetcher {
     flavor: &'static Flavor,
-    http: reqwest::Client,
+    api: ApiClient,
     base_url: String,
-    bucket: TokenBucket,
-    retry: RetryPolicy,
-    stats: RequestStats,
 }
 
 #[derive(Deserialize)]
@@ -77,18 +72,19 @@ struct Ticker24h {
 }
 
 impl BinanceFetcher {
-    pub fn new(market: Market, config: &FetcherConfig) -> Result<BinanceFetcher, SourceError> {
+    pub fn new(
+        market: Market,
+        config: &FetcherConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<BinanceFetcher, SourceError> {
         let (flavor, default_base) = match market {
             Market::Spot => (&SPOT, SPOT_BASE_URL),
             Market::Futures => (&FUTURES, FUTURES_BASE_URL),
         };
         Ok(BinanceFetcher {
             flavor,
-            http: http::build_client(flavor.api, config.timeout)?,
+            api: config.api_client(governor.gate(host_of(Exchange::Binance, market)))?,
             base_url: config.base_url_or(default_base),
-            bucket: TokenBucket::new(config.budget_or(flavor.budget)),
-            retry: config.retry,
-            stats: RequestStats::default(),
         })
     }
 }
@@ -115,25 +111,24 @@ impl CandleFetcher for BinanceFetcher {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Candle>, SourceError> {
-        let api = self.flavor.api;
+        let api = self.api.api();
         let url = format!("{}{}", self.base_url, self.flavor.klines_path);
+        let limit = self.flavor.page_limit;
         // endTime is inclusive on the open time: stop one ms short of end_ms.
         let query = [
             ("symbol", symbol.to_string()),
             ("interval", interval_code(interval).to_string()),
             ("startTime", start_ms.to_string()),
             ("endTime", (end_ms - 1).to_string()),
-            ("limit", self.flavor.page_limit.to_string()),
+            ("limit", limit.to_string()),
         ];
-        let build = || self.http.get(&url).query(&query);
-        let turn = WeightedTurn {
-            bucket: &self.bucket,
-            weight: self.flavor.klines_weight,
-        };
-        let rows: Vec<Vec<serde_json::Value>> =
-            http::fetch_json(api, "klines", &build, &turn, &self.retry, &self.stats)
-                .await
-                .map_err(|e| map_code_msg_error(api, symbol, e))?;
+        let build = || self.api.http().get(&url).query(&query);
+        let cost = Cost::weight((self.flavor.klines_weight)(limit));
+        let rows: Vec<Vec<serde_json::Value>> = self
+            .api
+            .fetch_json("klines", &build, cost)
+            .await
+            .map_err(|e| map_code_msg_error(api, symbol, e))?;
         rows.iter()
             .enumerate()
             .map(|(i, row)| {
@@ -149,15 +144,10 @@ impl CandleFetcher for BinanceFetcher {
     }
 
     async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
-        let api = self.flavor.api;
         let url = format!("{}{}", self.base_url, self.flavor.ticker_path);
-        let build = || self.http.get(&url);
-        let turn = WeightedTurn {
-            bucket: &self.bucket,
-            weight: self.flavor.ticker_weight,
-        };
-        let tickers: Vec<Ticker24h> =
-            http::fetch_json(api, "24h tickers", &build, &turn, &self.retry, &self.stats).await?;
+        let build = || self.api.http().get(&url);
+        let cost = Cost::weight(self.flavor.ticker_weight);
+        let tickers: Vec<Ticker24h> = self.api.fetch_json("24h tickers", &build, cost).await?;
         // USDT-quoted only; futures symbols with `_` are dated contracts, not perps.
         let rows = tickers
             .into_iter()
@@ -168,5 +158,19 @@ impl CandleFetcher for BinanceFetcher {
             })
             .collect();
         Ok(top_by_volume(rows, n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn futures_klines_weight_follows_limit() {
+        assert_eq!(futures_klines_weight(99), 1);
+        assert_eq!(futures_klines_weight(100), 2);
+        assert_eq!(futures_klines_weight(500), 5);
+        assert_eq!(futures_klines_weight(1000), 5);
+        assert_eq!(futures_klines_weight(1500), 10);
     }
 }

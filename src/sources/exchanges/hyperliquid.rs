@@ -6,37 +6,33 @@
 //! of `meta.universe` (or a spot name like `@107`): the unknown-coin
 //! response is not documented, so we check the universe first.
 
-use super::{candle_from, json_millis, json_number, top_by_volume, CandleFetcher, FetcherConfig};
+use super::{
+    candle_from, host_of, json_millis, json_number, top_by_volume, CandleFetcher, FetcherConfig,
+    Market,
+};
 use crate::core::candles::Candle;
 use crate::model::Exchange;
 use crate::model::Interval;
-use crate::sources::http::{self, RequestStats, RetryPolicy};
-use crate::sources::rate::{TokenBucket, WeightBudget, WeightedTurn};
+use crate::sources::governor::{Cost, Governor};
+use crate::sources::http::ApiClient;
 use crate::sources::SourceError;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::Arc;
 
 pub const BASE_URL: &str = "https://api.hyperliquid.xyz";
 
 const API: &str = "Hyperliquid";
 const PAGE_LIMIT: usize = 5000;
-const BUDGET: WeightBudget = WeightBudget {
-    weight: 1200,
-    period: Duration::from_secs(60),
-};
 const INFO_WEIGHT: u32 = 20;
 const CANDLES_PER_EXTRA_WEIGHT: usize = 60;
 
 pub struct HyperliquidFetcher {
-    http: reqwest::Client,
+    api: ApiClient,
     base_url: String,
-    bucket: TokenBucket,
-    retry: RetryPolicy,
-    stats: RequestStats,
     universe: tokio::sync::OnceCell<HashSet<String>>,
 }
 
@@ -71,13 +67,14 @@ struct CandleRow {
 }
 
 impl HyperliquidFetcher {
-    pub fn new(config: &FetcherConfig) -> Result<HyperliquidFetcher, SourceError> {
+    pub fn new(
+        config: &FetcherConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<HyperliquidFetcher, SourceError> {
         Ok(HyperliquidFetcher {
-            http: http::build_client(API, config.timeout)?,
+            api: config
+                .api_client(governor.gate(host_of(Exchange::Hyperliquid, Market::Futures)))?,
             base_url: config.base_url_or(BASE_URL),
-            bucket: TokenBucket::new(config.budget_or(BUDGET)),
-            retry: config.retry,
-            stats: RequestStats::default(),
             universe: tokio::sync::OnceCell::new(),
         })
     }
@@ -88,12 +85,10 @@ impl HyperliquidFetcher {
         what: &'static str,
     ) -> Result<T, SourceError> {
         let url = format!("{}/info", self.base_url);
-        let build = || self.http.post(&url).json(&body);
-        let turn = WeightedTurn {
-            bucket: &self.bucket,
-            weight: INFO_WEIGHT,
-        };
-        http::fetch_json(API, what, &build, &turn, &self.retry, &self.stats).await
+        let build = || self.api.http().post(&url).json(&body);
+        self.api
+            .fetch_json(what, &build, Cost::weight(INFO_WEIGHT))
+            .await
     }
 
     /// Perp names, fetched once per fetcher.
@@ -142,7 +137,9 @@ impl CandleFetcher for HyperliquidFetcher {
             "req": {"coin": coin, "interval": interval.as_str(), "startTime": start_ms, "endTime": end_ms - 1},
         });
         let rows: Vec<CandleRow> = self.info(body, "candleSnapshot").await?;
-        self.bucket
+        // The candles' share of the weight is only known now.
+        self.api
+            .gate()
             .charge((rows.len() / CANDLES_PER_EXTRA_WEIGHT) as u32);
         rows.iter()
             .enumerate()

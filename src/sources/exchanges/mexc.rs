@@ -9,24 +9,26 @@
 //! arrays, times in **seconds**, at most 2000 bars, volume in contracts (times
 //! `contractSize` from `/api/v1/contract/detail` gives base units), and an
 //! envelope whose `success`/`code` must be checked even on HTTP 200 (code 510
-//! is "too frequent", 1001 "contract does not exist"). 20 requests per 2 s.
+//! is "too frequent", 1001 "contract does not exist"). 20 requests per 2 s,
+//! `/contract/detail` 1 per 5 s. Code 510 is judged by the shared loop as a
+//! 429 ([`EnvelopeRules`]): the host waits, then the call is retried.
 
 use super::{
-    candle_from, json_millis, json_number, map_code_msg_error, top_by_volume, CandleFetcher,
-    FetcherConfig,
+    candle_from, host_of, json_millis, json_number, map_code_msg_error, top_by_volume,
+    CandleFetcher, FetcherConfig, Market,
 };
 use crate::core::candles::Candle;
 use crate::model::Exchange;
 use crate::model::Interval;
-use crate::sources::http::{self, backoff_delay, RequestStats, RetryPolicy};
-use crate::sources::rate::{TokenBucket, WeightBudget, WeightedTurn};
+use crate::sources::governor::{Cost, Governor, MEXC_CONTRACT_DETAIL};
+use crate::sources::http::{status_verdict, ApiClient, Classify, Response, Verdict};
 use crate::sources::SourceError;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
 
 pub const SPOT_BASE_URL: &str = "https://api.mexc.com";
 pub const FUTURES_BASE_URL: &str = "https://contract.mexc.com";
@@ -35,19 +37,6 @@ const SPOT_API: &str = "MEXC spot";
 const FUTURES_API: &str = "MEXC futures";
 const SPOT_PAGE_LIMIT: usize = 500;
 const FUTURES_PAGE_LIMIT: usize = 2000;
-const SPOT_BUDGET: WeightBudget = WeightBudget {
-    weight: 500,
-    period: Duration::from_secs(10),
-};
-const FUTURES_BUDGET: WeightBudget = WeightBudget {
-    weight: 20,
-    period: Duration::from_secs(2),
-};
-/// `/contract/detail` allows one call per 5 s; we make one per run.
-const DETAIL_BUDGET: WeightBudget = WeightBudget {
-    weight: 1,
-    period: Duration::from_secs(5),
-};
 const CODE_TOO_FREQUENT: i64 = 510;
 const CODE_NO_CONTRACT: i64 = 1001;
 
@@ -70,21 +59,18 @@ fn futures_interval(interval: Interval) -> &'static str {
 }
 
 pub struct MexcSpotFetcher {
-    http: reqwest::Client,
+    api: ApiClient,
     base_url: String,
-    bucket: TokenBucket,
-    retry: RetryPolicy,
-    stats: RequestStats,
 }
 
 impl MexcSpotFetcher {
-    pub fn new(config: &FetcherConfig) -> Result<MexcSpotFetcher, SourceError> {
+    pub fn new(
+        config: &FetcherConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<MexcSpotFetcher, SourceError> {
         Ok(MexcSpotFetcher {
-            http: http::build_client(SPOT_API, config.timeout)?,
+            api: config.api_client(governor.gate(host_of(Exchange::Mexc, Market::Spot)))?,
             base_url: config.base_url_or(SPOT_BASE_URL),
-            bucket: TokenBucket::new(config.budget_or(SPOT_BUDGET)),
-            retry: config.retry,
-            stats: RequestStats::default(),
         })
     }
 }
@@ -124,15 +110,12 @@ impl CandleFetcher for MexcSpotFetcher {
             ("endTime", end_ms.to_string()),
             ("limit", SPOT_PAGE_LIMIT.to_string()),
         ];
-        let build = || self.http.get(&url).query(&query);
-        let turn = WeightedTurn {
-            bucket: &self.bucket,
-            weight: 1,
-        };
-        let rows: Vec<Vec<Value>> =
-            http::fetch_json(SPOT_API, "klines", &build, &turn, &self.retry, &self.stats)
-                .await
-                .map_err(|e| map_code_msg_error(SPOT_API, symbol, e))?;
+        let build = || self.api.http().get(&url).query(&query);
+        let rows: Vec<Vec<Value>> = self
+            .api
+            .fetch_json("klines", &build, Cost::weight(1))
+            .await
+            .map_err(|e| map_code_msg_error(SPOT_API, symbol, e))?;
         rows.iter()
             .enumerate()
             .map(|(i, row)| {
@@ -149,20 +132,12 @@ impl CandleFetcher for MexcSpotFetcher {
 
     async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
         let url = format!("{}/api/v3/ticker/24hr", self.base_url);
-        let build = || self.http.get(&url);
-        let turn = WeightedTurn {
-            bucket: &self.bucket,
-            weight: 40,
-        };
-        let tickers: Vec<SpotTicker> = http::fetch_json(
-            SPOT_API,
-            "24h tickers",
-            &build,
-            &turn,
-            &self.retry,
-            &self.stats,
-        )
-        .await?;
+        let build = || self.api.http().get(&url);
+        // Weight 40 without a symbol (every ticker).
+        let tickers: Vec<SpotTicker> = self
+            .api
+            .fetch_json("24h tickers", &build, Cost::weight(40))
+            .await?;
         let rows = tickers
             .into_iter()
             .filter(|t| t.symbol.ends_with("USDT"))
@@ -176,13 +151,33 @@ impl CandleFetcher for MexcSpotFetcher {
 }
 
 pub struct MexcFuturesFetcher {
-    http: reqwest::Client,
+    api: ApiClient,
     base_url: String,
-    bucket: TokenBucket,
-    detail_bucket: TokenBucket,
-    retry: RetryPolicy,
-    stats: RequestStats,
     contract_sizes: tokio::sync::OnceCell<HashMap<String, f64>>,
+}
+
+/// The contract API's rules: an envelope with code 510 ("too frequent",
+/// possibly on HTTP 200) is a 429 without `Retry-After`; anything else goes
+/// by status, and the envelope's other codes are read by the caller.
+pub struct EnvelopeRules;
+
+impl Classify for EnvelopeRules {
+    fn classify(&self, api: &'static str, response: &Response) -> Verdict {
+        #[derive(Deserialize)]
+        struct Code {
+            #[serde(default)]
+            code: i64,
+        }
+        match serde_json::from_slice::<Code>(&response.body) {
+            Ok(Code {
+                code: CODE_TOO_FREQUENT,
+            }) => Verdict::RateLimited {
+                wait: None,
+                reason: "code 510 (too frequent)".to_string(),
+            },
+            _ => status_verdict(api, response),
+        }
+    }
 }
 
 /// `{"success", "code", "data", "message"}` around every contract response.
@@ -223,77 +218,51 @@ struct ContractTicker {
 }
 
 impl MexcFuturesFetcher {
-    pub fn new(config: &FetcherConfig) -> Result<MexcFuturesFetcher, SourceError> {
-        let budget = config.budget_or(FUTURES_BUDGET);
+    pub fn new(
+        config: &FetcherConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<MexcFuturesFetcher, SourceError> {
         Ok(MexcFuturesFetcher {
-            http: http::build_client(FUTURES_API, config.timeout)?,
+            api: config.api_client(governor.gate(host_of(Exchange::Mexc, Market::Futures)))?,
             base_url: config.base_url_or(FUTURES_BASE_URL),
-            bucket: TokenBucket::new(budget),
-            detail_bucket: TokenBucket::new(if config.budget.is_some() {
-                budget
-            } else {
-                DETAIL_BUDGET
-            }),
-            retry: config.retry,
-            stats: RequestStats::default(),
             contract_sizes: tokio::sync::OnceCell::new(),
         })
     }
 
-    /// GETs a contract endpoint and unwraps the envelope: code 510 (too
-    /// frequent, possibly on HTTP 200) is retried with backoff like a 429,
-    /// 1001 is an unknown symbol, other codes are API errors.
+    /// GETs a contract endpoint and unwraps the envelope: 1001 is an unknown
+    /// symbol, other codes are API errors (510 never gets here: the loop
+    /// retries it).
     async fn get_data<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
-        bucket: &TokenBucket,
+        cost: Cost,
         symbol: &str,
         what: &'static str,
     ) -> Result<T, SourceError> {
         let url = format!("{}{path}", self.base_url);
-        let build = || self.http.get(&url).query(query);
-        let tries = self.retry.max_tries.max(1);
-        for attempt in 1..=tries {
-            let turn = WeightedTurn { bucket, weight: 1 };
-            let envelope: Envelope =
-                http::fetch_json(FUTURES_API, what, &build, &turn, &self.retry, &self.stats)
-                    .await?;
-            if envelope.success && envelope.code == 0 {
-                return serde_json::from_value(envelope.data).map_err(|e| SourceError::Malformed {
-                    api: FUTURES_API,
-                    what,
-                    detail: e.to_string(),
-                });
-            }
-            match envelope.code {
-                CODE_NO_CONTRACT => {
-                    return Err(SourceError::UnknownSymbol {
-                        api: FUTURES_API,
-                        symbol: symbol.to_string(),
-                    })
-                }
-                CODE_TOO_FREQUENT if attempt < tries => {
-                    let wait = backoff_delay(self.retry.backoff_base, attempt);
-                    tracing::warn!(
-                        "[RATE-LIMIT] {FUTURES_API}: code 510 (too frequent), backing off {wait:?}"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                code => {
-                    let message = envelope.message.unwrap_or_else(|| "no message".to_string());
-                    return Err(SourceError::Api {
-                        api: FUTURES_API,
-                        code,
-                        message,
-                    });
-                }
-            }
+        let build = || self.api.http().get(&url).query(query);
+        let envelope: Envelope = self
+            .api
+            .fetch_json_with(what, &build, cost, &EnvelopeRules)
+            .await?;
+        if envelope.success && envelope.code == 0 {
+            return serde_json::from_value(envelope.data).map_err(|e| SourceError::Malformed {
+                api: FUTURES_API,
+                what,
+                detail: e.to_string(),
+            });
         }
-        Err(SourceError::Exhausted {
-            api: FUTURES_API,
-            tries,
-            last: "code 510 (too frequent)".to_string(),
+        Err(match envelope.code {
+            CODE_NO_CONTRACT => SourceError::UnknownSymbol {
+                api: FUTURES_API,
+                symbol: symbol.to_string(),
+            },
+            code => SourceError::Api {
+                api: FUTURES_API,
+                code,
+                message: envelope.message.unwrap_or_else(|| "no message".to_string()),
+            },
         })
     }
 
@@ -306,7 +275,7 @@ impl MexcFuturesFetcher {
                     .get_data(
                         "/api/v1/contract/detail",
                         &[],
-                        &self.detail_bucket,
+                        Cost::on_lane(MEXC_CONTRACT_DETAIL, 1),
                         symbol,
                         "contract details",
                     )
@@ -360,7 +329,7 @@ impl CandleFetcher for MexcFuturesFetcher {
         ];
         let path = format!("/api/v1/contract/kline/{symbol}");
         let arrays: KlineArrays = self
-            .get_data(&path, &query, &self.bucket, symbol, "contract klines")
+            .get_data(&path, &query, Cost::weight(1), symbol, "contract klines")
             .await?;
         let n = arrays.time.len();
         let lengths = [
@@ -398,7 +367,7 @@ impl CandleFetcher for MexcFuturesFetcher {
             .get_data(
                 "/api/v1/contract/ticker",
                 &[],
-                &self.bucket,
+                Cost::weight(1),
                 "",
                 "contract tickers",
             )

@@ -3,8 +3,9 @@
 //! whether the bars came as Binance's 12-field arrays, MEXC's parallel
 //! arrays or Hyperliquid's string-priced objects. Each fetcher converts to
 //! `core::candles::Candle` (open time in ms, oldest first), paginates within
-//! its exchange's page limit and takes its documented weight from a token
-//! bucket before every request.
+//! its exchange's page limit and, before every request, waits on the
+//! process governor's gate of its host for the request's documented weight
+//! (so two fetchers of one host share one budget).
 
 pub mod binance;
 pub mod hyperliquid;
@@ -13,10 +14,11 @@ pub mod mexc;
 use crate::core::candles::Candle;
 use crate::model::Exchange;
 use crate::model::Interval;
-use crate::sources::http::RetryPolicy;
-use crate::sources::rate::WeightBudget;
+use crate::sources::governor::{Governor, HostGate};
+use crate::sources::http::{ApiClient, RetryPolicy};
 use crate::sources::SourceError;
 use async_trait::async_trait;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Spot or perpetual futures: the two markets MEXC and Binance serve
@@ -51,14 +53,13 @@ impl Market {
     }
 }
 
-/// Tuning shared by every fetcher; `base_url: None` means the exchange's own.
+/// Tuning shared by every fetcher; `base_url: None` means the exchange's
+/// own. Budgets are the governor's ([`crate::sources::governor`]).
 #[derive(Debug, Clone)]
 pub struct FetcherConfig {
     pub base_url: Option<String>,
     pub retry: RetryPolicy,
     pub timeout: Duration,
-    /// Overrides the documented weight budget (tests scale it down).
-    pub budget: Option<WeightBudget>,
 }
 
 impl Default for FetcherConfig {
@@ -67,7 +68,6 @@ impl Default for FetcherConfig {
             base_url: None,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
-            budget: None,
         }
     }
 }
@@ -81,8 +81,9 @@ impl FetcherConfig {
             .to_string()
     }
 
-    pub(crate) fn budget_or(&self, default: WeightBudget) -> WeightBudget {
-        self.budget.unwrap_or(default)
+    /// The request loop of a fetcher of `gate`'s host.
+    pub(crate) fn api_client(&self, gate: HostGate) -> Result<ApiClient, SourceError> {
+        ApiClient::new(gate.host().api(), gate, self.retry, self.timeout)
     }
 }
 
@@ -152,18 +153,38 @@ pub trait CandleFetcher: Send + Sync {
     }
 }
 
-/// Builds the fetcher of an exchange market.
+/// Builds the fetcher of an exchange market; it waits on `governor`'s gate
+/// of its host (see [`crate::sources::governor::Host`]).
 pub fn fetcher_for(
     exchange: Exchange,
     market: Market,
     config: &FetcherConfig,
+    governor: &Arc<Governor>,
 ) -> Result<Box<dyn CandleFetcher>, SourceError> {
     Ok(match (exchange, market) {
-        (Exchange::Binance, market) => Box::new(binance::BinanceFetcher::new(market, config)?),
-        (Exchange::Mexc, Market::Spot) => Box::new(mexc::MexcSpotFetcher::new(config)?),
-        (Exchange::Mexc, Market::Futures) => Box::new(mexc::MexcFuturesFetcher::new(config)?),
-        (Exchange::Hyperliquid, _) => Box::new(hyperliquid::HyperliquidFetcher::new(config)?),
+        (Exchange::Binance, market) => {
+            Box::new(binance::BinanceFetcher::new(market, config, governor)?)
+        }
+        (Exchange::Mexc, Market::Spot) => Box::new(mexc::MexcSpotFetcher::new(config, governor)?),
+        (Exchange::Mexc, Market::Futures) => {
+            Box::new(mexc::MexcFuturesFetcher::new(config, governor)?)
+        }
+        (Exchange::Hyperliquid, _) => {
+            Box::new(hyperliquid::HyperliquidFetcher::new(config, governor)?)
+        }
     })
+}
+
+/// The governor's host of an exchange market.
+pub fn host_of(exchange: Exchange, market: Market) -> crate::sources::governor::Host {
+    use crate::sources::governor::Host;
+    match (exchange, market) {
+        (Exchange::Binance, Market::Spot) => Host::BinanceSpot,
+        (Exchange::Binance, Market::Futures) => Host::BinanceFutures,
+        (Exchange::Mexc, Market::Spot) => Host::MexcSpot,
+        (Exchange::Mexc, Market::Futures) => Host::MexcFutures,
+        (Exchange::Hyperliquid, _) => Host::Hyperliquid,
+    }
 }
 
 /// A price or volume sent as a JSON number or a decimal string; `None` for

@@ -1,0 +1,1003 @@
+//! The one rate-limit governor of a process: for every external host, the
+//! budget of EXTERNAL_APIS.md, and what the host said about it (429, 418,
+//! Binance's used-weight header). Every outbound request waits here before
+//! it is sent, whoever makes it (a scan, `quantpro fetch`, the live loop's
+//! backfill and repair, a universe refresh), so two callers of one host
+//! share one budget and one pause.
+//!
+//! Per host:
+//! - **Budget**: weight per sliding window, plus optional endpoint lanes
+//!   (MEXC `/contract/detail`: 1 per 5 s) and a least spacing between request
+//!   starts (Coinalyze). A call is counted from when it is sent until one
+//!   window after its response arrived: the server counts it on receipt,
+//!   which is later than our send, so our window must not close before its
+//!   own. Weight known only after the response (Hyperliquid candles) is
+//!   charged then ([`HostGate::charge`]).
+//! - **Server's count**: a used-weight header (Binance
+//!   `X-MBX-USED-WEIGHT-1M`) read from every response raises the local count
+//!   to the server's when the server counts more (another process on the
+//!   same IP, calls before our start). It never lowers it: a response can
+//!   predate calls we sent since.
+//! - **429**: the whole host waits `Retry-After` (or the caller's backoff),
+//!   every caller, not only the one that got it.
+//! - **418** (IP ban): no call at all to the host until the ban ends (from
+//!   `Retry-After` or the body's "banned until <ms>"). A caller that will not
+//!   wait that long fails at once with [`SourceError::Banned`]; likewise a
+//!   429 pause longer than a caller's patience gives
+//!   [`SourceError::RateLimited`] without a request.
+//!
+//! **Visibility**: [`Governor::subscribe`] gives a `watch` of
+//! [`GovernorStatus`], one [`HostStatus`] per host, republished whenever a
+//! host changes phase (open, throttled by its budget for a second or more,
+//! rate-limited, banned). Each status has a human line, e.g. `"BINANCE
+//! futures rate-limited, resuming in 14 s"`, and the Unix-ms time calls
+//! resume, for a countdown. The server's progress stream shows the lines of
+//! the hosts that are not open ([`GovernorStatus::waits`]).
+//!
+//! Time is `tokio::time`, so tests run it on a paused clock.
+
+use super::SourceError;
+use reqwest::header::HeaderMap;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// An external API with a budget of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Host {
+    BinanceSpot,
+    BinanceFutures,
+    MexcSpot,
+    MexcFutures,
+    Hyperliquid,
+    Coinalyze,
+    CoinGecko,
+    Gemini,
+}
+
+impl Host {
+    pub const ALL: [Host; 8] = [
+        Host::BinanceSpot,
+        Host::BinanceFutures,
+        Host::MexcSpot,
+        Host::MexcFutures,
+        Host::Hyperliquid,
+        Host::Coinalyze,
+        Host::CoinGecko,
+        Host::Gemini,
+    ];
+
+    /// The API's name in error messages (`"Binance futures: HTTP 400 ..."`).
+    pub fn api(self) -> &'static str {
+        match self {
+            Host::BinanceSpot => "Binance spot",
+            Host::BinanceFutures => "Binance futures",
+            Host::MexcSpot => "MEXC spot",
+            Host::MexcFutures => "MEXC futures",
+            Host::Hyperliquid => "Hyperliquid",
+            Host::Coinalyze => "Coinalyze",
+            Host::CoinGecko => "CoinGecko",
+            Host::Gemini => "Gemini",
+        }
+    }
+
+    /// The host in status lines, exchanges spelled as the feed spells them.
+    pub fn label(self) -> &'static str {
+        match self {
+            Host::BinanceSpot => "BINANCE spot",
+            Host::BinanceFutures => "BINANCE futures",
+            Host::MexcSpot => "MEXC spot",
+            Host::MexcFutures => "MEXC futures",
+            Host::Hyperliquid => "HYPERLIQUID",
+            Host::Coinalyze => "COINALYZE",
+            Host::CoinGecko => "COINGECKO",
+            Host::Gemini => "GEMINI",
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// `weight` per sliding `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub weight: u32,
+    pub window: Duration,
+}
+
+impl Budget {
+    pub const fn per(weight: u32, window: Duration) -> Budget {
+        Budget { weight, window }
+    }
+}
+
+/// What one request costs: `weight` of the host's budget and, when `lane`
+/// names one of the host's endpoint budgets, of that too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    pub weight: u32,
+    pub lane: Option<&'static str>,
+}
+
+impl Cost {
+    pub const fn weight(weight: u32) -> Cost {
+        Cost { weight, lane: None }
+    }
+
+    pub const fn on_lane(lane: &'static str, weight: u32) -> Cost {
+        Cost {
+            weight,
+            lane: Some(lane),
+        }
+    }
+}
+
+/// The MEXC contract endpoint with a budget of its own.
+pub const MEXC_CONTRACT_DETAIL: &str = "contract/detail";
+
+/// Binance's count of the weight this IP used in the current minute.
+pub const BINANCE_USED_WEIGHT: &str = "x-mbx-used-weight-1m";
+
+/// One host's rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostLimits {
+    /// Weight per window for the whole host; `None`: no budget is published
+    /// (Gemini's depends on the key's tier), only 429s pace it.
+    pub budget: Option<Budget>,
+    /// Endpoint budgets a request on that lane also draws on.
+    pub lanes: Vec<(&'static str, Budget)>,
+    /// Least time between the starts of two requests.
+    pub min_spacing: Duration,
+    /// A response header with the server's count of used weight in the
+    /// budget's window.
+    pub used_weight_header: Option<&'static str>,
+    /// How long a 418 that says nothing about its end bans the host (the
+    /// shortest ban Binance and MEXC document).
+    pub default_ban: Duration,
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+const SHORTEST_DOCUMENTED_BAN: Duration = Duration::from_secs(120);
+
+impl HostLimits {
+    /// A budget and nothing else.
+    pub fn budget(budget: Budget) -> HostLimits {
+        HostLimits {
+            budget: Some(budget),
+            lanes: Vec::new(),
+            min_spacing: Duration::ZERO,
+            used_weight_header: None,
+            default_ban: SHORTEST_DOCUMENTED_BAN,
+        }
+    }
+
+    /// No published budget: only the host's 429s and 418s pace it.
+    pub fn unbudgeted() -> HostLimits {
+        HostLimits {
+            budget: None,
+            ..HostLimits::budget(Budget::per(1, MINUTE))
+        }
+    }
+
+    /// The limits EXTERNAL_APIS.md gives for `host`.
+    pub fn documented(host: Host) -> HostLimits {
+        match host {
+            Host::BinanceSpot => HostLimits {
+                used_weight_header: Some(BINANCE_USED_WEIGHT),
+                ..HostLimits::budget(Budget::per(6000, MINUTE))
+            },
+            Host::BinanceFutures => HostLimits {
+                used_weight_header: Some(BINANCE_USED_WEIGHT),
+                ..HostLimits::budget(Budget::per(2400, MINUTE))
+            },
+            // Each endpoint has 500 per 10 s; one budget for all is the safe reading.
+            Host::MexcSpot => HostLimits::budget(Budget::per(500, Duration::from_secs(10))),
+            Host::MexcFutures => HostLimits {
+                lanes: vec![(MEXC_CONTRACT_DETAIL, Budget::per(1, Duration::from_secs(5)))],
+                ..HostLimits::budget(Budget::per(20, Duration::from_secs(2)))
+            },
+            Host::Hyperliquid => HostLimits::budget(Budget::per(1200, MINUTE)),
+            // 40 symbol-calls per minute per key, charged per symbol; 1.5 s
+            // between starts spreads a scan's batches over the minute.
+            Host::Coinalyze => HostLimits {
+                min_spacing: Duration::from_millis(1500),
+                ..HostLimits::budget(Budget::per(40, MINUTE))
+            },
+            // Keyless access is "roughly 5 to 30 per minute": stay near the bottom.
+            Host::CoinGecko => HostLimits::budget(Budget::per(10, MINUTE)),
+            Host::Gemini => HostLimits::unbudgeted(),
+        }
+    }
+}
+
+/// The rules of every host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GovernorLimits(BTreeMap<Host, HostLimits>);
+
+impl GovernorLimits {
+    pub fn documented() -> GovernorLimits {
+        GovernorLimits(
+            Host::ALL
+                .iter()
+                .map(|&host| (host, HostLimits::documented(host)))
+                .collect(),
+        )
+    }
+
+    /// These limits with `host`'s replaced (tests scale budgets).
+    pub fn with(mut self, host: Host, limits: HostLimits) -> GovernorLimits {
+        self.0.insert(host, limits);
+        self
+    }
+
+    pub fn get(&self, host: Host) -> &HostLimits {
+        &self.0[&host]
+    }
+}
+
+impl Default for GovernorLimits {
+    fn default() -> Self {
+        GovernorLimits::documented()
+    }
+}
+
+/// Where a host stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HostPhase {
+    /// Calls go out as the budget allows.
+    Open,
+    /// Its budget is spent; calls wait for it to refill.
+    Throttled,
+    /// It answered 429; every call waits.
+    RateLimited,
+    /// It banned this IP (418); no call is made until the ban ends.
+    Banned,
+}
+
+/// One host's phase as last published.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostStatus {
+    pub host: Host,
+    pub phase: HostPhase,
+    /// When calls resume (Unix ms); `None` while open.
+    pub resumes_at_ms: Option<i64>,
+    /// What a trader reads: `"BINANCE futures rate-limited, resuming in 14 s"`.
+    pub line: String,
+}
+
+impl HostStatus {
+    fn open(host: Host) -> HostStatus {
+        HostStatus {
+            host,
+            phase: HostPhase::Open,
+            resumes_at_ms: None,
+            line: format!("{host} open"),
+        }
+    }
+
+    fn waiting(host: Host, phase: HostPhase, wait: Duration) -> HostStatus {
+        let secs = wait.as_secs_f64().ceil() as u64;
+        let what = match phase {
+            HostPhase::Open => return HostStatus::open(host),
+            HostPhase::Throttled => "at its request budget",
+            HostPhase::RateLimited => "rate-limited",
+            HostPhase::Banned => "banned this IP (HTTP 418), no calls until the ban ends",
+        };
+        HostStatus {
+            host,
+            phase,
+            resumes_at_ms: Some(super::unix_now_ms() + wait.as_millis() as i64),
+            line: format!("{host} {what}, resuming in {secs} s"),
+        }
+    }
+}
+
+/// Every host's status, in [`Host::ALL`] order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GovernorStatus {
+    pub hosts: Vec<HostStatus>,
+}
+
+impl GovernorStatus {
+    fn all_open() -> GovernorStatus {
+        GovernorStatus {
+            hosts: Host::ALL.iter().map(|&h| HostStatus::open(h)).collect(),
+        }
+    }
+
+    pub fn get(&self, host: Host) -> &HostStatus {
+        self.hosts
+            .iter()
+            .find(|s| s.host == host)
+            .expect("every host has a status")
+    }
+
+    /// The hosts that make calls wait, for the progress stream.
+    pub fn waits(&self) -> impl Iterator<Item = &HostStatus> {
+        self.hosts.iter().filter(|s| s.phase != HostPhase::Open)
+    }
+}
+
+/// Budget waits shorter than this are routine pacing, not news.
+const VISIBLE_THROTTLE: Duration = Duration::from_secs(1);
+
+/// The process's rate-limit governor; share it as `Arc<Governor>`.
+pub struct Governor {
+    hosts: BTreeMap<Host, HostState>,
+    status: watch::Sender<GovernorStatus>,
+}
+
+impl fmt::Debug for Governor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Governor")
+            .field("status", &*self.status.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+struct HostState {
+    limits: HostLimits,
+    book: Mutex<HostBook>,
+}
+
+struct HostBook {
+    host_window: Option<Window>,
+    lanes: Vec<(&'static str, Window)>,
+    last_start: Option<Instant>,
+    block: Option<Block>,
+    phase: HostPhase,
+    next_id: u64,
+    charged: u64,
+}
+
+/// A 429 pause or a 418 ban: no call before `until`.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    banned: bool,
+    until: Instant,
+}
+
+impl Governor {
+    /// A governor with the documented limits of every host.
+    pub fn documented() -> Arc<Governor> {
+        Governor::new(GovernorLimits::documented())
+    }
+
+    pub fn new(limits: GovernorLimits) -> Arc<Governor> {
+        let hosts = limits
+            .0
+            .into_iter()
+            .map(|(host, limits)| {
+                let book = HostBook {
+                    host_window: limits.budget.map(Window::new),
+                    lanes: limits
+                        .lanes
+                        .iter()
+                        .map(|&(lane, budget)| (lane, Window::new(budget)))
+                        .collect(),
+                    last_start: None,
+                    block: None,
+                    phase: HostPhase::Open,
+                    next_id: 0,
+                    charged: 0,
+                };
+                (
+                    host,
+                    HostState {
+                        limits,
+                        book: Mutex::new(book),
+                    },
+                )
+            })
+            .collect();
+        let (status, _) = watch::channel(GovernorStatus::all_open());
+        Arc::new(Governor { hosts, status })
+    }
+
+    /// The gate of one host: what its clients wait on.
+    pub fn gate(self: &Arc<Self>, host: Host) -> HostGate {
+        HostGate {
+            governor: self.clone(),
+            host,
+        }
+    }
+
+    /// Every host's status from now on (the receiver starts at the current one).
+    pub fn subscribe(&self) -> watch::Receiver<GovernorStatus> {
+        self.status.subscribe()
+    }
+
+    /// Every host's status now.
+    pub fn status(&self) -> GovernorStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn limits(&self, host: Host) -> &HostLimits {
+        &self.state(host).limits
+    }
+
+    fn state(&self, host: Host) -> &HostState {
+        &self.hosts[&host]
+    }
+
+    fn book(&self, host: Host) -> MutexGuard<'_, HostBook> {
+        self.state(host)
+            .book
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a phase change and publishes it (and logs it) when it is one.
+    fn set_phase(&self, host: Host, book: &mut HostBook, phase: HostPhase, wait: Duration) {
+        let changed = book.phase != phase;
+        // A longer block than the one published is news too.
+        let extended = matches!(phase, HostPhase::RateLimited | HostPhase::Banned);
+        if !changed && !extended {
+            return;
+        }
+        book.phase = phase;
+        let status = HostStatus::waiting(host, phase, wait);
+        match phase {
+            HostPhase::Open | HostPhase::Throttled => {
+                tracing::info!("[RATE-LIMIT] {}", status.line)
+            }
+            _ => tracing::warn!("[RATE-LIMIT] {}", status.line),
+        }
+        self.status.send_modify(|all| {
+            if let Some(slot) = all.hosts.iter_mut().find(|s| s.host == host) {
+                *slot = status;
+            }
+        });
+    }
+}
+
+/// One host of a governor: clients hold one and wait on it before every
+/// request. Cloning is cheap; clones share the host's budget.
+#[derive(Clone)]
+pub struct HostGate {
+    governor: Arc<Governor>,
+    host: Host,
+}
+
+impl fmt::Debug for HostGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HostGate({})", self.host)
+    }
+}
+
+impl HostGate {
+    pub fn host(&self) -> Host {
+        self.host
+    }
+
+    pub fn governor(&self) -> &Arc<Governor> {
+        &self.governor
+    }
+
+    pub fn limits(&self) -> &HostLimits {
+        self.governor.limits(self.host)
+    }
+
+    /// Waits until a request of `cost` may be sent and counts it. Fails at
+    /// once, sending nothing, when the host is paused or banned for longer
+    /// than `max_wait`.
+    pub async fn acquire(&self, cost: Cost, max_wait: Duration) -> Result<Permit, SourceError> {
+        loop {
+            let wait = {
+                let mut book = self.governor.book(self.host);
+                let now = Instant::now();
+                match self.blocked_for(&mut book, now) {
+                    Some((banned, remaining)) if remaining > max_wait => {
+                        return Err(self.refusal(banned, remaining, max_wait));
+                    }
+                    Some((_, remaining)) => remaining,
+                    None => {
+                        let wait = self.budget_wait(&mut book, cost, now);
+                        if wait.is_zero() {
+                            let id = self.record(&mut book, cost, now);
+                            self.governor
+                                .set_phase(self.host, &mut book, HostPhase::Open, wait);
+                            return Ok(Permit {
+                                gate: self.clone(),
+                                id,
+                            });
+                        }
+                        if wait >= VISIBLE_THROTTLE {
+                            self.governor.set_phase(
+                                self.host,
+                                &mut book,
+                                HostPhase::Throttled,
+                                wait,
+                            );
+                        }
+                        wait
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The host answered 429: every caller waits `wait` from now.
+    pub fn rate_limited(&self, wait: Duration) {
+        self.block(false, wait);
+    }
+
+    /// The host banned this IP (418): no call for `wait` from now.
+    pub fn banned(&self, wait: Duration) {
+        self.block(true, wait);
+    }
+
+    /// Weight learnt only from a response (Hyperliquid charges per candle
+    /// returned): counted now, possibly beyond the budget (later calls wait).
+    pub fn charge(&self, weight: u32) {
+        if weight == 0 {
+            return;
+        }
+        let mut book = self.governor.book(self.host);
+        let now = Instant::now();
+        let id = book.next_id;
+        book.next_id += 1;
+        book.charged += u64::from(weight);
+        if let Some(window) = &mut book.host_window {
+            window.record(id, weight, now);
+        }
+    }
+
+    /// Weight counted in the host's current window.
+    pub fn used(&self) -> u64 {
+        let mut book = self.governor.book(self.host);
+        let now = Instant::now();
+        book.host_window.as_mut().map_or(0, |w| w.used(now))
+    }
+
+    /// Weight charged since the governor was built (retries included).
+    pub fn charged(&self) -> u64 {
+        self.governor.book(self.host).charged
+    }
+
+    /// Whether (and for how long) the host is closed to calls at `now`;
+    /// clears a block that has ended.
+    fn blocked_for(&self, book: &mut HostBook, now: Instant) -> Option<(bool, Duration)> {
+        match book.block {
+            Some(block) if block.until > now => Some((block.banned, block.until - now)),
+            Some(_) => {
+                book.block = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn budget_wait(&self, book: &mut HostBook, cost: Cost, now: Instant) -> Duration {
+        let spacing = self.limits().min_spacing;
+        let for_spacing = book.last_start.map_or(Duration::ZERO, |last| {
+            (last + spacing).saturating_duration_since(now)
+        });
+        let for_host = book
+            .host_window
+            .as_mut()
+            .map_or(Duration::ZERO, |w| w.wait_needed(cost.weight, now));
+        let for_lane = cost
+            .lane
+            .and_then(|lane| book.lanes.iter_mut().find(|(name, _)| *name == lane))
+            .map_or(Duration::ZERO, |(_, w)| w.wait_needed(cost.weight, now));
+        for_spacing.max(for_host).max(for_lane)
+    }
+
+    fn record(&self, book: &mut HostBook, cost: Cost, now: Instant) -> u64 {
+        let id = book.next_id;
+        book.next_id += 1;
+        book.charged += u64::from(cost.weight);
+        book.last_start = Some(now);
+        if let Some(window) = &mut book.host_window {
+            window.record(id, cost.weight, now);
+        }
+        if let Some((_, window)) = cost
+            .lane
+            .and_then(|lane| book.lanes.iter_mut().find(|(name, _)| *name == lane))
+        {
+            window.record(id, cost.weight, now);
+        }
+        id
+    }
+
+    fn block(&self, banned: bool, wait: Duration) {
+        let mut book = self.governor.book(self.host);
+        let now = Instant::now();
+        let asked = Block {
+            banned,
+            until: now + wait,
+        };
+        // A ban is never shortened by a pause, nor a pause by a shorter one.
+        let block = match book.block.filter(|old| old.until > now) {
+            Some(old) if old.until >= asked.until && (old.banned || !banned) => return,
+            Some(old) => Block {
+                banned: old.banned || banned,
+                until: old.until.max(asked.until),
+            },
+            None => asked,
+        };
+        book.block = Some(block);
+        let phase = if block.banned {
+            HostPhase::Banned
+        } else {
+            HostPhase::RateLimited
+        };
+        self.governor
+            .set_phase(self.host, &mut book, phase, block.until - now);
+    }
+
+    fn refusal(&self, banned: bool, wait: Duration, max_wait: Duration) -> SourceError {
+        let api = self.host.api();
+        if banned {
+            SourceError::Banned {
+                api,
+                wait_secs: wait.as_secs_f64().ceil() as u64,
+                max_secs: max_wait.as_secs(),
+            }
+        } else {
+            SourceError::rate_limited(api, wait, max_wait)
+        }
+    }
+
+    /// The response of a permit's request arrived.
+    fn finished(&self, id: u64, headers: Option<&HeaderMap>) {
+        let mut book = self.governor.book(self.host);
+        let now = Instant::now();
+        if let Some(window) = &mut book.host_window {
+            window.restamp(id, now);
+        }
+        for (_, window) in &mut book.lanes {
+            window.restamp(id, now);
+        }
+        let server_count =
+            self.limits()
+                .used_weight_header
+                .zip(headers)
+                .and_then(|(name, headers)| {
+                    headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok()
+                });
+        if let (Some(server), Some(window)) = (server_count, &mut book.host_window) {
+            let local = window.used(now);
+            if server > local {
+                let extra = u32::try_from(server - local).unwrap_or(u32::MAX);
+                let id = book.next_id;
+                book.next_id += 1;
+                if let Some(window) = &mut book.host_window {
+                    window.record(id, extra, now);
+                }
+            }
+        }
+    }
+}
+
+/// The right to send one request; [`Permit::finish`] it with the response.
+#[must_use = "finish the permit when the response arrives"]
+pub struct Permit {
+    gate: HostGate,
+    id: u64,
+}
+
+impl Permit {
+    /// The response (or the failure) arrived: the call is counted from now,
+    /// and the server's used-weight header, when the host sends one,
+    /// corrects the local count.
+    pub fn finish(self, headers: Option<&HeaderMap>) {
+        self.gate.finished(self.id, headers);
+    }
+}
+
+/// Weight spent inside a sliding window. Entries are restamped when their
+/// response arrives, so they are not kept in time order.
+#[derive(Debug)]
+struct Window {
+    budget: Budget,
+    spent: Vec<Spent>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Spent {
+    id: u64,
+    at: Instant,
+    weight: u32,
+}
+
+impl Window {
+    fn new(budget: Budget) -> Window {
+        Window {
+            budget,
+            spent: Vec::new(),
+        }
+    }
+
+    fn forget_expired(&mut self, now: Instant) {
+        let window = self.budget.window;
+        self.spent.retain(|s| s.at + window > now);
+    }
+
+    fn used(&mut self, now: Instant) -> u64 {
+        self.forget_expired(now);
+        self.spent.iter().map(|s| u64::from(s.weight)).sum()
+    }
+
+    /// How long from `now` until `weight` more fits; a weight above the
+    /// budget is clamped (it could never fit otherwise).
+    fn wait_needed(&mut self, weight: u32, now: Instant) -> Duration {
+        let limit = u64::from(self.budget.weight.max(1));
+        let weight = u64::from(weight).min(limit);
+        let mut used = self.used(now);
+        if used + weight <= limit {
+            return Duration::ZERO;
+        }
+        let mut expiries: Vec<(Instant, u32)> = self
+            .spent
+            .iter()
+            .map(|s| (s.at + self.budget.window, s.weight))
+            .collect();
+        expiries.sort_by_key(|&(at, _)| at);
+        for (expiry, w) in expiries {
+            used -= u64::from(w);
+            if used + weight <= limit {
+                return expiry.saturating_duration_since(now);
+            }
+        }
+        Duration::ZERO
+    }
+
+    fn record(&mut self, id: u64, weight: u32, at: Instant) {
+        self.spent.push(Spent { id, at, weight });
+    }
+
+    fn restamp(&mut self, id: u64, at: Instant) {
+        for spent in self.spent.iter_mut().filter(|s| s.id == id) {
+            spent.at = spent.at.max(at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// One call that waits as long as the budget needs and gets its response at once.
+    async fn call(gate: &HostGate, cost: Cost) {
+        gate.acquire(cost, Duration::ZERO)
+            .await
+            .expect("no pause or ban")
+            .finish(None);
+    }
+
+    fn governor_with(host: Host, limits: HostLimits) -> Arc<Governor> {
+        Governor::new(GovernorLimits::documented().with(host, limits))
+    }
+
+    #[test]
+    fn a_full_window_waits_until_enough_weight_expires() {
+        let t0 = Instant::now();
+        let secs = Duration::from_secs;
+        let mut window = Window::new(Budget::per(40, secs(60)));
+        window.record(0, 20, t0);
+        window.record(1, 15, t0 + secs(10));
+        assert_eq!(window.wait_needed(5, t0 + secs(11)), Duration::ZERO);
+        // 35 used: 20 more needs the first 20 to leave, at t0 + 60 s.
+        assert_eq!(window.wait_needed(20, t0 + secs(11)), secs(49));
+        // 30 more needs both entries gone: t0 + 70 s.
+        assert_eq!(window.wait_needed(30, t0 + secs(11)), secs(59));
+        assert_eq!(
+            window.used(t0 + secs(60)),
+            15,
+            "the first entry leaves exactly at the window"
+        );
+    }
+
+    #[test]
+    fn oversized_requests_are_clamped_to_the_budget() {
+        let t0 = Instant::now();
+        let mut window = Window::new(Budget::per(10, Duration::from_secs(1)));
+        assert_eq!(window.wait_needed(25, t0), Duration::ZERO);
+        window.record(0, 10, t0);
+        assert_eq!(window.wait_needed(25, t0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn restamp_moves_an_entry_forward_only_and_out_of_order() {
+        let t0 = Instant::now();
+        let mut window = Window::new(Budget::per(10, Duration::from_secs(1)));
+        window.record(0, 5, t0);
+        window.record(1, 5, t0 + 100 * MS);
+        // The older request's response arrives last.
+        window.restamp(0, t0 + 300 * MS);
+        window.restamp(1, t0 + 200 * MS);
+        assert_eq!(window.wait_needed(5, t0 + 500 * MS), 700 * MS);
+        assert_eq!(window.wait_needed(10, t0 + 500 * MS), 800 * MS);
+        window.restamp(0, t0);
+        assert_eq!(window.wait_needed(5, t0 + 500 * MS), 700 * MS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spent_budget_waits_for_its_oldest_weight_to_leave_the_window() {
+        let governor = governor_with(
+            Host::MexcSpot,
+            HostLimits::budget(Budget::per(10, 200 * MS)),
+        );
+        let gate = governor.gate(Host::MexcSpot);
+        let start = Instant::now();
+        call(&gate, Cost::weight(10)).await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "a fresh budget serves at once"
+        );
+        call(&gate, Cost::weight(5)).await;
+        assert_eq!(start.elapsed(), 200 * MS);
+        assert_eq!(gate.charged(), 15);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn weight_charged_after_the_response_delays_the_next_call() {
+        let governor = governor_with(
+            Host::Hyperliquid,
+            HostLimits::budget(Budget::per(10, Duration::from_secs(10))),
+        );
+        let gate = governor.gate(Host::Hyperliquid);
+        gate.charge(15);
+        assert_eq!(gate.used(), 15, "in debt beyond the budget");
+        let start = Instant::now();
+        call(&gate, Cost::weight(1)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn request_starts_are_spaced() {
+        let governor = governor_with(
+            Host::Coinalyze,
+            HostLimits {
+                min_spacing: 60 * MS,
+                ..HostLimits::budget(Budget::per(100, Duration::from_secs(1)))
+            },
+        );
+        let gate = governor.gate(Host::Coinalyze);
+        let start = Instant::now();
+        for _ in 0..3 {
+            call(&gate, Cost::weight(1)).await;
+        }
+        assert_eq!(start.elapsed(), 120 * MS);
+        assert_eq!(gate.used(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lane_budget_binds_only_its_endpoint() {
+        let governor = Governor::documented();
+        let gate = governor.gate(Host::MexcFutures);
+        let start = Instant::now();
+        let detail = Cost::on_lane(MEXC_CONTRACT_DETAIL, 1);
+        call(&gate, detail).await;
+        call(&gate, Cost::weight(1)).await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "klines do not wait for detail's lane"
+        );
+        call(&gate, detail).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(5), "detail: 1 per 5 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_caller_and_a_long_one_refuses_at_once() {
+        let governor = Governor::documented();
+        let gate = governor.gate(Host::BinanceFutures);
+        gate.rate_limited(Duration::from_secs(14));
+        let status = governor.status();
+        let futures = status.get(Host::BinanceFutures);
+        assert_eq!(futures.phase, HostPhase::RateLimited);
+        assert_eq!(
+            futures.line,
+            "BINANCE futures rate-limited, resuming in 14 s"
+        );
+        assert!(futures.resumes_at_ms.is_some());
+        assert_eq!(
+            status.waits().map(|s| s.host).collect::<Vec<_>>(),
+            vec![Host::BinanceFutures],
+            "other hosts are open"
+        );
+
+        let impatient = gate
+            .acquire(Cost::weight(1), Duration::from_secs(5))
+            .await
+            .err()
+            .expect("a 14 s pause is longer than 5 s");
+        assert!(
+            matches!(
+                impatient,
+                SourceError::RateLimited {
+                    wait_secs: 14,
+                    max_secs: 5,
+                    ..
+                }
+            ),
+            "{impatient}"
+        );
+        let start = Instant::now();
+        let other = gate.clone();
+        let waiting = tokio::spawn(async move {
+            other
+                .acquire(Cost::weight(1), Duration::from_secs(60))
+                .await
+                .map(|p| p.finish(None))
+        });
+        waiting.await.unwrap().unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(14));
+        assert_eq!(
+            governor.status().get(Host::BinanceFutures).phase,
+            HostPhase::Open,
+            "the first call after the pause reopens the host"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ban_is_never_shortened_by_a_pause() {
+        let governor = Governor::documented();
+        let gate = governor.gate(Host::MexcSpot);
+        gate.banned(Duration::from_secs(300));
+        gate.rate_limited(Duration::from_secs(10));
+        let status = governor.status();
+        let mexc = status.get(Host::MexcSpot);
+        assert_eq!(mexc.phase, HostPhase::Banned);
+        assert!(
+            mexc.line.starts_with("MEXC spot banned this IP"),
+            "{}",
+            mexc.line
+        );
+        assert!(mexc.line.ends_with("resuming in 300 s"), "{}", mexc.line);
+        let refused = gate
+            .acquire(Cost::weight(1), Duration::from_secs(120))
+            .await
+            .err()
+            .expect("banned");
+        assert!(
+            matches!(refused, SourceError::Banned { wait_secs: 300, .. }),
+            "{refused}"
+        );
+        tokio::time::advance(Duration::from_secs(300)).await;
+        gate.acquire(Cost::weight(1), Duration::ZERO)
+            .await
+            .expect("the ban is over")
+            .finish(None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_used_weight_header_only_raises_the_count() {
+        let governor = Governor::documented();
+        let gate = governor.gate(Host::BinanceFutures);
+        let mut headers = HeaderMap::new();
+        headers.insert(BINANCE_USED_WEIGHT, "2395".parse().unwrap());
+        gate.acquire(Cost::weight(10), Duration::ZERO)
+            .await
+            .unwrap()
+            .finish(Some(&headers));
+        assert_eq!(gate.used(), 2395, "the server counts more: it is right");
+        let start = Instant::now();
+        headers.insert(BINANCE_USED_WEIGHT, "3".parse().unwrap());
+        gate.acquire(Cost::weight(10), Duration::ZERO)
+            .await
+            .unwrap()
+            .finish(Some(&headers));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(60),
+            "2395 + 10 > 2400: the next call waits for the minute to pass"
+        );
+        assert_eq!(gate.used(), 10, "a lower header lowers nothing");
+    }
+}
