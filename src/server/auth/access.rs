@@ -89,16 +89,21 @@ impl AccessTable {
         } else {
             method
         };
-        let exact = self.routes.iter().filter(|r| r.path == path);
-        let patterns = self
-            .routes
-            .iter()
-            .filter(|r| r.path.contains('{') && path_matches(&r.path, path));
-        // Static paths win over patterns (as in the router); the first
-        // pattern in the list wins over later ones.
-        let mut candidates = exact.chain(patterns).peekable();
-        if candidates.peek().is_some() {
+        // Static paths win over patterns (as in the router: a static path
+        // with another method is a 405 there, not the pattern's); the first
+        // matching pattern in the list wins over later ones.
+        let exact: Vec<&RouteAccess> = self.routes.iter().filter(|r| r.path == path).collect();
+        let candidates = if exact.is_empty() {
+            self.routes
+                .iter()
+                .filter(|r| r.path.contains('{') && path_matches(&r.path, path))
+                .collect()
+        } else {
+            exact
+        };
+        if !candidates.is_empty() {
             return candidates
+                .into_iter()
                 .find(|r| r.method.as_ref().is_none_or(|m| m == method))
                 .map_or(Access::Owner, |r| r.access);
         }
