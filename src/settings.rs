@@ -522,6 +522,108 @@ mod tests {
         );
     }
 
+    #[test]
+    fn auth_comes_from_its_table_the_overrides_and_the_owner_token() {
+        let hash = crate::server::auth::hash_password("long enough").unwrap();
+        let text =
+            format!("[auth]\npassword_hash = \"{hash}\"\nsession_hours = 2\ntrust_proxy = true\n");
+        let (_dir, configured) = store(
+            Some(&text),
+            &[
+                ("QUANTPRO_OWNER_TOKEN", "a-token-of-more-than-twenty"),
+                ("QUANTPRO_AUTH__TRUST_LOOPBACK", "false"),
+            ],
+        );
+        let auth = configured.load().unwrap().auth;
+        assert_eq!(auth.password_hash.as_ref().unwrap().expose(), hash);
+        assert_eq!(
+            auth.owner_token.unwrap().expose(),
+            "a-token-of-more-than-twenty"
+        );
+        assert_eq!(auth.session_ttl, Duration::from_secs(7200));
+        assert!(auth.trust_proxy);
+        assert!(!auth.trust_loopback);
+        assert!(!format!("{:?}", auth.password_hash).contains("argon2"));
+
+        let (_dir, empty) = store(None, &[]);
+        assert_eq!(empty.load().unwrap().auth, AuthSettings::default());
+        assert!(AuthSettings::default().trust_loopback);
+    }
+
+    #[test]
+    fn unusable_auth_values_are_refused_without_showing_them() {
+        // (file, environment, expected message)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 5] = [
+            (
+                "[auth]\npassword_hash = \"hunter2\"\n",
+                &[],
+                "is not an argon2 hash (PHC string); set it with `quantpro set-password`",
+            ),
+            (
+                "[auth]\nsession_hours = 0\n",
+                &[],
+                "'auth.session_hours' must be above 0",
+            ),
+            (
+                "[auth]\npasword_hash = \"x\"\n",
+                &[],
+                "unknown field `pasword_hash`",
+            ),
+            (
+                "",
+                &[("QUANTPRO_OWNER_TOKEN", "short-token")],
+                "QUANTPRO_OWNER_TOKEN must have at least 20 characters",
+            ),
+            (
+                "",
+                &[("QUANTPRO_AUTH__TRUST_PROXY", "yes")],
+                "QUANTPRO_AUTH__TRUST_PROXY must be true or false",
+            ),
+        ];
+        for (text, env, expected) in cases {
+            let (_dir, store) = store(Some(text), env);
+            let err = store.load().unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "'{err}' should contain '{expected}'"
+            );
+            assert!(
+                !err.contains("hunter2") && !err.contains("short-token"),
+                "{err}"
+            );
+        }
+        // A broken line quoting a hash: the error names the place, not the hash.
+        let (_dir, store) = store(
+            Some("[auth]\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA\n"),
+            &[],
+        );
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.contains("is not a valid configuration"), "{err}");
+        assert!(!err.contains("c2FsdA"), "{err}");
+    }
+
+    #[test]
+    fn the_password_hash_is_saved_with_the_other_tables_kept() {
+        let (_dir, store) = store(
+            Some("[v2]\nmin_oi_z = 1.5\n\n[auth]\nsession_hours = 3\n"),
+            &[],
+        );
+        let hash = crate::server::auth::hash_password("long enough").unwrap();
+        store.save_password_hash(&hash).unwrap();
+        let settings = store.load().unwrap();
+        assert_eq!(settings.auth.password_hash.unwrap().expose(), hash);
+        assert_eq!(settings.auth.session_ttl, Duration::from_secs(3 * 3600));
+        assert_eq!(settings.scanner.v2.min_oi_z, 1.5);
+        // The scanner's Save keeps the hash.
+        store.save_scanner(&settings.scanner).unwrap();
+        assert!(store.load().unwrap().auth.password_hash.is_some());
+
+        std::fs::write(store.path(), "[auth\n").unwrap();
+        assert!(store.save_password_hash(&hash).is_err());
+        assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "[auth\n");
+    }
+
     fn store_with_env(env: &[(&str, &str)]) -> (tempfile::TempDir, SettingsStore) {
         store(None, env)
     }

@@ -428,7 +428,7 @@ async fn a_signed_in_owner_acts_with_the_csrf_token_of_the_page_and_signs_out() 
         builder.send()
     };
     let same_site = ("sec-fetch-site", "same-origin".to_string());
-    let missing = put_config(&[same_site.clone()]).await.unwrap();
+    let missing = put_config(std::slice::from_ref(&same_site)).await.unwrap();
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     assert!(json(missing).await["error"]
         .as_str()
@@ -674,42 +674,33 @@ async fn without_a_password_this_machine_is_the_owner_and_nothing_else_is() {
         }
         builder.send()
     };
-    assert_eq!(
-        put(&[]).await.unwrap().status(),
-        StatusCode::OK,
-        "a local script"
-    );
-    assert_eq!(
-        put(&[("sec-fetch-site", "same-origin")])
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        put(&[("sec-fetch-site", "cross-site")])
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::FORBIDDEN,
-        "another site's page in the local browser"
-    );
-    assert_eq!(
-        put(&[("host", "rebound.evil.example")])
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::UNAUTHORIZED,
-        "a foreign host name (DNS rebinding) is a viewer"
-    );
-    assert_eq!(
-        put(&[("x-forwarded-for", "203.0.113.50")])
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::UNAUTHORIZED,
-        "a local proxy relaying a visitor"
-    );
+    type Headers = &'static [(&'static str, &'static str)];
+    let cases: [(Headers, StatusCode, &str); 5] = [
+        (&[], StatusCode::OK, "a local script"),
+        (
+            &[("sec-fetch-site", "same-origin")],
+            StatusCode::OK,
+            "the local browser's own page",
+        ),
+        (
+            &[("sec-fetch-site", "cross-site")],
+            StatusCode::FORBIDDEN,
+            "another site's page in the local browser",
+        ),
+        (
+            &[("host", "rebound.evil.example")],
+            StatusCode::UNAUTHORIZED,
+            "a foreign host name (DNS rebinding) is a viewer",
+        ),
+        (
+            &[("x-forwarded-for", "203.0.113.50")],
+            StatusCode::UNAUTHORIZED,
+            "a local proxy relaying a visitor",
+        ),
+    ];
+    for (headers, expected, why) in cases {
+        assert_eq!(put(headers).await.unwrap().status(), expected, "{why}");
+    }
     let page = client
         .get(format!("{base}/"))
         .send()

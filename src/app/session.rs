@@ -160,6 +160,8 @@ mod owner_client {
         type Request = BrowserRequest;
         type Response = BrowserResponse;
 
+        // Not an `async fn`: the token is read when the call is made.
+        #[allow(clippy::manual_async_fn)]
         fn send(req: BrowserRequest) -> impl Future<Output = Result<BrowserResponse, E>> + Send {
             #[cfg(not(feature = "ssr"))]
             if let Some(token) = super::Visitor::current().csrf_token() {

@@ -100,9 +100,10 @@ impl Sessions {
     }
 }
 
-/// The `Set-Cookie` value that hands `session` to the browser.
-pub fn session_cookie(session: &Session, secure: bool) -> HeaderValue {
-    cookie(&session.id, session.remaining().as_secs(), secure)
+/// The `Set-Cookie` value that hands a session of `max_age` (the store's
+/// ttl) to the browser.
+pub fn session_cookie(session: &Session, max_age: Duration, secure: bool) -> HeaderValue {
+    cookie(&session.id, max_age.as_secs(), secure)
 }
 
 /// The `Set-Cookie` value that makes the browser forget its session cookie.
@@ -168,7 +169,7 @@ mod tests {
     async fn cookies_carry_the_flags_and_parse_back() {
         let sessions = Sessions::new(Duration::from_secs(7200));
         let session = sessions.start();
-        let plain = session_cookie(&session, false);
+        let plain = session_cookie(&session, sessions.ttl(), false);
         assert_eq!(
             plain.to_str().unwrap(),
             format!(
@@ -176,7 +177,7 @@ mod tests {
                 session.id
             )
         );
-        assert!(session_cookie(&session, true)
+        assert!(session_cookie(&session, sessions.ttl(), true)
             .to_str()
             .unwrap()
             .ends_with("; Secure"));

@@ -87,9 +87,10 @@ pub async fn sign_in(
     let session = auth.sessions.start();
     tracing::info!("[AUTH] owner signed in from {}", client.ip);
     let mut response = see_other(next);
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, session_cookie(&session, client.tls));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(&session, auth.sessions.ttl(), client.tls),
+    );
     response
 }
 
