@@ -37,13 +37,15 @@ pub const SIGN_IN_LIMIT: RateRule = RateRule {
 };
 
 /// The per-client limit of a costly action, for the owner too: a scan reads
-/// every candle file (3 at once, then one per 20 s); an AI analysis spends
-/// the owner's Gemini quota (5 at once, then one per minute).
+/// every candle file (10 at once, then one per 6 s; only one runs at a
+/// time anyway); an AI analysis spends the owner's Gemini quota (5 at once,
+/// then one per minute). Only requests that succeed count (a refused or
+/// conflicting one gets its token back).
 pub fn costly_limit(action: CostlyAction) -> RateRule {
     match action {
         CostlyAction::Scan => RateRule {
-            burst: 3,
-            refill: Duration::from_secs(20),
+            burst: 10,
+            refill: Duration::from_secs(6),
         },
         CostlyAction::AiAnalysis => RateRule {
             burst: 5,
@@ -230,7 +232,8 @@ impl AuthGate {
             && client.host.as_deref().is_some_and(is_loopback_host)
     }
 
-    /// Whether `identity` may send this request to a route of `access`.
+    /// Whether `identity` may send this request to a route of `access`; for
+    /// a costly action, the action whose token it took.
     pub fn admit(
         &self,
         method: &Method,
@@ -238,7 +241,7 @@ impl AuthGate {
         client: &Client,
         identity: &Identity,
         access: Access,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<CostlyAction>, ApiError> {
         let changes = !matches!(
             *method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -247,7 +250,7 @@ impl AuthGate {
             same_origin(headers, client).map_err(ApiError::CrossSite)?;
         }
         if !access.needs_owner() {
-            return Ok(());
+            return Ok(None);
         }
         match identity {
             Identity::Viewer => return Err(ApiError::SignInRequired),
@@ -261,15 +264,21 @@ impl AuthGate {
             }
             _ => {}
         }
-        if let Access::Costly(action) = access {
-            self.costly(action)
-                .try_take(client.ip)
-                .map_err(|retry_after| ApiError::RateLimited {
-                    what: action.label(),
-                    retry_after,
-                })?;
-        }
-        Ok(())
+        let Access::Costly(action) = access else {
+            return Ok(None);
+        };
+        self.costly(action)
+            .try_take(client.ip)
+            .map_err(|retry_after| ApiError::RateLimited {
+                what: action.label(),
+                retry_after,
+            })?;
+        Ok(Some(action))
+    }
+
+    /// Gives back the token of a costly request that did not succeed.
+    fn refund(&self, action: CostlyAction, client: IpAddr) {
+        self.costly(action).refund(client);
     }
 }
 
@@ -342,25 +351,32 @@ pub async fn enforce(State(guard): State<Guard>, mut request: Request, next: Nex
         Err(refusal) => return refused(&request, &client, refusal),
     };
     let access = guard.table.access(request.method(), request.uri().path());
-    if let Err(refusal) = guard.auth.admit(
+    let admitted = guard.auth.admit(
         request.method(),
         request.headers(),
         &client,
         &identity,
         access,
-    ) {
-        let mut response = refused(&request, &client, refusal);
-        if stale_cookie {
-            clear_session_cookie(&mut response, client.tls);
+    );
+    let costly = match admitted {
+        Ok(costly) => costly,
+        Err(refusal) => {
+            let mut response = refused(&request, &client, refusal);
+            if stale_cookie {
+                clear_session_cookie(&mut response, client.tls);
+            }
+            return response;
         }
-        return response;
-    }
+    };
     let owner = identity.is_owner();
-    let tls = client.tls;
+    let (tls, ip) = (client.tls, client.ip);
     request.extensions_mut().insert(identity.visitor());
     request.extensions_mut().insert(identity);
     request.extensions_mut().insert(client);
     let mut response = next.run(request).await;
+    if let Some(action) = costly.filter(|_| !response.status().is_success()) {
+        guard.auth.refund(action, ip);
+    }
     if stale_cookie && !response.headers().contains_key(header::SET_COOKIE) {
         clear_session_cookie(&mut response, tls);
     }

@@ -89,6 +89,14 @@ impl ClientLimiter {
         })
     }
 
+    /// Gives back a token taken for a request that did nothing (refused as
+    /// invalid, or a conflict): only what was done counts.
+    pub fn refund(&self, client: IpAddr) {
+        self.with_bucket(client, |bucket, rule| {
+            bucket.tokens = (bucket.tokens + 1.0).min(f64::from(rule.burst));
+        });
+    }
+
     /// Takes a token even if none is left (a failed sign-in counts always).
     pub fn charge(&self, client: IpAddr) {
         self.with_bucket(client, |bucket, _| {
@@ -198,6 +206,28 @@ mod tests {
             limiter.check(client),
             Ok(()),
             "one failure forgiven per minute"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refund_gives_back_one_token_up_to_the_burst() {
+        let limiter = ClientLimiter::new(RULE);
+        let client = ip("192.0.2.9");
+        for _ in 0..3 {
+            limiter.try_take(client).unwrap();
+        }
+        limiter.refund(client);
+        assert_eq!(limiter.try_take(client), Ok(()));
+        assert!(limiter.try_take(client).is_err());
+        for _ in 0..10 {
+            limiter.refund(client);
+        }
+        for _ in 0..3 {
+            assert_eq!(limiter.try_take(client), Ok(()));
+        }
+        assert!(
+            limiter.try_take(client).is_err(),
+            "never more than the burst"
         );
     }
 
