@@ -1,5 +1,6 @@
 //! The `quantpro` binary: the command line (serve, watch, scan, fetch,
-//! indicators, bench, demo-data) and nothing else; each command calls into
+//! indicators, bench, demo-data, set-password) and nothing else; each
+//! command calls into
 //! the library.
 
 use anyhow::Context;
@@ -47,6 +48,15 @@ enum Command {
     Bench(BenchArgs),
     /// Generate the synthetic sample data set (random-walk candles).
     DemoData(DemoArgs),
+    /// Set the owner's password (asked twice on a terminal, else one line
+    /// of standard input); its argon2 hash is stored in the config file.
+    SetPassword(SetPasswordArgs),
+}
+
+#[derive(Args)]
+struct SetPasswordArgs {
+    #[arg(long, env = "QUANTPRO_CONFIG", default_value = "quantpro.toml")]
+    config: PathBuf,
 }
 
 #[derive(Args)]
@@ -156,6 +166,7 @@ fn main() -> anyhow::Result<()> {
             print_to_stdout(&json)
         }
         Some(Command::Bench(args)) => run_bench(args),
+        Some(Command::SetPassword(args)) => set_password(args),
         Some(Command::DemoData(args)) => {
             let files = generate_demo_data(&args.data_dir, args.symbols)?;
             println!(
@@ -190,7 +201,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let (pipeline, live) = pipeline_and_live(args)?;
-        let state = AppState::new(leptos_options, pipeline);
+        let state = AppState::new(leptos_options, pipeline)?;
         let state = match live {
             Some(live) => state.with_live(live),
             None => state,
@@ -277,6 +288,38 @@ fn pipeline_and_live(
         .map(|universe| LiveLoop::build(pipeline.clone(), universe).map(Arc::new))
         .transpose()?;
     Ok((pipeline, live))
+}
+
+/// Reads the new password (twice, without echo, on a terminal; one line of
+/// standard input otherwise) and stores its hash; the password and the hash
+/// are never printed.
+fn set_password(args: SetPasswordArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New owner password: ")?;
+        let second = rpassword::prompt_password("Repeat it: ")?;
+        if first != second {
+            return Err(server::auth::PasswordError::Mismatch.into());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    let hash = server::auth::hash_password(&password)?;
+    let env = Environment::capture(Path::new(".env"))?;
+    let overridden = env.get("QUANTPRO_AUTH__PASSWORD_HASH").is_some();
+    SettingsStore::new(&args.config, env).save_password_hash(&hash)?;
+    println!(
+        "Owner password set: its argon2 hash is in {} ([auth] password_hash). \
+         Restart the dashboard to apply it.",
+        args.config.display()
+    );
+    if overridden {
+        println!("Note: QUANTPRO_AUTH__PASSWORD_HASH is set and wins over the file.");
+    }
+    Ok(())
 }
 
 /// The process's pipeline: settings from `quantpro.toml` and the

@@ -1,12 +1,15 @@
 //! [ssr] `quantpro.toml` and the environment, read in one place: the
 //! scanner thresholds (`model::ScannerConfig`, the sections `[legacy]`,
 //! `[breakout]`, `[v2]`, `[setup]`, `[indicators]`, `[data]`) and the
-//! server-side settings (`[sources]`: every external base URL).
+//! server-side settings (`[sources]`: every external base URL; `[auth]`:
+//! who may act on the dashboard, see `server::auth`).
 //!
 //! Each value can be overridden from the environment: `QUANTPRO_` + the
 //! section + `__` + the field, in capitals (`legacy.min_score` ->
 //! `QUANTPRO_LEGACY__MIN_SCORE`, `sources.coinalyze` ->
-//! `QUANTPRO_SOURCES__COINALYZE`). The environment is captured once per
+//! `QUANTPRO_SOURCES__COINALYZE`). The owner's token for scripts comes from
+//! the environment only (`QUANTPRO_OWNER_TOKEN`), never from the file. The
+//! environment is captured once per
 //! process ([`Environment`], the process environment over `.env`), so every
 //! entry point (CLI, dashboard, live loop) applies the same overrides.
 
@@ -14,10 +17,12 @@ use crate::atomic_file::{write_atomic, WriteError};
 use crate::model::{ConfigError, Exchange, ScannerConfig};
 use crate::sources::exchanges::Market;
 pub use crate::sources::keys::Environment;
+use crate::sources::keys::Secret;
 pub use crate::sources::urls::SourceUrls;
 use crate::sources::urls::{UrlError, URL_FIELDS};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// One market the live loop follows (`[universe] markets`): an exchange
 /// market, or the built-in simulated market.
@@ -154,6 +159,64 @@ pub struct Settings {
     pub sources: SourceUrls,
     /// `None` without a `[universe]` table.
     pub universe: Option<UniverseSettings>,
+    pub auth: AuthSettings,
+}
+
+/// The environment variable holding the owner's token for scripts
+/// (`Authorization: Bearer <token>`).
+pub const OWNER_TOKEN_VAR: &str = "QUANTPRO_OWNER_TOKEN";
+
+/// A shorter owner token is refused at start: it could be guessed.
+pub const MIN_OWNER_TOKEN_CHARS: usize = 20;
+
+/// Sessions last this long unless `auth.session_hours` says otherwise.
+pub const DEFAULT_SESSION_HOURS: f64 = 12.0;
+
+/// The longest session `auth.session_hours` may ask for (30 days).
+const MAX_SESSION_HOURS: f64 = 24.0 * 30.0;
+
+/// `[auth]` of `quantpro.toml` plus `QUANTPRO_OWNER_TOKEN`: who may act on
+/// the dashboard (`server::auth` applies it). The hash and the token are
+/// [`Secret`]s: they print as `***`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSettings {
+    /// `auth.password_hash`: the argon2 PHC string `quantpro set-password`
+    /// writes. With none, loopback requests are the owner (single-user mode).
+    pub password_hash: Option<Secret>,
+    /// `QUANTPRO_OWNER_TOKEN`: scripts send it as a bearer token.
+    pub owner_token: Option<Secret>,
+    /// `auth.session_hours`: how long a sign-in lasts.
+    pub session_ttl: Duration,
+    /// `auth.trust_proxy`: the server runs behind a reverse proxy that sets
+    /// `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host`; only
+    /// then are those headers believed (client address, TLS, host).
+    pub trust_proxy: bool,
+    /// `auth.trust_loopback`: without a password, requests from this
+    /// machine are the owner (on by default; off makes every visitor a
+    /// viewer until a password or token is set).
+    pub trust_loopback: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            password_hash: None,
+            owner_token: None,
+            session_ttl: Duration::from_secs_f64(DEFAULT_SESSION_HOURS * 3600.0),
+            trust_proxy: false,
+            trust_loopback: true,
+        }
+    }
+}
+
+/// `[auth]` as written in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSection {
+    password_hash: Option<String>,
+    session_hours: Option<f64>,
+    trust_proxy: Option<bool>,
+    trust_loopback: Option<bool>,
 }
 
 /// Why the settings could not be loaded or saved.
@@ -181,6 +244,10 @@ pub enum SettingsError {
         path: PathBuf,
         problems: Vec<String>,
     },
+    /// A value of `[auth]` or `QUANTPRO_OWNER_TOKEN` that cannot be used;
+    /// the message never contains the secret itself.
+    #[error("{0}")]
+    Auth(String),
     #[error("cannot encode the configuration as TOML: {0}")]
     Encode(String),
     #[error(transparent)]
@@ -238,8 +305,9 @@ impl SettingsStore {
                 problems,
             });
         }
-        let (mut scanner, mut sources) = self.parse(table)?;
+        let (mut scanner, mut sources, auth) = self.parse(table)?;
         self.apply_overrides(&mut scanner, &mut sources)?;
+        let auth = self.auth_settings(auth)?;
         scanner
             .validate()
             .map_err(|errors| SettingsError::Invalid {
@@ -254,6 +322,7 @@ impl SettingsStore {
             scanner,
             sources,
             universe,
+            auth,
         })
     }
 
@@ -300,7 +369,7 @@ impl SettingsStore {
         match std::fs::read_to_string(&self.path) {
             Ok(text) => toml::from_str(&text).map_err(|e| SettingsError::Syntax {
                 path: self.path.clone(),
-                message: e.to_string().trim_end().to_string(),
+                message: redact_password_hashes(e.to_string().trim_end()),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(toml::Table::new()),
             Err(source) => Err(SettingsError::Read {
@@ -310,21 +379,119 @@ impl SettingsStore {
         }
     }
 
+    /// A syntax error naming the file; a password hash quoted from the file
+    /// is blanked out.
     fn syntax(&self, e: toml::de::Error) -> SettingsError {
         SettingsError::Syntax {
             path: self.path.clone(),
-            message: e.to_string().trim_end().to_string(),
+            message: redact_password_hashes(e.to_string().trim_end()),
         }
     }
 
-    fn parse(&self, mut table: toml::Table) -> Result<(ScannerConfig, SourceUrls), SettingsError> {
+    fn parse(
+        &self,
+        mut table: toml::Table,
+    ) -> Result<(ScannerConfig, SourceUrls, AuthSection), SettingsError> {
         let sources = match table.remove("sources") {
             Some(value) => SourceUrls::deserialize(value).map_err(|e| self.syntax(e))?,
             None => SourceUrls::default(),
         };
+        let auth = match table.remove("auth") {
+            Some(value) => AuthSection::deserialize(value).map_err(|e| self.syntax(e))?,
+            None => AuthSection::default(),
+        };
         let scanner =
             ScannerConfig::deserialize(toml::Value::Table(table)).map_err(|e| self.syntax(e))?;
-        Ok((scanner, sources))
+        Ok((scanner, sources, auth))
+    }
+
+    /// `[auth]` with its overrides (`QUANTPRO_AUTH__PASSWORD_HASH`,
+    /// `QUANTPRO_AUTH__SESSION_HOURS`, `QUANTPRO_AUTH__TRUST_PROXY`,
+    /// `QUANTPRO_AUTH__TRUST_LOOPBACK`) and the owner token, checked.
+    fn auth_settings(&self, section: AuthSection) -> Result<AuthSettings, SettingsError> {
+        let defaults = AuthSettings::default();
+        let var = |key: &str| {
+            let name = env_var_name(key);
+            self.env.get(&name).map(|value| (name, value.to_string()))
+        };
+        let flag = |key: &str, saved: Option<bool>, default: bool| match var(key) {
+            Some((name, value)) => value.parse::<bool>().map_err(|_| {
+                SettingsError::Auth(format!("{name} must be true or false, got {value:?}"))
+            }),
+            None => Ok(saved.unwrap_or(default)),
+        };
+        let hours = match var("auth.session_hours") {
+            Some((name, value)) => value.parse::<f64>().map_err(|_| {
+                SettingsError::Auth(format!("{name} must be a number of hours, got {value:?}"))
+            })?,
+            None => section.session_hours.unwrap_or(DEFAULT_SESSION_HOURS),
+        };
+        if !(hours > 0.0 && hours <= MAX_SESSION_HOURS) {
+            return Err(SettingsError::Auth(format!(
+                "'auth.session_hours' must be above 0 and at most {MAX_SESSION_HOURS}, got {hours}"
+            )));
+        }
+        let password_hash = var("auth.password_hash")
+            .map(|(_, value)| value)
+            .or(section.password_hash)
+            .filter(|hash| !hash.trim().is_empty());
+        if let Some(hash) = &password_hash {
+            if !crate::server::auth::is_password_hash(hash) {
+                return Err(SettingsError::Auth(format!(
+                    "'auth.password_hash' in {} is not an argon2 hash (PHC string); \
+                     set it with `quantpro set-password`",
+                    self.path.display()
+                )));
+            }
+        }
+        let owner_token = self.env.get(OWNER_TOKEN_VAR);
+        if let Some(token) = owner_token {
+            if token.chars().count() < MIN_OWNER_TOKEN_CHARS {
+                return Err(SettingsError::Auth(format!(
+                    "{OWNER_TOKEN_VAR} must have at least {MIN_OWNER_TOKEN_CHARS} characters \
+                     (for example the output of `openssl rand -hex 32`)"
+                )));
+            }
+        }
+        Ok(AuthSettings {
+            password_hash: password_hash.map(Secret::new),
+            owner_token: owner_token.map(Secret::new),
+            session_ttl: Duration::from_secs_f64(hours * 3600.0),
+            trust_proxy: flag(
+                "auth.trust_proxy",
+                section.trust_proxy,
+                defaults.trust_proxy,
+            )?,
+            trust_loopback: flag(
+                "auth.trust_loopback",
+                section.trust_loopback,
+                defaults.trust_loopback,
+            )?,
+        })
+    }
+
+    /// Stores the owner's password hash as `auth.password_hash`, atomically,
+    /// keeping the file's other tables; a file that is not valid TOML is
+    /// left alone and reported.
+    pub fn save_password_hash(&self, hash: &str) -> Result<(), SettingsError> {
+        let mut document = self.read_table()?;
+        let auth = document
+            .entry("auth")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(auth) = auth.as_table_mut() else {
+            return Err(SettingsError::Auth(format!(
+                "'auth' in {} is not a table",
+                self.path.display()
+            )));
+        };
+        auth.insert(
+            "password_hash".to_string(),
+            toml::Value::String(hash.to_string()),
+        );
+        let text =
+            toml::to_string_pretty(&document).map_err(|e| SettingsError::Encode(e.to_string()))?;
+        write_atomic(&self.path, text.as_bytes())?;
+        Ok(())
     }
 
     fn apply_overrides(
@@ -353,6 +520,25 @@ impl SettingsStore {
         }
         Ok(())
     }
+}
+
+/// A TOML error quotes the offending line, which may be the password hash
+/// (an unterminated string, say): every argon2 hash in `message` becomes
+/// `$argon2…` so the error can be printed and logged.
+fn redact_password_hashes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("$argon2") {
+        out.push_str(&rest[..start]);
+        out.push_str("$argon2…");
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -521,6 +707,108 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn auth_comes_from_its_table_the_overrides_and_the_owner_token() {
+        let hash = crate::server::auth::hash_password("long enough").unwrap();
+        let text =
+            format!("[auth]\npassword_hash = \"{hash}\"\nsession_hours = 2\ntrust_proxy = true\n");
+        let (_dir, configured) = store(
+            Some(&text),
+            &[
+                ("QUANTPRO_OWNER_TOKEN", "a-token-of-more-than-twenty"),
+                ("QUANTPRO_AUTH__TRUST_LOOPBACK", "false"),
+            ],
+        );
+        let auth = configured.load().unwrap().auth;
+        assert_eq!(auth.password_hash.as_ref().unwrap().expose(), hash);
+        assert_eq!(
+            auth.owner_token.unwrap().expose(),
+            "a-token-of-more-than-twenty"
+        );
+        assert_eq!(auth.session_ttl, Duration::from_secs(7200));
+        assert!(auth.trust_proxy);
+        assert!(!auth.trust_loopback);
+        assert!(!format!("{:?}", auth.password_hash).contains("argon2"));
+
+        let (_dir, empty) = store(None, &[]);
+        assert_eq!(empty.load().unwrap().auth, AuthSettings::default());
+        assert!(AuthSettings::default().trust_loopback);
+    }
+
+    #[test]
+    fn unusable_auth_values_are_refused_without_showing_them() {
+        // (file, environment, expected message)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 5] = [
+            (
+                "[auth]\npassword_hash = \"hunter2\"\n",
+                &[],
+                "is not an argon2 hash (PHC string); set it with `quantpro set-password`",
+            ),
+            (
+                "[auth]\nsession_hours = 0\n",
+                &[],
+                "'auth.session_hours' must be above 0",
+            ),
+            (
+                "[auth]\npasword_hash = \"x\"\n",
+                &[],
+                "unknown field `pasword_hash`",
+            ),
+            (
+                "",
+                &[("QUANTPRO_OWNER_TOKEN", "short-token")],
+                "QUANTPRO_OWNER_TOKEN must have at least 20 characters",
+            ),
+            (
+                "",
+                &[("QUANTPRO_AUTH__TRUST_PROXY", "yes")],
+                "QUANTPRO_AUTH__TRUST_PROXY must be true or false",
+            ),
+        ];
+        for (text, env, expected) in cases {
+            let (_dir, store) = store(Some(text), env);
+            let err = store.load().unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "'{err}' should contain '{expected}'"
+            );
+            assert!(
+                !err.contains("hunter2") && !err.contains("short-token"),
+                "{err}"
+            );
+        }
+        // A broken line quoting a hash: the error names the place, not the hash.
+        let (_dir, store) = store(
+            Some("[auth]\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA\n"),
+            &[],
+        );
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.contains("is not a valid configuration"), "{err}");
+        assert!(!err.contains("c2FsdA"), "{err}");
+    }
+
+    #[test]
+    fn the_password_hash_is_saved_with_the_other_tables_kept() {
+        let (_dir, store) = store(
+            Some("[v2]\nmin_oi_z = 1.5\n\n[auth]\nsession_hours = 3\n"),
+            &[],
+        );
+        let hash = crate::server::auth::hash_password("long enough").unwrap();
+        store.save_password_hash(&hash).unwrap();
+        let settings = store.load().unwrap();
+        assert_eq!(settings.auth.password_hash.unwrap().expose(), hash);
+        assert_eq!(settings.auth.session_ttl, Duration::from_secs(3 * 3600));
+        assert_eq!(settings.scanner.v2.min_oi_z, 1.5);
+        // The scanner's Save keeps the hash.
+        store.save_scanner(&settings.scanner).unwrap();
+        assert!(store.load().unwrap().auth.password_hash.is_some());
+
+        std::fs::write(store.path(), "[auth\n").unwrap();
+        assert!(store.save_password_hash(&hash).is_err());
+        assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "[auth\n");
     }
 
     fn store_with_env(env: &[(&str, &str)]) -> (tempfile::TempDir, SettingsStore) {

@@ -198,3 +198,105 @@ fn bad_input_gives_a_clear_error_and_a_failing_exit_code() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("expected one of: MEXC, HYPERLIQUID, BINANCE"));
 }
+
+/// Runs `quantpro` with `stdin` as its standard input.
+fn quantpro_with_input(args: &[&str], cwd: &Path, stdin: &str, env: &[(&str, &str)]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quantpro"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run quantpro");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn set_password_stores_a_hash_that_verifies_and_never_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("quantpro.toml");
+    std::fs::write(&config, "[legacy]\nmin_score = 65.0\n").unwrap();
+    let config_arg = config.to_str().unwrap();
+
+    let out = quantpro_with_input(
+        &["set-password", "--config", config_arg],
+        dir.path(),
+        "short\n",
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at least 8 characters"),
+        "{out:?}"
+    );
+
+    let out = quantpro_with_input(
+        &["set-password", "--config", config_arg],
+        dir.path(),
+        "a long enough password\n",
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let printed = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains("Owner password set"), "{printed}");
+    assert!(
+        !printed.contains("$argon2") && !printed.contains("a long enough"),
+        "{printed}"
+    );
+
+    let table: toml::Table = toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(
+        table["legacy"]["min_score"].as_float(),
+        Some(65.0),
+        "other tables kept"
+    );
+    let hash = table["auth"]["password_hash"].as_str().unwrap();
+    assert!(quantpro::server::auth::verify_password(
+        "a long enough password",
+        hash
+    ));
+    assert!(!quantpro::server::auth::verify_password(
+        "a long enough passwor",
+        hash
+    ));
+}
+
+#[test]
+fn serving_beyond_loopback_without_a_password_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let out = quantpro_with_input(
+        &[
+            "serve",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--config",
+            "none.toml",
+        ],
+        dir.path(),
+        "",
+        &[
+            ("LEPTOS_SITE_ADDR", "0.0.0.0:0"),
+            ("LEPTOS_OUTPUT_NAME", "quantpro"),
+        ],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to serve on 0.0.0.0:0 without an owner password")
+            && stderr.contains("Run `quantpro set-password`"),
+        "{stderr}"
+    );
+}

@@ -4,20 +4,19 @@
 //! `ScanJobs::hold` keeps a scan running while a test looks at it, so no
 //! test waits on a sleep.
 
+mod support;
+
 use quantpro::core::external::ExternalDataMap;
 use quantpro::core::feed_writer::write_feed;
 use quantpro::core::scan::{run_scan, NoProgress, ScanRequest};
-use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
 use quantpro::model::{
     Action, Exchange, MasterFeed, ScanState, ScanStatus, ScannerConfig, Strategy,
 };
-use quantpro::pipeline::{DataPaths, ScanPipeline};
-use quantpro::server::{router, AppState};
+use quantpro::server::AppState;
 use quantpro::settings::{Environment, SettingsStore};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::Read;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Every wait in these tests is for an event that must come; this bounds a
@@ -41,46 +40,17 @@ impl TestServer {
         TestServer::start_with_env(exchanges, &[]).await
     }
 
-    /// `start`, with exactly these environment variables (overrides, keys).
+    /// `start`, with exactly these environment variables (overrides, keys):
+    /// the machine's environment stays out of the test.
     async fn start_with_env(exchanges: &[Exchange], env: &[(&str, &str)]) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().join("data");
-        for (i, &exchange) in exchanges.iter().enumerate() {
-            let spec = SyntheticSpec {
-                n_symbols: SYMBOLS,
-                first_index: 0,
-                n_15m: 400,
-                n_4h: 260,
-                seed: 11 + i as u64,
-                end_ms: quantpro::now_ms(),
-                exchange,
-            };
-            generate_dataset(&data_dir, &spec).unwrap();
-        }
-        let paths = DataPaths {
-            data_dir,
-            feed_path: dir.path().join("master_feed.json"),
-            config_path: dir.path().join("quantpro.toml"),
-        };
-        let site_root = dir.path().join("site");
-        std::fs::create_dir_all(&site_root).unwrap();
-        let options = leptos::prelude::LeptosOptions::builder()
-            .output_name("quantpro")
-            .site_root(site_root.to_str().unwrap())
-            .build();
-        // Only the given variables: the machine's environment stays out of the test.
-        let env = Environment::from_pairs(env.iter().copied());
-        let pipeline = ScanPipeline::build(paths, env).unwrap();
-        let state = AppState::new(options, Arc::new(pipeline));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app.into_make_service()).await });
+        // No configuration file: single-user mode, and the test's requests
+        // come from 127.0.0.1, so they are the owner's.
+        let app = support::serve_app(exchanges, SYMBOLS, None, env).await;
         TestServer {
-            base,
-            state,
+            base: app.base,
+            state: app.state,
             client: reqwest::Client::new(),
-            _dir: dir,
+            _dir: app._dir,
         }
     }
 

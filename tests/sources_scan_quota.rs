@@ -178,7 +178,7 @@ async fn two_dashboard_scans_within_a_minute_share_one_coinalyze_quota() {
         .output_name("quantpro")
         .site_root(site_root.to_str().unwrap())
         .build();
-    let state = AppState::new(options, Arc::new(pipeline));
+    let state = AppState::new(options, Arc::new(pipeline)).unwrap();
 
     let started = Instant::now();
     let binance = scan(&state, Exchange::Binance).await;

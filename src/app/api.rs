@@ -5,6 +5,11 @@
 //! can word them; `ServerFnError` is kept for transport and server faults.
 //! Each has a fixed endpoint under `/api/` (POST, form-encoded arguments
 //! unless `input = Json`), so scripts and tests can call them too.
+//!
+//! Who may call them is the access table's business (`server::auth`):
+//! reads are listed there as open to viewers, everything else is the
+//! owner's. The owner's functions use `session::OwnerClient`, which sends
+//! the signed-in page's CSRF token.
 
 use super::table_view::TableRow;
 use crate::model::{Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TradeSetup};
@@ -71,7 +76,7 @@ impl ScanStartOutcome {
 }
 
 /// Starts a background scan; progress arrives on `/api/scan/events`.
-#[server(input = Json, endpoint = "start_scan")]
+#[server(input = Json, endpoint = "start_scan", client = super::session::OwnerClient)]
 pub async fn start_scan(request: ScanStartRequest) -> Result<ScanStartOutcome, ServerFnError> {
     use crate::server::ScanStartError;
     let state = expect_context::<crate::server::AppState>();
@@ -137,7 +142,7 @@ pub enum AiAnalysis {
 /// Gemini's commentary of one signal. Without `GEMINI_API_KEY` this is
 /// `Unavailable` with the message saying how to set it; the key itself
 /// never leaves the server.
-#[server(endpoint = "analyze_signal")]
+#[server(endpoint = "analyze_signal", client = super::session::OwnerClient)]
 pub async fn analyze_signal(
     exchange: Exchange,
     symbol: String,
@@ -177,7 +182,11 @@ pub enum ConfigSaveOutcome {
 /// Validates and saves the configuration to `quantpro.toml`; the next scan
 /// reads it. The answer is the configuration in force (environment
 /// overrides included).
-#[server(input = Json, endpoint = "save_scanner_config")]
+#[server(
+    input = Json,
+    endpoint = "save_scanner_config",
+    client = super::session::OwnerClient
+)]
 pub async fn save_scanner_config(
     config: ScannerConfig,
 ) -> Result<ConfigSaveOutcome, ServerFnError> {

@@ -6,6 +6,7 @@
 
 use super::api::{get_scanner_config, ConfigSaveOutcome, ConfigState, SaveScannerConfig};
 use super::dashboard::use_set_panel;
+use super::session::use_visitor;
 use crate::model::{ConfigError, ConfigField, ConfigValue, FieldKind, ScannerConfig};
 use leptos::prelude::*;
 
@@ -101,6 +102,7 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
         config_draft(&current)
     });
     let save = ServerAction::<SaveScannerConfig>::new();
+    let owner = use_visitor().is_owner();
     Effect::new(move |_| {
         if let Some(Ok(ConfigSaveOutcome::Saved(config))) = save.value().get() {
             saved.set(config);
@@ -205,7 +207,8 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
             <button
                 class="btn btn-primary"
                 data-testid="config-save"
-                disabled=move || draft.with(Result::is_err) || save.pending().get() || !changed()
+                disabled=move || !owner || draft.with(Result::is_err) || save.pending().get() || !changed()
+                title=(!owner).then_some("Sign in as the owner to change the configuration")
                 on:click=on_save
             >
                 {move || if save.pending().get() { "Saving…" } else { "Save" }}
@@ -213,6 +216,7 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
             <button class="btn btn-ghost" data-testid="config-defaults" on:click=reset_defaults>
                 "Reset to defaults"
             </button>
+            {(!owner).then(|| view! { <span class="muted" data-testid="config-read-only">"read-only: sign in to save"</span> })}
             {move || changed().then(|| view! { <span class="muted">"unsaved changes"</span> })}
             {status}
         </div>

@@ -1,5 +1,5 @@
 //! The dashboard page: the top bar with the ExchangePanel (data source, Scan
-//! button, live progress), the feed's toolbar and ScannerTable, the side
+//! button, live progress) and the Sign in / Sign out control, the feed's toolbar and ScannerTable, the side
 //! panel of the selected signal (DetailPanel + ObservabilityPanel) and the
 //! ConfigPanel drawer. The page's global state is one `DashboardState` in
 //! context; everything a user would share (filters, sort, selection, open
@@ -12,6 +12,7 @@ use super::detail_panel::SidePanel;
 use super::exchange_panel::ExchangePanel;
 use super::scan_events;
 use super::scanner_table::{use_keyboard_navigation, FilterBar, ScannerTable};
+use super::session::SessionControl;
 use super::table_view::TableView;
 use crate::model::{MarketView, ScanState, ScanStatus};
 use leptos::prelude::*;
@@ -104,6 +105,7 @@ pub fn DashboardPage() -> impl IntoView {
                 </a>
                 <ExchangePanel />
                 <ConfigToggle open=Signal::derive(config_open) />
+                <SessionControl />
             </header>
             <main class="content">
                 <Transition fallback=|| view! { <p class="loading">"Loading feed…"</p> }>

@@ -9,6 +9,7 @@ use super::api::{get_signal_panels, AiAnalysis, AnalyzeSignal, SignalPanels};
 use super::dashboard::use_set_view;
 use super::position_size::{parse_amount, position_size, PositionSize, SizeError};
 use super::scanner_table::action_class;
+use super::session::use_visitor;
 use super::table_view::{share_path, TableRow, TableView};
 use crate::model::format;
 use crate::model::{Exchange, Strategy, TradeSetup};
@@ -245,6 +246,7 @@ fn PositionCalculator(setup: TradeSetup) -> impl IntoView {
 #[component]
 fn AiAnalysisBox(exchange: Exchange, symbol: String, strategy: Strategy) -> impl IntoView {
     let analyze = ServerAction::<AnalyzeSignal>::new();
+    let owner = use_visitor().is_owner();
     let answer = move || {
         analyze.value().get().map(|result| match result {
             Ok(AiAnalysis::Commentary(text)) => {
@@ -266,8 +268,12 @@ fn AiAnalysisBox(exchange: Exchange, symbol: String, strategy: Strategy) -> impl
                 <button
                     class="btn btn-small"
                     data-testid="ai-button"
-                    disabled=move || analyze.pending().get()
-                    title="Ask Google Gemini to explain this signal from its own numbers"
+                    disabled=move || !owner || analyze.pending().get()
+                    title=if owner {
+                        "Ask Google Gemini to explain this signal from its own numbers"
+                    } else {
+                        "Sign in as the owner to ask Gemini (it spends the owner's API quota)"
+                    }
                     on:click=move |_| {
                         analyze.dispatch(AnalyzeSignal { exchange, symbol: symbol.clone(), strategy });
                     }

@@ -7,6 +7,7 @@
 
 use super::api::{ScanStartOutcome, StartScan};
 use super::dashboard::{use_set_view, DashboardState};
+use super::session::use_visitor;
 use super::table_view::TableView;
 use crate::model::{Exchange, ScanStartRequest, ScanState, ScanStatus};
 use leptos::prelude::*;
@@ -27,6 +28,7 @@ pub fn ExchangePanel() -> impl IntoView {
     let set_view = use_set_view();
     let start = ServerAction::<StartScan>::new();
     let busy = move || state.scanning() || start.pending().get();
+    let owner = use_visitor().is_owner();
 
     let source_buttons = SOURCES
         .into_iter()
@@ -85,7 +87,8 @@ pub fn ExchangePanel() -> impl IntoView {
             <button
                 class="btn btn-primary scan-button"
                 data-testid="scan-button"
-                disabled=busy
+                disabled=move || busy() || !owner
+                title=(!owner).then_some("Sign in as the owner to start scans")
                 on:click=on_scan
             >
                 {scan_label}

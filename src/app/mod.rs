@@ -5,7 +5,8 @@
 //! Pages: the dashboard (`/`, see `dashboard`) and the share page of one
 //! signal (`/signal/{exchange}/{symbol}/{strategy}`, see `share_page`).
 //! Panels have a file each; `table_view` and `position_size` are the pure
-//! logic behind them.
+//! logic behind them; `session` says whether the visitor is the owner (who
+//! may scan, save the configuration and ask for AI analyses).
 
 pub mod api;
 pub mod codec;
@@ -16,6 +17,7 @@ mod exchange_panel;
 pub mod position_size;
 mod scan_events;
 pub(crate) mod scanner_table;
+pub mod session;
 mod share_page;
 pub mod table_view;
 
@@ -37,6 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <session::VisitorMeta />
                 <MetaTags />
             </head>
             <body>
@@ -49,6 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(session::Visitor::current());
     mark_hydrated();
     view! {
         <Stylesheet id="leptos" href="/pkg/quantpro.css" />

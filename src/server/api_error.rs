@@ -2,11 +2,12 @@
 //! code and `{"error": "..."}` (plus the fields a client can act on, such as
 //! the running scan's id), never a panic or an HTML page.
 
+use super::auth::limits::RetryAfter;
 use super::feed_store::FeedLoadError;
 use super::scan_jobs::{InvalidScanRequest, ScanStartError};
 use crate::model::ConfigError;
 use crate::settings::SettingsError;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -29,6 +30,26 @@ pub enum ApiError {
     /// A server-side problem (a config file that cannot be read or written).
     #[error("{0}")]
     Internal(String),
+    /// An owner route without owner credentials.
+    #[error("this needs the owner: sign in at /login, or send `Authorization: Bearer <token>` with the server's QUANTPRO_OWNER_TOKEN")]
+    SignInRequired,
+    /// A bearer token that is not the owner's.
+    #[error("{0}")]
+    BadToken(&'static str),
+    /// A change a browser sent from another site.
+    #[error(
+        "cross-site request refused: {0}; changes are only accepted from this server's own pages"
+    )]
+    CrossSite(String),
+    /// A signed-in change without the session's CSRF token.
+    #[error("missing or wrong CSRF token: a signed-in page sends it in the X-CSRF-Token header; reload the page and try again")]
+    CsrfToken,
+    /// A costly action over its per-client limit.
+    #[error("too many {what} from this client: try again in {} s", retry_after.secs())]
+    RateLimited {
+        what: &'static str,
+        retry_after: RetryAfter,
+    },
 }
 
 impl From<ScanStartError> for ApiError {
@@ -61,6 +82,9 @@ impl ApiError {
             ApiError::ScanRunning { .. } => StatusCode::CONFLICT,
             ApiError::FeedUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::SignInRequired | ApiError::BadToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::CrossSite(_) | ApiError::CsrfToken => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }
@@ -79,8 +103,27 @@ impl IntoResponse for ApiError {
                 "error": self.to_string(),
                 "errors": errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
             }),
+            ApiError::SignInRequired => json!({ "error": self.to_string(), "sign_in": "/login" }),
+            ApiError::RateLimited { retry_after, .. } => {
+                json!({ "error": self.to_string(), "retry_after": retry_after.secs() })
+            }
             _ => json!({ "error": self.to_string() }),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        match &self {
+            ApiError::SignInRequired | ApiError::BadToken(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"quantpro\""),
+                );
+            }
+            ApiError::RateLimited { retry_after, .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.secs()));
+            }
+            _ => {}
+        }
+        response
     }
 }

@@ -2,13 +2,14 @@
 //! failure is an `ApiError` (`{"error": "..."}` with a 4xx/5xx status).
 
 use super::api_error::ApiError;
+use super::auth::Identity;
 use super::state::AppState;
 use crate::model::{ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig};
 use axum::{
     body::Bytes,
     extract::{
         rejection::{BytesRejection, QueryRejection},
-        Query, State,
+        Extension, Query, State,
     },
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -229,6 +230,25 @@ fn parse_config_body(body: &[u8]) -> Result<ScannerConfig, ApiError> {
         )));
     }
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+/// `GET /api/session`: who the request is from, as the access gate sees it.
+#[derive(Serialize)]
+pub struct SessionView {
+    /// `viewer`, `local` (single-user mode), `signed-in` or `token`.
+    pub role: &'static str,
+    pub owner: bool,
+    /// Where a viewer signs in.
+    pub sign_in: &'static str,
+}
+
+pub async fn session(Extension(identity): Extension<Identity>) -> Json<SessionView> {
+    let visitor = identity.visitor();
+    Json(SessionView {
+        role: visitor.role_name(),
+        owner: visitor.is_owner(),
+        sign_in: "/login",
+    })
 }
 
 /// `GET /healthz`: liveness for scripts and the browser tests.

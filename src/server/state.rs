@@ -1,9 +1,10 @@
 //! Application state shared by every handler and server function, built
 //! once at start: the scan pipeline (settings, external clients), the feed
-//! store and the scan jobs. The JSON routes and the server functions that do
+//! store, the scan jobs and the access gate (sessions, limits). The JSON routes and the server functions that do
 //! the same thing call the same method here, so each action has one
 //! implementation and one validation.
 
+use super::auth::AuthGate;
 use super::feed_store::{FeedLoadError, FeedStore};
 use super::render::{charts::render_signal_charts, render_panels, SignalDetail};
 use super::scan_jobs::{ScanJobs, ScanStartError};
@@ -29,26 +30,36 @@ pub struct AppState {
     /// Every feed change the live loop made, after the feed store let go of
     /// the old feed (see `forward_rescans`).
     feed_changes: tokio::sync::broadcast::Sender<Rescan>,
+    /// Who may do what: `[auth]` settings, sessions, per-client limits.
+    pub auth: Arc<AuthGate>,
     /// Set once the server stops, so long-lived streams (scan events) end
     /// and graceful shutdown does not wait for them forever.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
-    pub fn new(leptos_options: LeptosOptions, pipeline: Arc<ScanPipeline>) -> Self {
+    /// The state of a server; its access settings (`[auth]` and
+    /// `QUANTPRO_OWNER_TOKEN`) are read once, here: a file that cannot be
+    /// read stops the start rather than leaving the server open.
+    pub fn new(
+        leptos_options: LeptosOptions,
+        pipeline: Arc<ScanPipeline>,
+    ) -> Result<Self, SettingsError> {
+        let auth = Arc::new(AuthGate::new(pipeline.current_settings()?.auth));
         let feed = Arc::new(FeedStore::new(pipeline.paths().feed_path.clone()));
         let scans = Arc::new(ScanJobs::new(pipeline.clone(), feed.clone()));
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let (feed_changes, _) = tokio::sync::broadcast::channel(64);
-        AppState {
+        Ok(AppState {
             leptos_options,
             pipeline,
             feed,
             scans,
             live: None,
             feed_changes,
+            auth,
             shutdown: Arc::new(shutdown),
-        }
+        })
     }
 
     /// The same state with a live loop (started by `start_live`).

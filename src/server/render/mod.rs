@@ -7,4 +7,5 @@ pub mod charts;
 mod observability_panel;
 mod signal_html;
 
+pub(crate) use signal_html::to_html;
 pub use signal_html::{render_panels, share_description, SignalDetail};

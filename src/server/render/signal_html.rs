@@ -67,7 +67,7 @@ pub fn render_panels(detail: SignalDetail) -> SignalPanels {
 
 /// A view as HTML, rendered in its own reactive owner (the parts read no
 /// context, so they need nothing from the page being rendered).
-fn to_html(view: impl IntoView) -> String {
+pub(crate) fn to_html(view: impl IntoView) -> String {
     Owner::new().with(|| view.into_view().to_html())
 }
 
