@@ -184,14 +184,23 @@ async function assertKeyColumnsVisible(page, label) {
 
 const isVisible = (page, selector) => page.locator(selector).first().isVisible();
 
+/** Runs `check(page)` in a fresh browser of this viewport size; the page must log no error. */
+async function onPage(size, check) {
+  const { browser, page, errors } = await launchBrowser(size);
+  try {
+    await check(page);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+}
+
 for (const size of [PHONE, TABLET]) {
   const tag = String(size.width);
   const phone = size === PHONE;
 
   test(`dashboard at ${size.width}x${size.height}: clean top bar, key columns, touch targets`, async () => {
-    const ui = await launchBrowser(size);
-    try {
-      const { page, errors } = ui;
+    await onPage(size, async (page) => {
       await page.goto(server.url + "/");
       await waitForHydration(page);
       await page.waitForSelector("tr.signal-row");
@@ -223,16 +232,11 @@ for (const size of [PHONE, TABLET]) {
         assert.deepEqual(hidden, [7, 8, 9, 10], "price, RR, RSI and OI z wait for 'All columns'");
       }
       await page.screenshot({ path: join(SCREENSHOTS, `small-dashboard-${tag}.png`) });
-      assert.deepEqual(errors, []);
-    } finally {
-      await ui.browser.close();
-    }
+    });
   });
 
   test(`detail view at ${size.width}x${size.height}: charts and setup fit the width`, async () => {
-    const ui = await launchBrowser(size);
-    try {
-      const { page, errors } = ui;
+    await onPage(size, async (page) => {
       const signal = sharedSignal();
       const key = `${signal.exchange}:${signal.symbol}:${signal.strategy}`;
       await page.goto(server.url + "/");
@@ -267,16 +271,11 @@ for (const size of [PHONE, TABLET]) {
         await assertCleanLayout(page, `detail ${tag}`);
         await page.screenshot({ path: join(SCREENSHOTS, `small-detail-${tag}.png`) });
       }
-      assert.deepEqual(errors, []);
-    } finally {
-      await ui.browser.close();
-    }
+    });
   });
 
   test(`share page at ${size.width}x${size.height}: the header reads, levels and charts fit`, async () => {
-    const ui = await launchBrowser(size);
-    try {
-      const { page, errors } = ui;
+    await onPage(size, async (page) => {
       const signal = sharedSignal();
       await page.goto(`${server.url}/signal/${signal.exchange}/${signal.symbol}/${signal.strategy}`);
       await waitForHydration(page);
@@ -317,10 +316,7 @@ for (const size of [PHONE, TABLET]) {
       await assertFitsWidth(page, "[data-testid='share-page']", `share ${tag}`);
       await page.screenshot({ path: join(SCREENSHOTS, `small-share-${tag}.png`) });
       await page.screenshot({ path: join(SCREENSHOTS, `small-share-${tag}-full.png`), fullPage: true });
-      assert.deepEqual(errors, []);
-    } finally {
-      await ui.browser.close();
-    }
+    });
   });
 }
 
@@ -359,9 +355,7 @@ async function assertFitsWidth(page, scope, label) {
 }
 
 test("on a phone the filters fold behind one button and still filter", async () => {
-  const ui = await launchBrowser(PHONE);
-  try {
-    const { page, errors } = ui;
+  await onPage(PHONE, async (page) => {
     await page.goto(server.url + "/");
     await waitForHydration(page);
     const toggle = "[data-testid='filters-toggle']";
@@ -382,16 +376,11 @@ test("on a phone the filters fold behind one button and still filter", async () 
     await page.waitForSelector("[data-testid='filter-bar']", { state: "hidden" });
     assert.match(page.url(), /strategy=Breakout/);
     await assertCleanLayout(page, "filters folded 390");
-    assert.deepEqual(errors, []);
-  } finally {
-    await ui.browser.close();
-  }
+  });
 });
 
 test("on a phone 'All columns' shows the whole table, scrolling inside its box", async () => {
-  const ui = await launchBrowser(PHONE);
-  try {
-    const { page, errors } = ui;
+  await onPage(PHONE, async (page) => {
     await page.goto(server.url + "/");
     await waitForHydration(page);
     const visibleHeaders = () => page.$$eval(".scanner-table thead th", (ths) => ths.filter((th) => th.getClientRects().length > 0).length);
@@ -419,16 +408,11 @@ test("on a phone 'All columns' shows the whole table, scrolling inside its box",
     await page.waitForURL(/sort=rsi/);
     await page.click("[data-testid='columns-toggle']");
     assert.equal(await visibleHeaders(), 6);
-    assert.deepEqual(errors, []);
-  } finally {
-    await ui.browser.close();
-  }
+  });
 });
 
 test("on a phone the ConfigPanel fits the screen", async () => {
-  const ui = await launchBrowser(PHONE);
-  try {
-    const { page, errors } = ui;
+  await onPage(PHONE, async (page) => {
     await page.goto(server.url + "/?panel=config");
     await waitForHydration(page);
     await page.waitForSelector("[data-testid='config-input']");
@@ -436,10 +420,7 @@ test("on a phone the ConfigPanel fits the screen", async () => {
     const form = await page.$eval(".config-form", (f) => f.scrollWidth - f.clientWidth);
     assert.ok(form <= 0, `the form does not scroll sideways (${form} px)`);
     await page.screenshot({ path: join(SCREENSHOTS, "small-config-390.png") });
-    assert.deepEqual(errors, []);
-  } finally {
-    await ui.browser.close();
-  }
+  });
 });
 
 test("the link preview does not depend on the screen: Open Graph tags as before", async () => {
@@ -457,9 +438,7 @@ test("the link preview does not depend on the screen: Open Graph tags as before"
 });
 
 test("at 1280 px the phone controls stay hidden and the table keeps one-line rows", async () => {
-  const ui = await launchBrowser({ width: 1280, height: 800 });
-  try {
-    const { page } = ui;
+  await onPage({ width: 1280, height: 800 }, async (page) => {
     const signal = sharedSignal();
     await page.goto(`${server.url}/?sel=${encodeURIComponent(`${signal.exchange}:${signal.symbol}:${signal.strategy}`)}`);
     await waitForHydration(page);
@@ -478,7 +457,5 @@ test("at 1280 px the phone controls stay hidden and the table keeps one-line row
     assert.ok(row.height < TOUCH, `dense rows stay dense: ${row.height}`);
     const panel = await page.locator("[data-testid='detail-panel']").boundingBox();
     assert.ok(panel.y > topbar.height && panel.width < 1280, "the detail view stays below the table, not full screen");
-  } finally {
-    await ui.browser.close();
-  }
+  });
 });
