@@ -198,9 +198,23 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
         }
     };
 
+    // On a phone the table shows compact two-line rows; this shows every
+    // column instead (CSS hides the button from 641 px up).
+    let all_columns = RwSignal::new(false);
+
     view! {
         <div class="toolbar">
             <FilterBar view=table_view />
+            <button
+                class="btn btn-ghost columns-toggle"
+                class:active=all_columns
+                aria-pressed=move || all_columns.get().to_string()
+                data-testid="columns-toggle"
+                title="Show every column of the table (scrolls sideways)"
+                on:click=move |_| all_columns.update(|on| *on = !*on)
+            >
+                "All columns"
+            </button>
             <div class="feed-meta">
                 <DataSourceBadge synthetic />
                 <span class="feed-count" data-testid="signal-count">{count_label}</span>
@@ -217,7 +231,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
         {error.map(|message| view! { <ErrorBanner message /> })}
         <MarketStatus />
         <div class="workspace" class:with-detail=move || selected.with(Option::is_some)>
-            <div class="table-wrap">
+            <div class="table-wrap" class:all-columns=all_columns>
                 <ScannerTable rows view=table_view now_ms stale_after_ms />
             </div>
             {move || {

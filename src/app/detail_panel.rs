@@ -83,8 +83,14 @@ pub fn SidePanel(row: TableRow) -> impl IntoView {
             }
         }
     };
+    let back = close.clone();
     view! {
         <aside class="side-panel" data-testid="detail-panel">
+            // On a phone the panel covers the screen; this leads back to the
+            // table (CSS hides it from 641 px up, where ✕ closes the panel).
+            <button class="btn back-button" data-testid="detail-back" on:click=move |_| back()>
+                "← Signals"
+            </button>
             <Suspense fallback>
                 {move || {
                     let share_href = share_href.clone();
@@ -109,7 +115,7 @@ pub fn SidePanel(row: TableRow) -> impl IntoView {
                                                 "Share ↗"
                                             </a>
                                             <button
-                                                class="btn btn-ghost btn-small"
+                                                class="btn btn-ghost btn-small detail-close"
                                                 title="Close the detail view"
                                                 data-testid="detail-close"
                                                 on:click=move |_| close()

@@ -243,7 +243,9 @@ fn strategy_class(strategy: Strategy) -> &'static str {
 }
 
 /// Strategy, bias, minimum score and text search; the exchange is the
-/// ExchangePanel's data source. Every change rewrites the URL.
+/// ExchangePanel's data source. Every change rewrites the URL. On a phone
+/// the fields fold behind the "Filters" button (CSS hides the button and
+/// shows the fields from 641 px up).
 #[component]
 pub fn FilterBar(view: Memo<TableView>) -> impl IntoView {
     let set_view = use_set_view();
@@ -294,9 +296,28 @@ pub fn FilterBar(view: Memo<TableView>) -> impl IntoView {
     let update_min = update.clone();
     let update_text = update.clone();
     let clear = update.clone();
+    let open = RwSignal::new(false);
+    let any_active = move || {
+        view.with(|v| {
+            v.filter.strategy.is_some()
+                || v.filter.bias.is_some()
+                || v.filter.min_score.is_some()
+                || !v.filter.text.trim().is_empty()
+        })
+    };
 
     view! {
-        <div class="filter-bar" data-testid="filter-bar">
+        <button
+            class="btn btn-ghost filters-toggle"
+            class:active=any_active
+            aria-controls="filter-bar"
+            aria-expanded=move || open.get().to_string()
+            data-testid="filters-toggle"
+            on:click=move |_| open.update(|o| *o = !*o)
+        >
+            {move || if any_active() { "Filters ●" } else { "Filters" }}
+        </button>
+        <div class="filter-bar" class:open=open id="filter-bar" data-testid="filter-bar">
             <label class="field">
                 <span class="field-label">"Strategy"</span>
                 <select
@@ -368,12 +389,7 @@ pub fn FilterBar(view: Memo<TableView>) -> impl IntoView {
                     }
                 />
             </label>
-            <Show when=move || {
-                view.with(|v| {
-                    v.filter.strategy.is_some() || v.filter.bias.is_some() || v.filter.min_score.is_some()
-                        || !v.filter.text.trim().is_empty()
-                })
-            }>
+            <Show when=any_active>
                 {
                     let clear = clear.clone();
                     view! {
