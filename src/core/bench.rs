@@ -215,11 +215,12 @@ pub fn run_synthetic_bench(
     )?)
 }
 
-/// A directory removed when dropped (the `tempfile` crate is a dev-only dependency).
-struct TempDir(PathBuf);
+/// A directory removed when dropped (the `tempfile` crate is a dev-only
+/// dependency); the backtest benchmark generates its data in one too.
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    pub(crate) fn new() -> TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
