@@ -7,12 +7,11 @@
 mod common;
 
 use quantpro::core::backtest::{
-    first_replayed, replay_symbol, run_backtest, trades_csv, BacktestRequest, SymbolReplay,
-    WalkForward,
+    first_replayed, replay_symbol, run_backtest, scan_context_at, trades_csv, BacktestRequest,
+    SymbolReplay, WalkForward,
 };
-use quantpro::core::candles::{drop_unclosed, read_candle_file, Candle};
+use quantpro::core::candles::{read_candle_file, Candle};
 use quantpro::core::context::SharedContext;
-use quantpro::core::scan::{HTF, LTF};
 use quantpro::core::strategies::{evaluate, evaluate_all};
 use quantpro::core::synthetic::{generate_series, SyntheticSpec};
 use quantpro::core::track::update_open_trade;
@@ -44,18 +43,7 @@ fn real_series(symbol_file_stem: &str) -> (Vec<Candle>, Vec<Candle>) {
 
 /// The context a live scan at the close of LTF candle `i` builds.
 fn live_context(ltf: &[Candle], htf: &[Candle], i: usize, config: &ScannerConfig) -> SharedContext {
-    let now = ltf[i].t + LTF.millis();
-    let mut known_htf = htf.to_vec();
-    drop_unclosed(&mut known_htf, HTF, now);
-    SharedContext::build(
-        "TESTUSDT",
-        Exchange::Binance,
-        ltf[..=i].to_vec(),
-        known_htf,
-        None,
-        config,
-        now,
-    )
+    scan_context_at("TESTUSDT", Exchange::Binance, ltf, htf, i, config)
 }
 
 #[test]
@@ -335,12 +323,17 @@ fn real_data_directory_report() {
         .map(|p| read_candle_file(&p).unwrap().len())
         .sum();
     assert_eq!(summary.candles, 10 * 5000 + htf_candles);
-    // from / to: the first and last LTF candle replayed (index 49 and the last).
-    let (ltf, _) = real_series("BTC_HYPERLIQUID");
-    assert_eq!(
-        (report.from, report.to),
-        (Some(ltf[49].t), Some(ltf[4999].t))
-    );
+    // from / to: the first and last LTF candle replayed (index 49 and the
+    // last), the earliest and the latest over the symbols.
+    let series: Vec<Vec<Candle>> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_HYPERLIQUID_15m.json"))
+        .map(|p| read_candle_file(&p).unwrap())
+        .collect();
+    let first = series.iter().map(|s| s[49].t).min();
+    let last = series.iter().map(|s| s.last().unwrap().t).max();
+    assert_eq!((report.from, report.to), (first, last));
     assert!(report.trades.len() > 20, "{} trades", report.trades.len());
     assert!(report
         .trades

@@ -172,27 +172,7 @@ pub struct BacktestReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn trade() -> Trade {
-        Trade {
-            exchange: Exchange::Binance,
-            symbol: "SOLUSDT".into(),
-            strategy: Strategy::BreakoutV2,
-            side: Side::Short,
-            opened_at: 1_000,
-            entry: 100.0,
-            sl: 102.0,
-            tp: 95.0,
-            rr: 2.5,
-            score: 64.0,
-            outcome: Outcome::Open,
-            closed_at: None,
-            r: None,
-            mfe_r: 0.0,
-            mae_r: 0.0,
-            bars: None,
-        }
-    }
+    use crate::model::fixtures::sample_trade as trade;
 
     #[test]
     fn trade_serializes_with_the_report_fields() {
@@ -227,7 +207,7 @@ mod tests {
         assert_eq!(keys, expected);
         assert_eq!(json["outcome"], "open");
         assert!(json["closed_at"].is_null() && json["r"].is_null() && json["bars"].is_null());
-        assert_eq!(json["side"], "SHORT");
+        assert_eq!(json["side"], "LONG");
         assert_eq!(json["exchange"], "BINANCE");
         let back: Trade = serde_json::from_value(json).unwrap();
         assert_eq!(back, trade());

@@ -11,13 +11,12 @@
 //! its files for every scan, so the estimate is on the low side and the
 //! ratio saved an underestimate.
 
-use super::{first_replayed, run_backtest, BacktestError, BacktestRequest};
-use crate::core::bench::TempDir;
-use crate::core::candles::{is_closed, Candle};
-use crate::core::context::SharedContext;
-use crate::core::scan::{load_target, plan_scan, ScanRequest, HTF, LTF};
+use super::{first_replayed, run_backtest, scan_context_at, BacktestError, BacktestRequest};
+use crate::core::bench::{BenchError, TempDir};
+use crate::core::candles::Candle;
+use crate::core::scan::{load_target, plan_scan, ScanRequest};
 use crate::core::strategies::evaluate;
-use crate::core::synthetic::{generate_dataset, SyntheticSpec};
+use crate::core::synthetic::SyntheticSpec;
 use crate::model::ScannerConfig;
 use rayon::prelude::*;
 use std::fmt;
@@ -165,12 +164,8 @@ pub fn run_backtest_bench(
 /// Why the synthetic backtest benchmark failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestBenchError {
-    #[error("cannot generate the synthetic data in {path}: {source}")]
-    Generate {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Data(#[from] BenchError),
     #[error(transparent)]
     Backtest(#[from] BacktestError),
 }
@@ -182,11 +177,7 @@ pub fn run_synthetic_backtest_bench(
     config: &ScannerConfig,
     runs: usize,
 ) -> Result<BacktestBenchReport, BacktestBenchError> {
-    let dir = TempDir::new();
-    generate_dataset(&dir.0, spec).map_err(|source| BacktestBenchError::Generate {
-        path: dir.0.clone(),
-        source,
-    })?;
+    let dir = TempDir::with_dataset(spec)?;
     let now_ms = spec.aligned_end_ms().max(crate::now_ms());
     Ok(run_backtest_bench(&dir.0, config, now_ms, runs)?)
 }
@@ -223,17 +214,7 @@ fn sample_naive_replay(
             let start = first_replayed(ltf, config, None);
             let closes = sample_closes(start, ltf.len());
             for &i in &closes {
-                let now = ltf[i].t + LTF.millis();
-                let known_htf = htf.partition_point(|c| is_closed(c, HTF, now));
-                let ctx = SharedContext::build(
-                    symbol,
-                    *exchange,
-                    ltf[..=i].to_vec(),
-                    htf[..known_htf].to_vec(),
-                    None,
-                    config,
-                    now,
-                );
+                let ctx = scan_context_at(symbol, *exchange, ltf, htf, i, config);
                 for strategy in crate::model::Strategy::ALL {
                     std::hint::black_box(evaluate(*strategy, &ctx, config));
                 }

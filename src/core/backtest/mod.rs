@@ -27,7 +27,7 @@ pub use bench::{
 pub use output::{trades_csv, write_report, write_trades_csv, OutputError, StrategyTable};
 pub use replay::{first_replayed, replay_symbol, SymbolReplay};
 pub use time_bound::{parse_time_ms, TimeBoundError};
-pub use walk::WalkForward;
+pub use walk::{scan_context_at, WalkForward};
 
 use crate::core::candles::display_name;
 use crate::core::scan::{load_target, plan_scan, ScanError, ScanRequest, ScanTarget, SkippedFile};

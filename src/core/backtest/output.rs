@@ -84,14 +84,13 @@ fn row(name: &str, s: &TradeStats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Exchange, Outcome, Side};
+    use crate::model::{Exchange, Outcome};
 
     fn trade(outcome: Outcome, r: Option<f64>) -> Trade {
         Trade {
             exchange: Exchange::Mexc,
             symbol: "BTC_USDT".into(),
             strategy: Strategy::Breakout,
-            side: Side::Long,
             opened_at: 1_722_470_400_000,
             entry: 64_000.5,
             sl: 63_000.0,
@@ -102,8 +101,8 @@ mod tests {
             closed_at: r.map(|_| 1_722_471_300_000),
             r,
             mfe_r: 1.5,
-            mae_r: 0.0,
             bars: r.map(|_| 1),
+            ..crate::model::fixtures::sample_trade()
         }
     }
 

@@ -95,13 +95,39 @@ impl<'a> WalkForward<'a> {
     }
 }
 
+/// The context a plain scan at the close of LTF candle `i` builds from the
+/// whole series, keeping what it would know then (LTF 0..=i, the HTF
+/// candles closed by then, no external data): what the walk equals at `i`,
+/// and what the naive replay pays at every close.
+pub fn scan_context_at(
+    symbol: &str,
+    exchange: Exchange,
+    ltf: &[Candle],
+    htf: &[Candle],
+    i: usize,
+    config: &ScannerConfig,
+) -> SharedContext {
+    let now_ms = ltf[i].t.saturating_add(LTF.millis());
+    let closed_htf = htf.partition_point(|c| is_closed(c, HTF, now_ms));
+    SharedContext::build(
+        symbol,
+        exchange,
+        ltf[..=i].to_vec(),
+        htf[..closed_htf].to_vec(),
+        None,
+        config,
+        now_ms,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::strategies::evaluate_all;
     use crate::core::synthetic::{generate_series, SyntheticSpec};
 
-    /// The context a live scan at the close of `i` builds from files holding all of the data.
+    /// What a live scan at the close of `i` builds when its files hold
+    /// all of the data (it drops the candles not closed yet).
     fn live_scan_context(
         ltf: &[Candle],
         htf: &[Candle],
@@ -143,6 +169,17 @@ mod tests {
         for i in (0..series.ltf.len()).filter(|i| i % 23 == 0 || (47..=52).contains(i) || *i == 419)
         {
             let expected = live_scan_context(&series.ltf, &series.htf, i, &config);
+            assert_eq!(
+                scan_context_at(
+                    "ETHUSDT",
+                    Exchange::Binance,
+                    &series.ltf,
+                    &series.htf,
+                    i,
+                    &config
+                ),
+                expected
+            );
             let ctx = walk.context_at(i, &config);
             assert_eq!(*ctx, expected, "context at close {i}");
             assert_eq!(evaluate_all(ctx, &config), evaluate_all(&expected, &config));

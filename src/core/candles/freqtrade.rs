@@ -300,17 +300,19 @@ mod tests {
         use polars::prelude::*;
         use std::path::Path;
 
-        /// `n` candles of `interval` from 2024-08-01, prices around `base`.
+        /// `n` candles of `interval` from 2024-08-01, prices around `base`
+        /// on a 0.01 tick grid (as exchanges quote them).
         fn candles(n: usize, interval: Interval, base: f64) -> Vec<Candle> {
             (0..n)
                 .map(|i| {
-                    let c = base + (i as f64 * 0.3).sin();
+                    let cents = ((base + (i as f64 * 0.3).sin()) * 100.0).round();
+                    let price = |offset: f64| (cents + offset) / 100.0;
                     Candle {
                         t: 1_722_470_400_000 + i as i64 * interval.millis(),
-                        o: c - 0.25,
-                        h: c + 0.5,
-                        l: c - 0.75,
-                        c,
+                        o: price(-25.0),
+                        h: price(50.0),
+                        l: price(-75.0),
+                        c: price(0.0),
                         v: 10.0 + i as f64,
                     }
                 })

@@ -110,31 +110,12 @@ pub fn update_open_trade(trade: &mut Trade, ltf: &[Candle], cfg: &TrackConfig) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::{Exchange, Strategy};
+    use crate::model::Strategy;
 
     pub(crate) const M15: i64 = 900_000;
 
     /// LONG at 100, stop 98 (risk 2), target 105 (RR 2.5), opened on candle 0.
-    pub(crate) fn long_trade() -> Trade {
-        Trade {
-            exchange: Exchange::Binance,
-            symbol: "SOLUSDT".into(),
-            strategy: Strategy::Legacy,
-            side: Side::Long,
-            opened_at: 0,
-            entry: 100.0,
-            sl: 98.0,
-            tp: 105.0,
-            rr: 2.5,
-            score: 62.0,
-            outcome: Outcome::Open,
-            closed_at: None,
-            r: None,
-            mfe_r: 0.0,
-            mae_r: 0.0,
-            bars: None,
-        }
-    }
+    pub(crate) use crate::model::fixtures::sample_trade as long_trade;
 
     /// SHORT at 100, stop 104 (risk 4), target 90 (RR 2.5).
     fn short_trade() -> Trade {

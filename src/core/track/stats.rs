@@ -241,7 +241,8 @@ fn read_stats(table: &DataFrame, key: &str) -> PolarsResult<Vec<(String, TradeSt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Exchange, Outcome, ScoreBucket, Side};
+    use crate::model::fixtures::sample_trade;
+    use crate::model::{Exchange, Outcome, ScoreBucket};
 
     /// A trade with the given group keys and result (`r: None` = open).
     fn trade(
@@ -259,19 +260,12 @@ mod tests {
             exchange,
             symbol: symbol.into(),
             strategy,
-            side: Side::Long,
-            opened_at: 0,
-            entry: 100.0,
-            sl: 99.0,
-            tp: 103.0,
-            rr: 3.0,
             score,
             outcome,
             closed_at,
             r,
-            mfe_r: 0.5,
-            mae_r: 0.25,
             bars,
+            ..sample_trade()
         }
     }
 
