@@ -597,3 +597,27 @@ fn cli_backtest_prints_the_table_and_writes_report_and_csv() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("looks like Unix seconds"));
 }
+
+#[test]
+fn the_track_section_comes_from_the_file_and_the_environment() {
+    use quantpro::settings::SettingsStore;
+    use quantpro::sources::keys::Environment;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quantpro.toml");
+    std::fs::write(&path, "[track]\nfee_bps = 2.5\n").unwrap();
+    let env = Environment::from_pairs([("QUANTPRO_TRACK__MAX_BARS", "48")]);
+    let config = SettingsStore::new(&path, env).load().unwrap().scanner;
+    assert_eq!((config.track.max_bars, config.track.fee_bps), (48, 2.5));
+    let keys: Vec<&str> = ScannerConfig::fields().iter().map(|f| f.key).collect();
+    assert!(keys.contains(&"track.max_bars") && keys.contains(&"track.fee_bps"));
+
+    let bad = Environment::from_pairs([("QUANTPRO_TRACK__MAX_BARS", "0")]);
+    let err = SettingsStore::new(&path, bad)
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("QUANTPRO_TRACK__MAX_BARS") && err.contains("track.max_bars"),
+        "{err}"
+    );
+}
