@@ -1,14 +1,14 @@
-//! The `quantpro` binary: the command line (serve, watch, scan, fetch,
-//! indicators, bench, demo-data, set-password) and nothing else; each
+//! The `quantpro` binary: the command line (serve, watch, scan, backtest,
+//! fetch, indicators, bench, demo-data, set-password) and nothing else; each
 //! command calls into
 //! the library.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use quantpro::clock::Clock;
-use quantpro::core::{bench, indicator_export, scan, synthetic};
+use quantpro::core::{backtest, bench, indicator_export, scan, synthetic};
 use quantpro::live::LiveLoop;
-use quantpro::model::{Exchange, Interval, ScannerConfig};
+use quantpro::model::{Exchange, Interval, ScannerConfig, Strategy};
 use quantpro::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
 use quantpro::server::{self, AppState};
 use quantpro::settings::{Environment, SettingsStore, UniverseSettings};
@@ -37,6 +37,9 @@ enum Command {
     Watch(ServeArgs),
     /// Scan a data directory and write the master feed.
     Scan(ScanArgs),
+    /// Replay the strategies over the history of a data directory
+    /// (STRATEGIES.md §6): trades, outcomes and statistics.
+    Backtest(BacktestArgs),
     /// Fetch candles from an exchange into the data directory (needs network).
     Fetch(FetchCmd),
     /// Print the indicator series of one candle file as JSON.
@@ -109,6 +112,39 @@ struct ScanArgs {
 }
 
 #[derive(Args)]
+struct BacktestArgs {
+    /// Candle files (QuantPro's names, or a freqtrade `user_data/data` or
+    /// `user_data/data/<exchange>` folder as it is).
+    #[arg(long, env = "QUANTPRO_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// First 15m candle to replay (open time): Unix ms or an RFC 3339 date
+    /// (2024-08-01, 2024-08-01T12:00:00Z). Earlier candles are history only.
+    #[arg(long, value_parser = backtest::parse_time_ms)]
+    from: Option<i64>,
+    /// Last 15m candle to replay (same forms): the data ends there, so
+    /// trades still open then are reported open.
+    #[arg(long, value_parser = backtest::parse_time_ms)]
+    to: Option<i64>,
+    /// Only this strategy (Legacy, Breakout, BreakoutV2); all three by default.
+    #[arg(long)]
+    strategy: Option<Strategy>,
+    /// Only this symbol (`BTCUSDT` or the base asset `BTC`).
+    #[arg(long)]
+    symbol: Option<String>,
+    /// Only this exchange (MEXC, HYPERLIQUID, BINANCE).
+    #[arg(long)]
+    exchange: Option<Exchange>,
+    /// Write the report (trades and statistics, JSON) here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the trades as CSV here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    #[arg(long, env = "QUANTPRO_CONFIG", default_value = "quantpro.toml")]
+    config: PathBuf,
+}
+
+#[derive(Args)]
 struct FetchCmd {
     #[arg(long)]
     exchange: Exchange,
@@ -142,6 +178,10 @@ struct BenchArgs {
     /// Full-scan repetitions (the best and median are reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Benchmark the backtest (the walk-forward replay) instead of the
+    /// scan, against the naive replay of one full scan per close.
+    #[arg(long)]
+    backtest: bool,
 }
 
 #[derive(Args)]
@@ -160,6 +200,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Watch(args)) => watch(args),
         Some(Command::Scan(args)) => run_scan(args),
+        Some(Command::Backtest(args)) => run_backtest(args),
         Some(Command::Fetch(args)) => run_fetch(args),
         Some(Command::Indicators { file }) => {
             let json = indicator_export::indicators_json_for_file(&file, quantpro::now_ms())?;
@@ -419,8 +460,64 @@ fn run_fetch(args: FetchCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
+    let env = Environment::capture(Path::new(".env"))?;
+    let config = SettingsStore::new(&args.config, env).load()?.scanner;
+    let request = backtest::BacktestRequest {
+        from_ms: args.from,
+        to_ms: args.to,
+        strategies: args.strategy.into_iter().collect(),
+        symbol: args.symbol,
+        exchange: args.exchange,
+        ..backtest::BacktestRequest::new(&args.data_dir)
+    };
+    let outcome = backtest::run_backtest(&request, &config)?;
+    let (report, summary) = (&outcome.report, &outcome.summary);
+    println!(
+        "[BACKTEST] {} of {} symbols replayed, {} closes, {} evaluations, {} trades ({} open) in {:.3} s",
+        summary.symbols_replayed,
+        summary.symbols_total,
+        summary.closes,
+        summary.evaluations,
+        report.trades.len(),
+        report.stats.all.open,
+        summary.replay_secs + summary.stats_secs
+    );
+    for skip in &summary.skipped {
+        println!("[SKIP] {}: {}", skip.file, skip.reason);
+    }
+    println!("{}", backtest::StrategyTable(&report.stats));
+    // The journal hook: `--journal` (issue 12) records `report.trades` here.
+    if let Some(path) = &args.out {
+        backtest::write_report(path, report)?;
+        println!("[BACKTEST] report written to {}", path.display());
+    }
+    if let Some(path) = &args.csv {
+        backtest::write_trades_csv(path, &report.trades)?;
+        println!("[BACKTEST] trades written to {}", path.display());
+    }
+    Ok(())
+}
+
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let config = ScannerConfig::default();
+    if args.backtest {
+        let report = match args.data_dir {
+            Some(dir) => {
+                backtest::run_backtest_bench(&dir, &config, quantpro::now_ms(), args.runs)?
+            }
+            None => {
+                println!("Generating 500 symbols x (5000 15m + 1500 4h) synthetic candles...");
+                backtest::run_synthetic_backtest_bench(
+                    &synthetic::SyntheticSpec::reference(),
+                    &config,
+                    args.runs,
+                )?
+            }
+        };
+        println!("{report}");
+        return Ok(());
+    }
     let report = match args.data_dir {
         Some(dir) => bench::run_bench(&dir, &config, quantpro::now_ms(), args.runs)?,
         None => {

@@ -202,11 +202,7 @@ pub fn run_synthetic_bench(
     config: &ScannerConfig,
     scan_runs: usize,
 ) -> Result<BenchReport, BenchError> {
-    let dir = TempDir::new();
-    generate_dataset(&dir.0, spec).map_err(|source| BenchError::Generate {
-        path: dir.0.clone(),
-        source,
-    })?;
+    let dir = TempDir::with_dataset(spec)?;
     Ok(run_bench(
         &dir.0,
         config,
@@ -215,10 +211,21 @@ pub fn run_synthetic_bench(
     )?)
 }
 
-/// A directory removed when dropped (the `tempfile` crate is a dev-only dependency).
-struct TempDir(PathBuf);
+/// A directory removed when dropped (the `tempfile` crate is a dev-only
+/// dependency); the backtest benchmark generates its data in one too.
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
+    /// A fresh directory holding the synthetic data set of `spec`.
+    pub(crate) fn with_dataset(spec: &SyntheticSpec) -> Result<TempDir, BenchError> {
+        let dir = TempDir::new();
+        generate_dataset(&dir.0, spec).map_err(|source| BenchError::Generate {
+            path: dir.0.clone(),
+            source,
+        })?;
+        Ok(dir)
+    }
+
     fn new() -> TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -3,7 +3,10 @@
 //! the symbol's external data with availability flags.
 //!
 //! Built once per symbol by the scan, then read by all three strategies, so
-//! nothing is computed twice and every strategy sees the same numbers.
+//! nothing is computed twice and every strategy sees the same numbers. The
+//! replay (`core::backtest`) keeps one context per symbol and grows its
+//! series candle by candle (`from_series`, `refresh`), so at each close it
+//! holds exactly what `build` would make of the data known then.
 
 use crate::core::candles::Candle;
 use crate::core::external::{ExternalData, Liquidations};
@@ -76,6 +79,16 @@ pub enum BreakoutRead {
     Both,
 }
 
+/// Both candle series of a symbol with their indicators, index-aligned
+/// (`ltf_indicators` is `compute_all(&ltf)`, likewise for the HTF).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SeriesWithIndicators {
+    pub ltf: Vec<Candle>,
+    pub htf: Vec<Candle>,
+    pub ltf_indicators: IndicatorSet,
+    pub htf_indicators: IndicatorSet,
+}
+
 impl SharedContext {
     /// Computes every indicator of both series and the summaries.
     pub fn build(
@@ -87,11 +100,36 @@ impl SharedContext {
         config: &ScannerConfig,
         now_ms: i64,
     ) -> SharedContext {
-        let ltf_indicators = compute_all(&ltf);
-        let htf_indicators = compute_all(&htf);
+        let series = SeriesWithIndicators {
+            ltf_indicators: compute_all(&ltf),
+            htf_indicators: compute_all(&htf),
+            ltf,
+            htf,
+        };
+        let external = ExternalContext::from_data(external, config.indicators.oi_z_window);
+        SharedContext::from_series(symbol, exchange, series, external, config, now_ms)
+    }
+
+    /// The context of series whose indicators are already computed: the
+    /// summaries and LTF state are derived here, as `build` does after
+    /// computing them. The replay grows such series one candle at a time
+    /// (`core::backtest::WalkForward`) instead of recomputing them per close.
+    pub fn from_series(
+        symbol: &str,
+        exchange: Exchange,
+        series: SeriesWithIndicators,
+        external: ExternalContext,
+        config: &ScannerConfig,
+        now_ms: i64,
+    ) -> SharedContext {
+        let SeriesWithIndicators {
+            ltf,
+            htf,
+            ltf_indicators,
+            htf_indicators,
+        } = series;
         let htf_summary = htf_summary(&htf, &htf_indicators);
         let ltf_state = ltf_state(&ltf, &ltf_indicators, config, now_ms);
-        let external = ExternalContext::from_data(external, config.indicators.oi_z_window);
         SharedContext {
             symbol: symbol.to_string(),
             exchange,
@@ -104,6 +142,15 @@ impl SharedContext {
             external,
             now_ms,
         }
+    }
+
+    /// Derives the HTF summary and the LTF state again from the series held
+    /// (after they grew), judged at `now_ms`. Costs a few hundred values
+    /// (the trendline lookback), not the length of the series.
+    pub fn refresh(&mut self, config: &ScannerConfig, now_ms: i64) {
+        self.htf_summary = htf_summary(&self.htf, &self.htf_indicators);
+        self.ltf_state = ltf_state(&self.ltf, &self.ltf_indicators, config, now_ms);
+        self.now_ms = now_ms;
     }
 
     /// Fewer closed LTF candles than `data.min_ltf_candles` makes every strategy wait.
@@ -188,7 +235,10 @@ fn ltf_state(
     now_ms: i64,
 ) -> LtfState {
     let cfg = &config.indicators;
-    let volumes: Vec<f64> = ltf.iter().map(|c| c.v).collect();
+    // The slope reads only the newest `obv_slope_window` volumes (aligned at
+    // the end with the OBV), so only those are gathered.
+    let recent = &ltf[ltf.len().saturating_sub(cfg.obv_slope_window)..];
+    let volumes: Vec<f64> = recent.iter().map(|c| c.v).collect();
     let slope = obv_slope(&indicators.obv, &volumes, cfg.obv_slope_window);
     let params = TrendlineParams {
         pivot_span: cfg.pivot_span,

@@ -6,8 +6,11 @@
 //! `indicators`, `strategies` (with `setup`) turn it into three signals, and
 //! `feed_writer` writes the master feed atomically (`feed_merge` decides
 //! whether a scan replaces it or updates only the symbols it scanned);
-//! `bench` and `synthetic` measure the whole thing.
+//! `bench` and `synthetic` measure the whole thing. `backtest` replays the
+//! same strategies over history, and `track` turns their signals into
+//! trades, outcomes and statistics (STRATEGIES.md §6).
 
+pub mod backtest;
 pub mod bench;
 pub mod candles;
 pub mod context;
@@ -20,3 +23,4 @@ pub mod scan;
 pub mod setup;
 pub mod strategies;
 pub mod synthetic;
+pub mod track;

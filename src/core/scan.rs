@@ -7,7 +7,9 @@
 //! A bad file never stops the scan: its symbol is skipped with the file name
 //! and the reason, reported to the observer and logged with `[SKIP]`.
 
-use crate::core::candles::{display_name, list_candle_files, load_candle_file, SymbolFiles};
+use crate::core::candles::{
+    display_name, list_candle_files, load_candle_file, LoadedSeries, SymbolFiles,
+};
 use crate::core::context::SharedContext;
 use crate::core::external::ExternalDataMap;
 use crate::core::strategies::evaluate_all;
@@ -263,16 +265,17 @@ fn report_skip(observer: &dyn ScanObserver, skip: &SkippedFile) {
 }
 
 /// The symbols to scan and what was skipped before loading anything.
-struct ScanPlan {
-    targets: Vec<ScanTarget>,
-    skipped: Vec<SkippedFile>,
+pub(crate) struct ScanPlan {
+    pub(crate) targets: Vec<ScanTarget>,
+    pub(crate) skipped: Vec<SkippedFile>,
 }
 
-struct ScanTarget {
-    symbol: String,
-    exchange: Exchange,
-    ltf: PathBuf,
-    htf: PathBuf,
+/// One symbol with both series (the backtest replays the same targets).
+pub(crate) struct ScanTarget {
+    pub(crate) symbol: String,
+    pub(crate) exchange: Exchange,
+    pub(crate) ltf: PathBuf,
+    pub(crate) htf: PathBuf,
 }
 
 /// The (exchange, symbol) pairs a scan of `request` would process, so
@@ -285,7 +288,7 @@ pub fn scan_symbols(request: &ScanRequest) -> Result<Vec<(Exchange, String)>, Sc
         .collect())
 }
 
-fn plan_scan(request: &ScanRequest) -> Result<ScanPlan, ScanError> {
+pub(crate) fn plan_scan(request: &ScanRequest) -> Result<ScanPlan, ScanError> {
     let inventory = list_candle_files(&request.data_dir).map_err(|source| ScanError::DataDir {
         path: request.data_dir.clone(),
         source,
@@ -360,25 +363,36 @@ struct SymbolResult {
     candles: usize,
 }
 
+/// Loads a target's closed LTF and HTF candles at `now_ms`, or says which
+/// of its files cannot be used and why.
+pub(crate) fn load_target(
+    target: &ScanTarget,
+    now_ms: i64,
+) -> Result<(LoadedSeries, LoadedSeries), Vec<SkippedFile>> {
+    let ltf = load_candle_file(&target.ltf, Some(LTF), now_ms);
+    let htf = load_candle_file(&target.htf, Some(HTF), now_ms);
+    match (ltf, htf) {
+        (Ok(ltf), Ok(htf)) => Ok((ltf, htf)),
+        (ltf, htf) => Err([ltf.err(), htf.err()]
+            .into_iter()
+            .flatten()
+            .map(|e| SkippedFile {
+                file: e.file,
+                reason: e.kind.to_string(),
+            })
+            .collect()),
+    }
+}
+
 fn scan_symbol(
     target: &ScanTarget,
     config: &ScannerConfig,
     external: &ExternalDataMap,
     now_ms: i64,
 ) -> SymbolResult {
-    let ltf = load_candle_file(&target.ltf, Some(LTF), now_ms);
-    let htf = load_candle_file(&target.htf, Some(HTF), now_ms);
-    let (ltf, htf) = match (ltf, htf) {
-        (Ok(ltf), Ok(htf)) => (ltf, htf),
-        (ltf, htf) => {
-            let skipped = [ltf.err(), htf.err()]
-                .into_iter()
-                .flatten()
-                .map(|e| SkippedFile {
-                    file: e.file,
-                    reason: e.kind.to_string(),
-                })
-                .collect();
+    let (ltf, htf) = match load_target(target, now_ms) {
+        Ok(series) => series,
+        Err(skipped) => {
             return SymbolResult {
                 signals: vec![],
                 skipped,

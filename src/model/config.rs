@@ -155,6 +155,27 @@ impl Default for DataConfig {
     }
 }
 
+/// Trade tracking, STRATEGIES.md §6: how long a trade may stay open and
+/// what a round trip costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackConfig {
+    /// A trade that hits neither stop nor target within this many LTF
+    /// candles closes at the close of the last of them (`expired`).
+    pub max_bars: usize,
+    /// Fee per side in basis points; a closed trade's R pays it twice.
+    pub fee_bps: f64,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            max_bars: 96,
+            fee_bps: 5.0,
+        }
+    }
+}
+
 /// All scanner thresholds. Every section is `#[serde(default)]`, so a
 /// partial `quantpro.toml` keeps the defaults of whatever it leaves out.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -166,6 +187,7 @@ pub struct ScannerConfig {
     pub setup: SetupConfig,
     pub indicators: IndicatorConfig,
     pub data: DataConfig,
+    pub track: TrackConfig,
 }
 
 /// A configuration value as the ConfigPanel edits it.
@@ -370,6 +392,10 @@ field_specs! {
         "With fewer closed 15m candles every strategy answers insufficient_data.";
     data.stale_intervals: Integer [1.0, 1000.0] "Stale after (intervals)",
         "A last candle older than this many intervals is flagged stale.";
+    track.max_bars: Integer [1.0, 10000.0] "Trade expiry (LTF candles)",
+        "A trade that hits neither stop nor target within this many 15m candles closes at the last one's close.";
+    track.fee_bps: Float [0.0, 100.0] "Fee per side (bps)",
+        "Taker fee per side in basis points; a closed trade's R pays it on entry and exit.";
 }
 
 /// Pairs of fields where the first must not exceed the second.
@@ -532,6 +558,7 @@ mod tests {
             (50, 20, 24)
         );
         assert_eq!(c.data.min_ltf_candles, 50);
+        assert_eq!((c.track.max_bars, c.track.fee_bps), (96, 5.0));
         assert_eq!((c.legacy.long_rsi_min, c.legacy.long_rsi_max), (40.0, 55.0));
         assert_eq!(
             (c.legacy.short_rsi_min, c.legacy.short_rsi_max),

@@ -46,6 +46,9 @@ macro_rules! string_enum {
     };
 }
 
+// The track record's score buckets (`model::track`) use the same shape.
+pub(crate) use string_enum;
+
 /// A string that names none of an enum's variants.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} '{value}' (expected one of: {expected})")]

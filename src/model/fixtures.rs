@@ -1,4 +1,4 @@
-//! Hand-written signals for unit tests.
+//! Hand-written signals and trades for unit tests.
 
 use super::*;
 
@@ -90,5 +90,28 @@ pub fn sample_signal(symbol: &str, strategy: Strategy) -> Signal {
             mcap: Some(1.2e12),
             vol_24h: None,
         }),
+    }
+}
+
+/// Legacy LONG on BINANCE:SOLUSDT opened on the candle at t = 0 with score
+/// 62: entry 100, stop 98 (risk 2), target 105 (RR 2.5), still open.
+pub fn sample_trade() -> Trade {
+    Trade {
+        exchange: Exchange::Binance,
+        symbol: "SOLUSDT".into(),
+        strategy: Strategy::Legacy,
+        side: Side::Long,
+        opened_at: 0,
+        entry: 100.0,
+        sl: 98.0,
+        tp: 105.0,
+        rr: 2.5,
+        score: 62.0,
+        outcome: Outcome::Open,
+        closed_at: None,
+        r: None,
+        mfe_r: 0.0,
+        mae_r: 0.0,
+        bars: None,
     }
 }

@@ -1,7 +1,8 @@
-//! CSV and Parquet candle files, read with polars: columns `t, o, h, l, c, v`
-//! (the long names `time, open, high, low, close, volume` are accepted too),
-//! any other columns ignored. The result is the same `Vec<Candle>` as the
-//! JSON path, validated by the same rules afterwards.
+//! CSV, Parquet and Feather (Arrow IPC) candle files, read with polars:
+//! columns `t, o, h, l, c, v` (the long names `time, open, high, low,
+//! close, volume` are accepted too, and freqtrade's `date`, a UTC datetime
+//! of any unit), any other columns ignored. The result is the same
+//! `Vec<Candle>` as the JSON path, validated by the same rules afterwards.
 
 use super::Candle;
 use polars::prelude::*;
@@ -26,9 +27,21 @@ pub fn read_parquet(path: &Path) -> Result<Vec<Candle>, String> {
     candles_from_frame(&frame)
 }
 
-/// Column names tried for each candle field, short name first.
-const COLUMNS: [(&str, &str); 6] = [
-    ("t", "time"),
+/// Reads a Feather file (Arrow IPC, as freqtrade writes it: LZ4 or zstd
+/// compressed, or not).
+pub fn read_feather(path: &Path) -> Result<Vec<Candle>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let frame = IpcReader::new(file)
+        .finish()
+        .map_err(|e| format!("cannot read Feather (Arrow IPC): {e}"))?;
+    candles_from_frame(&frame)
+}
+
+/// Names tried for the open time, in order: ours, then freqtrade's.
+const TIME_COLUMNS: [&str; 3] = ["t", "time", "date"];
+
+/// Column names tried for each price and volume field, short name first.
+const COLUMNS: [(&str, &str); 5] = [
     ("o", "open"),
     ("h", "high"),
     ("l", "low"),
@@ -37,10 +50,8 @@ const COLUMNS: [(&str, &str); 6] = [
 ];
 
 fn candles_from_frame(frame: &DataFrame) -> Result<Vec<Candle>, String> {
-    let [t, o, h, l, c, v] = COLUMNS.map(|names| find_column(frame, names));
-    let times = t?
-        .cast(&DataType::Int64)
-        .map_err(|e| format!("column 't' is not an integer time: {e}"))?;
+    let [o, h, l, c, v] = COLUMNS.map(|names| find_column(frame, names));
+    let times = time_column_ms(frame)?;
     let times = times.i64().map_err(|e| e.to_string())?;
     let [o, h, l, c, v] = [o?, h?, l?, c?, v?];
     let floats = [o, h, l, c, v].map(|column| {
@@ -74,6 +85,37 @@ fn candles_from_frame(frame: &DataFrame) -> Result<Vec<Candle>, String> {
         });
     }
     Ok(candles)
+}
+
+/// The open times in Unix ms: an integer column as it is, a datetime
+/// column converted from its unit.
+fn time_column_ms(frame: &DataFrame) -> Result<Column, String> {
+    let column = TIME_COLUMNS
+        .iter()
+        .find_map(|name| frame.column(name).ok())
+        .ok_or_else(|| {
+            format!(
+                "missing column 't' (or '{}')",
+                TIME_COLUMNS[1..].join("' or '")
+            )
+        })?;
+    let name = column.name().to_string();
+    let per_ms = match column.dtype() {
+        DataType::Datetime(TimeUnit::Nanoseconds, _) => 1_000_000,
+        DataType::Datetime(TimeUnit::Microseconds, _) => 1_000,
+        _ => 1,
+    };
+    let raw = column
+        .cast(&DataType::Int64)
+        .map_err(|e| format!("column '{name}' is not an integer time or a datetime: {e}"))?;
+    if per_ms == 1 {
+        return Ok(raw);
+    }
+    let ms: Int64Chunked = raw
+        .i64()
+        .map_err(|e| e.to_string())?
+        .apply_values(|t| t.div_euclid(per_ms));
+    Ok(ms.into_series().into())
 }
 
 fn find_column<'a>(

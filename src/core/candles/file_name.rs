@@ -1,4 +1,5 @@
-//! Candle file names: `{SYMBOL}_{EXCHANGE}_{INTERVAL}.{json|csv|parquet}`.
+//! Candle file names: `{SYMBOL}_{EXCHANGE}_{INTERVAL}.{json|csv|parquet|feather}`
+//! (freqtrade's own names are read by `freqtrade`).
 //!
 //! The name is the only place a file's symbol, exchange and interval are
 //! recorded, so the data directory listing starts here.
@@ -12,19 +13,26 @@ use std::path::Path;
 pub enum CandleFormat {
     Json,
     Parquet,
+    /// Arrow IPC (freqtrade's default `feather` format).
+    Feather,
     Csv,
 }
 
 impl CandleFormat {
     /// Preference order when one series exists in several formats: the
     /// first is used and the others are reported as duplicates.
-    pub const PREFERENCE: [CandleFormat; 3] =
-        [CandleFormat::Json, CandleFormat::Parquet, CandleFormat::Csv];
+    pub const PREFERENCE: [CandleFormat; 4] = [
+        CandleFormat::Json,
+        CandleFormat::Parquet,
+        CandleFormat::Feather,
+        CandleFormat::Csv,
+    ];
 
     pub fn extension(self) -> &'static str {
         match self {
             CandleFormat::Json => "json",
             CandleFormat::Parquet => "parquet",
+            CandleFormat::Feather => "feather",
             CandleFormat::Csv => "csv",
         }
     }
@@ -51,9 +59,9 @@ pub struct CandleFileName {
 /// Why a file name is not a candle file name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FileNameError {
-    #[error("file name must look like SYMBOL_EXCHANGE_INTERVAL.json|csv|parquet")]
+    #[error("file name must look like SYMBOL_EXCHANGE_INTERVAL.json|csv|parquet|feather")]
     Shape,
-    #[error("unknown extension (expected json, csv or parquet)")]
+    #[error("unknown extension (expected json, csv, parquet or feather)")]
     Extension,
     #[error("{0}")]
     Exchange(crate::model::UnknownVariant),

@@ -1,8 +1,11 @@
-//! Reading candle files from the data directory: list which series exist,
-//! read one file in whatever format it has, validate it and keep its closed
-//! candles. The scan calls these per symbol from its worker threads.
+//! Reading candle files from the data directory: list which series exist
+//! (QuantPro's file names, and freqtrade exchange folders through
+//! `freqtrade`), read one file in whatever format it has, validate it and
+//! keep its closed candles. The scan and the backtest call these per
+//! symbol from their worker threads.
 
 use super::file_name::{CandleFileName, CandleFormat};
+use super::freqtrade::{self, Market};
 use super::validate::{drop_unclosed, validate_candles, ValidationError};
 use super::{json, Candle};
 use crate::model::Exchange;
@@ -65,6 +68,7 @@ pub fn read_candle_file(path: &Path) -> Result<Vec<Candle>, CandleFileError> {
 fn read_columnar(path: &Path, format: CandleFormat) -> Result<Vec<Candle>, CandleErrorKind> {
     match format {
         CandleFormat::Csv => super::columnar::read_csv(path),
+        CandleFormat::Feather => super::columnar::read_feather(path),
         _ => super::columnar::read_parquet(path),
     }
     .map_err(CandleErrorKind::Parse)
@@ -121,62 +125,245 @@ pub struct CandleInventory {
     pub rejected: Vec<RejectedFile>,
 }
 
-/// The files found per (symbol, exchange) and interval, in every format, before choosing one.
-type FoundSeries = BTreeMap<(String, Exchange), BTreeMap<Interval, Vec<(CandleFormat, PathBuf)>>>;
+/// Where a listed file comes from: QuantPro's own names first, then a
+/// freqtrade folder's futures, then its spot files. One symbol is read from
+/// one origin only (spot and futures prices differ, so they never mix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    QuantPro,
+    Freqtrade(Market),
+}
 
-/// Lists the data directory. Hidden files (such as in-progress temporary
-/// files) and files without a candle extension are ignored silently.
+impl Origin {
+    fn label(self) -> &'static str {
+        match self {
+            Origin::QuantPro => "QuantPro's own files",
+            Origin::Freqtrade(Market::Futures) => "freqtrade futures files",
+            Origin::Freqtrade(Market::Spot) => "freqtrade spot files",
+        }
+    }
+}
+
+/// A file of one series, before one is chosen, with its name for messages
+/// (relative to the listed directory).
+type Candidate = (Origin, CandleFormat, PathBuf, String);
+
+/// The files found per (symbol, exchange) and interval, before choosing one.
+type FoundSeries = BTreeMap<(String, Exchange), BTreeMap<Interval, Vec<Candidate>>>;
+
+/// What the listing has found so far.
+#[derive(Default)]
+struct Listing {
+    series: FoundSeries,
+    rejected: Vec<RejectedFile>,
+}
+
+/// Lists the data directory: QuantPro's `{SYMBOL}_{EXCHANGE}_{INTERVAL}`
+/// files, and freqtrade exchange folders (`DIR` itself, or its
+/// subfolders, named `binance`, `mexc` or `hyperliquid`; see `freqtrade`).
+/// Hidden files (such as in-progress temporary files) and files without a
+/// candle extension are ignored silently.
 pub fn list_candle_files(dir: &Path) -> std::io::Result<CandleInventory> {
-    let mut series = FoundSeries::new();
-    let mut rejected = Vec::new();
+    let mut listing = Listing::default();
+    match freqtrade::folder_exchange(dir) {
+        Some(exchange) => listing.freqtrade_folder(dir, exchange, "")?,
+        None => listing.data_dir(dir)?,
+    }
+    Ok(listing.into_inventory())
+}
+
+/// The visible entries of a directory: (path, name, is a directory).
+fn visible_entries(dir: &Path) -> std::io::Result<Vec<(PathBuf, String, bool)>> {
+    let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || CandleFormat::from_path(&path).is_none() || !path.is_file() {
-            continue;
+        if !name.starts_with('.') {
+            let path = entry.path();
+            let is_dir = path.is_dir();
+            entries.push((path, name, is_dir));
         }
+    }
+    Ok(entries)
+}
+
+impl Listing {
+    /// A QuantPro data directory, with freqtrade exchange folders inside it.
+    fn data_dir(&mut self, dir: &Path) -> std::io::Result<()> {
+        for (path, name, is_dir) in visible_entries(dir)? {
+            if is_dir {
+                let label = format!("{name}/");
+                let read = match freqtrade::folder_exchange(&path) {
+                    Some(exchange) => self.freqtrade_folder(&path, exchange, &label),
+                    None => self.unknown_folder(&path, &name),
+                };
+                // A subfolder that cannot be read costs its files, not the listing.
+                if let Err(e) = read {
+                    self.rejected.push(RejectedFile {
+                        file: label,
+                        reason: format!("cannot read the folder: {e}"),
+                    });
+                }
+            } else if CandleFormat::from_path(&path).is_some() && path.is_file() {
+                self.own_file(path, name);
+            }
+        }
+        Ok(())
+    }
+
+    /// A file with QuantPro's naming, or rejected with the naming's reason.
+    fn own_file(&mut self, path: PathBuf, name: String) {
         match CandleFileName::parse(&name) {
-            Ok(parsed) => series
-                .entry((parsed.symbol, parsed.exchange))
-                .or_default()
-                .entry(parsed.interval)
-                .or_default()
-                .push((parsed.format, path)),
-            Err(e) => rejected.push(RejectedFile {
+            Ok(parsed) => self.add(
+                parsed.symbol,
+                parsed.exchange,
+                parsed.interval,
+                (Origin::QuantPro, parsed.format, path, name),
+            ),
+            Err(e) => self.rejected.push(RejectedFile {
                 file: name,
                 reason: e.to_string(),
             }),
         }
     }
-    let mut symbols = Vec::with_capacity(series.len());
-    for ((symbol, exchange), intervals) in series {
-        let mut files = BTreeMap::new();
-        for (interval, mut candidates) in intervals {
-            candidates.sort();
-            let mut candidates = candidates.into_iter();
-            let (_, chosen) = candidates
-                .next()
-                .expect("an interval entry has at least one file");
-            for (_, duplicate) in candidates {
-                rejected.push(RejectedFile {
-                    file: display_name(&duplicate),
-                    reason: format!(
-                        "duplicate of {} (the same series in another format)",
-                        display_name(&chosen)
-                    ),
-                });
+
+    /// A freqtrade `<exchange>/` folder: spot files in it, futures in `futures/`.
+    /// `label` prefixes the names in messages (`binance/`).
+    fn freqtrade_folder(
+        &mut self,
+        folder: &Path,
+        exchange: Exchange,
+        label: &str,
+    ) -> std::io::Result<()> {
+        for (path, name, is_dir) in visible_entries(folder)? {
+            if is_dir && name == freqtrade::FUTURES_FOLDER {
+                let entries = match visible_entries(&path) {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        self.rejected.push(RejectedFile {
+                            file: format!("{label}{name}/"),
+                            reason: format!("cannot read the folder: {e}"),
+                        });
+                        continue;
+                    }
+                };
+                for (path, file, is_dir) in entries {
+                    if !is_dir {
+                        let label = format!("{label}{name}/{file}");
+                        self.freqtrade_file(path, &file, label, exchange, Market::Futures);
+                    }
+                }
+            } else if !is_dir {
+                if CandleFileName::parse(&name).is_ok() {
+                    self.own_file(path, name);
+                } else {
+                    let label = format!("{label}{name}");
+                    self.freqtrade_file(path, &name, label, exchange, Market::Spot);
+                }
             }
-            files.insert(interval, chosen);
         }
-        symbols.push(SymbolFiles {
-            symbol,
-            exchange,
-            files,
-        });
+        Ok(())
     }
-    rejected.sort_by(|a, b| a.file.cmp(&b.file));
-    Ok(CandleInventory { symbols, rejected })
+
+    fn freqtrade_file(
+        &mut self,
+        path: PathBuf,
+        name: &str,
+        label: String,
+        exchange: Exchange,
+        market: Market,
+    ) {
+        match freqtrade::parse_file_name(name, exchange, market) {
+            Ok(Some(file)) => self.add(
+                file.symbol,
+                exchange,
+                file.interval,
+                (Origin::Freqtrade(file.market), file.format, path, label),
+            ),
+            Ok(None) => {}
+            Err(reason) => self.rejected.push(RejectedFile {
+                file: label,
+                reason,
+            }),
+        }
+    }
+
+    /// A subfolder that is no exchange QuantPro reads: said when it holds
+    /// freqtrade data (another exchange's folder), ignored otherwise.
+    fn unknown_folder(&mut self, folder: &Path, name: &str) -> std::io::Result<()> {
+        let holds_freqtrade_data = visible_entries(folder)?
+            .iter()
+            .any(|(_, file, is_dir)| !is_dir && freqtrade::looks_like_freqtrade(file));
+        if holds_freqtrade_data {
+            self.rejected.push(RejectedFile {
+                file: format!("{name}/"),
+                reason: format!(
+                    "a freqtrade folder of an exchange QuantPro does not read (it reads {})",
+                    freqtrade::folder_names()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, symbol: String, exchange: Exchange, interval: Interval, file: Candidate) {
+        self.series
+            .entry((symbol, exchange))
+            .or_default()
+            .entry(interval)
+            .or_default()
+            .push(file);
+    }
+
+    /// One file per series: the symbol's first origin, then the preferred
+    /// format; every other file is reported with the reason.
+    fn into_inventory(self) -> CandleInventory {
+        let Listing {
+            series,
+            mut rejected,
+        } = self;
+        let mut symbols = Vec::with_capacity(series.len());
+        for ((symbol, exchange), intervals) in series {
+            let origin = intervals
+                .values()
+                .flatten()
+                .map(|(origin, ..)| *origin)
+                .min()
+                .expect("a symbol entry has at least one file");
+            let mut files = BTreeMap::new();
+            for (interval, mut candidates) in intervals {
+                candidates.sort();
+                let mut chosen: Option<(PathBuf, String)> = None;
+                for (candidate_origin, _, path, label) in candidates {
+                    let reason = if candidate_origin != origin {
+                        format!(
+                            "not used: {symbol} on {exchange} is read from {} (QuantPro's names before freqtrade's, futures before spot)",
+                            origin.label()
+                        )
+                    } else if let Some((_, chosen)) = &chosen {
+                        format!("duplicate of {chosen} (the same series in another format)")
+                    } else {
+                        chosen = Some((path, label));
+                        continue;
+                    };
+                    rejected.push(RejectedFile {
+                        file: label,
+                        reason,
+                    });
+                }
+                if let Some((path, _)) = chosen {
+                    files.insert(interval, path);
+                }
+            }
+            symbols.push(SymbolFiles {
+                symbol,
+                exchange,
+                files,
+            });
+        }
+        rejected.sort_by(|a, b| a.file.cmp(&b.file));
+        CandleInventory { symbols, rejected }
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! OHLCV candles: the type, the interval, and loading candle files from a
-//! data directory (`{SYMBOL}_{EXCHANGE}_{INTERVAL}.json|csv|parquet`).
+//! data directory (`{SYMBOL}_{EXCHANGE}_{INTERVAL}.json|csv|parquet|feather`,
+//! or a freqtrade `user_data/data/<exchange>/` folder as it is).
 //!
 //! Flow: `list_candle_files` finds the series of a data directory,
-//! `load_candle_file` reads one (JSON fast path, or CSV/Parquet through
-//! polars), validates it and keeps its closed candles; the scan then builds
-//! the symbol's context from the 15m and 4h series.
+//! `load_candle_file` reads one (JSON fast path, or CSV/Parquet/Feather
+//! through polars), validates it and keeps its closed candles; the scan
+//! then builds the symbol's context from the 15m and 4h series.
 
 pub mod columnar;
 mod file_name;
+mod freqtrade;
 mod json;
 mod load;
 pub mod series;
@@ -19,7 +21,7 @@ pub use load::{
     display_name, list_candle_files, load_candle_file, read_candle_file, CandleErrorKind,
     CandleFileError, CandleInventory, LoadedSeries, RejectedFile, SymbolFiles,
 };
-pub use validate::{drop_unclosed, validate_candles, ValidationError};
+pub use validate::{drop_unclosed, is_closed, validate_candles, ValidationError};
 
 use serde::{Deserialize, Serialize};
 

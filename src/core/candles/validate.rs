@@ -107,11 +107,17 @@ fn check_candle(index: usize, c: &Candle) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Whether a candle of `interval` has closed at `now_ms` (its open time plus
+/// the interval is not in the future).
+pub fn is_closed(candle: &Candle, interval: Interval, now_ms: i64) -> bool {
+    candle.t.saturating_add(interval.millis()) <= now_ms
+}
+
 /// Drops the candles that have not closed at `now_ms` (open time + interval
 /// in the future): an open candle's close, high and volume are still moving.
 /// Returns how many were dropped. Needs the series sorted.
 pub fn drop_unclosed(candles: &mut Vec<Candle>, interval: Interval, now_ms: i64) -> usize {
-    let closed = candles.partition_point(|c| c.t.saturating_add(interval.millis()) <= now_ms);
+    let closed = candles.partition_point(|c| is_closed(c, interval, now_ms));
     let dropped = candles.len() - closed;
     candles.truncate(closed);
     dropped

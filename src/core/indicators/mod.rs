@@ -38,6 +38,7 @@ mod obv;
 mod oi_zscore;
 mod pivots;
 mod rsi;
+mod stream;
 mod trendline;
 
 #[cfg(test)]
@@ -53,6 +54,7 @@ pub use obv::{obv, obv_slope, ObvState};
 pub use oi_zscore::{oi_z_score, OiZScore};
 pub use pivots::{pivot_highs, pivot_lows, Pivot};
 pub use rsi::{rsi, RsiState};
+pub use stream::IndicatorStream;
 pub use trendline::{resistance_trendline, support_trendline, TrendlineParams};
 
 use crate::core::candles::Candle;
