@@ -26,6 +26,7 @@ pub mod http;
 pub mod keys;
 pub mod market;
 pub mod rate;
+pub mod streams;
 pub mod urls;
 
 pub use error::SourceError;
