@@ -37,6 +37,8 @@ struct KeyState {
     newest_closed: Option<i64>,
     /// Open time of the newest push seen (forming or closed).
     newest_seen: Option<i64>,
+    /// The newest open time already reported missed.
+    missed_through: Option<i64>,
 }
 
 /// What a push did, for the connection's log.
@@ -116,6 +118,7 @@ impl CandleTracker {
             close_older(key, state, t, CloseSignal::NextCandle, out);
         }
         if let Some(from) = missed_from {
+            state.missed_through = Some(t - interval_ms);
             out.push(StreamEvent::Missed {
                 key: key.clone(),
                 from_open_ms: from,
@@ -168,7 +171,7 @@ impl CandleTracker {
     pub(crate) fn connection_lost(&mut self) {
         for state in self.keys.values_mut() {
             state.forming.clear();
-            state.newest_seen = state.newest_closed;
+            state.newest_seen = state.newest_closed.max(state.missed_through);
         }
         self.next_deadline = None;
     }
@@ -420,6 +423,9 @@ mod tests {
                 to_open_ms: T0 + I
             }]
         );
+        // A second loss does not report the same candles again.
+        tr.connection_lost();
+        assert!(push(&mut tr, bar(2, 0.3), None).is_empty());
         // Back within the same bar: nothing missed, it closes normally.
         let mut tr = tracker(false);
         push(&mut tr, bar(0, 0.4), None);
