@@ -28,6 +28,7 @@ pub mod governor;
 pub mod http;
 pub mod keys;
 pub mod market;
+pub mod streams;
 pub mod urls;
 
 pub use error::{LastFailure, SourceError};

@@ -7,6 +7,10 @@
 
 use std::path::PathBuf;
 
+/// A fake of the exchanges (REST and streams) replaying these candles.
+#[cfg(feature = "ssr")]
+pub mod fake_exchange;
+
 /// Overrides the search: the folder holding the real candle files.
 pub const ENV_VAR: &str = "QUANTPRO_REFERENCE_CANDLES";
 
