@@ -5,7 +5,7 @@
 //! directory from files (QUANTPRO_BENCH_SYMBOLS symbols, default 50; the
 //! 500-symbol reference is `quantpro bench --backtest`).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/common/reference_candles.rs"]
 mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};

@@ -6,7 +6,7 @@
 //!
 //! Run: `cargo bench --features ssr --bench indicators`
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/common/reference_candles.rs"]
 mod common;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};

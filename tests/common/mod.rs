@@ -1,47 +1,10 @@
-//! Test support shared by the unit tests, the integration tests and the
-//! benchmarks (each includes this file): where the real third-party candles
-//! live. They are read in place by tests
-//! and benchmarks and never copied into the repository, so their folder is
-//! found rather than assumed: a clone may sit beside `shared/` (the usual
-//! layout) or elsewhere on a machine that has `/work/shared`.
+//! Test support of the integration tests: the real candles (also included
+//! on their own by the unit tests and the benchmarks, which need nothing
+//! else) and a fake of the exchanges that replays them.
 
-use std::path::PathBuf;
+mod reference_candles;
+pub use reference_candles::*;
 
-/// A fake of the exchanges (REST and streams) replaying these candles.
+/// A fake of the exchanges (REST and streams) replaying the real candles.
 #[cfg(feature = "ssr")]
 pub mod fake_exchange;
-
-/// Overrides the search: the folder holding the real candle files.
-pub const ENV_VAR: &str = "QUANTPRO_REFERENCE_CANDLES";
-
-/// The real candle folder: `$QUANTPRO_REFERENCE_CANDLES`, else
-/// `shared/data/candles` beside the repository, else `/work/shared/data/candles`.
-/// Panics with the places it looked when none exists, because a test that
-/// needs real data must fail loudly rather than pass on nothing.
-pub fn candles_dir() -> PathBuf {
-    let candidates = candidate_dirs();
-    candidates
-        .iter()
-        .find(|dir| dir.is_dir())
-        .cloned()
-        .unwrap_or_else(|| {
-            let looked: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
-            panic!(
-                "the real candle data is missing: looked in {} (set {ENV_VAR} to its folder)",
-                looked.join(", ")
-            )
-        })
-}
-
-fn candidate_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(dir) = std::env::var_os(ENV_VAR) {
-        dirs.push(PathBuf::from(dir));
-    }
-    dirs.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/candles"
-    )));
-    dirs.push(PathBuf::from("/work/shared/data/candles"));
-    dirs
-}

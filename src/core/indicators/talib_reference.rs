@@ -7,7 +7,7 @@
 
 use crate::core::candles::Candle;
 
-#[path = "../../../tests/common/mod.rs"]
+#[path = "../../../tests/common/reference_candles.rs"]
 mod common;
 use serde::Deserialize;
 use std::collections::BTreeMap;
