@@ -59,8 +59,10 @@ test("a visitor reads the dashboard; the owner signs in, acts, and signs out", a
   assert.ok(await page.isDisabled("[data-testid='config-save']"), "nor save the configuration");
   await page.screenshot({ path: join(SCREENSHOTS, "auth-viewer-1280.png") });
 
-  // The Sign in link leaves the app for the server-rendered form.
-  await page.click("[data-testid='sign-in']");
+  // The open ConfigPanel covers the top bar: its own "sign in" link leaves
+  // the app for the server-rendered form, as the top bar's Sign in does.
+  assert.equal(await page.getAttribute("[data-testid='sign-in']", "href"), "/login");
+  await page.click("[data-testid='config-sign-in']");
   await page.waitForSelector("[data-testid='sign-in-form']");
   await page.fill("[data-testid='password']", "not the password");
   await page.click("[data-testid='sign-in-submit']");
@@ -96,6 +98,9 @@ test("a visitor reads the dashboard; the owner signs in, acts, and signs out", a
   for (const secret of [PASSWORD, TOKEN, "$argon2"]) assert.ok(!html.includes(secret), "no secret in the page");
   await page.screenshot({ path: join(SCREENSHOTS, "auth-owner-1280.png") });
 
+  // Back on the dashboard without the drawer (it covers the top bar's right end).
+  await page.goto(server.url + "/");
+  await waitForHydration(page);
   await page.click("[data-testid='sign-out']");
   await page.waitForURL(server.url + "/");
   await waitForHydration(page);

@@ -320,7 +320,7 @@ test("a threshold changed in the ConfigPanel is saved and used by the next scan"
   await page.goto(server.url + "/?panel=config");
   await waitForHydration(page);
   await page.waitForSelector("[data-testid='config-panel'] input[data-key='legacy.min_score']");
-  assert.equal(await page.locator("[data-testid='config-input']").count(), 26, "every ScannerConfig field");
+  assert.equal(await page.locator("[data-testid='config-input']").count(), 28, "every ScannerConfig field");
   const input = "[data-testid='config-input'][data-key='legacy.min_score']";
   assert.equal(await page.inputValue(input), "60");
 

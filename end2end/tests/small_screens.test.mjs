@@ -207,14 +207,18 @@ for (const size of [PHONE, TABLET]) {
       await assertCleanLayout(page, `dashboard ${tag}`);
       await assertKeyColumnsVisible(page, `dashboard ${tag}`);
 
-      // The top bar: brand and Config share the first line with room for one
-      // more button (sign-in); the ExchangePanel wraps below them.
+      // The top bar: brand, Config and the session control (Sign in, or the
+      // "local" badge of single-user mode, as here) share the first line
+      // without overlapping (assertCleanLayout); the ExchangePanel wraps below.
       const box = async (selector) => page.locator(selector).first().boundingBox();
+      const middle = (b) => b.y + b.height / 2;
       const brand = await box(".topbar .brand");
       const config = await box("[data-testid='config-toggle']");
+      const signIn = await box("[data-testid='sign-in'], [data-testid='session-local']");
       const tabs = await box("[data-testid='exchange-panel'] .seg-group");
-      assert.ok(Math.abs(brand.y + brand.height / 2 - (config.y + config.height / 2)) < 2, "brand and Config on one line");
-      assert.ok(config.x - (brand.x + brand.width) >= 110, `room for one more top-bar button: ${config.x - (brand.x + brand.width)} px`);
+      assert.ok(Math.abs(middle(brand) - middle(config)) < 2, "brand and Config on one line");
+      assert.ok(Math.abs(middle(signIn) - middle(config)) < 2, "the session control beside Config");
+      assert.ok(signIn.x + signIn.width <= size.width, "the session control inside the screen");
       assert.ok(tabs.y >= config.y + config.height, "the exchange tabs sit below Config, not under it");
       for (const source of ["All", "MEXC", "HYPERLIQUID", "BINANCE"]) {
         assert.ok(await isVisible(page, `button[data-source='${source}']`), `${source} tab visible`);

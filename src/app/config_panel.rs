@@ -216,7 +216,14 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
             <button class="btn btn-ghost" data-testid="config-defaults" on:click=reset_defaults>
                 "Reset to defaults"
             </button>
-            {(!owner).then(|| view! { <span class="muted" data-testid="config-read-only">"read-only: sign in to save"</span> })}
+            {(!owner).then(|| view! {
+                <span class="muted" data-testid="config-read-only">
+                    "read-only: "
+                    // The drawer covers the top bar's Sign in on narrow and wide screens alike.
+                    <a href="/login" rel="external" data-testid="config-sign-in">"sign in"</a>
+                    " to save"
+                </span>
+            })}
             {move || changed().then(|| view! { <span class="muted">"unsaved changes"</span> })}
             {status}
         </div>
