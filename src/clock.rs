@@ -28,9 +28,17 @@ impl Clock {
     /// Starts at `origin_ms` (tests pick a fixed time) and runs `speed`
     /// times faster than tokio's clock.
     pub fn starting_at(origin_ms: i64, speed: f64) -> Clock {
+        Clock::anchored(origin_ms, Instant::now(), speed)
+    }
+
+    /// Reads `origin_ms` at the tokio instant `origin` and runs `speed`
+    /// times faster from there: the timeline of a replayed market whose
+    /// origin was fixed elsewhere (the fake exchange of the tests). A speed
+    /// that is not finite and positive is taken as 1.
+    pub fn anchored(origin_ms: i64, origin: Instant, speed: f64) -> Clock {
         Clock {
             origin_ms,
-            origin: Instant::now(),
+            origin,
             speed: if speed.is_finite() && speed > 0.0 {
                 speed
             } else {
@@ -44,15 +52,27 @@ impl Clock {
     }
 
     pub fn now_ms(&self) -> i64 {
-        let elapsed = self.origin.elapsed().as_secs_f64() * 1000.0 * self.speed;
-        self.origin_ms + elapsed as i64
+        let elapsed_ns = Instant::now()
+            .saturating_duration_since(self.origin)
+            .as_nanos() as f64;
+        self.origin_ms + (elapsed_ns * self.speed / 1e6).floor() as i64
+    }
+
+    /// The tokio instant at which the clock reads `at_ms` (a time before
+    /// the origin: just after the origin), so that every wait is a tokio
+    /// sleep while times stay Unix ms.
+    pub fn instant_at(&self, at_ms: i64) -> Instant {
+        let ahead_ms = (at_ms - self.origin_ms).max(0) as f64;
+        // Rounded up, plus a nanosecond against float error, so that the
+        // clock shows at least `at_ms` at the returned instant.
+        let ns = (ahead_ms * 1e6 / self.speed).ceil() + 1.0;
+        self.origin + Duration::from_nanos(ns as u64)
     }
 
     /// Returns once the clock reads `at_ms` or later.
     pub async fn sleep_until_ms(&self, at_ms: i64) {
-        let wait_ms = (at_ms - self.origin_ms).max(0) as f64 / self.speed;
-        tokio::time::sleep_until(self.origin + Duration::from_secs_f64(wait_ms / 1000.0)).await;
-        // Rounding can leave the clock a millisecond short.
+        tokio::time::sleep_until(self.instant_at(at_ms)).await;
+        // Float rounding must never leave the clock short of `at_ms`.
         while self.now_ms() < at_ms {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -83,5 +103,42 @@ mod tests {
             "one clock minute is one second at 60x"
         );
         assert_eq!(clock.real_duration(60_000), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reaches_each_time_at_its_instant() {
+        for speed in [1.0, 60.0, 0.5, 7.3] {
+            let clock = Clock::starting_at(1_721_088_000_000, speed);
+            for ahead in [1, 999, 900_000, 14_400_000] {
+                let target = clock.now_ms() + ahead;
+                tokio::time::sleep_until(clock.instant_at(target)).await;
+                let now = clock.now_ms();
+                assert!(now >= target, "speed {speed}: {now} < {target}");
+                assert!(
+                    now - target <= 1 + speed.ceil() as i64,
+                    "speed {speed}: overshoot"
+                );
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_passed_time_is_now() {
+        let clock = Clock::starting_at(5_000, 1.0);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(clock.instant_at(1_000) <= Instant::now());
+        assert_eq!(clock.now_ms(), 15_000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_anchored_clock_counts_from_its_origin() {
+        let origin = Instant::now();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let clock = Clock::anchored(1_000_000, origin, 60.0);
+        assert_eq!(clock.now_ms(), 1_000_000 + 180_000);
+        assert_eq!(
+            clock.instant_at(1_000_000),
+            origin + Duration::from_nanos(1)
+        );
     }
 }

@@ -13,11 +13,12 @@ mod common;
 use common::fake_exchange::{
     self as fake, contract_size, Bar, FakeConfig, FakeExchange, Inject, Iv, UnknownStream, WsKind,
 };
+use quantpro::clock::Clock;
 use quantpro::core::candles::Candle;
 use quantpro::model::Interval;
 use quantpro::sources::streams::{
-    self, CloseSignal, DisconnectReason, ScaledClock, StreamConfig, StreamEvent, StreamHandle,
-    StreamKey, Subscription, Venue,
+    self, CloseSignal, DisconnectReason, StreamConfig, StreamEvent, StreamHandle, StreamKey,
+    Subscription, Venue,
 };
 use quantpro::sources::urls::SourceUrls;
 use std::io::Write;
@@ -91,11 +92,7 @@ fn subscription(v: fake::Venue, symbol: &str, iv: Iv) -> Subscription {
 fn stream_config(fake: &FakeExchange, v: fake::Venue) -> StreamConfig {
     let urls: SourceUrls =
         serde_json::from_value(fake.urls_json()).expect("fake URLs fit SourceUrls");
-    let clock = Arc::new(ScaledClock::new(
-        fake.epoch_ms(),
-        fake.epoch(),
-        fake.speed(),
-    ));
+    let clock = Clock::anchored(fake.epoch_ms(), fake.epoch(), fake.speed());
     let mut config = StreamConfig::new(venue(v), &urls).with_clock(clock);
     config.jitter_seed = 42;
     config

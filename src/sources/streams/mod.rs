@@ -36,12 +36,12 @@
 //! `[STREAM]` line and skipped; a flood (far more frames than the venue's
 //! cadence) drops the connection, logged, and it reconnects after a backoff.
 //!
-//! All waiting uses tokio's clock and candle times come from an injected
-//! [`Clock`], so tests run on virtual time against a fake exchange.
+//! All waiting uses tokio's clock and candle times come from the injected
+//! [`crate::clock::Clock`] (the one clock of the pipeline and the live
+//! loop), so tests run on virtual time against a fake exchange.
 
 mod backoff;
 mod binance;
-pub mod clock;
 mod connection;
 mod frame_guard;
 mod hyperliquid;
@@ -51,15 +51,14 @@ mod set;
 mod tracker;
 
 pub use backoff::{Backoff, Jitter};
-pub use clock::{Clock, ScaledClock, SystemClock};
 pub use set::{spawn, StreamCounts, StreamHandle, StreamStats};
 
+use crate::clock::Clock;
 use crate::core::candles::Candle;
 use crate::model::{Exchange, Interval};
 use crate::sources::exchanges::Market;
 use crate::sources::urls::SourceUrls;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// One exchange market that streams candles.
@@ -397,7 +396,7 @@ pub struct StreamConfig {
     pub base_url: String,
     pub timing: StreamTiming,
     pub limits: StreamLimits,
-    pub clock: Arc<dyn Clock>,
+    pub clock: Clock,
     /// Also report the forming candle as [`StreamEvent::Forming`].
     pub report_forming: bool,
     /// Seed of the reconnect jitter (tests fix it; `spawn` callers may
@@ -419,9 +418,9 @@ impl fmt::Debug for StreamConfig {
 
 impl StreamConfig {
     /// The documented timings and limits of `venue`, its URL from `urls`,
-    /// the system clock.
+    /// the wall clock.
     pub fn new(venue: Venue, urls: &SourceUrls) -> StreamConfig {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let clock = Clock::real();
         StreamConfig {
             venue,
             base_url: venue.stream_url(urls).trim_end_matches('/').to_string(),
@@ -433,7 +432,7 @@ impl StreamConfig {
         }
     }
 
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> StreamConfig {
+    pub fn with_clock(mut self, clock: Clock) -> StreamConfig {
         self.clock = clock;
         self
     }

@@ -9,7 +9,7 @@
 //! ```ignore
 //! let fake = FakeExchange::start(FakeConfig::default()).await; // 127.0.0.1:0, one port per venue
 //! let urls: SourceUrls = serde_json::from_value(fake.urls_json()).unwrap();
-//! let clock = ScaledClock::new(fake.epoch_ms(), fake.epoch(), fake.speed());
+//! let clock = Clock::anchored(fake.epoch_ms(), fake.epoch(), fake.speed());
 //! ```
 //! Spawn it inside the test's runtime (tokio paused time works: every
 //! wait is a tokio sleep). It is self-contained (no `quantpro` types), so

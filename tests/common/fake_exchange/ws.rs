@@ -311,6 +311,11 @@ impl Session {
         let mut frames = Vec::new();
         for ((symbol, iv), st) in self.conn.subs.iter_mut() {
             if !market.is_listed(venue, symbol) {
+                // Nothing is due for a delisted symbol any more: a stale
+                // `current` would keep `next_sub_event` in the past and spin
+                // the socket loop (which, under paused time, also stops the
+                // virtual clock from ever advancing).
+                *st = SubState::default();
                 continue;
             }
             let step = iv.ms();
