@@ -23,6 +23,12 @@ use tokio::time::Instant;
 /// Coinalyze's interval name for the hourly bars the OI z-score uses.
 const HOURLY: &str = "1hour";
 const DAY_SECS: i64 = 24 * 3600;
+/// The histories' bucket: hourly bars, the newest opening within the hour.
+const BUCKET_SECS: i64 = 3600;
+/// How late Coinalyze may publish a bucket. A value whose bar opened more
+/// than one bucket plus this before "now" is not current: the signal gets
+/// it as unavailable rather than, say, a two-year-old long/short ratio.
+const FRESHNESS_TOLERANCE_SECS: i64 = 3600;
 
 /// Histories by (endpoint, Coinalyze symbol), as fetched or cached.
 pub type HistorySet = HashMap<(HistoryEndpoint, String), Vec<HistoryBar>>;
@@ -325,7 +331,14 @@ pub fn external_data_for(
     now_secs: i64,
 ) -> ExternalData {
     let bars = |endpoint: HistoryEndpoint| histories.get(&(endpoint, coinalyze_symbol.to_string()));
+    let current = |endpoint: HistoryEndpoint, newest: Option<i64>| {
+        current_bar(coinalyze_symbol, endpoint, newest, now_secs)
+    };
     let oi_history: Option<Vec<f64>> = bars(HistoryEndpoint::OpenInterest)
+        .filter(|bars| {
+            let newest = bars.iter().rev().find(|b| b.c.is_some_and(f64::is_finite));
+            current(HistoryEndpoint::OpenInterest, newest.map(|b| b.t))
+        })
         .map(|bars| {
             bars.iter()
                 .filter_map(|b| b.c)
@@ -333,8 +346,14 @@ pub fn external_data_for(
                 .collect::<Vec<f64>>()
         })
         .filter(|closes| !closes.is_empty());
-    let funding_rate = bars(HistoryEndpoint::FundingRate).and_then(|bars| latest(bars, |b| b.c));
-    let ls_ratio = bars(HistoryEndpoint::LongShortRatio).and_then(|bars| latest(bars, |b| b.r));
+    let newest_current = |endpoint: HistoryEndpoint, field: fn(&HistoryBar) -> Option<f64>| {
+        bars(endpoint)
+            .and_then(|bars| latest(bars, field))
+            .filter(|(t, _)| current(endpoint, Some(*t)))
+            .map(|(_, value)| value)
+    };
+    let funding_rate = newest_current(HistoryEndpoint::FundingRate, |b| b.c);
+    let ls_ratio = newest_current(HistoryEndpoint::LongShortRatio, |b| b.r);
     let liquidations_24h = bars(HistoryEndpoint::Liquidations)
         .map(|bars| liquidations_since(bars, now_secs - DAY_SECS));
     let any = oi_history.is_some()
@@ -362,8 +381,36 @@ pub fn external_data_for(
     }
 }
 
-fn latest(bars: &[HistoryBar], field: impl Fn(&HistoryBar) -> Option<f64>) -> Option<f64> {
-    bars.iter().rev().filter_map(field).find(|v| v.is_finite())
+/// The newest finite value of `field` and the open time of its bar.
+fn latest(bars: &[HistoryBar], field: impl Fn(&HistoryBar) -> Option<f64>) -> Option<(i64, f64)> {
+    bars.iter()
+        .rev()
+        .find_map(|b| field(b).filter(|v| v.is_finite()).map(|v| (b.t, v)))
+}
+
+/// Whether the newest value (its bar's open time, Unix seconds) is current;
+/// a stale one is logged with its age, since the signal only says
+/// "unavailable".
+fn current_bar(
+    coinalyze_symbol: &str,
+    endpoint: HistoryEndpoint,
+    newest: Option<i64>,
+    now_secs: i64,
+) -> bool {
+    let Some(t) = newest else {
+        return true;
+    };
+    let age = now_secs - t;
+    let current = age <= BUCKET_SECS + FRESHNESS_TOLERANCE_SECS;
+    if !current {
+        tracing::info!(
+            "[BATCH] {coinalyze_symbol} {}: newest value is {} old (limit {}): unavailable",
+            endpoint.path().trim_start_matches('/'),
+            crate::model::format::age(age),
+            crate::model::format::age(BUCKET_SECS + FRESHNESS_TOLERANCE_SECS)
+        );
+    }
+    current
 }
 
 fn liquidations_since(bars: &[HistoryBar], since_secs: i64) -> Liquidations {
@@ -465,6 +512,39 @@ mod tests {
             Some("BTCUSDT_PERP.A")
         );
         assert_eq!(data.oi_metadata.value, Some(12.5));
+    }
+
+    #[test]
+    fn values_older_than_their_bucket_and_the_tolerance_are_unavailable() {
+        let now = 1_721_174_400;
+        let sym = "SOLUSDT_PERP.A".to_string();
+        let mut set = HistorySet::new();
+        let two_years = 2 * 365 * DAY_SECS;
+        set.insert(
+            (HistoryEndpoint::LongShortRatio, sym.clone()),
+            vec![HistoryBar {
+                r: Some(1.4),
+                ..bar(now - two_years)
+            }],
+        );
+        set.insert(
+            (HistoryEndpoint::OpenInterest, sym.clone()),
+            vec![HistoryBar {
+                c: Some(5.0),
+                ..bar(now - BUCKET_SECS - FRESHNESS_TOLERANCE_SECS - 1)
+            }],
+        );
+        set.insert(
+            (HistoryEndpoint::FundingRate, sym.clone()),
+            vec![HistoryBar {
+                c: Some(0.0001),
+                ..bar(now - BUCKET_SECS - FRESHNESS_TOLERANCE_SECS)
+            }],
+        );
+        let data = external_data_for(&sym, &set, now);
+        assert_eq!(data.ls_ratio, None, "a two-year-old ratio is not current");
+        assert_eq!(data.oi_history, None, "one second past the limit");
+        assert_eq!(data.funding_rate, Some(0.0001), "at the limit: current");
     }
 
     #[test]
