@@ -21,6 +21,8 @@ pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod core;
 #[cfg(feature = "ssr")]
+pub mod journal;
+#[cfg(feature = "ssr")]
 pub mod live;
 #[cfg(feature = "ssr")]
 pub mod pipeline;

@@ -140,6 +140,10 @@ struct BacktestArgs {
     /// Write the trades as CSV here.
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Also record the trades in the signal journal (origin `backtest`;
+    /// trades it holds already are kept as they are).
+    #[arg(long)]
+    journal: bool,
     #[arg(long, env = "QUANTPRO_CONFIG", default_value = "quantpro.toml")]
     config: PathBuf,
 }
@@ -396,6 +400,33 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `quantpro backtest --journal`: the replayed trades into the journal of
+/// the data directory (or `journal.database_url`).
+fn record_backtest(
+    data_dir: &Path,
+    settings: &quantpro::settings::JournalSettings,
+    report: &quantpro::model::BacktestReport,
+) -> anyhow::Result<()> {
+    use quantpro::journal::{config_version, JournalEntry, JournalHandle};
+    let version = config_version(&report.config);
+    let entries: Vec<JournalEntry> = report
+        .trades
+        .iter()
+        .map(|trade| JournalEntry::replayed(trade.clone(), &version))
+        .collect();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (recorded, location) = runtime.block_on(async {
+        let journal = JournalHandle::new(data_dir).journal(settings).await?;
+        let recorded = journal.record(&entries, quantpro::now_ms()).await?;
+        anyhow::Ok((recorded, journal.location().to_string()))
+    })?;
+    println!(
+        "[JOURNAL] {recorded} of {} trades recorded in {location} (origin backtest; the others were there already or overlap a recorded trade)",
+        entries.len()
+    );
+    Ok(())
+}
+
 fn print_summary(report: &PipelineReport) {
     let (summary, out, written) = (&report.summary, &report.feed_path, &report.written);
     let counts = summary.signals_per_action;
@@ -423,6 +454,17 @@ fn print_summary(report: &PipelineReport) {
         );
     } else {
         println!("[SCAN] feed written to {}", out.display());
+    }
+    let journal = &report.journal;
+    match &journal.error {
+        None => println!(
+            "[JOURNAL] {} trades recorded, {} resolved in {}",
+            journal.recorded, journal.resolved, journal.location
+        ),
+        Some(error) => println!(
+            "[JOURNAL] error: {error} ({} trades not recorded; the next scan catches up on the outcomes)",
+            journal.waiting
+        ),
     }
 }
 
@@ -462,7 +504,8 @@ fn run_fetch(args: FetchCmd) -> anyhow::Result<()> {
 
 fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
     let env = Environment::capture(Path::new(".env"))?;
-    let config = SettingsStore::new(&args.config, env).load()?.scanner;
+    let settings = SettingsStore::new(&args.config, env).load()?;
+    let config = settings.scanner.clone();
     let request = backtest::BacktestRequest {
         from_ms: args.from,
         to_ms: args.to,
@@ -487,7 +530,9 @@ fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
         println!("[SKIP] {}: {}", skip.file, skip.reason);
     }
     println!("{}", backtest::StrategyTable(&report.stats));
-    // The journal hook: `--journal` (issue 12) records `report.trades` here.
+    if args.journal {
+        record_backtest(&args.data_dir, &settings.journal, report)?;
+    }
     if let Some(path) = &args.out {
         backtest::write_report(path, report)?;
         println!("[BACKTEST] report written to {}", path.display());

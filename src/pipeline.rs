@@ -1,6 +1,8 @@
 //! [ssr] The one scan pipeline: settings (file + environment) -> external
 //! data (the process's `SourceClients`) -> the scanner core -> the master
-//! feed (replaced, or merged for a partial scan). `quantpro scan`, the demo
+//! feed (replaced, or merged for a partial scan) -> the signal journal
+//! (`journal`: the actionable signals recorded, open trades resolved on
+//! the stored candles; a journal that is down never stops the feed). `quantpro scan`, the demo
 //! scan of a first `serve` and the dashboard's scan jobs all call
 //! [`ScanPipeline::run`], so they scan with the same thresholds, the same
 //! overrides and the same clients (one Coinalyze quota for the process).
@@ -11,6 +13,7 @@ use crate::core::feed_merge::{update_feed, FeedUpdate, FeedWritten};
 use crate::core::scan::{
     run_scan, scan_symbols, ScanError, ScanObserver, ScanRequest, ScanSummary,
 };
+use crate::journal::{config_version, JournalEntry, JournalHandle, JournalReport};
 use crate::model::Exchange;
 use crate::settings::{Environment, Settings, SettingsError, SettingsStore};
 use crate::sources::clients::SourceClients;
@@ -67,6 +70,8 @@ pub struct PipelineReport {
     pub summary: ScanSummary,
     pub written: FeedWritten,
     pub feed_path: PathBuf,
+    /// What the run recorded and resolved in the signal journal, or why it could not.
+    pub journal: JournalReport,
 }
 
 /// Why a run wrote nothing.
@@ -92,6 +97,8 @@ pub struct ScanPipeline {
     sources: Arc<SourceClients>,
     /// What "now" is for a scan (the simulated market may run faster).
     clock: Clock,
+    /// The signal journal every run records into.
+    journal: Arc<JournalHandle>,
 }
 
 impl ScanPipeline {
@@ -108,11 +115,13 @@ impl ScanPipeline {
 
     /// A pipeline over clients built elsewhere (tests with tuned quotas).
     pub fn new(paths: DataPaths, settings: SettingsStore, sources: Arc<SourceClients>) -> Self {
+        let journal = Arc::new(JournalHandle::new(&paths.data_dir));
         ScanPipeline {
             paths: Arc::new(paths),
             settings,
             sources,
             clock: Clock::real(),
+            journal,
         }
     }
 
@@ -139,15 +148,22 @@ impl ScanPipeline {
         &self.sources
     }
 
+    /// The process's signal journal (the server reads the track record from it).
+    pub fn journal(&self) -> &Arc<JournalHandle> {
+        &self.journal
+    }
+
     /// The settings the next run uses.
     pub fn current_settings(&self) -> Result<Settings, SettingsError> {
         self.settings.load()
     }
 
-    /// Scans and writes the feed. Only the settings, the data directory, a
-    /// request that matches nothing (which would replace a good feed with
-    /// nothing) and the feed write can fail it; bad files are skipped and
-    /// reported, failing APIs leave their data unavailable.
+    /// Scans, writes the feed, then brings the journal up to date. Only the
+    /// settings, the data directory, a request that matches nothing (which
+    /// would replace a good feed with nothing) and the feed write can fail
+    /// it; bad files are skipped and reported, failing APIs leave their data
+    /// unavailable, and a journal that cannot be reached is the report's
+    /// `journal.error` (its trades wait for the next run).
     pub async fn run(
         &self,
         request: &PipelineRequest,
@@ -177,23 +193,45 @@ impl ScanPipeline {
             FeedUpdate::for_request(&scan)
         };
         let feed_path = self.paths.feed_path.clone();
-        let config = settings.scanner;
-        blocking(move || {
+        let config = settings.scanner.clone();
+        let now_ms = scan.now_ms.unwrap_or_else(|| self.clock.now_ms());
+        let (mut report, entries) = blocking(move || {
             let outcome = run_scan(&scan, &config, &external, observer.as_ref())?;
             if outcome.summary.symbols_total == 0 {
                 return Err(PipelineError::NothingToScan(scan.data_dir));
             }
+            let version = config_version(&config);
+            let entries: Vec<JournalEntry> = outcome
+                .feed
+                .signals
+                .iter()
+                .filter_map(|signal| JournalEntry::from_signal(signal, &version))
+                .collect();
             let written = update_feed(&feed_path, outcome.feed, update)?;
             if let Some(warning) = &written.warning {
                 tracing::warn!("[SCAN] {warning}");
             }
-            Ok(PipelineReport {
+            let report = PipelineReport {
                 summary: outcome.summary,
                 written,
                 feed_path,
-            })
+                journal: JournalReport::default(),
+            };
+            Ok((report, entries))
         })
-        .await?
+        .await??;
+        let scanned: BTreeSet<(Exchange, String)> = symbols.into_iter().collect();
+        report.journal = self
+            .journal
+            .sync(
+                &settings.journal,
+                entries,
+                &scanned,
+                &settings.scanner.track,
+                now_ms,
+            )
+            .await;
+        Ok(report)
     }
 }
 

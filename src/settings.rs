@@ -2,7 +2,8 @@
 //! scanner thresholds (`model::ScannerConfig`, the sections `[legacy]`,
 //! `[breakout]`, `[v2]`, `[setup]`, `[indicators]`, `[data]`) and the
 //! server-side settings (`[sources]`: every external base URL; `[auth]`:
-//! who may act on the dashboard, see `server::auth`).
+//! who may act on the dashboard, see `server::auth`; `[journal]`: where the
+//! signal journal lives, see `journal`).
 //!
 //! Each value can be overridden from the environment: `QUANTPRO_` + the
 //! section + `__` + the field, in capitals (`legacy.min_score` ->
@@ -160,6 +161,28 @@ pub struct Settings {
     /// `None` without a `[universe]` table.
     pub universe: Option<UniverseSettings>,
     pub auth: AuthSettings,
+    pub journal: JournalSettings,
+}
+
+/// `[journal]` of `quantpro.toml` (and `QUANTPRO_JOURNAL__DATABASE_URL`):
+/// where the signal journal is kept. Without a URL it is the SQLite file
+/// `journal.sqlite` in the data directory.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JournalSettings {
+    /// `journal.database_url`: `postgres://user:password@host/db` for a
+    /// journal shared by several processes, or `sqlite://path`. A
+    /// [`Secret`]: it may hold a password.
+    pub database_url: Option<Secret>,
+}
+
+/// The schemes `journal.database_url` may use.
+pub const JOURNAL_URL_SCHEMES: [&str; 3] = ["sqlite:", "postgres:", "postgresql:"];
+
+/// `[journal]` as written in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalSection {
+    database_url: Option<String>,
 }
 
 /// The environment variable holding the owner's token for scripts
@@ -248,6 +271,10 @@ pub enum SettingsError {
     /// the message never contains the secret itself.
     #[error("{0}")]
     Auth(String),
+    /// A `[journal]` value that cannot be used; the message never quotes
+    /// the URL (it may hold a password).
+    #[error("{0}")]
+    Journal(String),
     #[error("cannot encode the configuration as TOML: {0}")]
     Encode(String),
     #[error(transparent)]
@@ -305,6 +332,11 @@ impl SettingsStore {
                 problems,
             });
         }
+        let journal = match table.remove("journal") {
+            Some(value) => JournalSection::deserialize(value).map_err(|e| self.syntax(e))?,
+            None => JournalSection::default(),
+        };
+        let journal = self.journal_settings(journal)?;
         let (mut scanner, mut sources, auth) = self.parse(table)?;
         self.apply_overrides(&mut scanner, &mut sources)?;
         let auth = self.auth_settings(auth)?;
@@ -323,6 +355,35 @@ impl SettingsStore {
             sources,
             universe,
             auth,
+            journal,
+        })
+    }
+
+    /// `[journal]` with `QUANTPRO_JOURNAL__DATABASE_URL` on top; an empty
+    /// value means the embedded SQLite file.
+    fn journal_settings(&self, section: JournalSection) -> Result<JournalSettings, SettingsError> {
+        let var = env_var_name("journal.database_url");
+        let (url, origin) = match self.env.get(&var) {
+            Some(value) => (Some(value.to_string()), var),
+            None => (
+                section.database_url,
+                format!("'journal.database_url' in {}", self.path.display()),
+            ),
+        };
+        let url = url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty());
+        if let Some(url) = &url {
+            let lower = url.to_ascii_lowercase();
+            if !JOURNAL_URL_SCHEMES.iter().any(|s| lower.starts_with(s)) {
+                let scheme = url.split_once(':').map_or("none", |(scheme, _)| scheme);
+                return Err(SettingsError::Journal(format!(
+                    "{origin} must start with {} (its scheme is {scheme:?}); leave it out for the \
+                     embedded SQLite journal",
+                    JOURNAL_URL_SCHEMES.join(", ")
+                )));
+            }
+        }
+        Ok(JournalSettings {
+            database_url: url.map(Secret::new),
         })
     }
 

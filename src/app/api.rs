@@ -12,7 +12,9 @@
 //! the signed-in page's CSRF token.
 
 use super::table_view::TableRow;
-use crate::model::{Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TradeSetup};
+use crate::model::{
+    Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TrackRecord, TradeSetup,
+};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
@@ -169,6 +171,28 @@ pub struct ConfigState {
 pub async fn get_scanner_config() -> Result<ConfigState, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
     Ok(state.config_state().await)
+}
+
+/// The track record of the signal journal (the statistics of
+/// `GET /api/track-record`), optionally of one strategy, exchange or
+/// symbol (exchange symbol or base asset).
+#[server(endpoint = "track_record")]
+pub async fn get_track_record(
+    strategy: Option<Strategy>,
+    exchange: Option<Exchange>,
+    symbol: Option<String>,
+) -> Result<TrackRecord, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    let filter = crate::journal::TradeFilter {
+        strategy,
+        exchange,
+        symbol: symbol.filter(|s| !s.trim().is_empty()),
+        origin: None,
+    };
+    state
+        .track_record(filter)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
 /// The answer to the ConfigPanel's Save button.

@@ -344,16 +344,23 @@ pub(crate) fn plan_scan(request: &ScanRequest) -> Result<ScanPlan, ScanError> {
 }
 
 fn matches_filters(files: &SymbolFiles, request: &ScanRequest) -> bool {
-    let symbol_ok = request.symbol.as_deref().is_none_or(|wanted| {
-        files.symbol.eq_ignore_ascii_case(wanted)
-            || crate::model::canonical_symbol(&files.symbol).eq_ignore_ascii_case(wanted)
-    });
+    let symbol_ok = request
+        .symbol
+        .as_deref()
+        .is_none_or(|wanted| symbol_matches(&files.symbol, wanted));
     let exchange_ok = request.exchange.is_none_or(|e| e == files.exchange);
     let listed = request
         .only
         .as_ref()
         .is_none_or(|only| only.contains(&(files.exchange, files.symbol.clone())));
     symbol_ok && exchange_ok && listed
+}
+
+/// Whether `wanted` names `symbol`: the exchange symbol (`BTCUSDT`) or its
+/// base asset (`BTC`), any case (`--symbol`, the track record's filter).
+pub(crate) fn symbol_matches(symbol: &str, wanted: &str) -> bool {
+    symbol.eq_ignore_ascii_case(wanted)
+        || crate::model::canonical_symbol(symbol).eq_ignore_ascii_case(wanted)
 }
 
 /// The outcome of one symbol: three signals, or the skipped files.

@@ -25,7 +25,10 @@ pub enum ApiError {
     InvalidConfig(Vec<ConfigError>),
     #[error(transparent)]
     FeedUnavailable(#[from] FeedLoadError),
-    #[error("no such API route; see /api/results, /api/scan/start, /api/scan/status, /api/scan/events, /api/config")]
+    /// The signal journal cannot be read (database down, locked, corrupt).
+    #[error(transparent)]
+    JournalUnavailable(#[from] crate::journal::JournalError),
+    #[error("no such API route; see /api/results, /api/scan/start, /api/scan/status, /api/scan/events, /api/config, /api/track-record")]
     NotFound,
     /// A server-side problem (a config file that cannot be read or written).
     #[error("{0}")]
@@ -80,7 +83,9 @@ impl ApiError {
             }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::ScanRunning { .. } => StatusCode::CONFLICT,
-            ApiError::FeedUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::FeedUnavailable(_) | ApiError::JournalUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::SignInRequired | ApiError::BadToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::CrossSite(_) | ApiError::CsrfToken => StatusCode::FORBIDDEN,

@@ -2,7 +2,8 @@
 //! the plain JSON routes, over one shared `AppState`; `render` draws a
 //! signal's charts and static HTML on the server.
 //!
-//! `/api/results`, `/api/scan/*` and `/api/config` serve scripts (JSON, SSE);
+//! `/api/results`, `/api/scan/*`, `/api/config` and `/api/track-record`
+//! serve scripts (JSON, SSE);
 //! the dashboard reaches the same state through its server functions.
 //! Every request passes the access gate of `auth` (who may call what, from
 //! the one route list below), and every response the request log, the
@@ -85,6 +86,12 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/api/config", Viewer, routes::get_config),
         route(Method::PUT, "/api/config", Owner, routes::put_config),
         route(Method::GET, "/api/session", Viewer, routes::session),
+        route(
+            Method::GET,
+            "/api/track-record",
+            Viewer,
+            routes::track_record,
+        ),
         route(Method::GET, "/healthz", Viewer, routes::health),
         route(Method::GET, "/login", Viewer, auth::sign_in::sign_in_page),
         route(Method::POST, "/login", Viewer, auth::sign_in::sign_in),
@@ -102,10 +109,11 @@ fn routes() -> Vec<Route> {
 
 /// The server functions anyone may call (reads); every other one in the
 /// registry is the owner's.
-const VIEWER_SERVER_FNS: [&str; 3] = [
+const VIEWER_SERVER_FNS: [&str; 4] = [
     <api::GetTableFeed as ServerFn>::PATH,
     <api::GetSignalPanels as ServerFn>::PATH,
     <api::GetScannerConfig as ServerFn>::PATH,
+    <api::GetTrackRecord as ServerFn>::PATH,
 ];
 
 /// The owner's server functions with a per-client rate limit.

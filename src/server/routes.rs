@@ -4,7 +4,11 @@
 use super::api_error::ApiError;
 use super::auth::Identity;
 use super::state::AppState;
-use crate::model::{ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig};
+use crate::journal::TradeFilter;
+use crate::model::{
+    ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig, TrackRecord,
+    UnknownVariant,
+};
 use axum::{
     body::Bytes,
     extract::{
@@ -119,6 +123,46 @@ impl std::str::FromStr for QValue {
             .ok_or(())?;
         value.parse::<f64>().map(QValue).map_err(|_| ())
     }
+}
+
+/// `GET /api/track-record[?strategy=&exchange=&symbol=&origin=]`: the
+/// statistics of the journal's trades (STRATEGIES.md §6: overall, per
+/// strategy, exchange, symbol and score bucket). Empty values mean no
+/// filter; `symbol` is the exchange symbol or the base asset; `origin` is
+/// `live` or `backtest`. 400 for an unknown key or value, 503 when the
+/// journal cannot be read.
+pub async fn track_record(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<TrackRecord>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let filter = parse_track_filter(&query)?;
+    Ok(Json(state.track_record(filter).await?))
+}
+
+const TRACK_FILTERS: [&str; 4] = ["strategy", "exchange", "symbol", "origin"];
+
+fn parse_track_filter(query: &HashMap<String, String>) -> Result<TradeFilter, ApiError> {
+    if let Some(unknown) = query.keys().find(|k| !TRACK_FILTERS.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown filter {unknown:?}: expected {}",
+            TRACK_FILTERS.join(", ")
+        )));
+    }
+    let value = |key: &str| query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    fn parse<T: std::str::FromStr<Err = UnknownVariant>>(
+        text: Option<&str>,
+    ) -> Result<Option<T>, ApiError> {
+        text.map(|t| t.parse::<T>())
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))
+    }
+    Ok(TradeFilter {
+        strategy: parse(value("strategy"))?,
+        exchange: parse(value("exchange"))?,
+        symbol: value("symbol").map(str::to_string),
+        origin: parse(value("origin"))?,
+    })
 }
 
 /// The body of `POST /api/scan/start`: `ScanStartRequest` with unknown
@@ -311,6 +355,38 @@ mod tests {
             err,
             "unknown source \"KRAKEN\": expected one of MEXC, HYPERLIQUID, BINANCE"
         );
+    }
+
+    #[test]
+    fn track_filters_parse_and_refuse_unknown_keys_and_values() {
+        let query = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let empty = query(&[("strategy", ""), ("exchange", " "), ("symbol", "")]);
+        assert_eq!(parse_track_filter(&empty).unwrap(), TradeFilter::default());
+        let full = query(&[
+            ("strategy", "breakoutv2"),
+            ("exchange", "BINANCE"),
+            ("symbol", "sol"),
+            ("origin", "backtest"),
+        ]);
+        assert_eq!(
+            parse_track_filter(&full).unwrap(),
+            TradeFilter {
+                strategy: Some(crate::model::Strategy::BreakoutV2),
+                exchange: Some(Exchange::Binance),
+                symbol: Some("sol".into()),
+                origin: Some(crate::journal::Origin::Backtest),
+            }
+        );
+        let typo = parse_track_filter(&query(&[("strat", "Legacy")])).unwrap_err();
+        assert!(typo.to_string().contains("unknown filter \"strat\""), "{typo}");
+        let bad = parse_track_filter(&query(&[("strategy", "Momentum")])).unwrap_err();
+        assert!(bad.to_string().contains("Legacy, Breakout, BreakoutV2"), "{bad}");
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

@@ -247,6 +247,9 @@ impl ScanJob {
                 if let Some(warning) = report.written.warning {
                     status.errors.push(warning);
                 }
+                if let Some(error) = report.journal.error {
+                    status.errors.push(error);
+                }
                 status.state = ScanState::Finished;
                 status.processed = status.total;
                 status.signals = signals;

@@ -1,6 +1,6 @@
 //! Application state shared by every handler and server function, built
 //! once at start: the scan pipeline (settings, external clients), the feed
-//! store, the scan jobs and the access gate (sessions, limits). The JSON routes and the server functions that do
+//! store, the scan jobs, the signal journal and the access gate (sessions, limits). The JSON routes and the server functions that do
 //! the same thing call the same method here, so each action has one
 //! implementation and one validation.
 
@@ -10,8 +10,11 @@ use super::render::{charts::render_signal_charts, render_panels, SignalDetail};
 use super::scan_jobs::{ScanJobs, ScanStartError};
 use crate::app::api::{AiAnalysis, ConfigState, SignalPanels, TableFeed};
 use crate::app::table_view::TableRow;
+use crate::journal::{JournalError, JournalHandle, TradeFilter};
 use crate::live::{LiveLoop, Rescan};
-use crate::model::{Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy};
+use crate::model::{
+    Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy, TrackRecord,
+};
 use crate::pipeline::{DataPaths, ScanPipeline};
 use crate::settings::SettingsError;
 use axum::extract::FromRef;
@@ -27,6 +30,9 @@ pub struct AppState {
     pub scans: Arc<ScanJobs>,
     /// The live market, when the server keeps a universe current.
     pub live: Option<Arc<LiveLoop>>,
+    /// The signal journal (the pipeline's: scans record into it, the
+    /// track record reads it).
+    pub journal: Arc<JournalHandle>,
     /// Every feed change the live loop made, after the feed store let go of
     /// the old feed (see `forward_rescans`).
     feed_changes: tokio::sync::broadcast::Sender<Rescan>,
@@ -48,6 +54,7 @@ impl AppState {
         let auth = Arc::new(AuthGate::new(pipeline.current_settings()?.auth));
         let feed = Arc::new(FeedStore::new(pipeline.paths().feed_path.clone()));
         let scans = Arc::new(ScanJobs::new(pipeline.clone(), feed.clone()));
+        let journal = pipeline.journal().clone();
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let (feed_changes, _) = tokio::sync::broadcast::channel(64);
         Ok(AppState {
@@ -56,6 +63,7 @@ impl AppState {
             feed,
             scans,
             live: None,
+            journal,
             feed_changes,
             auth,
             shutdown: Arc::new(shutdown),
@@ -163,6 +171,14 @@ impl AppState {
             self.pipeline.settings().path().display()
         );
         Ok(saved)
+    }
+
+    /// The statistics of the journal's trades that pass `filter`
+    /// (`GET /api/track-record` and the Track Record page).
+    pub async fn track_record(&self, filter: TradeFilter) -> Result<TrackRecord, JournalError> {
+        let pipeline = self.pipeline.clone();
+        let settings = blocking(move || pipeline.current_settings()).await?;
+        self.journal.track_record(&settings.journal, &filter).await
     }
 
     /// Starts a background scan (the Scan button and `POST /api/scan/start`).

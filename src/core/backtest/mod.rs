@@ -31,7 +31,7 @@ pub use walk::{scan_context_at, WalkForward};
 
 use crate::core::candles::display_name;
 use crate::core::scan::{load_target, plan_scan, ScanError, ScanRequest, ScanTarget, SkippedFile};
-use crate::core::track::{track_record, StatsError};
+use crate::core::track::{sort_trades, track_record, StatsError};
 use crate::model::{BacktestReport, Exchange, ScannerConfig, Strategy, Trade};
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -189,14 +189,7 @@ pub fn run_backtest(
     for skip in &summary.skipped {
         tracing::warn!("[SKIP] {}: {}", skip.file, skip.reason);
     }
-    trades.sort_by(|a, b| {
-        (a.opened_at, a.exchange, &a.symbol, a.strategy).cmp(&(
-            b.opened_at,
-            b.exchange,
-            &b.symbol,
-            b.strategy,
-        ))
-    });
+    sort_trades(&mut trades);
     let stats_started = Instant::now();
     let stats = track_record(&trades)?;
     summary.stats_secs = stats_started.elapsed().as_secs_f64();

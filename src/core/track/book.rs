@@ -74,6 +74,19 @@ impl TradeBook {
     }
 }
 
+/// The order trades are reported in (the backtest report, the journal's
+/// track record): by opening candle, then exchange, symbol and strategy.
+pub fn sort_trades(trades: &mut [Trade]) {
+    trades.sort_by(|a, b| {
+        (a.opened_at, a.exchange, &a.symbol, a.strategy).cmp(&(
+            b.opened_at,
+            b.exchange,
+            &b.symbol,
+            b.strategy,
+        ))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,6 @@ mod book;
 mod outcome;
 mod stats;
 
-pub use book::TradeBook;
+pub use book::{sort_trades, TradeBook};
 pub use outcome::{apply_candle, fee_r, open_trade, update_open_trade};
 pub use stats::{track_record, trades_frame, StatsError};
