@@ -956,3 +956,112 @@ async fn server_functions_serve_the_table_and_a_signal_rendered_on_the_server() 
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_track_record_page_lists_what_the_scans_recorded_in_the_journal() {
+    // Low thresholds, so the generated market opens trades.
+    let overrides = [
+        ("QUANTPRO_LEGACY__MIN_SCORE", "20"),
+        ("QUANTPRO_BREAKOUT__MIN_SCORE", "20"),
+        ("QUANTPRO_SETUP__MIN_RR", "0.5"),
+    ];
+    let server = TestServer::start_with_env(&[Exchange::Binance, Exchange::Mexc], &overrides).await;
+    assert_eq!(server.scan("").await.state, ScanState::Finished);
+    let feed =
+        MasterFeed::parse(&std::fs::read_to_string(&server.state.paths().feed_path).unwrap())
+            .unwrap();
+    let fired = feed
+        .signals
+        .iter()
+        .filter(|s| s.setup.is_some() && s.action != Action::Wait)
+        .count();
+    assert!(
+        fired > 0,
+        "the generated market must fire signals for this test"
+    );
+
+    let get = |path: &str| server.client.get(format!("{}{path}", server.base)).send();
+    let (status, record) = json_of(get("/api/track-record").await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let recorded =
+        record["all"]["trades"].as_u64().unwrap() + record["all"]["open"].as_u64().unwrap();
+    assert_eq!(recorded as usize, fired, "every fired signal recorded once");
+
+    let page = get("/track-record").await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("data-testid=\"track-stats\""),
+        "statistics table"
+    );
+    for strategy in Strategy::ALL {
+        assert!(
+            html.contains(&format!("data-strategy=\"{strategy}\"")),
+            "{strategy} row"
+        );
+    }
+    assert_eq!(
+        html.matches("data-testid=\"trade-row\"").count(),
+        fired.min(50)
+    );
+    for signal in feed
+        .signals
+        .iter()
+        .filter(|s| s.setup.is_some() && s.action != Action::Wait)
+        .take(3)
+    {
+        let link = format!(
+            "href=\"/signal/{}/{}/{}\"",
+            signal.exchange, signal.symbol, signal.strategy
+        );
+        assert!(html.contains(&link), "a trade row links to {link}");
+    }
+
+    // A filter narrows the rows to its strategy; a bad name is said on the page.
+    let legacy = feed
+        .signals
+        .iter()
+        .filter(|s| s.setup.is_some() && s.action != Action::Wait && s.strategy == Strategy::Legacy)
+        .count();
+    let html = get("/track-record?strategy=Legacy")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        html.matches("data-testid=\"trade-row\"").count(),
+        legacy.min(50)
+    );
+    let html = get("/track-record?strategy=Martingale")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Cannot load the track record") && html.contains("Martingale"),
+        "the error is shown"
+    );
+
+    // The signal's own views carry its strategy's line.
+    let signal = feed
+        .signals
+        .iter()
+        .find(|s| s.setup.is_some() && s.action != Action::Wait)
+        .unwrap();
+    let share = get(&format!(
+        "/signal/{}/{}/{}",
+        signal.exchange, signal.symbol, signal.strategy
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        share.contains(&format!("{} on {}:", signal.strategy, signal.symbol)),
+        "track line on the share page"
+    );
+    assert!(share.contains("Last trade:"), "the signal's trade");
+}

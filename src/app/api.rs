@@ -13,7 +13,7 @@
 
 use super::table_view::TableRow;
 use crate::model::{
-    Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TrackRecord, TradeSetup,
+    Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TrackQuery, TradeSetup,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -100,6 +100,9 @@ pub async fn start_scan(request: ScanStartRequest) -> Result<ScanStartOutcome, S
 pub struct SignalPanels {
     /// Title line and facts of the `signal-header` bar.
     pub header_html: String,
+    /// The strategy's track record on this symbol and overall, and the
+    /// outcome of the signal's latest journal trade (or why there is none).
+    pub track_html: String,
     /// The 15m and 4h charts, or why there are none.
     pub charts_html: String,
     /// The setup's levels, or "no setup".
@@ -173,24 +176,33 @@ pub async fn get_scanner_config() -> Result<ConfigState, ServerFnError> {
     Ok(state.config_state().await)
 }
 
-/// The track record of the signal journal (the statistics of
-/// `GET /api/track-record`), optionally of one strategy, exchange or
-/// symbol (exchange symbol or base asset).
-#[server(endpoint = "track_record")]
-pub async fn get_track_record(
-    strategy: Option<Strategy>,
-    exchange: Option<Exchange>,
-    symbol: Option<String>,
-) -> Result<TrackRecord, ServerFnError> {
+/// The Track Record page's parts, rendered on the server
+/// (`server::render::track_record_html`): the browser injects them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackRecordPanels {
+    /// The strategy / exchange / symbol form (a plain GET form).
+    pub filters_html: String,
+    /// The statistics per strategy and overall (STRATEGIES.md §6).
+    pub stats_html: String,
+    /// Cumulative R per strategy (SVG), or why there is none.
+    pub equity_html: String,
+    /// Win rate per score bucket with trade counts (SVG), or why there is none.
+    pub calibration_html: String,
+    /// The newest trades, each linked to its signal's share page.
+    pub trades_html: String,
+    /// Where the trades come from (the journal's location, no credentials).
+    pub source: String,
+    /// The query as `GET /api/track-record` takes it.
+    pub query_string: String,
+}
+
+/// The Track Record page of the journal's trades that `query` selects
+/// (`GET /api/track-record` gives the same statistics as JSON).
+#[server(endpoint = "track_record_page")]
+pub async fn get_track_record_page(query: TrackQuery) -> Result<TrackRecordPanels, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let filter = crate::journal::TradeFilter {
-        strategy,
-        exchange,
-        symbol: symbol.filter(|s| !s.trim().is_empty()),
-        origin: None,
-    };
     state
-        .track_record(filter)
+        .track_record_panels(query)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }

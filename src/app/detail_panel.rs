@@ -99,7 +99,7 @@ pub fn SidePanel(row: TableRow) -> impl IntoView {
                     Suspend::new(async move {
                         match detail.await {
                             Ok(Some(panels)) => {
-                                let SignalPanels { header_html, charts_html, setup_html, observability_html, setup, .. } = panels;
+                                let SignalPanels { header_html, track_html, charts_html, setup_html, observability_html, setup, .. } = panels;
                                 view! {
                                     <div class="signal-header">
                                         <div class="html-part" inner_html=header_html></div>
@@ -124,6 +124,7 @@ pub fn SidePanel(row: TableRow) -> impl IntoView {
                                             </button>
                                         </div>
                                     </div>
+                                    <div class="html-part" inner_html=track_html></div>
                                     <div class="detail-grid">
                                         <section class="panel detail-panel">
                                             <div class="html-part" inner_html=charts_html></div>

@@ -74,6 +74,7 @@ pub fn SharePage() -> impl IntoView {
 fn ShareBody(panels: SignalPanels) -> impl IntoView {
     let SignalPanels {
         header_html,
+        track_html,
         charts_html,
         setup_html,
         observability_html,
@@ -102,6 +103,7 @@ fn ShareBody(panels: SignalPanels) -> impl IntoView {
                 </div>
             </div>
             <p class="share-summary" data-testid="share-summary">{description}</p>
+            <div class="html-part" inner_html=track_html></div>
             <div class="share-grid">
                 <section class="panel">
                     <div class="html-part" inner_html=charts_html></div>

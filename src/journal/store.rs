@@ -140,6 +140,18 @@ pub struct TradeFilter {
     pub origin: Option<Origin>,
 }
 
+impl From<crate::model::TrackQuery> for TradeFilter {
+    /// The trades of a page's or an API call's query, of any origin.
+    fn from(query: crate::model::TrackQuery) -> TradeFilter {
+        TradeFilter {
+            strategy: query.strategy,
+            exchange: query.exchange,
+            symbol: query.symbol,
+            origin: None,
+        }
+    }
+}
+
 /// An open journal: a connection pool with the schema up to date.
 #[derive(Debug)]
 pub struct Journal {
@@ -244,7 +256,11 @@ impl Journal {
     /// Records the entries in one transaction; returns how many were new
     /// (the rest were recorded already, by this or another process, or
     /// overlap a trade of the same strategy).
-    pub async fn record(&self, entries: &[JournalEntry], now_ms: i64) -> Result<usize, JournalError> {
+    pub async fn record(
+        &self,
+        entries: &[JournalEntry],
+        now_ms: i64,
+    ) -> Result<usize, JournalError> {
         if entries.is_empty() {
             return Ok(0);
         }
@@ -411,7 +427,10 @@ mod tests {
         ));
         assert_eq!(url.describe(), "postgres://db.example:5432/quantpro");
         let file = JournalLocation::resolve(&JournalSettings::default(), Path::new("data"));
-        assert_eq!(file, JournalLocation::Sqlite(PathBuf::from("data/journal.sqlite")));
+        assert_eq!(
+            file,
+            JournalLocation::Sqlite(PathBuf::from("data/journal.sqlite"))
+        );
         assert!(file.is_sqlite() && !url.is_sqlite());
     }
 

@@ -155,6 +155,57 @@ pub struct TrackRecord {
     pub by_score_bucket: BTreeMap<ScoreBucket, TradeStats>,
 }
 
+/// Which trades a track record covers (`GET /api/track-record`, the Track
+/// Record page): any of strategy, exchange and symbol, or all trades.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TrackQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Exchange>,
+    /// As the exchange spells it; matched without regard to case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+}
+
+impl TrackQuery {
+    /// The query of `value(name)` (a URL's parameters): an empty value
+    /// means "all"; a name that is no strategy or exchange is an error.
+    /// The page and `GET /api/track-record` read their URLs with it.
+    pub fn parse<'a>(
+        value: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<TrackQuery, UnknownVariant> {
+        let field = |name: &str| value(name).map(str::trim).filter(|v| !v.is_empty());
+        Ok(TrackQuery {
+            strategy: field("strategy").map(str::parse).transpose()?,
+            exchange: field("exchange").map(str::parse).transpose()?,
+            symbol: field("symbol").map(str::to_uppercase),
+        })
+    }
+
+    /// The query string of the page and the API (`strategy=Breakout&...`),
+    /// empty for all trades.
+    pub fn to_query_string(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(s) = self.strategy {
+            parts.push(format!("strategy={s}"));
+        }
+        if let Some(e) = self.exchange {
+            parts.push(format!("exchange={e}"));
+        }
+        if let Some(symbol) = &self.symbol {
+            // Symbols are letters, digits, `_` and `-`; anything else is dropped
+            // rather than escaped.
+            let safe: String = symbol
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            parts.push(format!("symbol={safe}"));
+        }
+        parts.join("&")
+    }
+}
+
 /// What `quantpro backtest --out FILE` writes (STRATEGIES.md §6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BacktestReport {
@@ -214,6 +265,30 @@ mod tests {
         let t = trade();
         assert_eq!((t.risk(), t.symbol_key()), (2.0, "BINANCE:SOLUSDT".into()));
         assert_eq!(t.score_bucket(), ScoreBucket::From60);
+    }
+
+    #[test]
+    fn track_queries_read_and_write_urls() {
+        let pairs = [
+            ("strategy", "breakout"),
+            ("exchange", " "),
+            ("symbol", " solusdt "),
+        ];
+        let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        let q = TrackQuery::parse(get).unwrap();
+        assert_eq!(
+            q,
+            TrackQuery {
+                strategy: Some(Strategy::Breakout),
+                exchange: None,
+                symbol: Some("SOLUSDT".into()),
+            }
+        );
+        assert_eq!(q.to_query_string(), "strategy=Breakout&symbol=SOLUSDT");
+        assert_eq!(TrackQuery::parse(|_| None).unwrap(), TrackQuery::default());
+        assert_eq!(TrackQuery::default().to_query_string(), "");
+        let err = TrackQuery::parse(|k| (k == "strategy").then_some("Martingale")).unwrap_err();
+        assert!(err.to_string().contains("Martingale"), "{err}");
     }
 
     #[test]

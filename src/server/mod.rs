@@ -113,7 +113,7 @@ const VIEWER_SERVER_FNS: [&str; 4] = [
     <api::GetTableFeed as ServerFn>::PATH,
     <api::GetSignalPanels as ServerFn>::PATH,
     <api::GetScannerConfig as ServerFn>::PATH,
-    <api::GetTrackRecord as ServerFn>::PATH,
+    <api::GetTrackRecordPage as ServerFn>::PATH,
 ];
 
 /// The owner's server functions with a per-client rate limit.

@@ -6,7 +6,7 @@ use super::auth::Identity;
 use super::state::AppState;
 use crate::journal::TradeFilter;
 use crate::model::{
-    ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig, TrackRecord,
+    ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig, TrackQuery, TrackRecord,
     UnknownVariant,
 };
 use axum::{
@@ -149,19 +149,18 @@ fn parse_track_filter(query: &HashMap<String, String>) -> Result<TradeFilter, Ap
             TRACK_FILTERS.join(", ")
         )));
     }
-    let value = |key: &str| query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-    fn parse<T: std::str::FromStr<Err = UnknownVariant>>(
-        text: Option<&str>,
-    ) -> Result<Option<T>, ApiError> {
-        text.map(|t| t.parse::<T>())
-            .transpose()
-            .map_err(|e| ApiError::BadRequest(e.to_string()))
-    }
+    let value = |key: &str| query.get(key).map(String::as_str);
+    let bad = |e: UnknownVariant| ApiError::BadRequest(e.to_string());
+    let query = TrackQuery::parse(value).map_err(bad)?;
+    let origin = value("origin")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::parse)
+        .transpose()
+        .map_err(bad)?;
     Ok(TradeFilter {
-        strategy: parse(value("strategy"))?,
-        exchange: parse(value("exchange"))?,
-        symbol: value("symbol").map(str::to_string),
-        origin: parse(value("origin"))?,
+        origin,
+        ..TradeFilter::from(query)
     })
 }
 
@@ -378,14 +377,20 @@ mod tests {
             TradeFilter {
                 strategy: Some(crate::model::Strategy::BreakoutV2),
                 exchange: Some(Exchange::Binance),
-                symbol: Some("sol".into()),
+                symbol: Some("SOL".into()),
                 origin: Some(crate::journal::Origin::Backtest),
             }
         );
         let typo = parse_track_filter(&query(&[("strat", "Legacy")])).unwrap_err();
-        assert!(typo.to_string().contains("unknown filter \"strat\""), "{typo}");
+        assert!(
+            typo.to_string().contains("unknown filter \"strat\""),
+            "{typo}"
+        );
         let bad = parse_track_filter(&query(&[("strategy", "Momentum")])).unwrap_err();
-        assert!(bad.to_string().contains("Legacy, Breakout, BreakoutV2"), "{bad}");
+        assert!(
+            bad.to_string().contains("Legacy, Breakout, BreakoutV2"),
+            "{bad}"
+        );
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     }
 

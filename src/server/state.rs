@@ -6,14 +6,18 @@
 
 use super::auth::AuthGate;
 use super::feed_store::{FeedLoadError, FeedStore};
-use super::render::{charts::render_signal_charts, render_panels, SignalDetail};
+use super::render::{
+    charts::render_signal_charts, render_panels, render_track_record, track_line, SignalDetail,
+    SignalTrack,
+};
 use super::scan_jobs::{ScanJobs, ScanStartError};
-use crate::app::api::{AiAnalysis, ConfigState, SignalPanels, TableFeed};
+use crate::app::api::{AiAnalysis, ConfigState, SignalPanels, TableFeed, TrackRecordPanels};
 use crate::app::table_view::TableRow;
 use crate::journal::{JournalError, JournalHandle, TradeFilter};
 use crate::live::{LiveLoop, Rescan};
 use crate::model::{
-    Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy, TrackRecord,
+    symbol_key, Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy, TrackQuery,
+    TrackRecord, Trade,
 };
 use crate::pipeline::{DataPaths, ScanPipeline};
 use crate::settings::SettingsError;
@@ -181,6 +185,30 @@ impl AppState {
         self.journal.track_record(&settings.journal, &filter).await
     }
 
+    /// The Track Record page of the journal's trades that `query` selects:
+    /// the same statistics as `track_record`, with the trades they come
+    /// from drawn and listed.
+    pub async fn track_record_panels(
+        &self,
+        query: TrackQuery,
+    ) -> Result<TrackRecordPanels, JournalError> {
+        let pipeline = self.pipeline.clone();
+        let settings = blocking(move || pipeline.current_settings()).await?;
+        let journal = self.journal.journal(&settings.journal).await?;
+        let trades = journal.trades(&TradeFilter::from(query.clone())).await?;
+        let source = format!(
+            "{} trades (live and backtest) from the journal at {}",
+            trades.len(),
+            journal.location()
+        );
+        tokio::task::spawn_blocking(move || {
+            let record = crate::core::track::track_record(&trades)?;
+            Ok(render_track_record(&query, &trades, &record, source))
+        })
+        .await
+        .map_err(|e| JournalError::Stopped(e.to_string()))?
+    }
+
     /// Starts a background scan (the Scan button and `POST /api/scan/start`).
     pub fn start_scan(&self, request: ScanStartRequest) -> Result<u64, ScanStartError> {
         self.scans.start(request)
@@ -249,13 +277,72 @@ impl AppState {
                 (None, Some(err))
             }
         };
+        let track = self.signal_track(&signal).await;
         Ok(Some(render_panels(SignalDetail {
             signal,
             charts,
             chart_error,
             synthetic: self.paths().is_synthetic(),
             server_time_ms: self.now_ms(),
+            track,
         })))
+    }
+
+    /// The journal's view of `signal`: its strategy on its symbol and
+    /// overall, and its latest trade; a journal that cannot be read leaves
+    /// the panels with the reason, never without the signal.
+    async fn signal_track(&self, signal: &Signal) -> SignalTrack {
+        let filter = TradeFilter {
+            strategy: Some(signal.strategy),
+            ..TradeFilter::default()
+        };
+        let trades = match self.journal_trades(&filter).await {
+            Ok(trades) => trades,
+            Err(e) => {
+                tracing::warn!(
+                    "[JOURNAL] track record of {} {}: {e}",
+                    signal.exchange,
+                    signal.symbol
+                );
+                return SignalTrack::Unavailable(e.to_string());
+            }
+        };
+        let (exchange, symbol, strategy) =
+            (signal.exchange, signal.symbol.clone(), signal.strategy);
+        let known = tokio::task::spawn_blocking(move || {
+            let record = crate::core::track::track_record(&trades)?;
+            let on_symbol = record
+                .by_symbol
+                .get(&symbol_key(exchange, &symbol))
+                .cloned()
+                .unwrap_or_default();
+            let last_trade = trades
+                .iter()
+                .filter(|t| t.exchange == exchange && t.symbol == symbol)
+                .max_by_key(|t| t.opened_at)
+                .cloned();
+            Ok::<_, JournalError>(SignalTrack::Known {
+                line: track_line(strategy, &symbol, &on_symbol, &record.all),
+                last_trade,
+            })
+        })
+        .await;
+        match known {
+            Ok(Ok(track)) => track,
+            Ok(Err(e)) => SignalTrack::Unavailable(e.to_string()),
+            Err(e) => SignalTrack::Unavailable(e.to_string()),
+        }
+    }
+
+    /// The journal's trades that pass `filter`.
+    async fn journal_trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, JournalError> {
+        let pipeline = self.pipeline.clone();
+        let settings = blocking(move || pipeline.current_settings()).await?;
+        self.journal
+            .journal(&settings.journal)
+            .await?
+            .trades(filter)
+            .await
     }
 
     /// Gemini's commentary of one signal, through the process's client;

@@ -12,7 +12,7 @@ use crate::app::api::SignalPanels;
 use crate::app::scanner_table::{action_class, bias_class};
 use crate::app::table_view::{row_key, TableView};
 use crate::model::format;
-use crate::model::{Signal, TradeSetup};
+use crate::model::{Outcome, Signal, Trade, TradeSetup};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
 
@@ -26,6 +26,22 @@ pub struct SignalDetail {
     pub synthetic: bool,
     /// The server's clock (Unix ms), for the data age.
     pub server_time_ms: i64,
+    /// What the journal knows of this signal's strategy and symbol.
+    pub track: SignalTrack,
+}
+
+/// The journal's view of one signal: its strategy's track record on the
+/// symbol and overall, and its latest trade.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalTrack {
+    Known {
+        /// `track_line`: "Breakout on SOLUSDT: 14 trades, ...".
+        line: String,
+        /// The newest trade of this (exchange, symbol, strategy).
+        last_trade: Option<Trade>,
+    },
+    /// The journal could not be read, and why.
+    Unavailable(String),
 }
 
 /// Renders the parts of `detail` and gathers what the pages need besides.
@@ -36,6 +52,7 @@ pub fn render_panels(detail: SignalDetail) -> SignalPanels {
         chart_error,
         synthetic,
         server_time_ms,
+        track,
     } = detail;
     let rsi_svg = charts.as_ref().map(|c| c.rsi.clone());
     let dashboard_view = TableView {
@@ -46,6 +63,7 @@ pub fn render_panels(detail: SignalDetail) -> SignalPanels {
         header_html: to_html(
             view! { <SignalSummary signal=signal.clone() now_ms=server_time_ms /> },
         ),
+        track_html: to_html(view! { <TrackSummary track /> }),
         charts_html: to_html(view! { <PriceCharts charts error=chart_error /> }),
         setup_html: to_html(view! { <SetupLevels setup=signal.setup.clone() /> }),
         observability_html: to_html(view! { <ObservabilityPanel signal=signal.clone() rsi_svg /> }),
@@ -130,6 +148,55 @@ fn SignalSummary(signal: Signal, now_ms: i64) -> impl IntoView {
                     {format!("computed {}", format::utc_datetime(calculated_ms))}
                 </span>
             </div>
+    }
+}
+
+/// The track line and the latest trade's outcome with the inputs it was
+/// computed from (STRATEGIES.md §6).
+#[component]
+fn TrackSummary(track: SignalTrack) -> impl IntoView {
+    match track {
+        SignalTrack::Unavailable(reason) => view! {
+            <p class="track-line muted" data-testid="track-line">
+                {format!("Track record unavailable: {reason}")}
+            </p>
+        }
+        .into_any(),
+        SignalTrack::Known { line, last_trade } => view! {
+            <div class="track-summary">
+                <p class="track-line" data-testid="track-line" title="Closed trades of the signal journal (live and backtest), R after fees">
+                    {line}
+                    " · "
+                    <a href="/track-record">"track record"</a>
+                </p>
+                {last_trade.map(|t| view! { <p class="track-last muted" data-testid="track-last-trade">{last_trade_text(&t)}</p> })}
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// "Last trade: LONG at the close of 12-01 10:45 UTC (score 67.5, entry
+/// 5912.49, SL 5855.18, TP 6043.63): win, +2.18 R after 12 candles (MFE
+/// 2.30 R, MAE 0.41 R)" — or "still open" while it is.
+pub fn last_trade_text(t: &Trade) -> String {
+    let inputs = format!(
+        "Last trade: {} at the close of {} (score {}, entry {}, SL {}, TP {})",
+        t.side,
+        format::utc_datetime(t.opened_at),
+        format::number(Some(t.score), 1),
+        format::price(t.entry),
+        format::price(t.sl),
+        format::price(t.tp)
+    );
+    let moves = format!("MFE {:.2} R, MAE {:.2} R", t.mfe_r, t.mae_r);
+    match (t.outcome, t.r, t.bars) {
+        (Outcome::Open, _, _) => format!("{inputs}: still open ({moves} so far)"),
+        (outcome, r, bars) => format!(
+            "{inputs}: {outcome}, {} R after {} candles ({moves})",
+            format::signed(r, 2),
+            bars.map_or_else(|| "—".to_string(), |b| b.to_string())
+        ),
     }
 }
 
@@ -258,7 +325,21 @@ mod tests {
             chart_error: None,
             synthetic: true,
             server_time_ms: 0,
+            track: SignalTrack::Known {
+                line: "Legacy on BTCUSDT: 3 trades, 67% win, +0.50 R avg".into(),
+                last_trade: Some(crate::model::fixtures::sample_trade()),
+            },
         });
+        assert!(
+            panels.track_html.contains("Legacy on BTCUSDT: 3 trades"),
+            "{}",
+            panels.track_html
+        );
+        assert!(
+            panels.track_html.contains("still open"),
+            "{}",
+            panels.track_html
+        );
         assert!(
             panels.header_html.contains("BTCUSDT"),
             "{}",
@@ -291,6 +372,7 @@ mod tests {
             chart_error: Some("no 4h candle file".into()),
             synthetic: false,
             server_time_ms: 0,
+            track: SignalTrack::Unavailable("database is locked".into()),
         });
         assert!(
             panels.setup_html.contains("No setup"),
@@ -302,6 +384,9 @@ mod tests {
             "{}",
             panels.charts_html
         );
+        assert!(panels
+            .track_html
+            .contains("Track record unavailable: database is locked"));
         assert_eq!(panels.setup, None);
     }
 }

@@ -6,12 +6,16 @@
 //! charts are drawn with plotters' SVG backend on the server so the share
 //! page shows them with JavaScript off; the browser never draws.
 
+mod calibration;
+mod equity;
 mod frame;
 mod price;
 mod rsi;
 mod series;
 mod style;
 
+pub use calibration::calibration_chart_svg;
+pub use equity::{equity_chart_svg, equity_points};
 pub use price::{price_chart_svg, EmaOverlay, PriceChart};
 pub use rsi::{rsi_chart_svg, RsiChart};
 pub use series::{load_signal_series, SignalSeries};

@@ -1,0 +1,136 @@
+//! The Track Record page `/track-record?strategy=&exchange=&symbol=`: how
+//! the signals that fired turned out (STRATEGIES.md §6). Rendered whole on
+//! the server (`SsrMode::Async`), like the share page: the statistics per
+//! strategy, the equity curve in R, the calibration chart and the recent
+//! trades are server HTML (`server::render::track_record_html`), the filter
+//! form a plain GET form, so the page reads with JavaScript off and costs the
+//! browser bundle only this component.
+
+use super::api::{get_track_record_page, TrackRecordPanels};
+use crate::model::{TrackQuery, UnknownVariant};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+/// The query of the page's URL (`TrackQuery::parse`, as the API reads it).
+fn track_query(params: &ParamsMap) -> Result<TrackQuery, UnknownVariant> {
+    TrackQuery::parse(|name| params.get_str(name))
+}
+
+#[component]
+pub fn TrackRecordPage() -> impl IntoView {
+    let query = use_query_map();
+    let panels = super::codec::resource(
+        move || track_query(&query.read()).map_err(|e| e.to_string()),
+        |query| async move {
+            match query {
+                Ok(query) => get_track_record_page(query)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            }
+        },
+    );
+    view! {
+        <Title text="Track record · QuantPro" />
+        <div class="app track-page">
+            <header class="topbar">
+                <a class="brand" href="/">
+                    "QuantPro"
+                    <span class="brand-sub">" track record"</span>
+                </a>
+                <a class="btn btn-ghost btn-small" href="/">"Scanner"</a>
+            </header>
+            <main class="content track-content">
+                <Suspense fallback=|| view! { <p class="loading">"Loading the track record…"</p> }>
+                    {move || Suspend::new(async move {
+                        match panels.await {
+                            Ok(panels) => view! { <TrackBody panels /> }.into_any(),
+                            Err(err) => view! {
+                                <div class="error-banner" role="alert" data-testid="error-banner">
+                                    {format!("Cannot load the track record: {err}")}
+                                </div>
+                            }
+                            .into_any(),
+                        }
+                    })}
+                </Suspense>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn TrackBody(panels: TrackRecordPanels) -> impl IntoView {
+    let TrackRecordPanels {
+        filters_html,
+        stats_html,
+        equity_html,
+        calibration_html,
+        trades_html,
+        source,
+        query_string,
+    } = panels;
+    let api_link = format!("/api/track-record?{query_string}");
+    view! {
+        <article class="track-article" data-testid="track-record-page">
+            <div class="html-part" inner_html=filters_html></div>
+            <p class="muted track-source">
+                {source}
+                " · "
+                <a href=api_link>"as JSON"</a>
+            </p>
+            <section class="panel">
+                <h2>"Statistics per strategy"</h2>
+                <div class="html-part" inner_html=stats_html></div>
+            </section>
+            <div class="track-charts">
+                <section class="panel">
+                    <h2>"Equity (cumulative R after fees)"</h2>
+                    <div class="html-part" inner_html=equity_html></div>
+                </section>
+                <section class="panel">
+                    <h2>"Calibration: win rate per score bucket (trades)"</h2>
+                    <div class="html-part" inner_html=calibration_html></div>
+                </section>
+            </div>
+            <section class="panel">
+                <h2>"Recent trades"</h2>
+                <div class="html-part" inner_html=trades_html></div>
+            </section>
+        </article>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Exchange, Strategy};
+
+    fn params(pairs: &[(&str, &str)]) -> ParamsMap {
+        let mut map = ParamsMap::new();
+        for (k, v) in pairs {
+            map.insert(k.to_string(), v.to_string());
+        }
+        map
+    }
+
+    #[test]
+    fn the_url_gives_the_query_and_a_bad_name_an_error() {
+        assert_eq!(track_query(&params(&[])).unwrap(), TrackQuery::default());
+        let q = track_query(&params(&[
+            ("strategy", "breakout"),
+            ("exchange", ""),
+            ("symbol", " solusdt "),
+        ]))
+        .unwrap();
+        assert_eq!(q.strategy, Some(Strategy::Breakout));
+        assert_eq!(q.exchange, None);
+        assert_eq!(q.symbol.as_deref(), Some("SOLUSDT"));
+        let q = track_query(&params(&[("exchange", "binance")])).unwrap();
+        assert_eq!(q.exchange, Some(Exchange::Binance));
+        let err = track_query(&params(&[("strategy", "Martingale")])).unwrap_err();
+        assert!(err.to_string().contains("Martingale"), "{err}");
+    }
+}

@@ -1,0 +1,316 @@
+//! The Track Record page's static parts, rendered to HTML on the server
+//! (as the signal views are): the filter form (a plain GET form, so it works
+//! with JavaScript off), the statistics per strategy, the equity and
+//! calibration charts, and the recent trades with links to their share
+//! pages. Every figure is one of STRATEGIES.md §6.
+
+use super::charts::{calibration_chart_svg, equity_chart_svg};
+use super::to_html;
+use crate::app::api::TrackRecordPanels;
+use crate::model::format;
+use crate::model::{Exchange, Outcome, Strategy, TrackQuery, TrackRecord, Trade, TradeStats};
+use leptos::prelude::*;
+
+/// Recent trades listed on the page (newest first).
+pub const RECENT_TRADES: usize = 50;
+
+/// Renders the page of `query` over `trades` (already filtered by it) and
+/// their statistics `record`.
+pub fn render_track_record(
+    query: &TrackQuery,
+    trades: &[Trade],
+    record: &TrackRecord,
+    source: String,
+) -> TrackRecordPanels {
+    let chart = |result: Result<Option<String>, _>, empty: &str| match result {
+        Ok(Some(svg)) => svg,
+        Ok(None) => to_html(view! { <p class="muted chart-empty">{empty.to_string()}</p> }),
+        Err(e) => to_html(view! { <p class="chart-error">{format!("Chart unavailable: {e}")}</p> }),
+    };
+    TrackRecordPanels {
+        filters_html: to_html(view! { <Filters query=query.clone() /> }),
+        stats_html: to_html(view! { <StatsTable record=record.clone() /> }),
+        equity_html: chart(
+            equity_chart_svg(trades),
+            "No closed trade yet: no equity curve.",
+        ),
+        calibration_html: chart(
+            calibration_chart_svg(&record.by_score_bucket),
+            "No closed trade yet: no calibration.",
+        ),
+        trades_html: to_html(view! { <RecentTrades trades=recent(trades) /> }),
+        source,
+        query_string: query.to_query_string(),
+    }
+}
+
+fn recent(trades: &[Trade]) -> Vec<Trade> {
+    let mut sorted = trades.to_vec();
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.opened_at));
+    sorted.truncate(RECENT_TRADES);
+    sorted
+}
+
+/// The one-line track record of a strategy on a symbol and overall, as the
+/// scanner rows and the detail panel show it: "Breakout on SOLUSDT: 14
+/// trades, 57% win, +0.41 R avg · all symbols: 230 trades, 48% win, +0.12 R
+/// avg".
+pub fn track_line(
+    strategy: Strategy,
+    symbol: &str,
+    on_symbol: &TradeStats,
+    overall: &TradeStats,
+) -> String {
+    format!(
+        "{strategy} on {symbol}: {} · all symbols: {}",
+        stats_phrase(on_symbol),
+        stats_phrase(overall)
+    )
+}
+
+fn stats_phrase(stats: &TradeStats) -> String {
+    let open = if stats.open > 0 {
+        format!(" ({} open)", stats.open)
+    } else {
+        String::new()
+    };
+    if stats.trades == 0 {
+        return format!("no closed trade{open}");
+    }
+    format!(
+        "{} trade{}, {} win, {} R avg{open}",
+        stats.trades,
+        if stats.trades == 1 { "" } else { "s" },
+        percent(stats.win_rate),
+        format::signed(stats.avg_r, 2)
+    )
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "—".into(), |r| format!("{:.0}%", r * 100.0))
+}
+
+#[component]
+fn Filters(query: TrackQuery) -> impl IntoView {
+    let strategy_options = Strategy::ALL
+        .iter()
+        .map(|s| {
+            view! { <option value=s.as_str() selected=query.strategy == Some(*s)>{s.as_str()}</option> }
+        })
+        .collect_view();
+    let exchange_options = Exchange::ALL
+        .iter()
+        .map(|e| {
+            view! { <option value=e.as_str() selected=query.exchange == Some(*e)>{e.as_str()}</option> }
+        })
+        .collect_view();
+    view! {
+        <form class="track-filters" method="get" action="/track-record" data-testid="track-filters">
+            <label class="field">
+                <span>"Strategy"</span>
+                <select name="strategy">
+                    <option value="" selected=query.strategy.is_none()>"All"</option>
+                    {strategy_options}
+                </select>
+            </label>
+            <label class="field">
+                <span>"Exchange"</span>
+                <select name="exchange">
+                    <option value="" selected=query.exchange.is_none()>"All"</option>
+                    {exchange_options}
+                </select>
+            </label>
+            <label class="field">
+                <span>"Symbol"</span>
+                <input type="search" name="symbol" placeholder="e.g. SOLUSDT" value=query.symbol.clone().unwrap_or_default() />
+            </label>
+            <button class="btn btn-small" type="submit">"Apply"</button>
+            <a class="btn btn-ghost btn-small" href="/track-record">"Clear"</a>
+        </form>
+    }
+}
+
+#[component]
+fn StatsTable(record: TrackRecord) -> impl IntoView {
+    let rows = Strategy::ALL
+        .iter()
+        .map(|s| {
+            let stats = record.by_strategy.get(s).cloned().unwrap_or_default();
+            view! { <StatsRow label=s.as_str().to_string() stats /> }
+        })
+        .collect_view();
+    view! {
+        <div class="table-scroll">
+            <table class="track-table" data-testid="track-stats">
+                <thead>
+                    <tr>
+                        <th>"Strategy"</th>
+                        <th title="Closed trades">"Trades"</th>
+                        <th title="Closed trades with R > 0, of all closed">"Win rate"</th>
+                        <th title="Mean R after fees">"Avg R"</th>
+                        <th title="Sum of R after fees">"Net R"</th>
+                        <th title="Sum of positive R / |sum of negative R|">"Profit factor"</th>
+                        <th title="Largest fall of cumulative R from its running peak">"Max DD"</th>
+                        <th title="Target hit / stop hit / expired">"TP / SL / exp."</th>
+                        <th title="Mean LTF candles from opening to resolution">"Avg bars"</th>
+                        <th title="Trades not resolved yet (not counted)">"Open"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows}
+                    <StatsRow label="All".to_string() stats=record.all.clone() />
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn StatsRow(label: String, stats: TradeStats) -> impl IntoView {
+    let class = if label == "All" { "total-row" } else { "" };
+    let key = label.clone();
+    view! {
+        <tr class=class data-strategy=key>
+            <th scope="row">{label}</th>
+            <td class="num">{stats.trades}</td>
+            <td class="num">{percent(stats.win_rate)}</td>
+            <td class="num">{format::signed(stats.avg_r, 2)}</td>
+            <td class="num">{format::signed(Some(stats.net_r), 2)}</td>
+            <td class="num">{format::number(stats.profit_factor, 2)}</td>
+            <td class="num">{format!("{:.2} R", stats.max_drawdown_r)}</td>
+            <td class="num">{format!("{} / {} / {}", stats.tp_hits, stats.sl_hits, stats.expired)}</td>
+            <td class="num">{format::number(stats.avg_bars, 1)}</td>
+            <td class="num">{stats.open}</td>
+        </tr>
+    }
+}
+
+fn outcome_class(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Win => "outcome outcome-win",
+        Outcome::Loss => "outcome outcome-loss",
+        Outcome::Expired => "outcome outcome-expired",
+        Outcome::Open => "outcome outcome-open",
+    }
+}
+
+#[component]
+fn RecentTrades(trades: Vec<Trade>) -> impl IntoView {
+    if trades.is_empty() {
+        return view! {
+            <p class="muted" data-testid="no-trades">
+                "No trade recorded for this selection yet. Trades are recorded when a signal fires \
+                 (a LONG or SHORT with a setup) in a scan or the live loop, or by `quantpro backtest --journal`."
+            </p>
+        }
+        .into_any();
+    }
+    let rows = trades
+        .into_iter()
+        .map(|t| {
+            let link = format!("/signal/{}/{}/{}", t.exchange, t.symbol, t.strategy);
+            view! {
+                <tr data-testid="trade-row">
+                    <td title=format::utc_datetime(t.opened_at)>{format::utc_short(t.opened_at)}</td>
+                    <td><a href=link>{t.symbol.clone()}</a></td>
+                    <td class="muted">{t.exchange.as_str()}</td>
+                    <td>{t.strategy.as_str()}</td>
+                    <td>{t.side.as_str()}</td>
+                    <td class="num">{format::number(Some(t.score), 1)}</td>
+                    <td class="num">{format::price(t.entry)}</td>
+                    <td class="num">{format::price(t.sl)}</td>
+                    <td class="num">{format::price(t.tp)}</td>
+                    <td><span class=outcome_class(t.outcome)>{t.outcome.as_str()}</span></td>
+                    <td class="num">{format::signed(t.r, 2)}</td>
+                    <td class="num">{format!("{:.2}", t.mfe_r)}</td>
+                    <td class="num">{format!("{:.2}", t.mae_r)}</td>
+                    <td class="num">{t.bars.map_or_else(|| "—".to_string(), |b| b.to_string())}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-scroll">
+            <table class="track-table" data-testid="track-trades">
+                <thead>
+                    <tr>
+                        <th title="Open time of the candle at whose close the signal fired (UTC)">"Opened"</th>
+                        <th>"Symbol"</th>
+                        <th>"Exchange"</th>
+                        <th>"Strategy"</th>
+                        <th>"Side"</th>
+                        <th title="Total score at the opening">"Score"</th>
+                        <th>"Entry"</th>
+                        <th>"SL"</th>
+                        <th>"TP"</th>
+                        <th>"Outcome"</th>
+                        <th title="Result in risk units after fees">"R"</th>
+                        <th title="Largest favourable move in R">"MFE"</th>
+                        <th title="Largest adverse move in R">"MAE"</th>
+                        <th title="LTF candles from opening to resolution">"Bars"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixtures::sample_trade;
+
+    #[test]
+    fn the_track_line_reads_as_the_issue_asks() {
+        let on_symbol = TradeStats {
+            trades: 14,
+            wins: 8,
+            win_rate: Some(8.0 / 14.0),
+            avg_r: Some(0.41),
+            ..TradeStats::default()
+        };
+        let overall = TradeStats {
+            open: 2,
+            ..TradeStats::default()
+        };
+        assert_eq!(
+            track_line(Strategy::Breakout, "SOLUSDT", &on_symbol, &overall),
+            "Breakout on SOLUSDT: 14 trades, 57% win, +0.41 R avg · all symbols: no closed trade (2 open)"
+        );
+    }
+
+    #[test]
+    fn the_page_lists_every_strategy_and_links_each_trade_to_its_share_page() {
+        let trade = sample_trade();
+        let record = crate::core::track::track_record(std::slice::from_ref(&trade)).unwrap();
+        let panels = render_track_record(
+            &TrackQuery {
+                strategy: Some(trade.strategy),
+                ..TrackQuery::default()
+            },
+            std::slice::from_ref(&trade),
+            &record,
+            "journal".into(),
+        );
+        for s in Strategy::ALL {
+            assert!(
+                panels
+                    .stats_html
+                    .contains(&format!("data-strategy=\"{s}\"")),
+                "{s}"
+            );
+        }
+        assert!(panels.trades_html.contains(&format!(
+            "href=\"/signal/{}/{}/{}\"",
+            trade.exchange, trade.symbol, trade.strategy
+        )));
+        assert!(panels.filters_html.contains("selected"));
+        assert_eq!(panels.query_string, format!("strategy={}", trade.strategy));
+        assert!(
+            panels.equity_html.contains("No closed trade yet"),
+            "the one trade is open"
+        );
+    }
+}
