@@ -14,12 +14,13 @@ mod common;
 use common::fake_exchange::{self as fake, FakeConfig, FakeExchange, Inject, Iv};
 use quantpro::clock::Clock;
 use quantpro::core::candles::{list_candle_files, read_candle_file, Candle};
+use quantpro::live::store::CandleStore;
 use quantpro::live::{LiveLoop, Rescan};
-use quantpro::model::{Exchange, LiveStatus, MarkKind, MasterFeed};
+use quantpro::model::{Exchange, Interval, LiveStatus, MarkKind, MasterFeed};
 use quantpro::pipeline::{DataPaths, ScanPipeline};
 use quantpro::settings::{Environment, UniverseSettings};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -130,8 +131,12 @@ impl Running {
 
     /// Waits for the first scan of every followed symbol.
     async fn until_all_rescanned(&mut self) {
+        self.until_rescanned(FOLLOWED.len()).await;
+    }
+
+    async fn until_rescanned(&mut self, symbols: usize) {
         let mut seen = BTreeSet::new();
-        while seen.len() < FOLLOWED.len() {
+        while seen.len() < symbols {
             let rescan = self.rescans.recv().await.unwrap();
             seen.extend(rescan.symbols.iter().cloned());
         }
@@ -143,19 +148,9 @@ fn close(fake: &FakeExchange, k: i64) -> i64 {
     fake.epoch_ms() + k * M15
 }
 
-fn series_path(dir: &Path, exchange: Exchange, symbol: &str, interval: &str) -> PathBuf {
-    let name = match exchange {
-        Exchange::Binance => "BINANCE",
-        Exchange::Hyperliquid => "HYPERLIQUID",
-        Exchange::Mexc => "MEXC",
-    };
-    paths(dir)
-        .data_dir
-        .join(format!("{symbol}_{name}_{interval}.json"))
-}
-
 fn stored(dir: &Path, exchange: Exchange, symbol: &str) -> Vec<Candle> {
-    read_candle_file(&series_path(dir, exchange, symbol, "15m")).unwrap()
+    let key = (exchange, symbol.to_string(), Interval::M15);
+    read_candle_file(&CandleStore::path_of(&paths(dir).data_dir, &key)).unwrap()
 }
 
 fn feed(dir: &Path) -> MasterFeed {
@@ -165,8 +160,12 @@ fn feed(dir: &Path) -> MasterFeed {
 /// Every followed symbol's rows in the feed carry the candle closing at
 /// `close` as their newest.
 fn assert_feed_at(dir: &Path, close: i64) {
+    assert_feed_of(dir, close, &FOLLOWED);
+}
+
+fn assert_feed_of(dir: &Path, close: i64, followed: &[(fake::Venue, Exchange, &str)]) {
     let feed = feed(dir);
-    for (_, exchange, symbol) in FOLLOWED {
+    for &(_, exchange, symbol) in followed {
         let rows: Vec<_> = feed
             .signals
             .iter()
@@ -563,5 +562,35 @@ async fn malformed_stream_frames_are_skipped_without_stopping_the_loop() {
             close(&fake, 2),
         );
     }
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn mexc_contract_closes_reach_the_feed_in_base_volume() {
+    let fake = FakeExchange::start(FakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let followed = [
+        (fake::Venue::MexcFutures, Exchange::Mexc, "BTC_USDT"),
+        (fake::Venue::MexcFutures, Exchange::Mexc, "ETH_USDT"),
+    ];
+    let settings = UniverseSettings {
+        markets: vec!["mexc:futures".into()],
+        include: followed.iter().map(|(_, _, s)| s.to_string()).collect(),
+        ..universe(300, 60)
+    };
+    let mut running = start(dir.path(), &fake, settings);
+    running.until_rescanned(followed.len()).await;
+    assert_feed_of(dir.path(), close(&fake, 0), &followed);
+    for k in 1..=2 {
+        fake.sleep_until_market(close(&fake, k) + 30_000).await;
+        assert_feed_of(dir.path(), close(&fake, k), &followed);
+    }
+    // REST and stream volumes came in contracts: stored in base units.
+    for f in followed {
+        assert_final_candles(dir.path(), &fake, f, close(&fake, -20), close(&fake, 2));
+    }
+    let status = running.live.current_status();
+    assert_eq!(status.venues[0].mode, quantpro::model::FeedMode::Streaming);
+    assert_no_holes(dir.path());
     running.stop().await;
 }
