@@ -240,6 +240,14 @@ fn assert_final_candles(
     }
 }
 
+/// [`assert_final_candles`] for every followed symbol, candles opening
+/// from close `from_k` to close `to_k`.
+fn assert_all_final(dir: &Path, fake: &FakeExchange, from_k: i64, to_k: i64) {
+    for followed in FOLLOWED {
+        assert_final_candles(dir, fake, followed, close(fake, from_k), close(fake, to_k));
+    }
+}
+
 /// REST kline requests (Binance klines, Hyperliquid candleSnapshot) of a
 /// symbol, as (market time, interval, startTime).
 fn kline_requests(
@@ -416,15 +424,7 @@ async fn no_request_reaches_a_banned_host_and_the_feed_catches_up_after_the_ban(
         running.rate_limits.lock().unwrap()
     );
     assert_feed_at(dir.path(), close(&fake, 4));
-    for followed in FOLLOWED {
-        assert_final_candles(
-            dir.path(),
-            &fake,
-            followed,
-            close(&fake, -10),
-            close(&fake, 4),
-        );
-    }
+    assert_all_final(dir.path(), &fake, -10, 4);
     assert_no_holes(dir.path());
     running.stop().await;
 }
@@ -509,15 +509,7 @@ async fn a_restart_resumes_from_what_is_stored() {
         assert_eq!(m15, vec![last + M15], "{symbol}: {asked:?}");
         assert!(asked.len() <= 2, "{symbol}: {asked:?}");
     }
-    for followed in FOLLOWED {
-        assert_final_candles(
-            dir.path(),
-            &fake,
-            followed,
-            close(&fake, -10),
-            close(&fake, 4),
-        );
-    }
+    assert_all_final(dir.path(), &fake, -10, 4);
     assert_no_holes(dir.path());
     running.stop().await;
 }
@@ -553,15 +545,7 @@ async fn malformed_stream_frames_are_skipped_without_stopping_the_loop() {
         opened,
         "the connections were kept"
     );
-    for followed in FOLLOWED {
-        assert_final_candles(
-            dir.path(),
-            &fake,
-            followed,
-            close(&fake, -5),
-            close(&fake, 2),
-        );
-    }
+    assert_all_final(dir.path(), &fake, -5, 2);
     running.stop().await;
 }
 

@@ -47,8 +47,8 @@ pub trait Venue: Send + Sync {
         end_ms: i64,
     ) -> Result<Vec<Candle>, SourceError>;
 
-    /// The oldest history the exchange serves, in candles back from now
-    /// (Hyperliquid: the 5000 most recent); `None` when unlimited.
+    /// How many candles back from now the exchange serves (as
+    /// `CandleFetcher::history_limit`); `None` when unlimited.
     fn history_limit(&self) -> Option<usize> {
         None
     }
