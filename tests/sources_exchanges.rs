@@ -320,15 +320,25 @@ async fn binance_5xx_then_success_malformed_json_and_unknown_symbol() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn binance_top_symbols_rank_usdt_perps_by_quote_volume() {
+async fn binance_top_symbols_rank_trading_usdt_perps_by_quote_volume() {
     let tickers = json!([
         {"symbol":"BTCUSDT","quoteVolume":"9000000.5","volume":"1"},
         {"symbol":"ETHUSDT","quoteVolume":"12000000.0","volume":"1"},
         {"symbol":"BTCUSDT_250627","quoteVolume":"99000000.0","volume":"1"},
         {"symbol":"ETHBTC","quoteVolume":"50000000.0","volume":"1"},
-        {"symbol":"SOLUSDT","quoteVolume":"100.0","volume":"1"}
+        {"symbol":"SOLUSDT","quoteVolume":"100.0","volume":"1"},
+        {"symbol":"OLDUSDT","quoteVolume":"99000000.0","volume":"1"}
     ]);
+    let info = json!({"symbols": [
+        {"symbol":"BTCUSDT","status":"TRADING","quoteAsset":"USDT","contractType":"PERPETUAL"},
+        {"symbol":"ETHUSDT","status":"TRADING","quoteAsset":"USDT","contractType":"PERPETUAL"},
+        {"symbol":"BTCUSDT_250627","status":"TRADING","quoteAsset":"USDT","contractType":"CURRENT_QUARTER"},
+        {"symbol":"ETHBTC","status":"TRADING","quoteAsset":"BTC","contractType":"PERPETUAL"},
+        {"symbol":"SOLUSDT","status":"TRADING","quoteAsset":"USDT","contractType":"PERPETUAL"},
+        {"symbol":"OLDUSDT","status":"SETTLING","quoteAsset":"USDT","contractType":"PERPETUAL"}
+    ]});
     let server = FakeServer::start(move |request| match request.path.as_str() {
+        "/fapi/v1/exchangeInfo" => Reply::json(200, info.clone()),
         "/fapi/v1/ticker/24hr" => Reply::json(200, tickers.clone()),
         _ => Reply::status(404),
     })

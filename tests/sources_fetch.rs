@@ -101,6 +101,13 @@ async fn fake() -> (MockServer, Arc<Mutex<Vec<(String, String, i64)>>>) {
         .respond_with(ResponseTemplate::new(200).set_body_json(tickers))
         .mount(&server)
         .await;
+    // The market list: what trades (the tickers give the volume).
+    let perp = |symbol: &str| json!({"symbol": symbol, "status": "TRADING", "quoteAsset": "USDT", "contractType": "PERPETUAL"});
+    let info = json!({"symbols": [perp("ETHUSDT"), perp("BTCUSDT"), perp("XUSDT")]});
+    Mock::given(path("/fapi/v1/exchangeInfo"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(info))
+        .mount(&server)
+        .await;
     (server, starts)
 }
 

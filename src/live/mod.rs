@@ -8,10 +8,11 @@
 //! stream of closes (REST repair and polling as fallback) and rescans the
 //! symbols that got new candles through the one `pipeline::ScanPipeline`;
 //! `status` publishes what the dashboard's status line shows. A `venue` is
-//! an exchange market (over `sources`) or the built-in `simulated` market,
-//! the embedded default. `crate::clock` runs at real pace, faster for
+//! an exchange market (`exchange_venue`, over `sources`) or the built-in
+//! `simulated` market, the embedded default. `crate::clock` runs at real pace, faster for
 //! demos, and on tokio's (virtual, in tests) time.
 
+pub mod exchange_venue;
 mod runner;
 pub mod simulated;
 pub mod status;
@@ -32,6 +33,13 @@ use std::sync::Arc;
 pub enum LiveSetupError {
     #[error("[universe]: {0}")]
     Universe(String),
+    #[error("cannot reach {exchange} {market:?}: {source}")]
+    Exchange {
+        exchange: crate::model::Exchange,
+        market: crate::sources::exchanges::Market,
+        #[source]
+        source: crate::sources::SourceError,
+    },
     #[error("cannot prepare the simulated market in {path}: {source}")]
     Simulation {
         path: std::path::PathBuf,
@@ -74,9 +82,18 @@ impl LiveLoop {
                     }
                 }
                 UniverseMarket::Exchange(exchange, market) => {
-                    return Err(LiveSetupError::Universe(format!(
-                        "{exchange} {market:?}: exchange markets are not wired into the live loop yet"
-                    )))
+                    let venue = exchange_venue::ExchangeVenue::new(
+                        pipeline.sources(),
+                        exchange,
+                        market,
+                        clock,
+                    )
+                    .map_err(|source| LiveSetupError::Exchange {
+                        exchange,
+                        market,
+                        source,
+                    })?;
+                    venues.push(Arc::new(venue));
                 }
             }
         }

@@ -171,6 +171,9 @@ struct VenueRunner {
     arrivals: mpsc::Sender<Arrival>,
     /// The newest close each symbol's 15m series has.
     closes: BTreeMap<String, i64>,
+    /// Series whose exchange had nothing older to give (a young listing,
+    /// Hyperliquid's 5000-candle horizon): not asked again until a restart.
+    no_older: BTreeSet<SeriesKey>,
 }
 
 impl VenueRunner {
@@ -192,6 +195,7 @@ impl VenueRunner {
             universe: MarketUniverse::default(),
             arrivals,
             closes: BTreeMap::new(),
+            no_older: BTreeSet::new(),
             venue,
             live,
         }
@@ -207,6 +211,15 @@ impl VenueRunner {
             Interval::H4 => s.htf_history,
             _ => s.ltf_history,
         }
+    }
+
+    /// How much history to ask for: what is kept, within what the exchange
+    /// still serves.
+    fn wanted(&self, interval: Interval) -> usize {
+        let keep = self.keep(interval);
+        self.venue
+            .history_limit()
+            .map_or(keep, |limit| keep.min(limit))
     }
 
     async fn run(mut self) {
@@ -398,7 +411,7 @@ impl VenueRunner {
     async fn backfill(&mut self, symbol: &str, interval: Interval) -> Result<usize, String> {
         let key: SeriesKey = (self.exchange, symbol.to_string(), interval);
         let step = interval.millis();
-        let want = self.keep(interval);
+        let want = self.wanted(interval);
         let now = self.clock().now_ms();
         let mut added = 0;
         let start = match self.store.last_open(&key) {
@@ -410,16 +423,20 @@ impl VenueRunner {
             added += self.join(&key, fetched).await?;
         }
         let have = self.store.series(&key).len();
-        if have > 0 && have < want {
+        if have > 0 && have < want && !self.no_older.contains(&key) {
             let first = self.store.series(&key)[0].t;
             let older = self
                 .fetch_closed(symbol, interval, first - (want - have) as i64 * step, first)
                 .await?;
-            let joined = self.store.update(&key, want, |series| {
+            let keep = self.keep(interval);
+            let joined = self.store.update(&key, keep, |series| {
                 prepend_history(series, &older, interval) > 0
             });
             if joined {
                 added += 1;
+            }
+            if self.store.series(&key).len() < want {
+                self.no_older.insert(key);
             }
         }
         Ok(added)
@@ -649,10 +666,12 @@ impl VenueRunner {
             .filter(|s| latest.is_some() && self.closes.get(*s).copied() == latest)
             .count();
         let stale = self.live.status.marked(self.exchange, MarkKind::Stale);
+        let rate_limit = self.venue.rate_limit();
         self.live.status.venue(self.exchange, &self.market, |s| {
             s.current = current;
             s.stale = stale;
             s.last_close_ms = latest;
+            s.rate_limit = rate_limit;
         });
     }
 }

@@ -167,10 +167,7 @@ impl Venue for SimulatedVenue {
         Ok(self
             .lock()
             .iter()
-            .map(|(symbol, s)| Listing {
-                symbol: symbol.clone(),
-                quote_volume_24h: s.quote_volume_24h,
-            })
+            .map(|(symbol, s)| Listing::new(symbol.clone(), s.quote_volume_24h))
             .collect())
     }
 

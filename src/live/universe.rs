@@ -140,10 +140,7 @@ mod tests {
     use super::*;
 
     fn listing(symbol: &str, volume: f64) -> Listing {
-        Listing {
-            symbol: symbol.into(),
-            quote_volume_24h: volume,
-        }
+        Listing::new(symbol, volume)
     }
 
     fn settings(top_n: usize) -> UniverseSettings {

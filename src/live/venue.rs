@@ -6,19 +6,11 @@
 
 use crate::core::candles::Candle;
 use crate::model::{Exchange, Interval};
+pub use crate::sources::exchanges::Listing;
 use crate::sources::exchanges::Market;
 use crate::sources::SourceError;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
-
-/// One tradable symbol of a market list.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Listing {
-    /// As the exchange spells it (`BTCUSDT`, `BTC_USDT`, `BTC`).
-    pub symbol: String,
-    /// 24 h quote volume (USD(T)), 0 when unknown.
-    pub quote_volume_24h: f64,
-}
 
 /// What a candle stream reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,9 +47,15 @@ pub trait Venue: Send + Sync {
         end_ms: i64,
     ) -> Result<Vec<Candle>, SourceError>;
 
-    /// The oldest history the exchange serves, in candles back from now
-    /// (Hyperliquid: the 5000 most recent); `None` when unlimited.
+    /// How many candles back from now the exchange serves (as
+    /// `CandleFetcher::history_limit`); `None` when unlimited.
     fn history_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// The wait the exchange's limits impose right now, in words
+    /// ("BINANCE futures rate-limited, resuming in 14 s"), for the status line.
+    fn rate_limit(&self) -> Option<String> {
         None
     }
 

@@ -5,8 +5,8 @@
 //! response and holds the host on 429 and 418 (IP ban).
 
 use super::{
-    candle_from, host_of, json_millis, json_number, map_code_msg_error, top_by_volume,
-    CandleFetcher, FetcherConfig, Market,
+    candle_from, host_of, json_millis, json_number, map_code_msg_error, CandleFetcher,
+    FetcherConfig, Listing, Market,
 };
 use crate::core::candles::Candle;
 use crate::model::Exchange;
@@ -16,6 +16,7 @@ use crate::sources::http::ApiClient;
 use crate::sources::SourceError;
 use async_trait::async_trait;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const SPOT_BASE_URL: &str = "https://api.binance.com";
@@ -25,6 +26,10 @@ pub const FUTURES_BASE_URL: &str = "https://fapi.binance.com";
 struct Flavor {
     klines_path: &'static str,
     ticker_path: &'static str,
+    exchange_info_path: &'static str,
+    exchange_info_weight: u32,
+    /// USD-M lists dated contracts too: only perpetuals are followed.
+    perpetuals_only: bool,
     page_limit: usize,
     klines_weight: fn(usize) -> u32,
     /// `ticker/24hr` without a symbol (every ticker).
@@ -34,6 +39,9 @@ struct Flavor {
 const SPOT: Flavor = Flavor {
     klines_path: "/api/v3/klines",
     ticker_path: "/api/v3/ticker/24hr",
+    exchange_info_path: "/api/v3/exchangeInfo",
+    exchange_info_weight: 20,
+    perpetuals_only: false,
     page_limit: 1000,
     klines_weight: |_| 2,
     ticker_weight: 80,
@@ -42,6 +50,9 @@ const SPOT: Flavor = Flavor {
 const FUTURES: Flavor = Flavor {
     klines_path: "/fapi/v1/klines",
     ticker_path: "/fapi/v1/ticker/24hr",
+    exchange_info_path: "/fapi/v1/exchangeInfo",
+    exchange_info_weight: 1,
+    perpetuals_only: true,
     page_limit: 1500,
     klines_weight: futures_klines_weight,
     ticker_weight: 40,
@@ -69,6 +80,32 @@ struct Ticker24h {
     symbol: String,
     #[serde(default)]
     quote_volume: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ExchangeInfo {
+    symbols: Vec<SymbolInfo>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SymbolInfo {
+    symbol: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    quote_asset: String,
+    #[serde(default)]
+    contract_type: Option<String>,
+}
+
+impl SymbolInfo {
+    /// Trading now, quoted in USDT, and (on USD-M) a perpetual.
+    fn followed(&self, flavor: &Flavor) -> bool {
+        self.status == "TRADING"
+            && self.quote_asset == "USDT"
+            && (!flavor.perpetuals_only || self.contract_type.as_deref() == Some("PERPETUAL"))
+    }
 }
 
 impl BinanceFetcher {
@@ -143,21 +180,34 @@ impl CandleFetcher for BinanceFetcher {
             .collect()
     }
 
-    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
+    /// `exchangeInfo` says what trades (a delisted symbol leaves it or
+    /// changes status while its ticker lingers); the 24 h tickers give the
+    /// quote volume.
+    async fn listings(&self) -> Result<Vec<Listing>, SourceError> {
+        let info_url = format!("{}{}", self.base_url, self.flavor.exchange_info_path);
+        let build = || self.api.http().get(&info_url);
+        let cost = Cost::weight(self.flavor.exchange_info_weight);
+        let info: ExchangeInfo = self.api.fetch_json("exchangeInfo", &build, cost).await?;
         let url = format!("{}{}", self.base_url, self.flavor.ticker_path);
         let build = || self.api.http().get(&url);
         let cost = Cost::weight(self.flavor.ticker_weight);
         let tickers: Vec<Ticker24h> = self.api.fetch_json("24h tickers", &build, cost).await?;
-        // USDT-quoted only; futures symbols with `_` are dated contracts, not perps.
-        let rows = tickers
+        let volumes: HashMap<String, f64> = tickers
             .into_iter()
-            .filter(|t| t.symbol.ends_with("USDT") && !t.symbol.contains('_'))
             .map(|t| {
                 let volume = t.quote_volume.as_ref().and_then(json_number).unwrap_or(0.0);
                 (t.symbol, volume)
             })
             .collect();
-        Ok(top_by_volume(rows, n))
+        Ok(info
+            .symbols
+            .into_iter()
+            .filter(|s| s.followed(self.flavor))
+            .map(|s| {
+                let volume = volumes.get(&s.symbol).copied().unwrap_or(0.0);
+                Listing::new(s.symbol, volume)
+            })
+            .collect())
     }
 }
 

@@ -7,8 +7,7 @@
 //! response is not documented, so we check the universe first.
 
 use super::{
-    candle_from, host_of, json_millis, json_number, top_by_volume, CandleFetcher, FetcherConfig,
-    Market,
+    candle_from, host_of, json_millis, json_number, CandleFetcher, FetcherConfig, Listing, Market,
 };
 use crate::core::candles::Candle;
 use crate::model::Exchange;
@@ -33,7 +32,8 @@ const CANDLES_PER_EXTRA_WEIGHT: usize = 60;
 pub struct HyperliquidFetcher {
     api: ApiClient,
     base_url: String,
-    universe: tokio::sync::OnceCell<HashSet<String>>,
+    /// Perp names of the last `meta` or `metaAndAssetCtxs` read.
+    universe: std::sync::Mutex<Option<Arc<HashSet<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -75,7 +75,7 @@ impl HyperliquidFetcher {
             api: config
                 .api_client(governor.gate(host_of(Exchange::Hyperliquid, Market::Futures)))?,
             base_url: config.base_url_or(BASE_URL),
-            universe: tokio::sync::OnceCell::new(),
+            universe: std::sync::Mutex::new(None),
         })
     }
 
@@ -91,14 +91,30 @@ impl HyperliquidFetcher {
             .await
     }
 
-    /// Perp names, fetched once per fetcher.
-    async fn universe(&self) -> Result<&HashSet<String>, SourceError> {
+    /// Perp names: fetched once, then renewed by every [`listings`] read
+    /// (so a coin listed after the start is known).
+    ///
+    /// [`listings`]: CandleFetcher::listings
+    async fn universe(&self) -> Result<Arc<HashSet<String>>, SourceError> {
+        if let Some(known) = self.known_universe() {
+            return Ok(known);
+        }
+        let meta: Meta = self.info(json!({"type": "meta"}), "meta").await?;
+        Ok(self.remember_universe(&meta))
+    }
+
+    fn known_universe(&self) -> Option<Arc<HashSet<String>>> {
         self.universe
-            .get_or_try_init(|| async {
-                let meta: Meta = self.info(json!({"type": "meta"}), "meta").await?;
-                Ok(meta.universe.into_iter().map(|a| a.name).collect())
-            })
-            .await
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn remember_universe(&self, meta: &Meta) -> Arc<HashSet<String>> {
+        let names: Arc<HashSet<String>> =
+            Arc::new(meta.universe.iter().map(|a| a.name.clone()).collect());
+        *self.universe.lock().unwrap_or_else(|e| e.into_inner()) = Some(names.clone());
+        names
     }
 
     async fn check_coin(&self, coin: &str) -> Result<(), SourceError> {
@@ -156,26 +172,29 @@ impl CandleFetcher for HyperliquidFetcher {
             .collect()
     }
 
-    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
+    fn history_limit(&self) -> Option<usize> {
+        Some(PAGE_LIMIT)
+    }
+
+    async fn listings(&self) -> Result<Vec<Listing>, SourceError> {
         let (meta, contexts): (Meta, Vec<AssetContext>) = self
             .info(json!({"type": "metaAndAssetCtxs"}), "metaAndAssetCtxs")
             .await?;
+        self.remember_universe(&meta);
         // ctxs[i] belongs to universe[i]: the index is the asset id.
-        let rows = meta
+        Ok(meta
             .universe
             .into_iter()
             .zip(contexts)
             .filter(|(asset, _)| !asset.is_delisted)
             .map(|(asset, ctx)| {
-                (
-                    asset.name,
-                    ctx.day_ntl_vlm
-                        .as_ref()
-                        .and_then(json_number)
-                        .unwrap_or(0.0),
-                )
+                let volume = ctx
+                    .day_ntl_vlm
+                    .as_ref()
+                    .and_then(json_number)
+                    .unwrap_or(0.0);
+                Listing::new(asset.name, volume)
             })
-            .collect();
-        Ok(top_by_volume(rows, n))
+            .collect())
     }
 }

@@ -14,8 +14,8 @@
 //! 429 ([`EnvelopeRules`]): the host waits, then the call is retried.
 
 use super::{
-    candle_from, host_of, json_millis, json_number, map_code_msg_error, top_by_volume,
-    CandleFetcher, FetcherConfig, Market,
+    candle_from, host_of, json_millis, json_number, map_code_msg_error, CandleFetcher,
+    FetcherConfig, Listing, Market,
 };
 use crate::core::candles::Candle;
 use crate::model::Exchange;
@@ -130,7 +130,7 @@ impl CandleFetcher for MexcSpotFetcher {
             .collect()
     }
 
-    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
+    async fn listings(&self) -> Result<Vec<Listing>, SourceError> {
         let url = format!("{}/api/v3/ticker/24hr", self.base_url);
         let build = || self.api.http().get(&url);
         // Weight 40 without a symbol (every ticker).
@@ -138,22 +138,23 @@ impl CandleFetcher for MexcSpotFetcher {
             .api
             .fetch_json("24h tickers", &build, Cost::weight(40))
             .await?;
-        let rows = tickers
+        Ok(tickers
             .into_iter()
             .filter(|t| t.symbol.ends_with("USDT"))
             .map(|t| {
                 let volume = t.quote_volume.as_ref().and_then(json_number).unwrap_or(0.0);
-                (t.symbol, volume)
+                Listing::new(t.symbol, volume)
             })
-            .collect();
-        Ok(top_by_volume(rows, n))
+            .collect())
     }
 }
 
 pub struct MexcFuturesFetcher {
     api: ApiClient,
     base_url: String,
-    contract_sizes: tokio::sync::OnceCell<HashMap<String, f64>>,
+    /// Base units per contract of every contract, from the last
+    /// `/contract/detail` read (renewed by every listings read).
+    contract_sizes: std::sync::Mutex<Arc<HashMap<String, f64>>>,
 }
 
 /// The contract API's rules: an envelope with code 510 ("too frequent",
@@ -208,6 +209,9 @@ struct KlineArrays {
 struct ContractDetail {
     symbol: String,
     contract_size: Value,
+    /// 0 enabled, 1 delivery, 2 completed, 3 offline, 4 paused.
+    #[serde(default)]
+    state: i64,
 }
 
 #[derive(Deserialize)]
@@ -225,7 +229,7 @@ impl MexcFuturesFetcher {
         Ok(MexcFuturesFetcher {
             api: config.api_client(governor.gate(host_of(Exchange::Mexc, Market::Futures)))?,
             base_url: config.base_url_or(FUTURES_BASE_URL),
-            contract_sizes: tokio::sync::OnceCell::new(),
+            contract_sizes: std::sync::Mutex::new(Arc::new(HashMap::new())),
         })
     }
 
@@ -266,28 +270,40 @@ impl MexcFuturesFetcher {
         })
     }
 
-    /// Base units per contract, for every contract, fetched once per fetcher.
-    async fn contract_size(&self, symbol: &str) -> Result<f64, SourceError> {
-        let sizes = self
-            .contract_sizes
-            .get_or_try_init(|| async {
-                let details: Vec<ContractDetail> = self
-                    .get_data(
-                        "/api/v1/contract/detail",
-                        &[],
-                        Cost::on_lane(MEXC_CONTRACT_DETAIL, 1),
-                        symbol,
-                        "contract details",
-                    )
-                    .await?;
-                Ok::<_, SourceError>(
-                    details
-                        .into_iter()
-                        .filter_map(|d| json_number(&d.contract_size).map(|size| (d.symbol, size)))
-                        .collect(),
-                )
-            })
+    /// Every contract's details (1 call per 5 s on its own lane); the
+    /// contract sizes are remembered for the klines.
+    async fn contract_details(&self) -> Result<Vec<ContractDetail>, SourceError> {
+        let details: Vec<ContractDetail> = self
+            .get_data(
+                "/api/v1/contract/detail",
+                &[],
+                Cost::on_lane(MEXC_CONTRACT_DETAIL, 1),
+                "",
+                "contract details",
+            )
             .await?;
+        let sizes: HashMap<String, f64> = details
+            .iter()
+            .filter_map(|d| json_number(&d.contract_size).map(|size| (d.symbol.clone(), size)))
+            .collect();
+        *self.lock_sizes() = Arc::new(sizes);
+        Ok(details)
+    }
+
+    fn lock_sizes(&self) -> std::sync::MutexGuard<'_, Arc<HashMap<String, f64>>> {
+        self.contract_sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Base units per contract: read with the details on first use, then
+    /// as of the last listings read.
+    async fn contract_size(&self, symbol: &str) -> Result<f64, SourceError> {
+        let mut sizes = self.lock_sizes().clone();
+        if sizes.is_empty() {
+            self.contract_details().await?;
+            sizes = self.lock_sizes().clone();
+        }
         sizes
             .get(symbol)
             .copied()
@@ -362,7 +378,10 @@ impl CandleFetcher for MexcFuturesFetcher {
             .collect()
     }
 
-    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
+    /// Enabled USDT contracts of `/contract/detail` (with their contract
+    /// size), with `amount24` of the tickers as 24 h quote volume.
+    async fn listings(&self) -> Result<Vec<Listing>, SourceError> {
+        let details = self.contract_details().await?;
         let tickers: Vec<ContractTicker> = self
             .get_data(
                 "/api/v1/contract/ticker",
@@ -372,15 +391,23 @@ impl CandleFetcher for MexcFuturesFetcher {
                 "contract tickers",
             )
             .await?;
-        let rows = tickers
+        let volumes: HashMap<String, f64> = tickers
             .into_iter()
-            .filter(|t| t.symbol.ends_with("_USDT"))
             .map(|t| {
                 let volume = t.amount24.as_ref().and_then(json_number).unwrap_or(0.0);
                 (t.symbol, volume)
             })
             .collect();
-        Ok(top_by_volume(rows, n))
+        Ok(details
+            .into_iter()
+            .filter(|d| d.state == 0 && d.symbol.ends_with("_USDT"))
+            .map(|d| {
+                let volume = volumes.get(&d.symbol).copied().unwrap_or(0.0);
+                let mut listing = Listing::new(d.symbol, volume);
+                listing.contract_size = json_number(&d.contract_size);
+                listing
+            })
+            .collect())
     }
 }
 

@@ -87,6 +87,29 @@ impl FetcherConfig {
     }
 }
 
+/// One tradable symbol of a market list.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Listing {
+    /// As the exchange spells it (`BTCUSDT`, `BTC_USDT`, `BTC`).
+    pub symbol: String,
+    /// 24 h quote volume (USD(T)), 0 when unknown.
+    pub quote_volume_24h: f64,
+    /// MEXC contracts: base units per contract (`contractSize`), which the
+    /// contract stream needs to report base volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_size: Option<f64>,
+}
+
+impl Listing {
+    pub fn new(symbol: impl Into<String>, quote_volume_24h: f64) -> Listing {
+        Listing {
+            symbol: symbol.into(),
+            quote_volume_24h,
+            contract_size: None,
+        }
+    }
+}
+
 /// Candles and the symbol list of one exchange market.
 #[async_trait]
 pub trait CandleFetcher: Send + Sync {
@@ -112,8 +135,26 @@ pub trait CandleFetcher: Send + Sync {
         end_ms: i64,
     ) -> Result<Vec<Candle>, SourceError>;
 
+    /// The oldest history the exchange serves, in candles back from now
+    /// (Hyperliquid: the 5000 most recent); `None` when unlimited.
+    fn history_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// Every tradable USDT(C)-quoted symbol of the market with its 24 h
+    /// quote volume, from the exchange's documented market list.
+    async fn listings(&self) -> Result<Vec<Listing>, SourceError>;
+
     /// The `n` symbols with the highest 24 h quote volume, highest first.
-    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError>;
+    async fn top_symbols(&self, n: usize) -> Result<Vec<String>, SourceError> {
+        let rows = self
+            .listings()
+            .await?
+            .into_iter()
+            .map(|l| (l.symbol, l.quote_volume_24h))
+            .collect();
+        Ok(top_by_volume(rows, n))
+    }
 
     /// All candles opening in `[start_ms, end_ms)`, oldest first: pages are
     /// requested from the last candle received onwards until the range is

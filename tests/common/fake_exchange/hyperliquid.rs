@@ -93,7 +93,7 @@ async fn info(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let answer: Result<Value, Response> = match kind.as_str() {
         "meta" => Ok(meta(&shared)),
         "metaAndAssetCtxs" => Ok(json!([meta(&shared), contexts(&shared, now_ms)])),
-        "candleSnapshot" => candle_snapshot(&shared, &request, now_ms),
+        "candleSnapshot" => candle_snapshot(&shared, &request, now_ms).map_err(|e| *e),
         _ => Err(plain(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Failed to deserialize the JSON body into the target type",
@@ -163,16 +163,15 @@ fn contexts(shared: &Shared, now_ms: i64) -> Value {
     Value::Array(ctxs)
 }
 
-// The error is the HTTP answer itself, as in an axum handler.
-#[allow(clippy::result_large_err)]
-fn candle_snapshot(shared: &Shared, request: &Value, now_ms: i64) -> Result<Value, Response> {
+/// The answer, or the error response (boxed: a `Response` is large).
+fn candle_snapshot(shared: &Shared, request: &Value, now_ms: i64) -> Result<Value, Box<Response>> {
     let req = request.get("req");
     let field = |name: &str| req.and_then(|r| r.get(name));
     let bad = || {
-        plain(
+        Box::new(plain(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Failed to deserialize the JSON body into the target type",
-        )
+        ))
     };
     let coin = field("coin").and_then(Value::as_str).ok_or_else(bad)?;
     let code = field("interval").and_then(Value::as_str).ok_or_else(bad)?;
@@ -184,7 +183,9 @@ fn candle_snapshot(shared: &Shared, request: &Value, now_ms: i64) -> Result<Valu
     if !shared.market.is_listed(VENUE, coin) {
         return match shared.config.hl_unknown_coin {
             UnknownCoin::Empty => Ok(json!([])),
-            UnknownCoin::ServerError => Err(plain(StatusCode::INTERNAL_SERVER_ERROR, "null")),
+            UnknownCoin::ServerError => {
+                Err(Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "null")))
+            }
         };
     }
     let Some(iv) = Iv::from_code(code) else {
