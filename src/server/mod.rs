@@ -85,6 +85,7 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/api/config", Viewer, routes::get_config),
         route(Method::PUT, "/api/config", Owner, routes::put_config),
         route(Method::GET, "/api/session", Viewer, routes::session),
+        route(Method::GET, "/api/alerts", Owner, routes::alerts),
         route(Method::GET, "/healthz", Viewer, routes::health),
         route(Method::GET, "/login", Viewer, auth::sign_in::sign_in_page),
         route(Method::POST, "/login", Viewer, auth::sign_in::sign_in),

@@ -1,0 +1,1 @@
+//! Alerts seen from outside (placeholder).
