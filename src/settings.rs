@@ -867,22 +867,22 @@ mod tests {
     #[test]
     fn alerts_are_read_checked_at_load_and_before_a_save() {
         let text = "[alerts]\ncooldown_minutes = 30\n[[alerts.rules]]\nname = \"strong\"\nmin_score = 70\nchannels = [\"hook\", \"browser\"]\n[alerts.channels.hook]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n[v2]\nmin_oi_z = 1.5\n";
-        let (_dir, store) = store(Some(text), &[]);
-        let alerts = store.load().unwrap().alerts;
+        let (_dir, saved) = store(Some(text), &[]);
+        let alerts = saved.load().unwrap().alerts;
         assert_eq!(alerts.cooldown_minutes, 30);
         assert_eq!(alerts.rules[0].min_score, Some(70.0));
 
         let mut bad = alerts.clone();
         bad.rules[0].min_rr = Some(-1.0);
-        let err = store.save_alerts(&bad).unwrap_err().to_string();
+        let err = saved.save_alerts(&bad).unwrap_err().to_string();
         assert!(
             err.contains("invalid [alerts]: 'alerts.rules[0].min_rr' must be 0 or more, got -1"),
             "{err}"
         );
         let mut good = alerts.clone();
         good.max_per_hour = 5;
-        store.save_alerts(&good).unwrap();
-        let settings = store.load().unwrap();
+        saved.save_alerts(&good).unwrap();
+        let settings = saved.load().unwrap();
         assert_eq!(settings.alerts, good);
         assert_eq!(settings.scanner.v2.min_oi_z, 1.5, "other tables are kept");
 

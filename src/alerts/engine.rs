@@ -470,7 +470,7 @@ mod tests {
         assert_eq!(alerts[0].setup.as_ref().unwrap().rr, 2.445);
         let text = alerts[0].text();
         assert!(
-            text.contains("entry 64080.5") && text.contains("RR 2.45"),
+            text.contains("entry 64080.50 · SL 63500.00 · TP 65500.00 · RR 2.44"),
             "{text}"
         );
         assert!(
