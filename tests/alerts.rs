@@ -9,6 +9,7 @@
 
 #[path = "common/http_fake.rs"]
 mod http_fake;
+mod support;
 
 use http_fake::{FakeServer, Received, Reply};
 use quantpro::alerts::channels::signature;
@@ -493,10 +494,7 @@ async fn cooldown_and_the_hourly_cap_hold() {
 
     // Within the hour another symbol turns: capped, and the hour's summary is spent.
     let late = acting(&template, "LATEUSDT", T0, Action::Short);
-    assert!(alerter
-        .on_feed_change(&[], &[late.clone()])
-        .await
-        .is_empty());
+    assert!(alerter.on_feed_change(&[], &[late]).await.is_empty());
 
     // S00 turns SHORT one close later: inside its 4 h cooldown, quiet.
     tokio::time::advance(Duration::from_secs(2 * 3600)).await;
@@ -683,4 +681,59 @@ async fn the_simulated_live_loop_drives_the_alerts() {
         .entries
         .iter()
         .all(|e| matches!(delivery(e, "tg"), DeliveryState::Delivered { .. })));
+}
+
+/// The served app: the `browser` channel is the dashboard's event stream
+/// (`event: alert`), and `GET /api/alerts` shows the log to the owner
+/// (this machine, in single-user mode).
+#[tokio::test]
+async fn the_dashboard_gets_the_alert_event_and_the_owner_the_log() {
+    let template = scanned_signals().await.remove(0);
+    let config = "[[alerts.rules]]\nname = \"toasts\"\nchannels = [\"browser\"]\n";
+    let server = support::serve_app(&[Exchange::Binance], 2, Some(config), &[]).await;
+    let client = reqwest::Client::new();
+    let mut events = client
+        .get(format!("{}/api/scan/events", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+
+    let fired = server
+        .state
+        .alerter
+        .on_feed_change(&[], &[acting(&template, "AAAUSDT", T0 - M15, Action::Long)])
+        .await;
+    assert_eq!(fired.len(), 1);
+    let mut text = String::new();
+    let data = loop {
+        let chunk = events
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(at) = text.find("event: alert\ndata: ") {
+            let rest = &text[at + "event: alert\ndata: ".len()..];
+            if let Some(end) = rest.find('\n') {
+                break rest[..end].to_string();
+            }
+        }
+    };
+    let alert: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(alert["symbol"], "AAAUSDT");
+    assert_eq!(alert["title"], "AAAUSDT LONG · Breakout · BINANCE");
+
+    let log: serde_json::Value = client
+        .get(format!("{}/api/alerts", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = &log["entries"][0];
+    assert_eq!(entry["rule"], "toasts");
+    assert_eq!(entry["deliveries"][0]["channel"], "browser");
+    assert_eq!(entry["deliveries"][0]["state"], "delivered");
 }

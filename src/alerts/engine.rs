@@ -514,7 +514,8 @@ mod tests {
     #[test]
     fn an_unchanged_or_repeated_action_is_not_an_event() {
         let long = acting("BTCUSDT", 0, Action::Long);
-        assert!(turned_signals(&[long.clone()], &[long.clone()]).is_empty());
+        let same = std::slice::from_ref(&long);
+        assert!(turned_signals(same, same).is_empty());
         let next = acting("BTCUSDT", 900_000, Action::Long);
         assert!(
             turned_signals(&[long], &[next]).is_empty(),
@@ -525,7 +526,7 @@ mod tests {
     #[test]
     fn filters_narrow_what_fires() {
         let signal = acting("ETHUSDT", 900_000, Action::Short);
-        let events = turned_signals(&[], &[signal.clone()]);
+        let events = turned_signals(&[], std::slice::from_ref(&signal));
         let narrow = AlertRule {
             min_score: Some(signal.score + 1.0),
             ..rule("strong")

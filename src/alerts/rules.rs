@@ -303,4 +303,17 @@ mod tests {
         );
         assert!(toml::from_str::<AlertSettings>("[[rules]]\nname = \"x\"\nminscore = 1").is_err());
     }
+
+    #[test]
+    fn the_readme_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("## Alerts").expect("an Alerts section")..];
+        let start = section.find("```toml\n").expect("a TOML example") + 8;
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let table: toml::Table = toml::from_str(example).unwrap();
+        let settings = AlertSettings::deserialize(table["alerts"].clone()).unwrap();
+        assert_eq!(settings.validate(), Vec::<String>::new());
+        assert_eq!(settings.rules[0].min_rr, Some(2.0));
+        assert_eq!(settings.channels.len(), 3);
+    }
 }
