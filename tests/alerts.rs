@@ -220,6 +220,23 @@ secret_env = "QUANTPRO_WEBHOOK_SECRET"
     }
 }
 
+/// What most tests start from: a real signal to vary, a directory, the fakes.
+struct Bench {
+    template: Signal,
+    dir: tempfile::TempDir,
+    fakes: Fakes,
+}
+
+impl Bench {
+    async fn start() -> Bench {
+        Bench {
+            template: scanned_signals().await.remove(0),
+            dir: tempfile::tempdir().unwrap(),
+            fakes: Fakes::start().await,
+        }
+    }
+}
+
 /// An alerter over `config` (a whole `quantpro.toml`) read the way the
 /// server reads it, with its alert log in `dir`.
 async fn alerter(dir: &Path, config: &str, env: Vec<(String, String)>, clock: Clock) -> Alerter {
@@ -251,9 +268,11 @@ fn failure(state: &DeliveryState) -> &str {
 
 #[tokio::test(start_paused = true)]
 async fn a_turn_reaches_every_channel_once_in_its_protocol() {
-    let template = scanned_signals().await.remove(0);
-    let dir = tempfile::tempdir().unwrap();
-    let fakes = Fakes::start().await;
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
     let config = fakes.config(r#""tg", "discord", "hook", "browser""#, "");
     let alerter = alerter(
         dir.path(),
@@ -345,9 +364,11 @@ async fn a_turn_reaches_every_channel_once_in_its_protocol() {
 
 #[tokio::test(start_paused = true)]
 async fn a_flaky_a_dead_and_a_slow_channel_each_keep_their_trouble_to_themselves() {
-    let template = scanned_signals().await.remove(0);
-    let dir = tempfile::tempdir().unwrap();
-    let fakes = Fakes::start().await;
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
     // Two 500s, then the protocol's answer.
     fakes
         .hook
@@ -421,9 +442,11 @@ async fn a_flaky_a_dead_and_a_slow_channel_each_keep_their_trouble_to_themselves
 
 #[tokio::test(start_paused = true)]
 async fn garbage_answers_are_failed_deliveries_with_the_reason() {
-    let template = scanned_signals().await.remove(0);
-    let dir = tempfile::tempdir().unwrap();
-    let fakes = Fakes::start().await;
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
     let proxy_page = Reply::text(200, "<html><body>Welcome to nginx!</body></html>");
     fakes.telegram.script("/", 100, proxy_page.clone());
     fakes
@@ -458,9 +481,11 @@ async fn garbage_answers_are_failed_deliveries_with_the_reason() {
 
 #[tokio::test(start_paused = true)]
 async fn cooldown_and_the_hourly_cap_hold() {
-    let template = scanned_signals().await.remove(0);
-    let dir = tempfile::tempdir().unwrap();
-    let fakes = Fakes::start().await;
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
     let config = fakes.config(r#""tg""#, "");
     let clock = Clock::starting_at(T0, 1.0);
     let alerter = alerter(dir.path(), &config, fakes.env(), clock).await;
@@ -518,9 +543,11 @@ async fn cooldown_and_the_hourly_cap_hold() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restart_over_the_same_log_sends_nothing_twice() {
-    let template = scanned_signals().await.remove(0);
-    let dir = tempfile::tempdir().unwrap();
-    let fakes = Fakes::start().await;
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
     let config = fakes.config(r#""tg", "hook""#, "");
     let before = vec![acting(&template, "AAAUSDT", T0 - 2 * M15, Action::Wait)];
     let after = vec![acting(&template, "AAAUSDT", T0 - M15, Action::Long)];
@@ -736,4 +763,92 @@ async fn the_dashboard_gets_the_alert_event_and_the_owner_the_log() {
     assert_eq!(entry["rule"], "toasts");
     assert_eq!(entry["deliveries"][0]["channel"], "browser");
     assert_eq!(entry["deliveries"][0]["state"], "delivered");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_services_own_answers_are_followed() {
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
+    fakes.telegram.script(
+        "/",
+        1,
+        Reply::json(
+            429,
+            serde_json::json!({"ok": false, "error_code": 429,
+                "description": "Too Many Requests: retry after 35", "parameters": {"retry_after": 35}}),
+        ),
+    );
+    fakes.telegram.script(
+        "/",
+        1,
+        Reply::json(
+            400,
+            serde_json::json!({"ok": false, "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": -1009876543210i64}}),
+        ),
+    );
+    fakes.discord.script(
+        "/",
+        1,
+        Reply::json(
+            404,
+            serde_json::json!({"message": "Unknown Webhook", "code": 10015}),
+        ),
+    );
+    let config = fakes.config(r#""tg", "discord""#, "");
+    let alerter = alerter(
+        dir.path(),
+        &config,
+        fakes.env(),
+        Clock::starting_at(T0, 1.0),
+    )
+    .await;
+    let turn = |symbol| acting(&template, symbol, T0 - M15, Action::Long);
+    alerter.on_feed_change(&[], &[turn("AAAUSDT")]).await;
+    alerter.settled().await;
+    alerter.on_feed_change(&[], &[turn("BBBUSDT")]).await;
+    alerter.settled().await;
+
+    let telegram = fakes.telegram.requests();
+    assert_eq!(
+        telegram.len(),
+        4,
+        "429, migration, resent, then the second alert"
+    );
+    assert!(
+        telegram[1].at - telegram[0].at >= Duration::from_secs(35),
+        "the wait Telegram asked for"
+    );
+    assert_eq!(
+        telegram[1].json()["chat_id"],
+        serde_json::json!(-1001234567890i64)
+    );
+    for resent in &telegram[2..] {
+        assert_eq!(
+            resent.json()["chat_id"],
+            serde_json::json!(-1009876543210i64)
+        );
+    }
+
+    let log = alerter.log();
+    assert_eq!(
+        fakes.discord.requests().len(),
+        1,
+        "a deleted webhook is not called again"
+    );
+    let discord = log.channels.iter().find(|c| c.name == "discord").unwrap();
+    assert_eq!(discord.state, "disabled");
+    let [second, first] = &log.entries[..] else {
+        panic!("two entries: {:?}", log.entries)
+    };
+    assert!(failure(delivery(first, "discord")).contains("Unknown Webhook"));
+    assert!(failure(delivery(second, "discord")).starts_with("the channel is disabled"));
+    assert!(matches!(
+        delivery(second, "tg"),
+        DeliveryState::Delivered { .. }
+    ));
 }

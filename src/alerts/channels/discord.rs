@@ -16,7 +16,7 @@ use super::{at_most_chars, Deliver, DeliveryError};
 use crate::alerts::engine::Alert;
 use crate::sources::governor::{Cost, Governor, Host};
 use crate::sources::http::{
-    body_excerpt, retry_after, status_verdict, ApiClient, Classify, Response, RetryPolicy, Verdict,
+    body_excerpt, error_verdict, retry_after, ApiClient, Classify, Response, RetryPolicy, Verdict,
 };
 use crate::sources::keys::Secret;
 use crate::sources::{LastFailure, SourceError};
@@ -137,21 +137,7 @@ impl Classify for DiscordRules {
                     message: "Unknown Webhook: it was deleted; set a new URL".into(),
                 })
             }
-            401 | 403 => Verdict::Fatal(SourceError::Unauthorized {
-                api,
-                status,
-                detail: described(),
-            }),
-            500.. => Verdict::Retry(LastFailure::Status {
-                status,
-                body: described(),
-            }),
-            400..=499 => Verdict::Fatal(SourceError::Api {
-                api,
-                code: i64::from(status),
-                message: described(),
-            }),
-            _ => status_verdict(api, response),
+            _ => error_verdict(api, response, described()),
         }
     }
 }
