@@ -12,7 +12,7 @@ mod http_fake;
 mod support;
 
 use http_fake::{FakeServer, Received, Reply};
-use quantpro::alerts::channels::signature;
+use quantpro::alerts::channels::{signature, ChannelState};
 use quantpro::alerts::{
     turned_signals, AlertKind, AlertLogEntry, Alerter, DeliveryState, FileAlertStore,
 };
@@ -349,7 +349,7 @@ async fn a_turn_reaches_every_channel_once_in_its_protocol() {
     assert!(log
         .channels
         .iter()
-        .all(|c| c.state == "ready" && c.delivered == 1));
+        .all(|c| c.state == ChannelState::Ready && c.delivered == 1));
     let shown = serde_json::to_string(&log).unwrap();
     assert!(
         !shown.contains(TOKEN) && !shown.contains(DISCORD_TOKEN) && !shown.contains(HOOK_SECRET),
@@ -434,10 +434,13 @@ async fn a_flaky_a_dead_and_a_slow_channel_each_keep_their_trouble_to_themselves
             .unwrap()
             .clone()
     };
-    assert_eq!(state("hook").state, "ready");
-    assert_eq!(state("dead").state, "failing");
+    assert_eq!(state("hook").state, ChannelState::Ready);
+    assert_eq!(state("dead").state, ChannelState::Failing);
     assert_eq!(state("dead").reason.as_deref(), Some(dead_reason));
-    assert_eq!((state("slow").state, state("slow").failed), ("failing", 1));
+    assert_eq!(
+        (state("slow").state, state("slow").failed),
+        (ChannelState::Failing, 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -841,7 +844,7 @@ async fn the_services_own_answers_are_followed() {
         "a deleted webhook is not called again"
     );
     let discord = log.channels.iter().find(|c| c.name == "discord").unwrap();
-    assert_eq!(discord.state, "disabled");
+    assert_eq!(discord.state, ChannelState::Disabled);
     let [second, first] = &log.entries[..] else {
         panic!("two entries: {:?}", log.entries)
     };

@@ -232,7 +232,10 @@ impl Alerter {
                 clock: self.clock,
                 deadline: self.deadline,
             };
-            locked(&self.deliveries).push(tokio::spawn(task.run()));
+            let mut deliveries = locked(&self.deliveries);
+            // Only the running ones matter (to `settled`).
+            deliveries.retain(|handle| !handle.is_finished());
+            deliveries.push(tokio::spawn(task.run()));
         }
     }
 

@@ -47,13 +47,23 @@ pub trait Deliver: Send + Sync {
     async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError>;
 }
 
+/// Whether a channel sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelState {
+    Ready,
+    /// The last delivery failed (the next one is attempted all the same).
+    Failing,
+    /// Nothing is sent until the settings change.
+    Disabled,
+}
+
 /// What the alert log shows of a channel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelStatus {
     pub name: String,
     pub kind: &'static str,
-    /// `ready`, `failing` (the last delivery failed) or `disabled`.
-    pub state: &'static str,
+    pub state: ChannelState,
     /// Why it is failing or disabled.
     pub reason: Option<String>,
     pub delivered: u64,
@@ -73,7 +83,7 @@ impl Channel {
             status: Mutex::new(ChannelStatus {
                 name: name.to_string(),
                 kind: client.kind(),
-                state: "ready",
+                state: ChannelState::Ready,
                 reason: None,
                 delivered: 0,
                 failed: 0,
@@ -89,7 +99,7 @@ impl Channel {
             status: Mutex::new(ChannelStatus {
                 name: name.to_string(),
                 kind,
-                state: "disabled",
+                state: ChannelState::Disabled,
                 reason: Some(reason.clone()),
                 delivered: 0,
                 failed: 0,
@@ -114,7 +124,7 @@ impl Channel {
     pub async fn send(&self, alert: &Alert, deadline: Duration) -> Result<(), DeliveryError> {
         let outcome = match &self.client {
             Err((_, reason)) => Err(DeliveryError::Disabled(reason.clone())),
-            Ok(_) if self.status().state == "disabled" => Err(DeliveryError::Disabled(
+            Ok(_) if self.status().state == ChannelState::Disabled => Err(DeliveryError::Disabled(
                 self.status().reason.unwrap_or_default(),
             )),
             Ok(client) => tokio::time::timeout(deadline, client.deliver(alert))
@@ -125,17 +135,17 @@ impl Channel {
         match &outcome {
             Ok(()) => {
                 status.delivered += 1;
-                status.state = "ready";
+                status.state = ChannelState::Ready;
                 status.reason = None;
             }
             Err(error) => {
                 status.failed += 1;
                 status.reason = Some(error.to_string());
-                if status.state != "disabled" {
+                if status.state != ChannelState::Disabled {
                     status.state = if disables(error) {
-                        "disabled"
+                        ChannelState::Disabled
                     } else {
-                        "failing"
+                        ChannelState::Failing
                     };
                 }
             }
