@@ -15,6 +15,8 @@ pub mod app;
 pub mod model;
 
 #[cfg(feature = "ssr")]
+pub mod alerts;
+#[cfg(feature = "ssr")]
 pub mod atomic_file;
 #[cfg(feature = "ssr")]
 pub mod clock;

@@ -3,7 +3,8 @@
 //! `[breakout]`, `[v2]`, `[setup]`, `[indicators]`, `[data]`) and the
 //! server-side settings (`[sources]`: every external base URL; `[auth]`:
 //! who may act on the dashboard, see `server::auth`; `[journal]`: where the
-//! signal journal lives, see `journal`).
+//! signal journal lives, see `journal`; `[alerts]`: rules and channels, see
+//! `alerts::rules`).
 //!
 //! Each value can be overridden from the environment: `QUANTPRO_` + the
 //! section + `__` + the field, in capitals (`legacy.min_score` ->
@@ -14,6 +15,7 @@
 //! process ([`Environment`], the process environment over `.env`), so every
 //! entry point (CLI, dashboard, live loop) applies the same overrides.
 
+use crate::alerts::AlertSettings;
 use crate::atomic_file::{write_atomic, WriteError};
 use crate::model::{ConfigError, Exchange, ScannerConfig};
 use crate::sources::exchanges::Market;
@@ -161,6 +163,8 @@ pub struct Settings {
     /// `None` without a `[universe]` table.
     pub universe: Option<UniverseSettings>,
     pub auth: AuthSettings,
+    /// `[alerts]`: no rules (nothing fires) without the table.
+    pub alerts: AlertSettings,
     pub journal: JournalSettings,
 }
 
@@ -267,6 +271,13 @@ pub enum SettingsError {
         path: PathBuf,
         problems: Vec<String>,
     },
+    /// Every problem of `[alerts]`, each naming its field
+    /// (`'alerts.rules[1].min_score' must be between 0 and 100, got 150`).
+    #[error("{path} has invalid [alerts]: {}", .problems.join("; "))]
+    Alerts {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
     /// A value of `[auth]` or `QUANTPRO_OWNER_TOKEN` that cannot be used;
     /// the message never contains the secret itself.
     #[error("{0}")]
@@ -337,6 +348,11 @@ impl SettingsStore {
             None => JournalSection::default(),
         };
         let journal = self.journal_settings(journal)?;
+        let alerts = match table.remove("alerts") {
+            Some(value) => AlertSettings::deserialize(value).map_err(|e| self.alerts_syntax(e))?,
+            None => AlertSettings::default(),
+        };
+        self.check_alerts(&alerts)?;
         let (mut scanner, mut sources, auth) = self.parse(table)?;
         self.apply_overrides(&mut scanner, &mut sources)?;
         let auth = self.auth_settings(auth)?;
@@ -355,6 +371,7 @@ impl SettingsStore {
             sources,
             universe,
             auth,
+            alerts,
             journal,
         })
     }
@@ -385,6 +402,42 @@ impl SettingsStore {
         Ok(JournalSettings {
             database_url: url.map(Secret::new),
         })
+    }
+
+    /// `[alerts]` that cannot be used, every problem with its field.
+    fn check_alerts(&self, alerts: &AlertSettings) -> Result<(), SettingsError> {
+        let problems = alerts.validate();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SettingsError::Alerts {
+                path: self.path.clone(),
+                problems,
+            })
+        }
+    }
+
+    /// A syntax error inside `[alerts]`: serde names the key but not the
+    /// table it sits in, so the message says it.
+    fn alerts_syntax(&self, e: toml::de::Error) -> SettingsError {
+        SettingsError::Alerts {
+            path: self.path.clone(),
+            problems: vec![e.to_string().trim_end().to_string()],
+        }
+    }
+
+    /// Validates `alerts` and writes it as `[alerts]`, atomically, keeping
+    /// the file's other tables; a refused one leaves the file alone.
+    pub fn save_alerts(&self, alerts: &AlertSettings) -> Result<(), SettingsError> {
+        self.check_alerts(alerts)?;
+        let mut document = self.read_table()?;
+        let value =
+            toml::Value::try_from(alerts).map_err(|e| SettingsError::Encode(e.to_string()))?;
+        document.insert("alerts".to_string(), value);
+        let text =
+            toml::to_string_pretty(&document).map_err(|e| SettingsError::Encode(e.to_string()))?;
+        write_atomic(&self.path, text.as_bytes())?;
+        Ok(())
     }
 
     /// Validates `config` once and writes its sections to the file
@@ -870,6 +923,45 @@ mod tests {
         std::fs::write(store.path(), "[auth\n").unwrap();
         assert!(store.save_password_hash(&hash).is_err());
         assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "[auth\n");
+    }
+
+    #[test]
+    fn alerts_are_read_checked_at_load_and_before_a_save() {
+        let text = "[alerts]\ncooldown_minutes = 30\n[[alerts.rules]]\nname = \"strong\"\nmin_score = 70\nchannels = [\"hook\", \"browser\"]\n[alerts.channels.hook]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n[v2]\nmin_oi_z = 1.5\n";
+        let (_dir, saved) = store(Some(text), &[]);
+        let alerts = saved.load().unwrap().alerts;
+        assert_eq!(alerts.cooldown_minutes, 30);
+        assert_eq!(alerts.rules[0].min_score, Some(70.0));
+
+        let mut bad = alerts.clone();
+        bad.rules[0].min_rr = Some(-1.0);
+        let err = saved.save_alerts(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("invalid [alerts]: 'alerts.rules[0].min_rr' must be 0 or more, got -1"),
+            "{err}"
+        );
+        let mut good = alerts.clone();
+        good.max_per_hour = 5;
+        saved.save_alerts(&good).unwrap();
+        let settings = saved.load().unwrap();
+        assert_eq!(settings.alerts, good);
+        assert_eq!(settings.scanner.v2.min_oi_z, 1.5, "other tables are kept");
+
+        let (_dir, refused) = store(
+            Some("[[alerts.rules]]\nname = \"x\"\nchannels = [\"tg\"]\n"),
+            &[],
+        );
+        let err = refused.load().unwrap_err().to_string();
+        assert!(
+            err.contains("'alerts.rules[0].channels' names \"tg\", which is not a channel"),
+            "{err}"
+        );
+        let (_dir, typo) = store(Some("[[alerts.rules]]\nname = \"x\"\nmin_scor = 3\n"), &[]);
+        let err = typo.load().unwrap_err().to_string();
+        assert!(
+            err.contains("invalid [alerts]") && err.contains("unknown field `min_scor`"),
+            "{err}"
+        );
     }
 
     fn store_with_env(env: &[(&str, &str)]) -> (tempfile::TempDir, SettingsStore) {

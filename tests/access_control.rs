@@ -124,6 +124,7 @@ const EXPECTED: &[(&str, &str, &str, Body, Who)] = &[
         Body::None,
         Who::Viewer,
     ),
+    ("GET", "/api/alerts", "/api/alerts", Body::None, Who::Owner),
     ("GET", "/healthz", "/healthz", Body::None, Who::Viewer),
     ("GET", "/login", "/login", Body::None, Who::Viewer),
     ("POST", "/login", "/login", Body::Form(""), Who::Viewer),

@@ -199,8 +199,17 @@ pub struct TrackRecordPanels {
 /// The Track Record page of the journal's trades that `query` selects
 /// (`GET /api/track-record` gives the same statistics as JSON).
 #[server(endpoint = "track_record_page")]
-pub async fn get_track_record_page(query: TrackQuery) -> Result<TrackRecordPanels, ServerFnError> {
+pub async fn get_track_record_page(
+    strategy: Option<Strategy>,
+    exchange: Option<Exchange>,
+    symbol: Option<String>,
+) -> Result<TrackRecordPanels, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
+    let query = TrackQuery {
+        strategy,
+        exchange,
+        symbol: symbol.filter(|s| !s.trim().is_empty()),
+    };
     state
         .track_record_panels(query)
         .await

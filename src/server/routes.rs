@@ -294,6 +294,13 @@ pub async fn session(Extension(identity): Extension<Identity>) -> Json<SessionVi
     })
 }
 
+/// `GET /api/alerts` (the owner's): the alerts sent lately, newest first,
+/// each with every channel's outcome (delivered, failed and why), and
+/// every channel's state (ready, failing, disabled).
+pub async fn alerts(State(state): State<AppState>) -> Json<crate::alerts::AlertLogView> {
+    Json(state.alert_log())
+}
+
 /// `GET /healthz`: liveness for scripts and the browser tests.
 pub async fn health() -> &'static str {
     "ok"

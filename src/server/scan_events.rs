@@ -15,9 +15,13 @@
 //! same worded for the page) at once and when it changes (at most every
 //! second), and `event: rows` (data `{"last_updated", "rows": [TableRow]}`)
 //! with the rows a rescan at a close changed, as soon as the feed has them.
+//!
+//! `event: alert` (data `alerts::Alert`: title, lines, link, setup, rule)
+//! for each alert whose channels include `browser`, for a toast.
 
 use super::feed_store::FeedStore;
 use super::state::AppState;
+use crate::alerts::Alert;
 use crate::app::table_view::TableRow;
 use crate::live::Rescan;
 use crate::model::{LiveStatus, ScanState, ScanStatus};
@@ -73,6 +77,7 @@ pub async fn scan_events(
         first_live: true,
         live_sent: None,
         changes: state.feed_changes(),
+        alerts: state.alerter.subscribe(),
     };
     let events = stream::unfold(updates, |mut updates| async move {
         let event = match updates.next().await? {
@@ -83,6 +88,7 @@ pub async fn scan_events(
                 &serde_json::json!({ "view": status.view(), "status": status }),
             ),
             Update::Rows(rows) => json_event("rows", &rows),
+            Update::Alert(alert) => json_event("alert", &alert),
         };
         Some((Ok(event), updates))
     });
@@ -130,6 +136,8 @@ enum Update {
     Live(LiveStatus),
     /// The rows a live rescan changed.
     Rows(ChangedRows),
+    /// An alert for the `browser` channel.
+    Alert(Box<Alert>),
 }
 
 struct DashboardUpdates {
@@ -147,6 +155,7 @@ struct DashboardUpdates {
     /// `LIVE_EVERY`: the status changes with every arrival).
     live_sent: Option<tokio::time::Instant>,
     changes: broadcast::Receiver<Rescan>,
+    alerts: broadcast::Receiver<Alert>,
 }
 
 impl DashboardUpdates {
@@ -167,6 +176,7 @@ impl DashboardUpdates {
             FeedCheck,
             Live,
             Rescan(Rescan),
+            Alert(Box<Alert>),
             Shutdown,
         }
         loop {
@@ -181,6 +191,12 @@ impl DashboardUpdates {
                     Ok(rescan) => Woke::Rescan(rescan),
                     // Missed some: the feed check catches up.
                     Err(_) => Woke::FeedCheck,
+                },
+                alert = self.alerts.recv() => match alert {
+                    Ok(alert) => Woke::Alert(Box::new(alert)),
+                    // Missed some (the log has them) or no alerter: nothing to send.
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => Woke::Shutdown,
                 },
                 _ = self.shutdown.wait_for(|stop| *stop) => Woke::Shutdown,
             };
@@ -202,6 +218,7 @@ impl DashboardUpdates {
                         return Some(Update::Rows(rows));
                     }
                 }
+                Woke::Alert(alert) => return Some(Update::Alert(alert)),
                 Woke::Shutdown => return None,
             }
         }

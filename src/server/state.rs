@@ -1,6 +1,6 @@
 //! Application state shared by every handler and server function, built
 //! once at start: the scan pipeline (settings, external clients), the feed
-//! store, the scan jobs, the signal journal and the access gate (sessions, limits). The JSON routes and the server functions that do
+//! store, the scan jobs, the signal journal, the alerter and the access gate (sessions, limits). The JSON routes and the server functions that do
 //! the same thing call the same method here, so each action has one
 //! implementation and one validation.
 
@@ -11,6 +11,7 @@ use super::render::{
     SignalTrack,
 };
 use super::scan_jobs::{ScanJobs, ScanStartError};
+use crate::alerts::{AlertLogView, Alerter, FileAlertStore};
 use crate::app::api::{AiAnalysis, ConfigState, SignalPanels, TableFeed, TrackRecordPanels};
 use crate::app::table_view::TableRow;
 use crate::journal::{JournalError, JournalHandle, TradeFilter};
@@ -42,6 +43,8 @@ pub struct AppState {
     feed_changes: tokio::sync::broadcast::Sender<Rescan>,
     /// Who may do what: `[auth]` settings, sessions, per-client limits.
     pub auth: Arc<AuthGate>,
+    /// `[alerts]`: follows the live loop's rescans, delivers, keeps the log.
+    pub alerter: Arc<Alerter>,
     /// Set once the server stops, so long-lived streams (scan events) end
     /// and graceful shutdown does not wait for them forever.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -55,7 +58,15 @@ impl AppState {
         leptos_options: LeptosOptions,
         pipeline: Arc<ScanPipeline>,
     ) -> Result<Self, SettingsError> {
-        let auth = Arc::new(AuthGate::new(pipeline.current_settings()?.auth));
+        let settings = pipeline.current_settings()?;
+        let auth = Arc::new(AuthGate::new(settings.auth));
+        let alerter = Arc::new(Alerter::new(
+            settings.alerts,
+            pipeline.settings().environment(),
+            &pipeline.sources().governor,
+            Arc::new(FileAlertStore::in_data_dir(&pipeline.paths().data_dir)),
+            pipeline.clock(),
+        ));
         let feed = Arc::new(FeedStore::new(pipeline.paths().feed_path.clone()));
         let scans = Arc::new(ScanJobs::new(pipeline.clone(), feed.clone()));
         let journal = pipeline.journal().clone();
@@ -70,6 +81,7 @@ impl AppState {
             journal,
             feed_changes,
             auth,
+            alerter,
             shutdown: Arc::new(shutdown),
         })
     }
@@ -81,11 +93,17 @@ impl AppState {
     }
 
     /// Runs the live loop (if any) until shutdown, and passes its rescans on
-    /// to the event streams once the feed store has let go of the old feed.
+    /// to the event streams and the alerter once the feed store has let go
+    /// of the old feed.
     pub fn start_live(&self) {
         let Some(live) = self.live.clone() else {
             return;
         };
+        tokio::spawn(
+            self.alerter
+                .clone()
+                .follow(self.feed.clone(), self.feed_changes()),
+        );
         let mut rescans = live.rescans();
         let (feed, changes) = (self.feed.clone(), self.feed_changes.clone());
         tokio::spawn(async move {
@@ -101,6 +119,12 @@ impl AppState {
             }
         });
         tokio::spawn(live.run(self.shutdown_signal()));
+    }
+
+    /// The alerts sent lately (newest first) with each channel's outcome,
+    /// and every channel's state.
+    pub fn alert_log(&self) -> AlertLogView {
+        self.alerter.log()
     }
 
     /// Feed changes of the live loop from now on.

@@ -88,6 +88,9 @@ pub enum LastFailure {
     },
     /// No response: a timeout, a refused connection, an interrupted body.
     Transport(String),
+    /// A success status whose body is not the API's answer (an HTML page
+    /// from a proxy, a truncated JSON): what was wrong with it.
+    Garbled(String),
 }
 
 impl fmt::Display for LastFailure {
@@ -95,7 +98,7 @@ impl fmt::Display for LastFailure {
         match self {
             LastFailure::Status { status, body } => write!(f, "HTTP {status}: {body}"),
             LastFailure::RateLimited { reason, .. } => f.write_str(reason),
-            LastFailure::Transport(reason) => f.write_str(reason),
+            LastFailure::Transport(reason) | LastFailure::Garbled(reason) => f.write_str(reason),
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use super::governor::{Cost, Governor, Host};
 use super::http::{
-    body_excerpt, retry_after, status_verdict, ApiClient, Classify, Response, RetryPolicy, Verdict,
+    body_excerpt, error_verdict, retry_after, ApiClient, Classify, Response, RetryPolicy, Verdict,
 };
 use super::keys::{Secret, GEMINI_API_KEY};
 use super::{LastFailure, SourceError};
@@ -346,30 +346,17 @@ impl Classify for GeminiRules {
                 .iter()
                 .any(|d| d.get("reason").and_then(|r| r.as_str()) == Some(reason))
         };
-        let refused = |status| {
-            Verdict::Fatal(SourceError::Unauthorized {
+        match status {
+            400 if reason_is("API_KEY_INVALID") => Verdict::Fatal(SourceError::Unauthorized {
                 api,
                 status,
-                detail: message.clone(),
-            })
-        };
-        match status {
-            400 if reason_is("API_KEY_INVALID") => refused(400),
-            401 | 403 => refused(status),
+                detail: message,
+            }),
             429 => Verdict::RateLimited {
                 wait: retry_delay(&details).or_else(|| retry_after(&response.headers)),
                 reason: "HTTP 429 RESOURCE_EXHAUSTED".to_string(),
             },
-            500.. => Verdict::Retry(LastFailure::Status {
-                status,
-                body: message,
-            }),
-            400..=499 => Verdict::Fatal(SourceError::Api {
-                api,
-                code: i64::from(status),
-                message,
-            }),
-            _ => status_verdict(api, response),
+            _ => error_verdict(api, response, message),
         }
     }
 }

@@ -57,10 +57,15 @@ pub enum Host {
     Coinalyze,
     CoinGecko,
     Gemini,
+    /// Alert channels (`alerts::channels`): Telegram Bot API, Discord
+    /// webhooks, and every generic JSON webhook (one gate for all of them).
+    Telegram,
+    Discord,
+    Webhook,
 }
 
 impl Host {
-    pub const ALL: [Host; 8] = [
+    pub const ALL: [Host; 11] = [
         Host::BinanceSpot,
         Host::BinanceFutures,
         Host::MexcSpot,
@@ -69,6 +74,9 @@ impl Host {
         Host::Coinalyze,
         Host::CoinGecko,
         Host::Gemini,
+        Host::Telegram,
+        Host::Discord,
+        Host::Webhook,
     ];
 
     /// The API's name in error messages (`"Binance futures: HTTP 400 ..."`).
@@ -82,6 +90,9 @@ impl Host {
             Host::Coinalyze => "Coinalyze",
             Host::CoinGecko => "CoinGecko",
             Host::Gemini => "Gemini",
+            Host::Telegram => "Telegram",
+            Host::Discord => "Discord",
+            Host::Webhook => "Webhook",
         }
     }
 
@@ -96,6 +107,9 @@ impl Host {
             Host::Coinalyze => "COINALYZE",
             Host::CoinGecko => "COINGECKO",
             Host::Gemini => "GEMINI",
+            Host::Telegram => "TELEGRAM",
+            Host::Discord => "DISCORD",
+            Host::Webhook => "WEBHOOK",
         }
     }
 }
@@ -214,6 +228,12 @@ impl HostLimits {
             // Keyless access is "roughly 5 to 30 per minute": stay near the bottom.
             Host::CoinGecko => HostLimits::budget(Budget::per(10, MINUTE)),
             Host::Gemini => HostLimits::unbudgeted(),
+            // A group chat takes at most 20 messages a minute (Bot API FAQ).
+            Host::Telegram => HostLimits::budget(Budget::per(20, MINUTE)),
+            // The community figure of 5 per 2 s per webhook; 429s pace the rest.
+            Host::Discord => HostLimits::budget(Budget::per(5, Duration::from_secs(2))),
+            // Receivers publish no budget: only their 429s pace them.
+            Host::Webhook => HostLimits::unbudgeted(),
         }
     }
 }

@@ -202,6 +202,31 @@ pub fn status_verdict(api: &'static str, response: &Response) -> Verdict {
     }
 }
 
+/// An error status whose body said `message` (the API's own words):
+/// 401/403 refused, 5xx retried, any other 4xx final; the rest by status.
+/// For clients that read their API's error bodies (Gemini, the alert
+/// channels) after their own special cases.
+pub fn error_verdict(api: &'static str, response: &Response, message: String) -> Verdict {
+    let status = response.status.as_u16();
+    match status {
+        401 | 403 => Verdict::Fatal(SourceError::Unauthorized {
+            api,
+            status,
+            detail: message,
+        }),
+        500.. => Verdict::Retry(LastFailure::Status {
+            status,
+            body: message,
+        }),
+        400..=499 => Verdict::Fatal(SourceError::Api {
+            api,
+            code: i64::from(status),
+            message,
+        }),
+        _ => status_verdict(api, response),
+    }
+}
+
 /// The end of a ban a body announces as "banned until <Unix ms>" (Binance:
 /// `{"code":-1003,"msg":"Way too much request weight used; IP banned until
 /// 1721088000000."}`), as a wait from now.

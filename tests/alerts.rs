@@ -1,0 +1,857 @@
+//! Alerts seen from outside, on virtual time: rules from `quantpro.toml`,
+//! the alerter deciding and delivering to local fakes of each protocol on
+//! 127.0.0.1 (Telegram Bot API, Discord webhook, a signed JSON webhook),
+//! each fake a task of the test's runtime so it shares the paused clock.
+//! Flaky, failing, slow and garbled channels; once, cooldown and cap; a
+//! restart over the same alert log; and the simulated live loop driving it.
+
+#![cfg(feature = "ssr")]
+
+#[path = "common/http_fake.rs"]
+mod http_fake;
+mod support;
+
+use http_fake::{FakeServer, Received, Reply};
+use quantpro::alerts::channels::{signature, ChannelState};
+use quantpro::alerts::{
+    turned_signals, AlertKind, AlertLogEntry, Alerter, DeliveryState, FileAlertStore,
+};
+use quantpro::clock::Clock;
+use quantpro::core::scan::NoProgress;
+use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
+use quantpro::live::LiveLoop;
+use quantpro::model::{Action, Exchange, MasterFeed, Side, Signal, Strategy, TradeSetup};
+use quantpro::pipeline::{DataPaths, PipelineRequest, ScanPipeline};
+use quantpro::server::FeedStore;
+use quantpro::settings::{Environment, SettingsStore, UniverseSettings};
+use quantpro::sources::governor::Governor;
+use quantpro::sources::keys::Secret;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// 2026-03-02 10:07 UTC.
+const T0: i64 = 1_772_446_020_000;
+const M15: i64 = 900_000;
+const TOKEN: &str = "123456:ABC-secret-token";
+const CHAT: &str = "-1001234567890";
+const DISCORD_TOKEN: &str = "discord-webhook-token";
+const HOOK_SECRET: &str = "whsec_test";
+
+fn paths(dir: &Path) -> DataPaths {
+    DataPaths {
+        data_dir: dir.join("data"),
+        feed_path: dir.join("data").join("master_feed.json"),
+        config_path: dir.join("quantpro.toml"),
+    }
+}
+
+/// Real signals: a scan of a small generated data set.
+async fn scanned_signals() -> Vec<Signal> {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = paths(dir.path());
+    let spec = SyntheticSpec {
+        n_symbols: 2,
+        first_index: 0,
+        n_15m: 400,
+        n_4h: 260,
+        seed: 7,
+        end_ms: T0,
+        exchange: Exchange::Binance,
+    };
+    generate_dataset(&paths.data_dir, &spec).unwrap();
+    let feed_path = paths.feed_path.clone();
+    let pipeline = ScanPipeline::build(paths, Environment::default()).unwrap();
+    let request = PipelineRequest {
+        now_ms: Some(T0),
+        ..PipelineRequest::default()
+    };
+    pipeline.run(&request, Arc::new(NoProgress)).await.unwrap();
+    let feed = MasterFeed::parse(&std::fs::read_to_string(feed_path).unwrap()).unwrap();
+    assert!(!feed.signals.is_empty());
+    feed.signals
+}
+
+/// `template` as `symbol`'s Breakout signal acting `action` at `candle`.
+fn acting(template: &Signal, symbol: &str, candle: i64, action: Action) -> Signal {
+    let mut signal = template.clone();
+    signal.symbol = symbol.to_string();
+    signal.canonical_symbol = symbol.trim_end_matches("USDT").to_string();
+    signal.exchange = Exchange::Binance;
+    signal.strategy = Strategy::Breakout;
+    signal.action = action;
+    signal.score = 72.5;
+    signal.ltf.last_candle_time = Some(candle);
+    signal.setup = match action {
+        Action::Long => Some(TradeSetup {
+            side: Side::Long,
+            entry: 100.0,
+            sl: 95.0,
+            tp: 112.5,
+            rr: 2.5,
+        }),
+        Action::Short => Some(TradeSetup {
+            side: Side::Short,
+            entry: 100.0,
+            sl: 105.0,
+            tp: 87.5,
+            rr: 2.5,
+        }),
+        _ => None,
+    };
+    signal
+}
+
+fn telegram_protocol(r: &Received) -> Reply {
+    if r.path != format!("/bot{TOKEN}/sendMessage") {
+        return Reply::json(
+            404,
+            serde_json::json!({"ok": false, "error_code": 404, "description": "Not Found"}),
+        );
+    }
+    let body = r.json();
+    if body["text"].as_str().is_none_or(str::is_empty) || body["chat_id"].is_null() {
+        return Reply::json(
+            400,
+            serde_json::json!({"ok": false, "error_code": 400, "description": "Bad Request: message text is empty"}),
+        );
+    }
+    Reply::json(
+        200,
+        serde_json::json!({"ok": true, "result": {"message_id": 42, "date": 1721088905,
+            "chat": {"id": body["chat_id"], "type": "supergroup"}, "text": body["text"]}}),
+    )
+}
+
+fn discord_protocol(r: &Received) -> Reply {
+    if r.path != format!("/api/v10/webhooks/42/{DISCORD_TOKEN}") {
+        return Reply::json(
+            404,
+            serde_json::json!({"message": "Unknown Webhook", "code": 10015}),
+        );
+    }
+    let content = r.json()["content"].as_str().unwrap_or("").to_string();
+    if content.is_empty() {
+        return Reply::json(
+            400,
+            serde_json::json!({"message": "Cannot send an empty message", "code": 50006}),
+        );
+    }
+    if r.query.get("wait").map(String::as_str) == Some("true") {
+        Reply::json(
+            200,
+            serde_json::json!({"id": "1100000000000000001", "content": content}),
+        )
+    } else {
+        Reply::status(204)
+    }
+}
+
+/// A receiver that checks the signature like a real one would.
+fn hook_protocol(r: &Received) -> Reply {
+    let expected = signature(&Secret::new(HOOK_SECRET), &r.body);
+    if r.header("x-quantpro-signature") != Some(expected.as_str()) {
+        return Reply::text(401, "bad signature");
+    }
+    Reply::status(204)
+}
+
+/// A receiver that answers only after `delay` (on the test's clock).
+async fn slow_server(delay: Duration) -> String {
+    let app = axum::Router::new().fallback(move || async move {
+        tokio::time::sleep(delay).await;
+        "ok"
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    uri
+}
+
+struct Fakes {
+    telegram: FakeServer,
+    discord: FakeServer,
+    hook: FakeServer,
+}
+
+impl Fakes {
+    async fn start() -> Fakes {
+        Fakes {
+            telegram: FakeServer::start(telegram_protocol).await,
+            discord: FakeServer::start(discord_protocol).await,
+            hook: FakeServer::start(hook_protocol).await,
+        }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("QUANTPRO_TELEGRAM_TOKEN".into(), TOKEN.into()),
+            ("QUANTPRO_TELEGRAM_CHAT_ID".into(), CHAT.into()),
+            (
+                "QUANTPRO_DISCORD_WEBHOOK".into(),
+                format!("{}/api/webhooks/42/{DISCORD_TOKEN}", self.discord.uri),
+            ),
+            ("QUANTPRO_WEBHOOK_SECRET".into(), HOOK_SECRET.into()),
+        ]
+    }
+
+    /// `[alerts]` with the three fakes as channels tg, discord and hook.
+    fn config(&self, rule_channels: &str, extra: &str) -> String {
+        format!(
+            r#"[alerts]
+max_tries = 4
+backoff_ms = 1000
+timeout_secs = 10
+[[alerts.rules]]
+name = "turns"
+channels = [{rule_channels}]
+[alerts.channels.tg]
+kind = "telegram"
+base_url = "{}"
+[alerts.channels.discord]
+kind = "discord"
+[alerts.channels.hook]
+kind = "webhook"
+url = "{}/hook"
+secret_env = "QUANTPRO_WEBHOOK_SECRET"
+{extra}"#,
+            self.telegram.uri, self.hook.uri
+        )
+    }
+}
+
+/// What most tests start from: a real signal to vary, a directory, the fakes.
+struct Bench {
+    template: Signal,
+    dir: tempfile::TempDir,
+    fakes: Fakes,
+}
+
+impl Bench {
+    async fn start() -> Bench {
+        Bench {
+            template: scanned_signals().await.remove(0),
+            dir: tempfile::tempdir().unwrap(),
+            fakes: Fakes::start().await,
+        }
+    }
+}
+
+/// An alerter over `config` (a whole `quantpro.toml`) read the way the
+/// server reads it, with its alert log in `dir`.
+async fn alerter(dir: &Path, config: &str, env: Vec<(String, String)>, clock: Clock) -> Alerter {
+    let path = dir.join("quantpro.toml");
+    std::fs::write(&path, config).unwrap();
+    let env = Environment::from_pairs(env);
+    let settings = SettingsStore::new(path, env.clone()).load().unwrap();
+    let store = Arc::new(FileAlertStore::in_data_dir(&dir.join("data")));
+    let alerter = Alerter::new(settings.alerts, &env, &Governor::documented(), store, clock);
+    alerter.restore().await.unwrap();
+    alerter
+}
+
+fn delivery<'a>(entry: &'a AlertLogEntry, channel: &str) -> &'a DeliveryState {
+    &entry
+        .deliveries
+        .iter()
+        .find(|d| d.channel == channel)
+        .unwrap_or_else(|| panic!("{channel} in {entry:?}"))
+        .state
+}
+
+fn failure(state: &DeliveryState) -> &str {
+    match state {
+        DeliveryState::Failed { reason, .. } => reason,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_turn_reaches_every_channel_once_in_its_protocol() {
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
+    let config = fakes.config(r#""tg", "discord", "hook", "browser""#, "");
+    let alerter = alerter(
+        dir.path(),
+        &config,
+        fakes.env(),
+        Clock::starting_at(T0, 1.0),
+    )
+    .await;
+    let mut browser = alerter.subscribe();
+
+    let before = vec![
+        acting(&template, "AAAUSDT", T0 - 2 * M15, Action::Wait),
+        acting(&template, "BBBUSDT", T0 - 2 * M15, Action::Long),
+        acting(&template, "CCCUSDT", T0 - 2 * M15, Action::Wait),
+    ];
+    let after = vec![
+        acting(&template, "AAAUSDT", T0 - M15, Action::Long),
+        // Still LONG and still WAIT: no change, no alert.
+        acting(&template, "BBBUSDT", T0 - M15, Action::Long),
+        acting(&template, "CCCUSDT", T0 - M15, Action::Wait),
+    ];
+    let fired = alerter.on_feed_change(&before, &after).await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    alerter.settled().await;
+
+    let telegram = fakes.telegram.requests();
+    assert_eq!(telegram.len(), 1);
+    let message = telegram[0].json();
+    assert_eq!(message["chat_id"], serde_json::json!(-1001234567890i64));
+    assert_eq!(message["link_preview_options"]["is_disabled"], true);
+    let text = message["text"].as_str().unwrap();
+    for part in [
+        "AAAUSDT LONG · Breakout · BINANCE",
+        "score 72.5",
+        "entry 100.0000 · SL 95.0000 · TP 112.5000 · RR 2.50",
+        "/signal/BINANCE/AAAUSDT/Breakout",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+
+    let discord = fakes.discord.requests();
+    assert_eq!(discord.len(), 1);
+    let posted = discord[0].json();
+    assert_eq!(posted["content"].as_str().unwrap(), text);
+    assert_eq!(posted["allowed_mentions"]["parse"], serde_json::json!([]));
+
+    let hook = fakes.hook.requests();
+    assert_eq!(hook.len(), 1, "the signature was accepted at once");
+    let alert = &hook[0].json()["alert"];
+    assert_eq!(alert["symbol"], "AAAUSDT");
+    assert_eq!(alert["setup"]["side"], "LONG");
+    assert_eq!(alert["setup"]["rr"], 2.5);
+    assert_eq!(
+        hook[0].header("x-quantpro-event-id"),
+        alert["id"].as_str(),
+        "the id a receiver deduplicates by"
+    );
+
+    let toast = browser.try_recv().unwrap();
+    assert_eq!(toast.symbol.as_deref(), Some("AAAUSDT"));
+
+    let log = alerter.log();
+    assert_eq!(log.entries.len(), 1);
+    for channel in ["tg", "discord", "hook", "browser"] {
+        assert!(
+            matches!(
+                delivery(&log.entries[0], channel),
+                DeliveryState::Delivered { .. }
+            ),
+            "{channel}: {:?}",
+            log.entries[0]
+        );
+    }
+    assert!(log
+        .channels
+        .iter()
+        .all(|c| c.state == ChannelState::Ready && c.delivered == 1));
+    let shown = serde_json::to_string(&log).unwrap();
+    assert!(
+        !shown.contains(TOKEN) && !shown.contains(DISCORD_TOKEN) && !shown.contains(HOOK_SECRET),
+        "no secret in the log: {shown}"
+    );
+
+    // The same change seen again (a second rescan of the same candle): nothing.
+    assert!(alerter.on_feed_change(&before, &after).await.is_empty());
+    alerter.settled().await;
+    assert_eq!(fakes.telegram.requests().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flaky_a_dead_and_a_slow_channel_each_keep_their_trouble_to_themselves() {
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
+    // Two 500s, then the protocol's answer.
+    fakes
+        .hook
+        .script("/hook", 2, Reply::text(500, "upstream down"));
+    let dead = FakeServer::start(|_| Reply::text(503, "maintenance")).await;
+    let slow = slow_server(Duration::from_secs(3600)).await;
+    let extra = format!(
+        "[alerts.channels.dead]\nkind = \"webhook\"\nurl = \"{}/in\"\n[alerts.channels.slow]\nkind = \"webhook\"\nurl = \"{slow}/in\"\n",
+        dead.uri
+    );
+    let config = fakes.config(r#""slow", "dead", "hook", "tg""#, &extra);
+    let clock = Clock::starting_at(T0, 1.0);
+    let alerter = alerter(dir.path(), &config, fakes.env(), clock).await;
+
+    let started = tokio::time::Instant::now();
+    let fired = alerter
+        .on_feed_change(
+            &[],
+            &[acting(&template, "AAAUSDT", T0 - M15, Action::Short)],
+        )
+        .await;
+    assert_eq!(fired.len(), 1);
+    // The decision returns at once: deliveries run on their own.
+    assert_eq!(tokio::time::Instant::now(), started);
+
+    // One second later Telegram has it while the others are still at it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let entry = alerter.log().entries[0].clone();
+    assert!(
+        matches!(delivery(&entry, "tg"), DeliveryState::Delivered { at_ms } if *at_ms < T0 + 1000)
+    );
+    assert_eq!(delivery(&entry, "slow"), &DeliveryState::Pending);
+    assert_eq!(fakes.telegram.requests().len(), 1);
+
+    alerter.settled().await;
+    let log = alerter.log();
+    let entry = &log.entries[0];
+    assert!(matches!(
+        delivery(entry, "hook"),
+        DeliveryState::Delivered { .. }
+    ));
+    let hook = fakes.hook.requests();
+    assert_eq!(hook.len(), 3, "two failures, then delivered");
+    assert!(
+        hook[2].at - hook[1].at >= Duration::from_secs(2)
+            && hook[1].at - hook[0].at >= Duration::from_secs(1),
+        "backoff doubles between attempts"
+    );
+    let dead_reason = failure(delivery(entry, "dead"));
+    assert!(
+        dead_reason.contains("gave up after 4 tries")
+            && dead_reason.contains("HTTP 503: maintenance"),
+        "{dead_reason}"
+    );
+    assert_eq!(dead.requests().len(), 4);
+    let slow_reason = failure(delivery(entry, "slow"));
+    assert!(slow_reason.contains("timeout"), "{slow_reason}");
+
+    let state = |name: &str| {
+        log.channels
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(state("hook").state, ChannelState::Ready);
+    assert_eq!(state("dead").state, ChannelState::Failing);
+    assert_eq!(state("dead").reason.as_deref(), Some(dead_reason));
+    assert_eq!(
+        (state("slow").state, state("slow").failed),
+        (ChannelState::Failing, 1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn garbage_answers_are_failed_deliveries_with_the_reason() {
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
+    let proxy_page = Reply::text(200, "<html><body>Welcome to nginx!</body></html>");
+    fakes.telegram.script("/", 100, proxy_page.clone());
+    fakes
+        .discord
+        .script("/", 100, Reply::text(200, "{\"truncated\":"));
+    let config = fakes.config(r#""tg", "discord""#, "");
+    let alerter = alerter(
+        dir.path(),
+        &config,
+        fakes.env(),
+        Clock::starting_at(T0, 1.0),
+    )
+    .await;
+    alerter
+        .on_feed_change(&[], &[acting(&template, "AAAUSDT", T0 - M15, Action::Long)])
+        .await;
+    alerter.settled().await;
+    let entry = &alerter.log().entries[0];
+    let telegram = failure(delivery(entry, "tg"));
+    assert!(
+        telegram.contains("HTTP 200 without a Bot API answer: <html><body>Welcome to nginx!"),
+        "{telegram}"
+    );
+    let discord = failure(delivery(entry, "discord"));
+    assert!(
+        discord.contains("HTTP 200 without a message object"),
+        "{discord}"
+    );
+    assert_eq!(fakes.telegram.requests().len(), 4, "garbage is retried");
+    assert_eq!(fakes.discord.requests().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cooldown_and_the_hourly_cap_hold() {
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
+    let config = fakes.config(r#""tg""#, "");
+    let clock = Clock::starting_at(T0, 1.0);
+    let alerter = alerter(dir.path(), &config, fakes.env(), clock).await;
+
+    // A storm: 21 symbols turn at one close; the cap is 20 an hour.
+    let symbols: Vec<String> = (0..21).map(|i| format!("S{i:02}USDT")).collect();
+    let after: Vec<Signal> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut signal = acting(&template, s, T0 - M15, Action::Long);
+            signal.score = 90.0 - i as f64;
+            signal
+        })
+        .collect();
+    let fired = alerter.on_feed_change(&[], &after).await;
+    assert_eq!(fired.len(), 21, "20 alerts and one summary");
+    assert_eq!(fired[20].kind, AlertKind::Summary);
+    assert_eq!(
+        fired[20].title,
+        "1 more alerts held back (at most 20 an hour)"
+    );
+    assert_eq!(fired[20].lines, ["S20USDT LONG · Breakout · BINANCE"]);
+    alerter.settled().await;
+    let sent = fakes.telegram.requests();
+    assert_eq!(sent.len(), 21);
+    let log = alerter.log();
+    let held: Vec<&AlertLogEntry> = log.entries.iter().filter(|e| e.held).collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].symbol.as_deref(), Some("S20USDT"));
+
+    // Within the hour another symbol turns: capped, and the hour's summary is spent.
+    let late = acting(&template, "LATEUSDT", T0, Action::Short);
+    assert!(alerter.on_feed_change(&[], &[late]).await.is_empty());
+
+    // S00 turns SHORT one close later: inside its 4 h cooldown, quiet.
+    tokio::time::advance(Duration::from_secs(2 * 3600)).await;
+    let flip = |candle| vec![acting(&template, "S00USDT", candle, Action::Short)];
+    assert!(alerter
+        .on_feed_change(&after[..1], &flip(T0))
+        .await
+        .is_empty());
+    // After the cooldown the next turn fires.
+    tokio::time::advance(Duration::from_secs(2 * 3600 + 60)).await;
+    let fired = alerter
+        .on_feed_change(
+            &flip(T0),
+            &[acting(&template, "S00USDT", T0 + 16 * M15, Action::Long)],
+        )
+        .await;
+    assert_eq!(fired.len(), 1);
+    alerter.settled().await;
+    assert_eq!(fakes.telegram.requests().len(), 22);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_over_the_same_log_sends_nothing_twice() {
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
+    let config = fakes.config(r#""tg", "hook""#, "");
+    let before = vec![acting(&template, "AAAUSDT", T0 - 2 * M15, Action::Wait)];
+    let after = vec![acting(&template, "AAAUSDT", T0 - M15, Action::Long)];
+
+    let first = alerter(
+        dir.path(),
+        &config,
+        fakes.env(),
+        Clock::starting_at(T0, 1.0),
+    )
+    .await;
+    assert_eq!(first.on_feed_change(&before, &after).await.len(), 1);
+    first.settled().await;
+    drop(first);
+
+    // Ten minutes later a new process over the same data directory.
+    let second = alerter(
+        dir.path(),
+        &config,
+        fakes.env(),
+        Clock::starting_at(T0 + 600_000, 1.0),
+    )
+    .await;
+    assert!(second.on_feed_change(&before, &after).await.is_empty());
+    // The cooldown survives the restart too.
+    let flipped = vec![acting(&template, "AAAUSDT", T0, Action::Short)];
+    assert!(second.on_feed_change(&after, &flipped).await.is_empty());
+    second.settled().await;
+    assert_eq!(fakes.telegram.requests().len(), 1);
+    assert_eq!(fakes.hook.requests().len(), 1);
+    let log = std::fs::read_to_string(dir.path().join("data/.alerts/log.jsonl")).unwrap();
+    assert_eq!(
+        log.lines().filter(|l| l.contains("\"delivery\"")).count(),
+        2
+    );
+    assert!(!log.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn an_invalid_rule_is_refused_at_start_with_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = paths(dir.path());
+    let cases = [
+        (
+            "[[alerts.rules]]\nname = \"x\"\nmin_score = 150\n",
+            "'alerts.rules[0].min_score' must be between 0 and 100, got 150",
+        ),
+        (
+            "[[alerts.rules]]\nname = \"x\"\nchannels = [\"pager\"]\n",
+            "'alerts.rules[0].channels' names \"pager\", which is not a channel",
+        ),
+        (
+            "[alerts.channels.hook]\nkind = \"webhook\"\nurl = \"ftp://x\"\n",
+            "'alerts.channels.hook.url' must be an http:// or https:// URL",
+        ),
+        (
+            "[[alerts.rules]]\nname = \"x\"\nstrategies = [\"Brekout\"]\n",
+            "invalid [alerts]",
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&paths.config_path, text).unwrap();
+        let err = ScanPipeline::build(paths.clone(), Environment::default())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains(expected),
+            "'{err}' should contain '{expected}'"
+        );
+    }
+}
+
+/// The simulated market drives the alerter as the server wires it: every
+/// signal that turned LONG or SHORT between two closes alerts once.
+#[tokio::test(start_paused = true)]
+async fn the_simulated_live_loop_drives_the_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = Fakes::start().await;
+    let clock = Clock::starting_at(T0, 1.0);
+    let config = fakes.config(r#""tg""#, "").replace(
+        "[alerts]\n",
+        "[alerts]\ncooldown_minutes = 1\nmax_per_hour = 1000\n",
+    );
+    std::fs::write(paths(dir.path()).config_path, config).unwrap();
+    let pipeline = Arc::new(
+        ScanPipeline::build(paths(dir.path()), Environment::from_pairs(fakes.env()))
+            .unwrap()
+            .with_clock(clock),
+    );
+    let settings = pipeline.current_settings().unwrap();
+    let universe = UniverseSettings {
+        simulated_symbols: 9,
+        ltf_history: 400,
+        htf_history: 60,
+        ..UniverseSettings::simulated()
+    };
+    let live = Arc::new(LiveLoop::build(pipeline.clone(), universe).unwrap());
+    let feed = Arc::new(FeedStore::new(paths(dir.path()).feed_path));
+    let alerter = Arc::new(Alerter::new(
+        settings.alerts,
+        pipeline.settings().environment(),
+        &pipeline.sources().governor,
+        Arc::new(FileAlertStore::in_data_dir(&pipeline.paths().data_dir)),
+        clock,
+    ));
+    let mut rescans = live.rescans();
+    let following = tokio::spawn(alerter.clone().follow(feed.clone(), live.rescans()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(live.clone().run(stopped));
+
+    // Record each feed the alerter sees, to recompute the expected turns.
+    let mut feeds = Vec::new();
+    while clock.now_ms() < T0 + 12 * M15 {
+        rescans.recv().await.unwrap();
+        feeds.push(MasterFeed::parse(&std::fs::read_to_string(feed.path()).unwrap()).unwrap());
+    }
+    stop.send_replace(true);
+    running.await.unwrap();
+    drop(live);
+    following.await.unwrap();
+    alerter.settled().await;
+
+    let mut expected = Vec::new();
+    for pair in feeds.windows(2) {
+        for event in turned_signals(&pair[0].signals, &pair[1].signals) {
+            if let quantpro::alerts::AlertEvent::Turned { signal, .. } = event {
+                expected.push(format!(
+                    "{} {} · {} · {}",
+                    signal.symbol, signal.action, signal.strategy, signal.exchange
+                ));
+            }
+        }
+    }
+    assert!(
+        !expected.is_empty(),
+        "three hours of the simulated market turn some signal"
+    );
+    let mut sent: Vec<String> = fakes
+        .telegram
+        .requests()
+        .iter()
+        .map(|r| {
+            r.json()["text"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    expected.sort();
+    sent.sort();
+    assert_eq!(sent, expected);
+    let log = alerter.log();
+    assert!(log
+        .entries
+        .iter()
+        .all(|e| matches!(delivery(e, "tg"), DeliveryState::Delivered { .. })));
+}
+
+/// The served app: the `browser` channel is the dashboard's event stream
+/// (`event: alert`), and `GET /api/alerts` shows the log to the owner
+/// (this machine, in single-user mode).
+#[tokio::test]
+async fn the_dashboard_gets_the_alert_event_and_the_owner_the_log() {
+    let template = scanned_signals().await.remove(0);
+    let config = "[[alerts.rules]]\nname = \"toasts\"\nchannels = [\"browser\"]\n";
+    let server = support::serve_app(&[Exchange::Binance], 2, Some(config), &[]).await;
+    let client = reqwest::Client::new();
+    let mut events = client
+        .get(format!("{}/api/scan/events", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+
+    let fired = server
+        .state
+        .alerter
+        .on_feed_change(&[], &[acting(&template, "AAAUSDT", T0 - M15, Action::Long)])
+        .await;
+    assert_eq!(fired.len(), 1);
+    let mut text = String::new();
+    let data = loop {
+        let chunk = events
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(at) = text.find("event: alert\ndata: ") {
+            let rest = &text[at + "event: alert\ndata: ".len()..];
+            if let Some(end) = rest.find('\n') {
+                break rest[..end].to_string();
+            }
+        }
+    };
+    let alert: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(alert["symbol"], "AAAUSDT");
+    assert_eq!(alert["title"], "AAAUSDT LONG · Breakout · BINANCE");
+
+    let log: serde_json::Value = client
+        .get(format!("{}/api/alerts", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = &log["entries"][0];
+    assert_eq!(entry["rule"], "toasts");
+    assert_eq!(entry["deliveries"][0]["channel"], "browser");
+    assert_eq!(entry["deliveries"][0]["state"], "delivered");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_services_own_answers_are_followed() {
+    let Bench {
+        template,
+        dir,
+        fakes,
+    } = Bench::start().await;
+    fakes.telegram.script(
+        "/",
+        1,
+        Reply::json(
+            429,
+            serde_json::json!({"ok": false, "error_code": 429,
+                "description": "Too Many Requests: retry after 35", "parameters": {"retry_after": 35}}),
+        ),
+    );
+    fakes.telegram.script(
+        "/",
+        1,
+        Reply::json(
+            400,
+            serde_json::json!({"ok": false, "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": -1009876543210i64}}),
+        ),
+    );
+    fakes.discord.script(
+        "/",
+        1,
+        Reply::json(
+            404,
+            serde_json::json!({"message": "Unknown Webhook", "code": 10015}),
+        ),
+    );
+    let config = fakes.config(r#""tg", "discord""#, "");
+    let alerter = alerter(
+        dir.path(),
+        &config,
+        fakes.env(),
+        Clock::starting_at(T0, 1.0),
+    )
+    .await;
+    let turn = |symbol| acting(&template, symbol, T0 - M15, Action::Long);
+    alerter.on_feed_change(&[], &[turn("AAAUSDT")]).await;
+    alerter.settled().await;
+    alerter.on_feed_change(&[], &[turn("BBBUSDT")]).await;
+    alerter.settled().await;
+
+    let telegram = fakes.telegram.requests();
+    assert_eq!(
+        telegram.len(),
+        4,
+        "429, migration, resent, then the second alert"
+    );
+    assert!(
+        telegram[1].at - telegram[0].at >= Duration::from_secs(35),
+        "the wait Telegram asked for"
+    );
+    assert_eq!(
+        telegram[1].json()["chat_id"],
+        serde_json::json!(-1001234567890i64)
+    );
+    for resent in &telegram[2..] {
+        assert_eq!(
+            resent.json()["chat_id"],
+            serde_json::json!(-1009876543210i64)
+        );
+    }
+
+    let log = alerter.log();
+    assert_eq!(
+        fakes.discord.requests().len(),
+        1,
+        "a deleted webhook is not called again"
+    );
+    let discord = log.channels.iter().find(|c| c.name == "discord").unwrap();
+    assert_eq!(discord.state, ChannelState::Disabled);
+    let [second, first] = &log.entries[..] else {
+        panic!("two entries: {:?}", log.entries)
+    };
+    assert!(failure(delivery(first, "discord")).contains("Unknown Webhook"));
+    assert!(failure(delivery(second, "discord")).starts_with("the channel is disabled"));
+    assert!(matches!(
+        delivery(second, "tg"),
+        DeliveryState::Delivered { .. }
+    ));
+}
