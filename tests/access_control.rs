@@ -161,9 +161,16 @@ const EXPECTED: &[(&str, &str, &str, Body, Who)] = &[
     ),
     (
         "POST",
-        "/api/track_record",
-        "/api/track_record",
-        Body::Form(""),
+        "/api/track_record_page",
+        "/api/track_record_page",
+        Body::Form("strategy=Legacy"),
+        Who::Viewer,
+    ),
+    (
+        "GET",
+        "/track-record",
+        "/track-record",
+        Body::None,
         Who::Viewer,
     ),
     (

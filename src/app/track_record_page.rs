@@ -25,7 +25,11 @@ pub fn TrackRecordPage() -> impl IntoView {
         move || track_query(&query.read()).map_err(|e| e.to_string()),
         |query| async move {
             match query {
-                Ok(query) => get_track_record_page(query)
+                Ok(TrackQuery {
+                    strategy,
+                    exchange,
+                    symbol,
+                }) => get_track_record_page(strategy, exchange, symbol)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e),
