@@ -162,8 +162,10 @@ impl JournalHandle {
         if open.is_empty() {
             return Ok(0);
         }
-        let symbols: BTreeSet<(Exchange, String)> =
-            open.iter().map(|t| (t.exchange, t.symbol.clone())).collect();
+        let symbols: BTreeSet<(Exchange, String)> = open
+            .iter()
+            .map(|t| (t.exchange, t.symbol.clone()))
+            .collect();
         let data_dir = self.data_dir.clone();
         let candles = tokio::task::spawn_blocking(move || stored_ltf(&data_dir, symbols, now_ms))
             .await

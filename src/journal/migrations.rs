@@ -10,7 +10,7 @@
 //! proc-macro crate (and a second build of both drivers) into the build.
 
 use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrateError, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::AnyPool;
 use std::borrow::Cow;
 use std::future::Future;
@@ -18,7 +18,8 @@ use std::pin::Pin;
 
 /// (version, description, SQL), oldest first. Never edit an applied file:
 /// its checksum is recorded; add the next version instead.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "trades", include_str!("migrations/0001_trades.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "trades", include_str!("migrations/0001_trades.sql"))];
 
 #[derive(Debug)]
 struct Embedded;

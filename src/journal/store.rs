@@ -20,6 +20,9 @@ pub const SQLITE_FILE: &str = "journal.sqlite";
 /// take before the run reports the journal unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Tries of the migrations before an open fails (see `Journal::open`).
+const MIGRATION_ATTEMPTS: usize = 3;
+
 /// Where the journal lives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JournalLocation {
@@ -217,12 +220,19 @@ impl Journal {
                 tracing::warn!("[JOURNAL] {described}: WAL mode not set: {e}");
             }
         }
-        migrations::run(&pool)
-            .await
-            .map_err(|source| JournalError::Migrate {
-                location: described.clone(),
-                source,
-            })?;
+        let mut attempts = 0;
+        while let Err(source) = migrations::run(&pool).await {
+            attempts += 1;
+            // Two processes opening a new SQLite journal at once both try to
+            // apply the migration (SQLite has no migration lock); the loser's
+            // transaction rolls back, and its next try finds it applied.
+            if attempts >= MIGRATION_ATTEMPTS {
+                return Err(JournalError::Migrate {
+                    location: described,
+                    source,
+                });
+            }
+        }
         Ok(Journal {
             pool,
             location: described,
@@ -244,7 +254,11 @@ impl Journal {
     /// Records the entries in one transaction; returns how many were new
     /// (the rest were recorded already, by this or another process, or
     /// overlap a trade of the same strategy).
-    pub async fn record(&self, entries: &[JournalEntry], now_ms: i64) -> Result<usize, JournalError> {
+    pub async fn record(
+        &self,
+        entries: &[JournalEntry],
+        now_ms: i64,
+    ) -> Result<usize, JournalError> {
         if entries.is_empty() {
             return Ok(0);
         }
@@ -411,7 +425,10 @@ mod tests {
         ));
         assert_eq!(url.describe(), "postgres://db.example:5432/quantpro");
         let file = JournalLocation::resolve(&JournalSettings::default(), Path::new("data"));
-        assert_eq!(file, JournalLocation::Sqlite(PathBuf::from("data/journal.sqlite")));
+        assert_eq!(
+            file,
+            JournalLocation::Sqlite(PathBuf::from("data/journal.sqlite"))
+        );
         assert!(file.is_sqlite() && !url.is_sqlite());
     }
 

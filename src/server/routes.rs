@@ -6,8 +6,7 @@ use super::auth::Identity;
 use super::state::AppState;
 use crate::journal::TradeFilter;
 use crate::model::{
-    ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig, TrackRecord,
-    UnknownVariant,
+    ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig, TrackRecord, UnknownVariant,
 };
 use axum::{
     body::Bytes,
@@ -383,9 +382,15 @@ mod tests {
             }
         );
         let typo = parse_track_filter(&query(&[("strat", "Legacy")])).unwrap_err();
-        assert!(typo.to_string().contains("unknown filter \"strat\""), "{typo}");
+        assert!(
+            typo.to_string().contains("unknown filter \"strat\""),
+            "{typo}"
+        );
         let bad = parse_track_filter(&query(&[("strategy", "Momentum")])).unwrap_err();
-        assert!(bad.to_string().contains("Legacy, Breakout, BreakoutV2"), "{bad}");
+        assert!(
+            bad.to_string().contains("Legacy, Breakout, BreakoutV2"),
+            "{bad}"
+        );
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     }
 
