@@ -891,7 +891,11 @@ mod tests {
             "sqlite:///tmp/j.sqlite",
             "the environment wins"
         );
-        let (_dir, empty) = store(Some(table), &[("QUANTPRO_JOURNAL__DATABASE_URL", " ")]);
+        // A blank variable is unset (as every override); a blank value in the
+        // file is the embedded journal.
+        let (_dir, blank) = store(Some(table), &[("QUANTPRO_JOURNAL__DATABASE_URL", " ")]);
+        assert!(blank.load().unwrap().journal.database_url.is_some());
+        let (_dir, empty) = store(Some("[journal]\ndatabase_url = \" \"\n"), &[]);
         assert_eq!(empty.load().unwrap().journal.database_url, None);
 
         let (_dir, bad) = store(

@@ -223,7 +223,7 @@ async fn klines(
             "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
             "1M",
         ];
-        if !valid.contains(&code.as_str()) && !(spot(venue) && code == "1s") {
+        if !(valid.contains(&code.as_str()) || spot(venue) && code == "1s") {
             return error(-1120, "Invalid interval.");
         }
         if limit == 0 || limit > max_limit {

@@ -163,6 +163,8 @@ fn contexts(shared: &Shared, now_ms: i64) -> Value {
     Value::Array(ctxs)
 }
 
+// The error is the fake's finished answer, built once per refused request.
+#[allow(clippy::result_large_err)]
 fn candle_snapshot(shared: &Shared, request: &Value, now_ms: i64) -> Result<Value, Response> {
     let req = request.get("req");
     let field = |name: &str| req.and_then(|r| r.get(name));
