@@ -964,6 +964,50 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_journal_url_comes_from_its_table_or_the_environment_and_is_checked() {
+        let (_dir, plain) = store(None, &[]);
+        assert_eq!(plain.load().unwrap().journal.database_url, None);
+        let table = "[journal]\ndatabase_url = \"postgres://qp:secret@db:5432/journal\"\n";
+        let (_dir, file) = store(Some(table), &[]);
+        let url = file.load().unwrap().journal.database_url.unwrap();
+        assert_eq!(url.expose(), "postgres://qp:secret@db:5432/journal");
+        assert_eq!(format!("{url:?}"), "***", "the URL may hold a password");
+        let (_dir, env) = store(
+            Some(table),
+            &[("QUANTPRO_JOURNAL__DATABASE_URL", "sqlite:///tmp/j.sqlite")],
+        );
+        let url = env.load().unwrap().journal.database_url.unwrap();
+        assert_eq!(
+            url.expose(),
+            "sqlite:///tmp/j.sqlite",
+            "the environment wins"
+        );
+        // A blank variable is unset (as every override); a blank value in the
+        // file is the embedded journal.
+        let (_dir, blank) = store(Some(table), &[("QUANTPRO_JOURNAL__DATABASE_URL", " ")]);
+        assert!(blank.load().unwrap().journal.database_url.is_some());
+        let (_dir, empty) = store(Some("[journal]\ndatabase_url = \" \"\n"), &[]);
+        assert_eq!(empty.load().unwrap().journal.database_url, None);
+
+        let (_dir, bad) = store(
+            Some("[journal]\ndatabase_url = \"mysql://qp:secret@db/journal\"\n"),
+            &[],
+        );
+        let err = bad.load().unwrap_err().to_string();
+        assert!(
+            err.contains("must start with sqlite:, postgres:, postgresql:"),
+            "{err}"
+        );
+        assert!(!err.contains("secret"), "{err}");
+        let (_dir, typo) = store(Some("[journal]\ndatabase_uri = \"x\"\n"), &[]);
+        assert!(typo
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `database_uri`"));
+    }
+
     fn store_with_env(env: &[(&str, &str)]) -> (tempfile::TempDir, SettingsStore) {
         store(None, env)
     }

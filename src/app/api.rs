@@ -13,7 +13,8 @@
 
 use super::table_view::TableRow;
 use crate::model::{
-    Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TrackQuery, TradeSetup,
+    Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TrackQuery, TrackRecord,
+    TradeSetup,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -174,6 +175,27 @@ pub struct ConfigState {
 pub async fn get_scanner_config() -> Result<ConfigState, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
     Ok(state.config_state().await)
+}
+
+/// The track record of the signal journal (the statistics of
+/// `GET /api/track-record`, through the same state method), optionally of
+/// one strategy, exchange or symbol (exchange symbol or base asset).
+#[server(endpoint = "track_record")]
+pub async fn get_track_record(
+    strategy: Option<Strategy>,
+    exchange: Option<Exchange>,
+    symbol: Option<String>,
+) -> Result<TrackRecord, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    let query = TrackQuery {
+        strategy,
+        exchange,
+        symbol: symbol.filter(|s| !s.trim().is_empty()),
+    };
+    state
+        .track_record(query.into())
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
 /// The Track Record page's parts, rendered on the server

@@ -12,8 +12,9 @@ use crate::model::{Exchange, TrackConfig, TrackRecord, Trade};
 use crate::settings::JournalSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Trades kept in memory while the database is unreachable; past this the
 /// oldest are dropped (and the drop logged).
@@ -36,8 +37,19 @@ pub struct JournalReport {
 }
 
 /// The journal of one process: one per `ScanPipeline`, shared by the server.
-#[derive(Debug)]
+///
+/// Its database work runs on a runtime of its own (one thread, the real
+/// clock), entered through `spawn_blocking`: a caller whose clock is
+/// virtual (the live loop's tests, an accelerated market) neither has its
+/// time jump while a query waits on the disk or the network, nor sees the
+/// pool's timeouts fire on its clock.
+#[derive(Debug, Clone)]
 pub struct JournalHandle {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     data_dir: PathBuf,
     journal: tokio::sync::Mutex<Option<Arc<Journal>>>,
     waiting: Mutex<Vec<JournalEntry>>,
@@ -48,20 +60,101 @@ impl JournalHandle {
     /// file lives there); nothing is opened yet.
     pub fn new(data_dir: impl Into<PathBuf>) -> JournalHandle {
         JournalHandle {
-            data_dir: data_dir.into(),
-            journal: tokio::sync::Mutex::new(None),
-            waiting: Mutex::new(Vec::new()),
+            inner: Arc::new(Inner {
+                data_dir: data_dir.into(),
+                journal: tokio::sync::Mutex::new(None),
+                waiting: Mutex::new(Vec::new()),
+            }),
         }
     }
 
     pub fn location(&self, settings: &JournalSettings) -> JournalLocation {
-        JournalLocation::resolve(settings, &self.data_dir)
+        self.inner.location(settings)
     }
 
     /// The open journal; opened (and migrated) on first use, and tried
     /// again on the next call after a failure. The location is read at
     /// the first successful open: changing it needs a restart.
     pub async fn journal(&self, settings: &JournalSettings) -> Result<Arc<Journal>, JournalError> {
+        let (inner, settings) = (self.inner.clone(), settings.clone());
+        on_journal_runtime(async move { inner.journal(&settings).await }).await?
+    }
+
+    /// After a scan: records what waited for the database, resolves the
+    /// open trades of the `scanned` symbols against their stored candles
+    /// (closed by `now_ms`), then records `entries`. Never fails: a
+    /// journal that cannot be reached is the report's `error`, and the
+    /// entries wait for the next run.
+    pub async fn sync(
+        &self,
+        settings: &JournalSettings,
+        entries: Vec<JournalEntry>,
+        scanned: &BTreeSet<(Exchange, String)>,
+        track: &TrackConfig,
+        now_ms: i64,
+    ) -> JournalReport {
+        let (inner, settings) = (self.inner.clone(), settings.clone());
+        let (scanned, track) = (scanned.clone(), track.clone());
+        let location = self.location(&settings).describe();
+        let work = async move {
+            inner
+                .sync(&settings, entries, &scanned, &track, now_ms)
+                .await
+        };
+        on_journal_runtime(work)
+            .await
+            .unwrap_or_else(|err| JournalReport {
+                location,
+                error: Some(err.to_string()),
+                ..JournalReport::default()
+            })
+    }
+
+    /// The statistics of the journal's trades that pass `filter` (the
+    /// figures of `core::track`, as `quantpro backtest` prints them).
+    pub async fn track_record(
+        &self,
+        settings: &JournalSettings,
+        filter: &TradeFilter,
+    ) -> Result<TrackRecord, JournalError> {
+        let (inner, settings, filter) = (self.inner.clone(), settings.clone(), filter.clone());
+        on_journal_runtime(async move { inner.track_record(&settings, &filter).await }).await?
+    }
+}
+
+/// The journal's own runtime, built once per process.
+fn journal_runtime() -> Result<&'static tokio::runtime::Runtime, JournalError> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("journal")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the journal's runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| JournalError::Stopped(e.clone()))
+}
+
+/// Runs `work` on the journal's runtime; the caller's blocking pool waits
+/// for it (so a paused clock does not advance meanwhile).
+async fn on_journal_runtime<T: Send + 'static>(
+    work: impl Future<Output = T> + Send + 'static,
+) -> Result<T, JournalError> {
+    let runtime = journal_runtime()?;
+    tokio::task::spawn_blocking(move || runtime.block_on(work))
+        .await
+        .map_err(|e| JournalError::Stopped(e.to_string()))
+}
+
+impl Inner {
+    fn location(&self, settings: &JournalSettings) -> JournalLocation {
+        JournalLocation::resolve(settings, &self.data_dir)
+    }
+
+    async fn journal(&self, settings: &JournalSettings) -> Result<Arc<Journal>, JournalError> {
         let mut slot = self.journal.lock().await;
         if let Some(journal) = slot.as_ref() {
             return Ok(journal.clone());
@@ -73,12 +166,7 @@ impl JournalHandle {
         Ok(journal)
     }
 
-    /// After a scan: records what waited for the database, resolves the
-    /// open trades of the `scanned` symbols against their stored candles
-    /// (closed by `now_ms`), then records `entries`. Never fails: a
-    /// journal that cannot be reached is the report's `error`, and the
-    /// entries wait for the next run.
-    pub async fn sync(
+    async fn sync(
         &self,
         settings: &JournalSettings,
         entries: Vec<JournalEntry>,
@@ -185,9 +273,7 @@ impl JournalHandle {
         Ok(resolved)
     }
 
-    /// The statistics of the journal's trades that pass `filter` (the
-    /// figures of `core::track`, as `quantpro backtest` prints them).
-    pub async fn track_record(
+    async fn track_record(
         &self,
         settings: &JournalSettings,
         filter: &TradeFilter,

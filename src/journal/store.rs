@@ -20,6 +20,9 @@ pub const SQLITE_FILE: &str = "journal.sqlite";
 /// take before the run reports the journal unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Tries of the migrations before an open fails (see `Journal::open`).
+const MIGRATION_ATTEMPTS: usize = 3;
+
 /// Where the journal lives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JournalLocation {
@@ -229,12 +232,19 @@ impl Journal {
                 tracing::warn!("[JOURNAL] {described}: WAL mode not set: {e}");
             }
         }
-        migrations::run(&pool)
-            .await
-            .map_err(|source| JournalError::Migrate {
-                location: described.clone(),
-                source,
-            })?;
+        let mut attempts = 0;
+        while let Err(source) = migrations::run(&pool).await {
+            attempts += 1;
+            // Two processes opening a new SQLite journal at once both try to
+            // apply the migration (SQLite has no migration lock); the loser's
+            // transaction rolls back, and its next try finds it applied.
+            if attempts >= MIGRATION_ATTEMPTS {
+                return Err(JournalError::Migrate {
+                    location: described,
+                    source,
+                });
+            }
+        }
         Ok(Journal {
             pool,
             location: described,

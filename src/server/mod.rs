@@ -110,10 +110,11 @@ fn routes() -> Vec<Route> {
 
 /// The server functions anyone may call (reads); every other one in the
 /// registry is the owner's.
-const VIEWER_SERVER_FNS: [&str; 4] = [
+const VIEWER_SERVER_FNS: [&str; 5] = [
     <api::GetTableFeed as ServerFn>::PATH,
     <api::GetSignalPanels as ServerFn>::PATH,
     <api::GetScannerConfig as ServerFn>::PATH,
+    <api::GetTrackRecord as ServerFn>::PATH,
     <api::GetTrackRecordPage as ServerFn>::PATH,
 ];
 
