@@ -13,8 +13,7 @@
 
 use super::table_view::TableRow;
 use crate::model::{
-    Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TrackQuery, TrackRecord,
-    TradeSetup,
+    Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TrackRecord, TradeSetup,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -187,11 +186,7 @@ pub async fn get_track_record(
     symbol: Option<String>,
 ) -> Result<TrackRecord, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let query = TrackQuery {
-        strategy,
-        exchange,
-        symbol: symbol.filter(|s| !s.trim().is_empty()),
-    };
+    let query = crate::model::TrackQuery::new(strategy, exchange, symbol);
     state
         .track_record(query.into())
         .await
@@ -227,11 +222,7 @@ pub async fn get_track_record_page(
     symbol: Option<String>,
 ) -> Result<TrackRecordPanels, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let query = TrackQuery {
-        strategy,
-        exchange,
-        symbol: symbol.filter(|s| !s.trim().is_empty()),
-    };
+    let query = crate::model::TrackQuery::new(strategy, exchange, symbol);
     state
         .track_record_panels(query)
         .await

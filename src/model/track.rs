@@ -169,6 +169,19 @@ pub struct TrackQuery {
 }
 
 impl TrackQuery {
+    /// A query of these fields; a blank symbol means any symbol.
+    pub fn new(
+        strategy: Option<Strategy>,
+        exchange: Option<Exchange>,
+        symbol: Option<String>,
+    ) -> TrackQuery {
+        TrackQuery {
+            strategy,
+            exchange,
+            symbol: symbol.filter(|s| !s.trim().is_empty()),
+        }
+    }
+
     /// The query of `value(name)` (a URL's parameters): an empty value
     /// means "all"; a name that is no strategy or exchange is an error.
     /// The page and `GET /api/track-record` read their URLs with it.
