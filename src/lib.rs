@@ -27,6 +27,8 @@ pub mod journal;
 #[cfg(feature = "ssr")]
 pub mod live;
 #[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
 pub mod pipeline;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -550,7 +550,7 @@ impl SettingsStore {
             .or(section.password_hash)
             .filter(|hash| !hash.trim().is_empty());
         if let Some(hash) = &password_hash {
-            if !crate::server::auth::is_password_hash(hash) {
+            if !crate::password::is_password_hash(hash) {
                 return Err(SettingsError::Auth(format!(
                     "'auth.password_hash' in {} is not an argon2 hash (PHC string); \
                      set it with `quantpro set-password`",

@@ -167,6 +167,13 @@ const EXPECTED: &[(&str, &str, &str, Body, Who)] = &[
         Who::Viewer,
     ),
     (
+        "POST",
+        "/api/track_record",
+        "/api/track_record",
+        Body::Form(""),
+        Who::Viewer,
+    ),
+    (
         "GET",
         "/track-record",
         "/track-record",

@@ -19,13 +19,12 @@
 pub mod access;
 pub mod gate;
 pub mod limits;
-pub mod password;
 pub mod sessions;
 pub mod sign_in;
 
+pub use crate::password::{hash_password, is_password_hash, verify_password, PasswordError};
 pub use access::{Access, AccessTable, CostlyAction, RouteAccess, RouteKind};
 pub use gate::{costly_limit, AuthGate, Client, Guard, Identity, SIGN_IN_LIMIT};
-pub use password::{hash_password, is_password_hash, verify_password, PasswordError};
 
 use crate::settings::AuthSettings;
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 //! Sessions live in memory: a restart signs the owner out. Expiry uses
 //! `tokio::time::Instant`, so tests move the paused clock instead of waiting.
 
-use super::password::random_token;
+use crate::password::random_token;
 use axum::http::{header, HeaderMap, HeaderValue};
 use std::collections::HashMap;
 use std::sync::Mutex;

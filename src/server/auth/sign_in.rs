@@ -5,8 +5,8 @@
 //! (`SIGN_IN_LIMIT`); the gate's cross-site check covers both forms.
 
 use super::gate::{Client, Identity};
-use super::password::verify_password;
 use super::sessions::{cleared_cookie, session_cookie};
+use crate::password::verify_password;
 use crate::server::render::to_html;
 use crate::server::AppState;
 use axum::extract::rejection::FormRejection;
