@@ -4,8 +4,11 @@
 
 #![cfg(feature = "ssr")]
 
+mod common;
+
+use common::candle_files::assert_no_holes;
 use quantpro::clock::Clock;
-use quantpro::core::candles::{list_candle_files, read_candle_file};
+use quantpro::core::candles::read_candle_file;
 use quantpro::live::simulated::{SimulatedVenue, SimulationAnchor};
 use quantpro::live::{LiveLoop, Rescan, Venue};
 use quantpro::model::{FeedMode, Interval, MasterFeed};
@@ -83,23 +86,6 @@ async fn until_all_rescanned(
 
 fn feed(dir: &Path) -> MasterFeed {
     MasterFeed::parse(&std::fs::read_to_string(paths(dir).feed_path).unwrap()).unwrap()
-}
-
-fn assert_no_holes(data_dir: &Path) {
-    let inventory = list_candle_files(data_dir).unwrap();
-    assert!(!inventory.symbols.is_empty());
-    for files in inventory.symbols {
-        for (interval, path) in files.files {
-            let candles = read_candle_file(&path).unwrap();
-            assert!(
-                candles
-                    .windows(2)
-                    .all(|w| w[1].t - w[0].t == interval.millis()),
-                "{} has a hole",
-                path.display()
-            );
-        }
-    }
 }
 
 #[tokio::test(start_paused = true)]

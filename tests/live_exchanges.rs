@@ -11,9 +11,10 @@
 
 mod common;
 
+use common::candle_files::assert_no_holes;
 use common::fake_exchange::{self as fake, FakeConfig, FakeExchange, Inject, Iv};
 use quantpro::clock::Clock;
-use quantpro::core::candles::{list_candle_files, read_candle_file, Candle};
+use quantpro::core::candles::{read_candle_file, Candle};
 use quantpro::live::store::CandleStore;
 use quantpro::live::{LiveLoop, Rescan};
 use quantpro::model::{Exchange, Interval, LiveStatus, MarkKind, MasterFeed};
@@ -182,23 +183,6 @@ fn assert_feed_of(dir: &Path, close: i64, followed: &[(fake::Venue, Exchange, &s
     }
 }
 
-fn assert_no_holes(dir: &Path) {
-    let inventory = list_candle_files(&paths(dir).data_dir).unwrap();
-    assert!(!inventory.symbols.is_empty());
-    for files in inventory.symbols {
-        for (interval, path) in files.files {
-            let candles = read_candle_file(&path).unwrap();
-            assert!(
-                candles
-                    .windows(2)
-                    .all(|w| w[1].t - w[0].t == interval.millis()),
-                "{} has a hole",
-                path.display()
-            );
-        }
-    }
-}
-
 /// The stored 15m candles opening in `[from, to)` are the exchange's final
 /// ones (never a forming candle), and all of them are there.
 fn assert_final_candles(
@@ -336,7 +320,7 @@ async fn the_feed_follows_each_close_from_the_streams_with_closed_candles_only()
             "{venue:?}"
         );
     }
-    assert_no_holes(dir.path());
+    assert_no_holes(&paths(dir.path()).data_dir);
     running.stop().await;
 }
 
@@ -367,7 +351,7 @@ async fn a_stream_outage_and_a_rest_gap_leave_no_hole() {
     assert_feed_at(dir.path(), close(&fake, 2));
 
     fake.sleep_until_market(close(&fake, 5) + 30_000).await;
-    assert_no_holes(dir.path());
+    assert_no_holes(&paths(dir.path()).data_dir);
     for followed in FOLLOWED
         .into_iter()
         .filter(|f| f.2 != "ETH" || f.1 != Exchange::Hyperliquid)
@@ -425,7 +409,7 @@ async fn no_request_reaches_a_banned_host_and_the_feed_catches_up_after_the_ban(
     );
     assert_feed_at(dir.path(), close(&fake, 4));
     assert_all_final(dir.path(), &fake, -10, 4);
-    assert_no_holes(dir.path());
+    assert_no_holes(&paths(dir.path()).data_dir);
     running.stop().await;
 }
 
@@ -469,7 +453,7 @@ async fn a_delisted_symbol_stops_being_fetched_and_its_rows_are_marked() {
     // The other symbols go on.
     let btc = stored(dir.path(), Exchange::Hyperliquid, "BTC");
     assert_eq!(btc.last().unwrap().t, close(&fake, 5) - M15);
-    assert_no_holes(dir.path());
+    assert_no_holes(&paths(dir.path()).data_dir);
     running.stop().await;
 }
 
@@ -510,7 +494,7 @@ async fn a_restart_resumes_from_what_is_stored() {
         assert!(asked.len() <= 2, "{symbol}: {asked:?}");
     }
     assert_all_final(dir.path(), &fake, -10, 4);
-    assert_no_holes(dir.path());
+    assert_no_holes(&paths(dir.path()).data_dir);
     running.stop().await;
 }
 
@@ -575,6 +559,6 @@ async fn mexc_contract_closes_reach_the_feed_in_base_volume() {
     }
     let status = running.live.current_status();
     assert_eq!(status.venues[0].mode, quantpro::model::FeedMode::Streaming);
-    assert_no_holes(dir.path());
+    assert_no_holes(&paths(dir.path()).data_dir);
     running.stop().await;
 }

@@ -8,3 +8,7 @@ pub use reference_candles::*;
 /// A fake of the exchanges (REST and streams) replaying the real candles.
 #[cfg(feature = "ssr")]
 pub mod fake_exchange;
+
+/// Checks of stored candle files (the live loop's no-hole rule).
+#[cfg(feature = "ssr")]
+pub mod candle_files;
