@@ -3,7 +3,7 @@
 //! with its trade count, so a trader sees whether a higher score did win
 //! more often.
 
-use super::frame::{draw_error, plot_area};
+use super::frame::{draw_error, draw_grid, plot_area};
 use super::style;
 use super::ChartError;
 use crate::model::{ScoreBucket, TradeStats};
@@ -33,21 +33,9 @@ pub fn calibration_chart_svg(
                 String::new()
             }
         };
-        plot.configure_mesh()
-            .bold_line_style(style::GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_style(style::AXIS)
-            .label_style(
-                (style::FONT, style::LABEL_SIZE)
-                    .into_font()
-                    .color(&style::LABEL),
-            )
-            .x_labels(n)
-            .y_labels(6)
-            .x_label_formatter(&bucket_label)
-            .y_label_formatter(&|y: &f64| format!("{y:.0}%"))
-            .draw()
-            .map_err(draw_error)?;
+        draw_grid(&mut plot, n, 6, &bucket_label, &|y: &f64| {
+            format!("{y:.0}%")
+        })?;
         let count_style = (style::FONT, style::LABEL_SIZE)
             .into_font()
             .color(&style::LABEL)

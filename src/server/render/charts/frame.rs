@@ -47,6 +47,18 @@ pub fn draw_mesh(
             String::new()
         }
     };
+    draw_grid(plot, 6, y_labels, &time_label, value_label)
+}
+
+/// The dark grid with `x_labels` and `y_labels` labels written by the two
+/// formatters: every chart's mesh.
+pub fn draw_grid(
+    plot: &mut Plot,
+    x_labels: usize,
+    y_labels: usize,
+    x_label: &dyn Fn(&f64) -> String,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<(), ChartError> {
     plot.configure_mesh()
         .bold_line_style(style::GRID)
         .light_line_style(TRANSPARENT)
@@ -56,10 +68,10 @@ pub fn draw_mesh(
                 .into_font()
                 .color(&style::LABEL),
         )
-        .x_labels(6)
+        .x_labels(x_labels)
         .y_labels(y_labels)
-        .x_label_formatter(&time_label)
-        .y_label_formatter(value_label)
+        .x_label_formatter(x_label)
+        .y_label_formatter(y_label)
         .draw()
         .map_err(draw_error)
 }
