@@ -508,7 +508,7 @@ async fn a_signed_in_owner_acts_with_the_csrf_token_of_the_page_and_signs_out() 
         .header(header::COOKIE, &cookie)
         .header("sec-fetch-site", "same-origin")
         .header("x-csrf-token", &token)
-        .json(&serde_json::json!({ "config": quantpro::model::ScannerConfig::default() }))
+        .json(&serde_json::json!({ "texts": quantpro::model::ScannerConfig::default().texts() }))
         .send()
         .await
         .unwrap();

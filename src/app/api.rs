@@ -13,7 +13,7 @@
 
 use super::table_view::TableRow;
 use crate::model::{
-    Exchange, MarketView, ScanStartRequest, ScannerConfig, Strategy, TrackRecord, TradeSetup,
+    ConfigTexts, Exchange, MarketView, ScanStartRequest, Strategy, TrackRecord, TradeSetup,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -160,10 +160,11 @@ pub async fn analyze_signal(
 /// The configuration the next scan will use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigState {
-    pub config: ScannerConfig,
+    /// Every field's text (`ScannerConfig::texts`).
+    pub texts: ConfigTexts,
     /// Where it is saved (`quantpro.toml`).
     pub path: String,
-    /// Set when the file exists but cannot be used; `config` then holds the defaults.
+    /// Set when the file exists but cannot be used; `texts` then hold the defaults.
     pub error: Option<String>,
     /// Keys set by the environment (`key (QUANTPRO_...)`): they win over
     /// what is saved.
@@ -213,16 +214,19 @@ pub struct TrackRecordPanels {
     pub query_string: String,
 }
 
-/// The Track Record page of the journal's trades that `query` selects
-/// (`GET /api/track-record` gives the same statistics as JSON).
+/// The Track Record page of the journal's trades that the page URL's
+/// `query` (`strategy=&exchange=&symbol=`, read on the server as
+/// `GET /api/track-record` reads it) selects; an unknown strategy or
+/// exchange is an error.
 #[server(endpoint = "track_record_page")]
-pub async fn get_track_record_page(
-    strategy: Option<Strategy>,
-    exchange: Option<Exchange>,
-    symbol: Option<String>,
-) -> Result<TrackRecordPanels, ServerFnError> {
+pub async fn get_track_record_page(query: String) -> Result<TrackRecordPanels, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let query = crate::model::TrackQuery::new(strategy, exchange, symbol);
+    let pairs: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+            .into_owned()
+            .collect();
+    let query = crate::model::TrackQuery::parse(|name| pairs.get(name).map(String::as_str))
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
     state
         .track_record_panels(query)
         .await
@@ -232,29 +236,35 @@ pub async fn get_track_record_page(
 /// The answer to the ConfigPanel's Save button.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ConfigSaveOutcome {
-    Saved(ScannerConfig),
+    /// The configuration in force (`ScannerConfig::texts`).
+    Saved(ConfigTexts),
     /// Nothing was saved: every problem found, as the server words it.
     Invalid(Vec<String>),
 }
 
-/// Validates and saves the configuration to `quantpro.toml`; the next scan
-/// reads it. The answer is the configuration in force (environment
-/// overrides included).
+/// Validates and saves the configuration the form's `texts` give
+/// (`ScannerConfig::texts`) to `quantpro.toml`; the next scan reads it. The
+/// answer is the configuration in force (environment overrides included).
 #[server(
     input = Json,
     endpoint = "save_scanner_config",
     client = super::session::OwnerClient
 )]
-pub async fn save_scanner_config(
-    config: ScannerConfig,
-) -> Result<ConfigSaveOutcome, ServerFnError> {
+pub async fn save_scanner_config(texts: ConfigTexts) -> Result<ConfigSaveOutcome, ServerFnError> {
+    use crate::model::{ConfigError, ScannerConfig};
     use crate::settings::SettingsError;
     let state = expect_context::<crate::server::AppState>();
+    let invalid = |errors: &[ConfigError]| {
+        ConfigSaveOutcome::Invalid(errors.iter().map(|e| e.to_string()).collect())
+    };
+    let config =
+        match ScannerConfig::from_texts(texts.iter().map(|(k, t)| (k.as_str(), t.as_str()))) {
+            Ok(config) => config,
+            Err(errors) => return Ok(invalid(&errors)),
+        };
     match state.save_scanner_config(config).await {
-        Ok(in_force) => Ok(ConfigSaveOutcome::Saved(in_force)),
-        Err(SettingsError::Invalid { errors, .. }) => Ok(ConfigSaveOutcome::Invalid(
-            errors.iter().map(|e| e.to_string()).collect(),
-        )),
+        Ok(in_force) => Ok(ConfigSaveOutcome::Saved(in_force.texts())),
+        Err(SettingsError::Invalid { errors, .. }) => Ok(invalid(&errors)),
         Err(err) => Err(ServerFnError::new(err.to_string())),
     }
 }

@@ -10,46 +10,17 @@ use super::session::use_visitor;
 use crate::model::{ConfigError, ConfigField, ConfigValue, FieldKind, ScannerConfig};
 use leptos::prelude::*;
 
-/// Problems with the form: the field they concern (`None`: several) and the message.
-pub type DraftErrors = Vec<(Option<&'static str>, String)>;
-
-/// The configuration the form's texts describe, or every problem with them.
-pub fn config_draft(texts: &[(&'static str, String)]) -> Result<ScannerConfig, DraftErrors> {
-    let mut config = ScannerConfig::default();
-    let mut errors: DraftErrors = texts
-        .iter()
-        .filter_map(|(key, text)| {
-            config
-                .set_from_str(key, text)
-                .err()
-                .map(|e| (Some(*key), e.to_string()))
-        })
-        .collect();
-    if errors.is_empty() {
-        if let Err(problems) = config.validate() {
-            errors.extend(problems.into_iter().map(|e| {
-                let key = match &e {
-                    ConfigError::Inverted { low_key, .. } => Some(*low_key),
-                    _ => None,
-                };
-                (key, e.to_string())
-            }));
-        }
-    }
-    if errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(errors)
-    }
+/// The configuration the form's texts describe, or every problem with them
+/// (each names its field: `ConfigError::key`).
+pub fn config_draft(texts: &[(&'static str, String)]) -> Result<ScannerConfig, Vec<ConfigError>> {
+    let config = ScannerConfig::from_texts(texts.iter().map(|(k, t)| (*k, t.as_str())))?;
+    config.validate()?;
+    Ok(config)
 }
 
 /// How a value is written in its input (`60`, `0.05`, `true`).
 pub fn value_text(value: Option<ConfigValue>) -> String {
-    match value {
-        Some(ConfigValue::Bool(b)) => b.to_string(),
-        Some(ConfigValue::Number(n)) => format!("{n}"),
-        None => String::new(),
-    }
+    value.map(ConfigValue::text).unwrap_or_default()
 }
 
 #[component]
@@ -84,12 +55,18 @@ pub fn ConfigPanel() -> impl IntoView {
 #[component]
 fn ConfigForm(state: ConfigState) -> impl IntoView {
     let ConfigState {
-        config,
+        texts: loaded,
         path,
         error,
         overridden,
     } = state;
     let fields = ScannerConfig::fields();
+    // The server sends what is in force, which is valid.
+    let in_force = |texts: &[(String, String)]| {
+        ScannerConfig::from_texts(texts.iter().map(|(k, t)| (k.as_str(), t.as_str())))
+            .unwrap_or_default()
+    };
+    let config = in_force(&loaded);
     let saved = RwSignal::new(config.clone());
     let texts: Vec<(&'static str, RwSignal<String>)> = fields
         .iter()
@@ -104,14 +81,19 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
     let save = ServerAction::<SaveScannerConfig>::new();
     let owner = use_visitor().is_owner();
     Effect::new(move |_| {
-        if let Some(Ok(ConfigSaveOutcome::Saved(config))) = save.value().get() {
-            saved.set(config);
+        if let Some(Ok(ConfigSaveOutcome::Saved(texts))) = save.value().get() {
+            saved.set(in_force(&texts));
         }
     });
     let changed = move || draft.with(|d| d.as_ref().is_ok_and(|c| *c != saved.get()));
     let on_save = move |_| {
-        if let Ok(config) = draft.get_untracked() {
-            save.dispatch(SaveScannerConfig { config });
+        if draft.with_untracked(Result::is_ok) {
+            let texts = texts.with_value(|t| {
+                t.iter()
+                    .map(|(k, s)| (k.to_string(), s.get_untracked()))
+                    .collect()
+            });
+            save.dispatch(SaveScannerConfig { texts });
         }
     };
     let reset_defaults = move |_| {
@@ -145,8 +127,8 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
         draft.with(|d| match d {
             Err(errors) => errors
                 .iter()
-                .filter(|(key, _)| key.is_none())
-                .map(|(_, m)| view! { <p class="panel-note error">{m.clone()}</p> })
+                .filter(|e| e.key().is_none())
+                .map(|e| view! { <p class="panel-note error">{e.to_string()}</p> })
                 .collect_view()
                 .into_any(),
             Ok(_) => ().into_any(),
@@ -234,7 +216,7 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
 fn ConfigRow(
     field: ConfigField,
     text: RwSignal<String>,
-    draft: Memo<Result<ScannerConfig, DraftErrors>>,
+    draft: Memo<Result<ScannerConfig, Vec<ConfigError>>>,
     saved: RwSignal<ScannerConfig>,
 ) -> impl IntoView {
     let key = field.key;
@@ -244,8 +226,8 @@ fn ConfigRow(
             d.as_ref().err().and_then(|errors| {
                 errors
                     .iter()
-                    .find(|(k, _)| *k == Some(key))
-                    .map(|(_, m)| m.clone())
+                    .find(|e| e.key() == Some(key))
+                    .map(|e| e.to_string())
             })
         })
     };
@@ -366,14 +348,12 @@ mod tests {
             .1 = "2.5".into();
         let errors = config_draft(&texts).unwrap_err();
         assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].key(), Some("legacy.min_score"));
         assert_eq!(
-            errors[0],
-            (
-                Some("legacy.min_score"),
-                "'legacy.min_score' must be between 0 and 100, got 150".to_string()
-            )
+            errors[0].to_string(),
+            "'legacy.min_score' must be between 0 and 100, got 150"
         );
-        assert_eq!(errors[1].0, Some("setup.sl_lookback"));
+        assert_eq!(errors[1].key(), Some("setup.sl_lookback"));
 
         let mut texts = form(&ScannerConfig::default());
         texts
@@ -382,12 +362,11 @@ mod tests {
             .unwrap()
             .1 = "70".into();
         let errors = config_draft(&texts).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].key(), Some("legacy.long_rsi_min"));
         assert_eq!(
-            errors,
-            vec![(
-                Some("legacy.long_rsi_min"),
-                "'legacy.long_rsi_min' (70) must not exceed 'legacy.long_rsi_max' (55)".to_string()
-            )]
+            errors[0].to_string(),
+            "'legacy.long_rsi_min' (70) must not exceed 'legacy.long_rsi_max' (55)"
         );
         texts
             .iter_mut()
@@ -395,14 +374,22 @@ mod tests {
             .unwrap()
             .1 = "abc".into();
         assert!(config_draft(&texts).unwrap_err()[0]
-            .1
+            .to_string()
             .contains("not a valid value"));
     }
 
     #[test]
-    fn values_are_written_plainly() {
+    fn values_are_written_plainly_and_read_back() {
         assert_eq!(value_text(Some(ConfigValue::Number(60.0))), "60");
         assert_eq!(value_text(Some(ConfigValue::Number(0.05))), "0.05");
         assert_eq!(value_text(Some(ConfigValue::Bool(true))), "true");
+        assert_eq!(value_text(None), "");
+        let mut config = ScannerConfig::default();
+        config.setup.min_rr = 1.75;
+        config.v2.require_oi = false;
+        let texts = config.texts();
+        assert_eq!(texts.len(), ScannerConfig::fields().len());
+        let back = ScannerConfig::from_texts(texts.iter().map(|(k, t)| (k.as_str(), t.as_str())));
+        assert_eq!(back.unwrap(), config);
     }
 }

@@ -4,36 +4,24 @@
 //! strategy, the equity curve in R, the calibration chart and the recent
 //! trades are server HTML (`server::render::track_record_html`), the filter
 //! form a plain GET form, so the page reads with JavaScript off and costs the
-//! browser bundle only this component.
+//! browser bundle only this component. The URL's query goes to the server
+//! as it is and is read there (`TrackQuery::parse`, as the API reads it): the
+//! browser carries no parser of its own.
 
 use super::api::{get_track_record_page, TrackRecordPanels};
-use crate::model::{TrackQuery, UnknownVariant};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use leptos_router::params::ParamsMap;
-
-/// The query of the page's URL (`TrackQuery::parse`, as the API reads it).
-fn track_query(params: &ParamsMap) -> Result<TrackQuery, UnknownVariant> {
-    TrackQuery::parse(|name| params.get_str(name))
-}
 
 #[component]
 pub fn TrackRecordPage() -> impl IntoView {
     let query = use_query_map();
     let panels = super::codec::resource(
-        move || track_query(&query.read()).map_err(|e| e.to_string()),
+        move || query.read().to_query_string(),
         |query| async move {
-            match query {
-                Ok(TrackQuery {
-                    strategy,
-                    exchange,
-                    symbol,
-                }) => get_track_record_page(strategy, exchange, symbol)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            }
+            get_track_record_page(query)
+                .await
+                .map_err(|e| e.to_string())
         },
     );
     view! {
@@ -104,37 +92,5 @@ fn TrackBody(panels: TrackRecordPanels) -> impl IntoView {
                 <div class="html-part" inner_html=trades_html></div>
             </section>
         </article>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Exchange, Strategy};
-
-    fn params(pairs: &[(&str, &str)]) -> ParamsMap {
-        let mut map = ParamsMap::new();
-        for (k, v) in pairs {
-            map.insert(k.to_string(), v.to_string());
-        }
-        map
-    }
-
-    #[test]
-    fn the_url_gives_the_query_and_a_bad_name_an_error() {
-        assert_eq!(track_query(&params(&[])).unwrap(), TrackQuery::default());
-        let q = track_query(&params(&[
-            ("strategy", "breakout"),
-            ("exchange", ""),
-            ("symbol", " solusdt "),
-        ]))
-        .unwrap();
-        assert_eq!(q.strategy, Some(Strategy::Breakout));
-        assert_eq!(q.exchange, None);
-        assert_eq!(q.symbol.as_deref(), Some("SOLUSDT"));
-        let q = track_query(&params(&[("exchange", "binance")])).unwrap();
-        assert_eq!(q.exchange, Some(Exchange::Binance));
-        let err = track_query(&params(&[("strategy", "Martingale")])).unwrap_err();
-        assert!(err.to_string().contains("Martingale"), "{err}");
     }
 }

@@ -198,6 +198,22 @@ pub enum ConfigValue {
     Number(f64),
 }
 
+impl ConfigValue {
+    /// How the value is written in its input (`60`, `0.05`, `true`).
+    pub fn text(self) -> String {
+        match self {
+            ConfigValue::Bool(b) => b.to_string(),
+            ConfigValue::Number(n) => format!("{n}"),
+        }
+    }
+}
+
+/// Every field's key and text (`ConfigValue::text`): the configuration as
+/// the ConfigPanel sends and receives it. The browser reads it back with
+/// `set_from_str`, so it carries no deserializer of `ScannerConfig` (the
+/// largest one in the bundle).
+pub type ConfigTexts = Vec<(String, String)>;
+
 impl fmt::Display for ConfigValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -268,6 +284,18 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The field the problem is about (the lower one of an inverted pair).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::UnknownKey(key)
+            | ConfigError::WrongType { key, .. }
+            | ConfigError::OutOfRange { key, .. }
+            | ConfigError::NotInteger { key, .. }
+            | ConfigError::Unparsable { key, .. } => Some(key),
+            ConfigError::Inverted { low_key, .. } => Some(low_key),
+        }
+    }
+
     /// All the problems of one configuration in one line, `; `-separated.
     pub fn join_all(errors: &[ConfigError]) -> String {
         errors
@@ -457,6 +485,33 @@ impl ScannerConfig {
             expected,
         })?;
         self.set(key, value)
+    }
+
+    /// The text of every field, in `fields()` order.
+    pub fn texts(&self) -> ConfigTexts {
+        FIELD_SPECS
+            .iter()
+            .map(|spec| (spec.key.to_string(), (spec.get)(self).text()))
+            .collect()
+    }
+
+    /// The configuration that `texts` describe (a key left out keeps its
+    /// default), or every text that is no valid value of its field (by
+    /// `set_from_str`, which checks each value's type and range; `validate`
+    /// checks the whole).
+    pub fn from_texts<'a>(
+        texts: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ScannerConfig, Vec<ConfigError>> {
+        let mut config = ScannerConfig::default();
+        let errors: Vec<ConfigError> = texts
+            .into_iter()
+            .filter_map(|(key, text)| config.set_from_str(key, text).err())
+            .collect();
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Checks every field's range and the ordered pairs; returns every problem found.

@@ -192,7 +192,7 @@ impl TrackQuery {
         Ok(TrackQuery {
             strategy: field("strategy").map(str::parse).transpose()?,
             exchange: field("exchange").map(str::parse).transpose()?,
-            symbol: field("symbol").map(str::to_uppercase),
+            symbol: field("symbol").map(str::to_ascii_uppercase),
         })
     }
 

@@ -171,13 +171,13 @@ impl AppState {
             .collect();
         match self.scanner_config().await {
             Ok(config) => ConfigState {
-                config,
+                texts: config.texts(),
                 path,
                 error: None,
                 overridden,
             },
             Err(err) => ConfigState {
-                config: ScannerConfig::default(),
+                texts: ScannerConfig::default().texts(),
                 path,
                 error: Some(err.to_string()),
                 overridden,
