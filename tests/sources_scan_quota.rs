@@ -10,6 +10,8 @@
 
 #[path = "common/http_fake.rs"]
 mod http_fake;
+#[path = "common/served_app.rs"]
+mod served_app;
 
 use http_fake::{FakeServer, Received, Reply};
 use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
@@ -172,13 +174,7 @@ async fn two_dashboard_scans_within_a_minute_share_one_coinalyze_quota() {
     .unwrap();
     let settings = SettingsStore::new(paths.config_path.clone(), Environment::default());
     let pipeline = ScanPipeline::new(paths, settings, Arc::new(clients));
-    let site_root = dir.path().join("site");
-    std::fs::create_dir_all(&site_root).unwrap();
-    let options = leptos::prelude::LeptosOptions::builder()
-        .output_name("quantpro")
-        .site_root(site_root.to_str().unwrap())
-        .build();
-    let state = AppState::new(options, Arc::new(pipeline)).unwrap();
+    let state = served_app::app_state(pipeline, dir.path());
 
     let started = Instant::now();
     let binance = scan(&state, Exchange::Binance).await;

@@ -1,4 +1,4 @@
-//! The Track Record page `/track-record?strategy=&exchange=&symbol=`: how
+//! The Track Record page `/track-record?strategy=&exchange=&symbol=&origin=`: how
 //! the signals that fired turned out (STRATEGIES.md §6). Rendered whole on
 //! the server (`SsrMode::Async`), like the share page: the statistics per
 //! strategy, the equity curve in R, the calibration chart and the recent
@@ -21,6 +21,14 @@ fn track_query(params: &ParamsMap) -> Result<TrackQuery, UnknownVariant> {
 #[component]
 pub fn TrackRecordPage() -> impl IntoView {
     let query = use_query_map();
+    // A filter value that names nothing is the caller's mistake: the page
+    // says which, with a 400 (as `GET /api/track-record` answers it).
+    #[cfg(feature = "ssr")]
+    if track_query(&query.read_untracked()).is_err() {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(axum::http::StatusCode::BAD_REQUEST);
+        }
+    }
     let panels = super::codec::resource(
         move || track_query(&query.read()).map_err(|e| e.to_string()),
         |query| async move {
@@ -29,7 +37,8 @@ pub fn TrackRecordPage() -> impl IntoView {
                     strategy,
                     exchange,
                     symbol,
-                }) => get_track_record_page(strategy, exchange, symbol)
+                    origin,
+                }) => get_track_record_page(strategy, exchange, symbol, origin)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e),
@@ -110,7 +119,7 @@ fn TrackBody(panels: TrackRecordPanels) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Exchange, Strategy};
+    use crate::model::{Exchange, Origin, Strategy};
 
     fn params(pairs: &[(&str, &str)]) -> ParamsMap {
         let mut map = ParamsMap::new();
@@ -127,11 +136,13 @@ mod tests {
             ("strategy", "breakout"),
             ("exchange", ""),
             ("symbol", " solusdt "),
+            ("origin", "live"),
         ]))
         .unwrap();
         assert_eq!(q.strategy, Some(Strategy::Breakout));
         assert_eq!(q.exchange, None);
         assert_eq!(q.symbol.as_deref(), Some("SOLUSDT"));
+        assert_eq!(q.origin, Some(Origin::Live));
         let q = track_query(&params(&[("exchange", "binance")])).unwrap();
         assert_eq!(q.exchange, Some(Exchange::Binance));
         let err = track_query(&params(&[("strategy", "Martingale")])).unwrap_err();

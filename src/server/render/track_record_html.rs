@@ -7,20 +7,24 @@
 use super::charts::{calibration_chart_svg, equity_chart_svg};
 use super::to_html;
 use crate::app::api::TrackRecordPanels;
+use crate::core::track::{track_record, StatsError};
 use crate::model::format;
-use crate::model::{Exchange, Outcome, Strategy, TrackQuery, TrackRecord, Trade, TradeStats};
+use crate::model::{
+    symbol_key, Exchange, Origin, Outcome, Strategy, TrackQuery, TrackRecord, Trade, TradeStats,
+};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 
 /// Recent trades listed on the page (newest first).
 pub const RECENT_TRADES: usize = 50;
 
 /// Renders the page of `query` over `trades` (already filtered by it) and
-/// their statistics `record`.
+/// their statistics `record`, read from the journal at `location`.
 pub fn render_track_record(
     query: &TrackQuery,
     trades: &[Trade],
     record: &TrackRecord,
-    source: String,
+    location: &str,
 ) -> TrackRecordPanels {
     let chart = |result: Result<Option<String>, _>, empty: &str| match result {
         Ok(Some(svg)) => svg,
@@ -39,7 +43,7 @@ pub fn render_track_record(
             "No closed trade yet: no calibration.",
         ),
         trades_html: to_html(view! { <RecentTrades trades=recent(trades) /> }),
-        source,
+        source: source_line(trades.len(), query.origin, location),
         query_string: query.to_query_string(),
     }
 }
@@ -51,11 +55,59 @@ fn recent(trades: &[Trade]) -> Vec<Trade> {
     sorted
 }
 
+/// The track records of each strategy over some journal trades: what the
+/// track lines of the scanner rows, the detail panel and the share page
+/// are read from (one line format, [`track_line`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StrategyRecords {
+    by_strategy: BTreeMap<Strategy, TrackRecord>,
+}
+
+impl StrategyRecords {
+    /// The records of `strategies` (each over its own trades of `trades`).
+    pub fn of(
+        trades: &[Trade],
+        strategies: impl IntoIterator<Item = Strategy>,
+    ) -> Result<StrategyRecords, StatsError> {
+        let mut by_strategy = BTreeMap::new();
+        for strategy in strategies {
+            if by_strategy.contains_key(&strategy) {
+                continue;
+            }
+            let own: Vec<Trade> = trades
+                .iter()
+                .filter(|t| t.strategy == strategy)
+                .cloned()
+                .collect();
+            by_strategy.insert(strategy, track_record(&own)?);
+        }
+        Ok(StrategyRecords { by_strategy })
+    }
+
+    /// True when the journal holds a trade (closed or open) of `strategy`.
+    pub fn has_trades(&self, strategy: Strategy) -> bool {
+        self.by_strategy
+            .get(&strategy)
+            .is_some_and(|r| r.all.trades + r.all.open > 0)
+    }
+
+    /// The [`track_line`] of `strategy` on `symbol` of `exchange`.
+    pub fn line(&self, strategy: Strategy, exchange: Exchange, symbol: &str) -> String {
+        let record = self.by_strategy.get(&strategy).cloned().unwrap_or_default();
+        let on_symbol = record
+            .by_symbol
+            .get(&symbol_key(exchange, symbol))
+            .cloned()
+            .unwrap_or_default();
+        track_line(strategy, symbol, &on_symbol, &record.all)
+    }
+}
+
 /// The one-line track record of a strategy on a symbol and overall, as the
 /// scanner rows and the detail panel show it: "Breakout on SOLUSDT: 14
 /// trades, 57% win, +0.41 R avg · all symbols: 230 trades, 48% win, +0.12 R
 /// avg".
-pub fn track_line(
+fn track_line(
     strategy: Strategy,
     symbol: &str,
     on_symbol: &TradeStats,
@@ -90,6 +142,26 @@ fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "—".into(), |r| format!("{:.0}%", r * 100.0))
 }
 
+/// How the filter form and the page's source line name an origin.
+fn origin_label(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Live => "Live scans",
+        Origin::Backtest => "Backtest",
+    }
+}
+
+/// The page's line saying where its trades come from: "12 trades (live
+/// and backtest) from the journal at data/journal.sqlite".
+fn source_line(trades: usize, origin: Option<Origin>, location: &str) -> String {
+    let which = match origin {
+        None => "live and backtest",
+        Some(Origin::Live) => "live scans only",
+        Some(Origin::Backtest) => "backtest only",
+    };
+    let plural = if trades == 1 { "" } else { "s" };
+    format!("{trades} trade{plural} ({which}) from the journal at {location}")
+}
+
 #[component]
 fn Filters(query: TrackQuery) -> impl IntoView {
     let strategy_options = Strategy::ALL
@@ -102,6 +174,12 @@ fn Filters(query: TrackQuery) -> impl IntoView {
         .iter()
         .map(|e| {
             view! { <option value=e.as_str() selected=query.exchange == Some(*e)>{e.as_str()}</option> }
+        })
+        .collect_view();
+    let origin_options = Origin::ALL
+        .iter()
+        .map(|o| {
+            view! { <option value=o.as_str() selected=query.origin == Some(*o)>{origin_label(*o)}</option> }
         })
         .collect_view();
     view! {
@@ -118,6 +196,13 @@ fn Filters(query: TrackQuery) -> impl IntoView {
                 <select name="exchange">
                     <option value="" selected=query.exchange.is_none()>"All"</option>
                     {exchange_options}
+                </select>
+            </label>
+            <label class="field" title="Trades opened by scans of the live data, or replayed by `quantpro backtest --journal`">
+                <span>"Origin"</span>
+                <select name="origin">
+                    <option value="" selected=query.origin.is_none()>"All"</option>
+                    {origin_options}
                 </select>
             </label>
             <label class="field">
@@ -282,9 +367,46 @@ mod tests {
     }
 
     #[test]
+    fn strategy_records_give_each_strategy_its_own_line() {
+        let mut closed = sample_trade();
+        closed.outcome = Outcome::Win;
+        closed.closed_at = Some(closed.opened_at + 900_000);
+        closed.r = Some(1.5);
+        closed.bars = Some(1);
+        let mut elsewhere = closed.clone();
+        elsewhere.symbol = "ETHUSDT".into();
+        elsewhere.opened_at += 1;
+        elsewhere.r = Some(-1.0);
+        elsewhere.outcome = Outcome::Loss;
+        let strategy = closed.strategy;
+        let other = *Strategy::ALL.iter().find(|s| **s != strategy).unwrap();
+        let records = StrategyRecords::of(&[closed.clone(), elsewhere], [strategy, other]).unwrap();
+        assert!(records.has_trades(strategy) && !records.has_trades(other));
+        assert_eq!(
+            records.line(strategy, closed.exchange, &closed.symbol),
+            format!(
+                "{strategy} on SOLUSDT: 1 trade, 100% win, +1.50 R avg · all symbols: \
+                 2 trades, 50% win, +0.25 R avg"
+            )
+        );
+        assert_eq!(
+            records.line(other, closed.exchange, "SOLUSDT"),
+            format!("{other} on SOLUSDT: no closed trade · all symbols: no closed trade")
+        );
+        assert!(
+            records
+                .line(strategy, Exchange::Mexc, "SOLUSDT")
+                .starts_with(&format!(
+                    "{strategy} on SOLUSDT: no closed trade · all symbols: 2 trades"
+                )),
+            "another exchange's SOLUSDT has no trade"
+        );
+    }
+
+    #[test]
     fn the_page_lists_every_strategy_and_links_each_trade_to_its_share_page() {
         let trade = sample_trade();
-        let record = crate::core::track::track_record(std::slice::from_ref(&trade)).unwrap();
+        let record = track_record(std::slice::from_ref(&trade)).unwrap();
         let panels = render_track_record(
             &TrackQuery {
                 strategy: Some(trade.strategy),
@@ -292,7 +414,7 @@ mod tests {
             },
             std::slice::from_ref(&trade),
             &record,
-            "journal".into(),
+            "journal.sqlite",
         );
         for s in Strategy::ALL {
             assert!(
@@ -308,6 +430,10 @@ mod tests {
         )));
         assert!(panels.filters_html.contains("selected"));
         assert_eq!(panels.query_string, format!("strategy={}", trade.strategy));
+        assert_eq!(
+            panels.source,
+            "1 trade (live and backtest) from the journal at journal.sqlite"
+        );
         assert!(
             panels.equity_html.contains("No closed trade yet"),
             "the one trade is open"

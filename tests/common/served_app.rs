@@ -1,6 +1,14 @@
-//! Support of the server tests: the real app (router, access gate,
-//! middleware and all) served on 127.0.0.1:0 with connection info, over a
-//! generated candle set in a temporary directory.
+//! The real app (router, access gate, middleware and all) served on
+//! 127.0.0.1:0 with connection info, for the tests that call it over HTTP:
+//! over a generated candle set in a temporary directory (`serve_app`), or
+//! over a pipeline a test built itself (`serve_pipeline`).
+//!
+//! Crates that need nothing else of `common` include this file alone
+//! (`#[path = "common/served_app.rs"] mod served_app;`), so they do not
+//! compile the fake exchange.
+
+// Each test crate that includes it uses only some of it.
+#![allow(dead_code)]
 
 use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
 use quantpro::model::Exchange;
@@ -8,6 +16,7 @@ use quantpro::pipeline::{DataPaths, ScanPipeline};
 use quantpro::server::{router, AppState};
 use quantpro::settings::Environment;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 /// A running server and its directory.
@@ -50,22 +59,36 @@ pub async fn serve_app(
     if let Some(text) = config {
         std::fs::write(&paths.config_path, text).unwrap();
     }
-    let site_root = dir.path().join("site");
-    std::fs::create_dir_all(&site_root).unwrap();
-    let options = leptos::prelude::LeptosOptions::builder()
-        .output_name("quantpro")
-        .site_root(site_root.to_str().unwrap())
-        .build();
     let env = Environment::from_pairs(env.iter().copied());
     let pipeline = ScanPipeline::build(paths, env).unwrap();
-    let state = AppState::new(options, Arc::new(pipeline)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (base, state) = serve_pipeline(pipeline, dir.path()).await;
     ServedApp {
         base,
         state,
         _dir: dir,
     }
+}
+
+/// Serves the app of `pipeline` (its data, feed, configuration and
+/// journal), with an empty site root under `work`; returns the base URL
+/// and the app's state.
+pub async fn serve_pipeline(pipeline: ScanPipeline, work: &Path) -> (String, AppState) {
+    let state = app_state(pipeline, work);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, state)
+}
+
+/// The app's state over `pipeline`, as a server builds it, with an empty
+/// site root under `work` (for tests that call its methods directly).
+pub fn app_state(pipeline: ScanPipeline, work: &Path) -> AppState {
+    let site_root = work.join("site");
+    std::fs::create_dir_all(&site_root).unwrap();
+    let options = leptos::prelude::LeptosOptions::builder()
+        .output_name("quantpro")
+        .site_root(site_root.to_str().unwrap())
+        .build();
+    AppState::new(options, Arc::new(pipeline)).unwrap()
 }
