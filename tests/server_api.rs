@@ -868,6 +868,21 @@ impl TestServer {
             .unwrap();
         (response.status(), response.text().await.unwrap())
     }
+
+    /// The `signal_panels` server function (what the DetailPanel shows).
+    async fn signal_panels(
+        &self,
+        exchange: &str,
+        symbol: &str,
+        strategy: &str,
+    ) -> (StatusCode, String) {
+        let form = [
+            ("exchange", exchange),
+            ("symbol", symbol),
+            ("strategy", strategy),
+        ];
+        self.server_fn("signal_panels", &form).await
+    }
 }
 
 #[tokio::test]
@@ -903,16 +918,7 @@ async fn server_functions_serve_the_table_and_a_signal_rendered_on_the_server() 
     // One signal of the table, its parts as the DetailPanel gets them.
     let symbol = rows[0]["symbol"].as_str().unwrap();
     let strategy = rows[0]["strategy"].as_str().unwrap();
-    let (status, text) = server
-        .server_fn(
-            "signal_panels",
-            &[
-                ("exchange", "BINANCE"),
-                ("symbol", symbol),
-                ("strategy", strategy),
-            ],
-        )
-        .await;
+    let (status, text) = server.signal_panels("BINANCE", symbol, strategy).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let panels: Value = serde_json::from_str(&text).unwrap();
     let html = |field: &str| panels[field].as_str().unwrap_or_default().to_string();
@@ -928,29 +934,11 @@ async fn server_functions_serve_the_table_and_a_signal_rendered_on_the_server() 
     assert!(html("description").starts_with(&format!("{symbol} on BINANCE")));
 
     // A signal the feed does not have is `null`, not an error.
-    let (status, text) = server
-        .server_fn(
-            "signal_panels",
-            &[
-                ("exchange", "BINANCE"),
-                ("symbol", "NOPEUSDT"),
-                ("strategy", "Legacy"),
-            ],
-        )
-        .await;
+    let (status, text) = server.signal_panels("BINANCE", "NOPEUSDT", "Legacy").await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "null"));
 
     // Arguments that do not parse are the caller's fault.
-    let (status, text) = server
-        .server_fn(
-            "signal_panels",
-            &[
-                ("exchange", "KRAKEN"),
-                ("symbol", symbol),
-                ("strategy", "Legacy"),
-            ],
-        )
-        .await;
+    let (status, text) = server.signal_panels("KRAKEN", symbol, "Legacy").await;
     assert!(status.is_client_error(), "{status}: {text}");
     assert!(
         text.contains("KRAKEN") || text.to_lowercase().contains("variant"),
@@ -1230,16 +1218,7 @@ async fn each_table_row_carries_its_strategys_track_record_from_the_journal() {
         assert_eq!(row["track"].as_str(), Some(expected.as_str()), "{row}");
         closed_lines += usize::from(own["all"]["trades"].as_u64().unwrap() > 0);
 
-        let (_, text) = server
-            .server_fn(
-                "signal_panels",
-                &[
-                    ("exchange", "BINANCE"),
-                    ("symbol", symbol),
-                    ("strategy", strategy),
-                ],
-            )
-            .await;
+        let (_, text) = server.signal_panels("BINANCE", symbol, strategy).await;
         let panels: Value = serde_json::from_str(&text).unwrap();
         assert!(
             panels["track_html"].as_str().unwrap().contains(&expected),

@@ -38,24 +38,7 @@ pub async fn serve_app(
     env: &[(&str, &str)],
 ) -> ServedApp {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    for (i, &exchange) in exchanges.iter().enumerate() {
-        let spec = SyntheticSpec {
-            n_symbols: symbols,
-            first_index: 0,
-            n_15m: 400,
-            n_4h: 260,
-            seed: 11 + i as u64,
-            end_ms: quantpro::now_ms(),
-            exchange,
-        };
-        generate_dataset(&data_dir, &spec).unwrap();
-    }
-    let paths = DataPaths {
-        data_dir,
-        feed_path: dir.path().join("master_feed.json"),
-        config_path: dir.path().join("quantpro.toml"),
-    };
+    let paths = generated_paths(dir.path(), exchanges, symbols, 11);
     if let Some(text) = config {
         std::fs::write(&paths.config_path, text).unwrap();
     }
@@ -66,6 +49,36 @@ pub async fn serve_app(
         base,
         state,
         _dir: dir,
+    }
+}
+
+/// The paths of a server under `root` (`data/`, `master_feed.json`,
+/// `quantpro.toml`), with `symbols` generated symbols per exchange of
+/// `exchanges` in `data/` (400 15m and 260 4h candles up to now; seeds
+/// `first_seed`, `first_seed + 1`, ... per exchange).
+pub fn generated_paths(
+    root: &Path,
+    exchanges: &[Exchange],
+    symbols: usize,
+    first_seed: u64,
+) -> DataPaths {
+    let data_dir = root.join("data");
+    for (i, &exchange) in exchanges.iter().enumerate() {
+        let spec = SyntheticSpec {
+            n_symbols: symbols,
+            first_index: 0,
+            n_15m: 400,
+            n_4h: 260,
+            seed: first_seed + i as u64,
+            end_ms: quantpro::now_ms(),
+            exchange,
+        };
+        generate_dataset(&data_dir, &spec).unwrap();
+    }
+    DataPaths {
+        data_dir,
+        feed_path: root.join("master_feed.json"),
+        config_path: root.join("quantpro.toml"),
     }
 }
 

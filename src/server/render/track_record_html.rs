@@ -164,47 +164,26 @@ fn source_line(trades: usize, origin: Option<Origin>, location: &str) -> String 
 
 #[component]
 fn Filters(query: TrackQuery) -> impl IntoView {
-    let strategy_options = Strategy::ALL
+    let strategies = Strategy::ALL
         .iter()
-        .map(|s| {
-            view! { <option value=s.as_str() selected=query.strategy == Some(*s)>{s.as_str()}</option> }
-        })
-        .collect_view();
-    let exchange_options = Exchange::ALL
+        .map(|s| (s.as_str(), s.as_str()))
+        .collect();
+    let exchanges = Exchange::ALL
         .iter()
-        .map(|e| {
-            view! { <option value=e.as_str() selected=query.exchange == Some(*e)>{e.as_str()}</option> }
-        })
-        .collect_view();
-    let origin_options = Origin::ALL
+        .map(|e| (e.as_str(), e.as_str()))
+        .collect();
+    let origins = Origin::ALL
         .iter()
-        .map(|o| {
-            view! { <option value=o.as_str() selected=query.origin == Some(*o)>{origin_label(*o)}</option> }
-        })
-        .collect_view();
+        .map(|o| (o.as_str(), origin_label(*o)))
+        .collect();
     view! {
         <form class="track-filters" method="get" action="/track-record" data-testid="track-filters">
-            <label class="field">
-                <span>"Strategy"</span>
-                <select name="strategy">
-                    <option value="" selected=query.strategy.is_none()>"All"</option>
-                    {strategy_options}
-                </select>
-            </label>
-            <label class="field">
-                <span>"Exchange"</span>
-                <select name="exchange">
-                    <option value="" selected=query.exchange.is_none()>"All"</option>
-                    {exchange_options}
-                </select>
-            </label>
-            <label class="field" title="Trades opened by scans of the live data, or replayed by `quantpro backtest --journal`">
-                <span>"Origin"</span>
-                <select name="origin">
-                    <option value="" selected=query.origin.is_none()>"All"</option>
-                    {origin_options}
-                </select>
-            </label>
+            <FilterSelect label="Strategy" name="strategy" choices=strategies
+                current=query.strategy.map(|s| s.as_str()) />
+            <FilterSelect label="Exchange" name="exchange" choices=exchanges
+                current=query.exchange.map(|e| e.as_str()) />
+            <FilterSelect label="Origin" name="origin" choices=origins current=query.origin.map(|o| o.as_str())
+                help="Trades opened by scans of the live data, or replayed by `quantpro backtest --journal`" />
             <label class="field">
                 <span>"Symbol"</span>
                 <input type="search" name="symbol" placeholder="e.g. SOLUSDT" value=query.symbol.clone().unwrap_or_default() />
@@ -212,6 +191,31 @@ fn Filters(query: TrackQuery) -> impl IntoView {
             <button class="btn btn-small" type="submit">"Apply"</button>
             <a class="btn btn-ghost btn-small" href="/track-record">"Clear"</a>
         </form>
+    }
+}
+
+/// One `<select>` of the filter form: "All" (the empty value), then the
+/// `choices` as (value, text), the `current` value selected.
+#[component]
+fn FilterSelect(
+    label: &'static str,
+    name: &'static str,
+    choices: Vec<(&'static str, &'static str)>,
+    current: Option<&'static str>,
+    #[prop(optional)] help: Option<&'static str>,
+) -> impl IntoView {
+    let options = choices
+        .into_iter()
+        .map(|(value, text)| view! { <option value=value selected=current == Some(value)>{text}</option> })
+        .collect_view();
+    view! {
+        <label class="field" title=help>
+            <span>{label}</span>
+            <select name=name>
+                <option value="" selected=current.is_none()>"All"</option>
+                {options}
+            </select>
+        </label>
     }
 }
 
