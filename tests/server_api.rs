@@ -1309,3 +1309,37 @@ async fn the_track_record_filters_by_origin_on_the_api_and_the_page() {
         "the page says what is wrong"
     );
 }
+
+#[tokio::test]
+async fn a_journal_that_cannot_be_reached_leaves_the_table_whole_without_track_lines() {
+    // A read-only SQLite file that does not exist: opening fails at once
+    // (a refused PostgreSQL connection is retried for 10 s).
+    let env = [(
+        "QUANTPRO_JOURNAL__DATABASE_URL",
+        "sqlite:///nonexistent-quantpro-dir/journal.sqlite?mode=ro",
+    )];
+    let server = TestServer::start_with_env(&[Exchange::Binance], &env).await;
+    server.scan("").await;
+    let rows = table_rows(&server).await;
+    assert_eq!(
+        rows.len(),
+        SYMBOLS * 3,
+        "the feed was written and is served"
+    );
+    assert!(
+        rows.iter().all(|row| row["track"].is_null()),
+        "no line without a journal"
+    );
+    let (symbol, strategy) = (
+        rows[0]["symbol"].as_str().unwrap(),
+        rows[0]["strategy"].as_str().unwrap(),
+    );
+    let (status, text) = server.signal_panels("BINANCE", symbol, strategy).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.contains(
+            "Track record unavailable: cannot open the signal journal at sqlite:///nonexistent-quantpro-dir/journal.sqlite"
+        ),
+        "the DetailPanel says why: {text}"
+    );
+}
