@@ -6,17 +6,18 @@
 //! mode (no password) has its own test. Expiry and limits move tokio's
 //! clock (`pause`, `advance`, `resume` between requests), never wait.
 
-mod support;
+#[path = "common/served_app.rs"]
+mod served_app;
 
 use quantpro::model::{Exchange, ScanState};
 use quantpro::server::access_table;
 use quantpro::server::auth::{hash_password, RouteKind};
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
+use served_app::{serve_app, ServedApp};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use support::{serve_app, ServedApp};
 
 const PASSWORD: &str = "correct horse battery staple";
 const TOKEN: &str = "owner-token-for-the-access-tests-0123456789";

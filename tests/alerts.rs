@@ -9,7 +9,8 @@
 
 #[path = "common/http_fake.rs"]
 mod http_fake;
-mod support;
+#[path = "common/served_app.rs"]
+mod served_app;
 
 use http_fake::{FakeServer, Received, Reply};
 use quantpro::alerts::channels::{signature, ChannelState};
@@ -720,7 +721,7 @@ async fn the_simulated_live_loop_drives_the_alerts() {
 async fn the_dashboard_gets_the_alert_event_and_the_owner_the_log() {
     let template = scanned_signals().await.remove(0);
     let config = "[[alerts.rules]]\nname = \"toasts\"\nchannels = [\"browser\"]\n";
-    let server = support::serve_app(&[Exchange::Binance], 2, Some(config), &[]).await;
+    let server = served_app::serve_app(&[Exchange::Binance], 2, Some(config), &[]).await;
     let client = reqwest::Client::new();
     let mut events = client
         .get(format!("{}/api/scan/events", server.base))

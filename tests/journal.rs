@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::served_app::serve_pipeline;
 use quantpro::core::backtest::{run_backtest, BacktestRequest};
 use quantpro::core::scan::NoProgress;
 use quantpro::journal::{Journal, JournalEntry, JournalLocation, Origin, TradeFilter};
@@ -19,11 +20,9 @@ use quantpro::model::{
     BacktestReport, Exchange, Outcome, ScannerConfig, Strategy, TrackRecord, Trade,
 };
 use quantpro::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
-use quantpro::server::{router, AppState};
 use quantpro::settings::Environment;
 use quantpro::sources::keys::Secret;
 use sqlx::Row;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -530,18 +529,8 @@ async fn backtest_journal_fills_what_the_track_record_route_reads() {
             "{stdout}"
         );
 
-        let site = root.path().join("site");
-        std::fs::create_dir_all(&site).unwrap();
-        let options = leptos::prelude::LeptosOptions::builder()
-            .output_name("quantpro")
-            .site_root(site.to_str().unwrap())
-            .build();
         let pipeline = ScanPipeline::build(paths(root.path(), &data), backend.env()).unwrap();
-        let state = AppState::new(options, Arc::new(pipeline)).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let (base, state) = serve_pipeline(pipeline, root.path()).await;
 
         let record =
             |value: serde_json::Value| -> TrackRecord { serde_json::from_value(value).unwrap() };

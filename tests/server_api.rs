@@ -4,7 +4,8 @@
 //! `ScanJobs::hold` keeps a scan running while a test looks at it, so no
 //! test waits on a sleep.
 
-mod support;
+#[path = "common/served_app.rs"]
+mod served_app;
 
 use quantpro::core::external::ExternalDataMap;
 use quantpro::core::feed_writer::write_feed;
@@ -45,7 +46,7 @@ impl TestServer {
     async fn start_with_env(exchanges: &[Exchange], env: &[(&str, &str)]) -> TestServer {
         // No configuration file: single-user mode, and the test's requests
         // come from 127.0.0.1, so they are the owner's.
-        let app = support::serve_app(exchanges, SYMBOLS, None, env).await;
+        let app = served_app::serve_app(exchanges, SYMBOLS, None, env).await;
         TestServer {
             base: app.base,
             state: app.state,
@@ -867,6 +868,21 @@ impl TestServer {
             .unwrap();
         (response.status(), response.text().await.unwrap())
     }
+
+    /// The `signal_panels` server function (what the DetailPanel shows).
+    async fn signal_panels(
+        &self,
+        exchange: &str,
+        symbol: &str,
+        strategy: &str,
+    ) -> (StatusCode, String) {
+        let form = [
+            ("exchange", exchange),
+            ("symbol", symbol),
+            ("strategy", strategy),
+        ];
+        self.server_fn("signal_panels", &form).await
+    }
 }
 
 #[tokio::test]
@@ -902,16 +918,7 @@ async fn server_functions_serve_the_table_and_a_signal_rendered_on_the_server() 
     // One signal of the table, its parts as the DetailPanel gets them.
     let symbol = rows[0]["symbol"].as_str().unwrap();
     let strategy = rows[0]["strategy"].as_str().unwrap();
-    let (status, text) = server
-        .server_fn(
-            "signal_panels",
-            &[
-                ("exchange", "BINANCE"),
-                ("symbol", symbol),
-                ("strategy", strategy),
-            ],
-        )
-        .await;
+    let (status, text) = server.signal_panels("BINANCE", symbol, strategy).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let panels: Value = serde_json::from_str(&text).unwrap();
     let html = |field: &str| panels[field].as_str().unwrap_or_default().to_string();
@@ -927,29 +934,11 @@ async fn server_functions_serve_the_table_and_a_signal_rendered_on_the_server() 
     assert!(html("description").starts_with(&format!("{symbol} on BINANCE")));
 
     // A signal the feed does not have is `null`, not an error.
-    let (status, text) = server
-        .server_fn(
-            "signal_panels",
-            &[
-                ("exchange", "BINANCE"),
-                ("symbol", "NOPEUSDT"),
-                ("strategy", "Legacy"),
-            ],
-        )
-        .await;
+    let (status, text) = server.signal_panels("BINANCE", "NOPEUSDT", "Legacy").await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "null"));
 
     // Arguments that do not parse are the caller's fault.
-    let (status, text) = server
-        .server_fn(
-            "signal_panels",
-            &[
-                ("exchange", "KRAKEN"),
-                ("symbol", symbol),
-                ("strategy", "Legacy"),
-            ],
-        )
-        .await;
+    let (status, text) = server.signal_panels("KRAKEN", symbol, "Legacy").await;
     assert!(status.is_client_error(), "{status}: {text}");
     assert!(
         text.contains("KRAKEN") || text.to_lowercase().contains("variant"),
@@ -1064,4 +1053,293 @@ async fn the_track_record_page_lists_what_the_scans_recorded_in_the_journal() {
         "track line on the share page"
     );
     assert!(share.contains("Last trade:"), "the signal's trade");
+}
+
+/// Thresholds low enough for the generated market to open trades.
+const FIRING: [(&str, &str); 3] = [
+    ("QUANTPRO_LEGACY__MIN_SCORE", "20"),
+    ("QUANTPRO_BREAKOUT__MIN_SCORE", "20"),
+    ("QUANTPRO_SETUP__MIN_RR", "0.5"),
+];
+
+/// The signals of the server's feed that open a trade.
+fn fired_signals(server: &TestServer) -> Vec<quantpro::model::Signal> {
+    let feed =
+        MasterFeed::parse(&std::fs::read_to_string(&server.state.paths().feed_path).unwrap())
+            .unwrap();
+    feed.signals
+        .into_iter()
+        .filter(|s| s.setup.is_some() && s.action != Action::Wait)
+        .collect()
+}
+
+/// `quantpro backtest --journal` over the server's data directory and
+/// configuration, with only the `FIRING` overrides in its environment;
+/// returns how many replayed trades the journal took.
+fn backtest_into_journal(server: &TestServer) -> usize {
+    let paths = server.state.paths();
+    let out = paths.data_dir.with_file_name("report.json");
+    let done = std::process::Command::new(env!("CARGO_BIN_EXE_quantpro"))
+        .current_dir(paths.data_dir.parent().unwrap())
+        .env_clear()
+        .envs(FIRING)
+        .arg("backtest")
+        .arg("--data-dir")
+        .arg(&paths.data_dir)
+        .arg("--config")
+        .arg(&paths.config_path)
+        .arg("--out")
+        .arg(&out)
+        .arg("--journal")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let recorded = stdout
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("[JOURNAL] ")?
+                .split_once(" of ")?
+                .0
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no journal line in {stdout}"));
+    assert!(recorded > 0, "the replay must record trades for this test");
+    recorded
+}
+
+/// The `TableRow`s of the `table_feed` server function.
+async fn table_rows(server: &TestServer) -> Vec<Value> {
+    let (status, text) = server.server_fn("table_feed", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let table: Value = serde_json::from_str(&text).unwrap();
+    table["rows"].as_array().unwrap().clone()
+}
+
+/// What a track line says of one group: "3 trades, 67% win, +0.50 R avg",
+/// with " (1 open)" when some are open (STRATEGIES.md §6 figures, as
+/// `GET /api/track-record` gives them).
+fn stats_words(stats: &Value) -> String {
+    let open = stats["open"].as_u64().unwrap();
+    let open = if open > 0 {
+        format!(" ({open} open)")
+    } else {
+        String::new()
+    };
+    match stats["trades"].as_u64().unwrap() {
+        0 => format!("no closed trade{open}"),
+        n => format!(
+            "{n} trade{}, {:.0}% win, {:+.2} R avg{open}",
+            if n == 1 { "" } else { "s" },
+            stats["win_rate"].as_f64().unwrap() * 100.0,
+            stats["avg_r"].as_f64().unwrap()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn each_table_row_carries_its_strategys_track_record_from_the_journal() {
+    let server = TestServer::start_with_env(&[Exchange::Binance], &FIRING).await;
+    assert_eq!(server.scan("").await.state, ScanState::Finished);
+    let fired = fired_signals(&server);
+    assert!(!fired.is_empty(), "the generated market must fire signals");
+
+    // One scan: each fired signal opened a trade, none closed yet.
+    let rows = table_rows(&server).await;
+    assert_eq!(rows.len(), SYMBOLS * 3);
+    for row in &rows {
+        let strategy = row["strategy"].as_str().unwrap();
+        let symbol = row["symbol"].as_str().unwrap();
+        let open_of_strategy = fired
+            .iter()
+            .filter(|s| s.strategy.as_str() == strategy)
+            .count();
+        let track = row["track"].as_str();
+        if open_of_strategy == 0 {
+            assert_eq!(track, None, "{strategy} has no trade: no line");
+            continue;
+        }
+        let own = fired
+            .iter()
+            .any(|s| s.strategy.as_str() == strategy && s.symbol == symbol);
+        let on_symbol = if own {
+            "no closed trade (1 open)"
+        } else {
+            "no closed trade"
+        };
+        assert_eq!(
+            track,
+            Some(
+                format!(
+                    "{strategy} on {symbol}: {on_symbol} · all symbols: no closed trade ({open_of_strategy} open)"
+                )
+                .as_str()
+            ),
+            "{row}"
+        );
+    }
+
+    // A replay fills the journal with closed trades: the next table shows
+    // them (the page refetches it on every feed change), with the figures
+    // of GET /api/track-record, in the words of the DetailPanel.
+    backtest_into_journal(&server);
+    let rows = table_rows(&server).await;
+    let mut closed_lines = 0;
+    for row in &rows {
+        let (strategy, symbol) = (
+            row["strategy"].as_str().unwrap(),
+            row["symbol"].as_str().unwrap(),
+        );
+        let (status, overall) = server
+            .get(&format!("/api/track-record?strategy={strategy}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, own) = server
+            .get(&format!(
+                "/api/track-record?strategy={strategy}&exchange=BINANCE&symbol={symbol}"
+            ))
+            .await;
+        let expected = format!(
+            "{strategy} on {symbol}: {} · all symbols: {}",
+            stats_words(&own["all"]),
+            stats_words(&overall["all"])
+        );
+        let recorded =
+            overall["all"]["trades"].as_u64().unwrap() + overall["all"]["open"].as_u64().unwrap();
+        if recorded == 0 {
+            assert!(row["track"].is_null(), "{row}");
+            continue;
+        }
+        assert_eq!(row["track"].as_str(), Some(expected.as_str()), "{row}");
+        closed_lines += usize::from(own["all"]["trades"].as_u64().unwrap() > 0);
+
+        let (_, text) = server.signal_panels("BINANCE", symbol, strategy).await;
+        let panels: Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            panels["track_html"].as_str().unwrap().contains(&expected),
+            "the DetailPanel says the same: {}",
+            panels["track_html"]
+        );
+    }
+    assert!(
+        closed_lines > 0,
+        "some rows name closed trades on their symbol"
+    );
+}
+
+#[tokio::test]
+async fn the_track_record_filters_by_origin_on_the_api_and_the_page() {
+    let server = TestServer::start_with_env(&[Exchange::Binance], &FIRING).await;
+    assert_eq!(server.scan("").await.state, ScanState::Finished);
+    let live = fired_signals(&server).len();
+    assert!(live > 0, "the generated market must fire signals");
+    let replayed = backtest_into_journal(&server);
+
+    let recorded = |stats: &Value| {
+        stats["all"]["trades"].as_u64().unwrap() + stats["all"]["open"].as_u64().unwrap()
+    };
+    let (status, all) = server.get("/api/track-record").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, everything) = server.get("/api/track-record?origin=all").await;
+    assert_eq!(everything, all, "`all` is no filter");
+    let (_, live_only) = server.get("/api/track-record?origin=live").await;
+    let (_, backtest_only) = server.get("/api/track-record?origin=BACKTEST").await;
+    assert_eq!(
+        recorded(&live_only) as usize,
+        live,
+        "one trade per fired signal"
+    );
+    assert_eq!(recorded(&backtest_only) as usize, replayed);
+    assert_eq!(recorded(&all) as usize, live + replayed);
+    assert_eq!(
+        live_only["all"]["trades"], 0,
+        "the scan's trades are all open"
+    );
+
+    let (status, bad) = server.get("/api/track-record?origin=paper").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error_of(&bad).contains("expected one of: live, backtest"),
+        "{bad}"
+    );
+
+    // The page: its form keeps the choice, its trades, statistics and
+    // source line follow it.
+    let page = |query: &str| {
+        let url = server.url(&format!("/track-record?{query}"));
+        let client = server.client.clone();
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = page("origin=live").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        html.matches("data-testid=\"trade-row\"").count(),
+        live.min(50)
+    );
+    assert!(html.contains(&format!("{live} trade")), "source line");
+    assert!(html.contains("live scans only"), "source line");
+    assert!(
+        html.contains("<option value=\"live\" selected"),
+        "the form keeps the choice"
+    );
+    let (_, html) = page("origin=backtest&strategy=").await;
+    assert_eq!(
+        html.matches("data-testid=\"trade-row\"").count(),
+        replayed.min(50)
+    );
+    assert!(html.contains("backtest only"));
+    let backtest_closed = backtest_only["all"]["trades"].as_u64().unwrap();
+    assert!(
+        html.contains(&format!("<td class=\"num\">{backtest_closed}</td>")),
+        "the statistics count the backtest's closed trades ({backtest_closed})"
+    );
+
+    let (status, html) = page("origin=paper").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("Cannot load the track record") && html.contains("live, backtest"),
+        "the page says what is wrong"
+    );
+}
+
+#[tokio::test]
+async fn a_journal_that_cannot_be_reached_leaves_the_table_whole_without_track_lines() {
+    // A read-only SQLite file that does not exist: opening fails at once
+    // (a refused PostgreSQL connection is retried for 10 s).
+    let env = [(
+        "QUANTPRO_JOURNAL__DATABASE_URL",
+        "sqlite:///nonexistent-quantpro-dir/journal.sqlite?mode=ro",
+    )];
+    let server = TestServer::start_with_env(&[Exchange::Binance], &env).await;
+    server.scan("").await;
+    let rows = table_rows(&server).await;
+    assert_eq!(
+        rows.len(),
+        SYMBOLS * 3,
+        "the feed was written and is served"
+    );
+    assert!(
+        rows.iter().all(|row| row["track"].is_null()),
+        "no line without a journal"
+    );
+    let (symbol, strategy) = (
+        rows[0]["symbol"].as_str().unwrap(),
+        rows[0]["strategy"].as_str().unwrap(),
+    );
+    let (status, text) = server.signal_panels("BINANCE", symbol, strategy).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.contains(
+            "Track record unavailable: cannot open the signal journal at sqlite:///nonexistent-quantpro-dir/journal.sqlite"
+        ),
+        "the DetailPanel says why: {text}"
+    );
 }

@@ -10,11 +10,12 @@
 
 #[path = "common/http_fake.rs"]
 mod http_fake;
+#[path = "common/served_app.rs"]
+mod served_app;
 
 use http_fake::{FakeServer, Received, Reply};
-use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
 use quantpro::model::{Exchange, MasterFeed, ScanStartRequest, ScanState};
-use quantpro::pipeline::{DataPaths, ScanPipeline};
+use quantpro::pipeline::ScanPipeline;
 use quantpro::server::AppState;
 use quantpro::settings::{Environment, SettingsStore};
 use quantpro::sources::clients::SourceClients;
@@ -137,24 +138,12 @@ async fn two_dashboard_scans_within_a_minute_share_one_coinalyze_quota() {
     let server = FakeServer::start(coinalyze(quota.clone())).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    for exchange in [Exchange::Binance, Exchange::Hyperliquid] {
-        let spec = SyntheticSpec {
-            n_symbols: SYMBOLS,
-            first_index: 0,
-            n_15m: 400,
-            n_4h: 260,
-            seed: 5,
-            end_ms: quantpro::now_ms(),
-            exchange,
-        };
-        generate_dataset(&data_dir, &spec).unwrap();
-    }
-    let paths = DataPaths {
-        data_dir,
-        feed_path: dir.path().join("master_feed.json"),
-        config_path: dir.path().join("quantpro.toml"),
-    };
+    let paths = served_app::generated_paths(
+        dir.path(),
+        &[Exchange::Binance, Exchange::Hyperliquid],
+        SYMBOLS,
+        5,
+    );
     let keys = ApiKeys {
         coinalyze: Some(Secret::new(KEY)),
         ..ApiKeys::default()
@@ -172,13 +161,7 @@ async fn two_dashboard_scans_within_a_minute_share_one_coinalyze_quota() {
     .unwrap();
     let settings = SettingsStore::new(paths.config_path.clone(), Environment::default());
     let pipeline = ScanPipeline::new(paths, settings, Arc::new(clients));
-    let site_root = dir.path().join("site");
-    std::fs::create_dir_all(&site_root).unwrap();
-    let options = leptos::prelude::LeptosOptions::builder()
-        .output_name("quantpro")
-        .site_root(site_root.to_str().unwrap())
-        .build();
-    let state = AppState::new(options, Arc::new(pipeline)).unwrap();
+    let state = served_app::app_state(pipeline, dir.path());
 
     let started = Instant::now();
     let binance = scan(&state, Exchange::Binance).await;

@@ -13,7 +13,7 @@
 
 use super::table_view::TableRow;
 use crate::model::{
-    ConfigTexts, Exchange, MarketView, ScanStartRequest, Strategy, TrackRecord, TradeSetup,
+    ConfigTexts, Exchange, MarketView, Origin, ScanStartRequest, Strategy, TrackRecord, TradeSetup,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -179,15 +179,16 @@ pub async fn get_scanner_config() -> Result<ConfigState, ServerFnError> {
 
 /// The track record of the signal journal (the statistics of
 /// `GET /api/track-record`, through the same state method), optionally of
-/// one strategy, exchange or symbol (exchange symbol or base asset).
+/// one strategy, exchange, symbol (exchange symbol or base asset) or origin.
 #[server(endpoint = "track_record")]
 pub async fn get_track_record(
     strategy: Option<Strategy>,
     exchange: Option<Exchange>,
     symbol: Option<String>,
+    origin: Option<Origin>,
 ) -> Result<TrackRecord, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let query = crate::model::TrackQuery::new(strategy, exchange, symbol);
+    let query = crate::model::TrackQuery::new(strategy, exchange, symbol, origin);
     state
         .track_record(query.into())
         .await
@@ -198,7 +199,7 @@ pub async fn get_track_record(
 /// (`server::render::track_record_html`): the browser injects them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackRecordPanels {
-    /// The strategy / exchange / symbol form (a plain GET form).
+    /// The strategy / exchange / symbol / origin form (a plain GET form).
     pub filters_html: String,
     /// The statistics per strategy and overall (STRATEGIES.md §6).
     pub stats_html: String,

@@ -17,6 +17,8 @@ const OI_HELP: &str =
     "Open-interest z-score over the last 24 hourly closes: (last − mean) / std; — when unavailable";
 const AGE_HELP: &str = "Time since the last closed 15m candle opened; ⚠ = stale (opened longer ago than data.stale_intervals x 15 min; updates while the page is open)";
 const PRICE_HELP: &str = "Last closed 15m close";
+const TRACK_HELP: &str =
+    "Closed trades of the signal journal (live and backtest), R after fees (STRATEGIES.md §6)";
 
 /// Rows rendered before "Show all".
 pub const ROW_LIMIT: usize = 200;
@@ -183,8 +185,19 @@ fn SignalRow(
         }
     };
     let score = signal.score;
+    // The track line goes on a line of its own under the row (on phones
+    // too), part of the row for the pointer and the selection.
+    let has_track = signal.track.is_some();
+    let track = signal.track.clone().map(|line| {
+        let (is_selected, select) = (is_selected.clone(), select.clone());
+        view! {
+            <tr class="track-row" class:selected=is_selected data-key-of=key.clone() on:click=select>
+                <td colspan="11" data-testid="row-track" title=TRACK_HELP>{line}</td>
+            </tr>
+        }
+    });
     view! {
-        <tr class="signal-row" class:selected=is_selected data-key=key on:click=select>
+        <tr class="signal-row" class:selected=is_selected class:with-track=has_track data-key=key on:click=select>
             <td class="symbol">{signal.symbol.clone()}</td>
             <td class="muted">{signal.exchange.as_str()}</td>
             <td>
@@ -215,6 +228,7 @@ fn SignalRow(
                 {move || stale().then_some(" ⚠")}
             </td>
         </tr>
+        {track}
     }
 }
 

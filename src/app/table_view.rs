@@ -34,6 +34,12 @@ pub struct TableRow {
     pub last_candle_time: Option<i64>,
     /// Stale when the scan ran (`ltf.stale`); see `is_stale_at` for now.
     pub stale: bool,
+    /// The strategy's track record on this symbol and overall, worded on
+    /// the server from the signal journal ("Breakout on SOLUSDT: 14
+    /// trades, 57% win, +0.41 R avg · all symbols: ..."); `None` while the
+    /// journal holds no trade of the strategy, or cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<String>,
 }
 
 impl From<&Signal> for TableRow {
@@ -55,6 +61,7 @@ impl From<&Signal> for TableRow {
                 .then_some(composition.oi_z_score),
             last_candle_time: signal.ltf.last_candle_time,
             stale: signal.ltf.stale,
+            track: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The Track Record page `/track-record?strategy=&exchange=&symbol=`: how
+//! The Track Record page `/track-record?strategy=&exchange=&symbol=&origin=`: how
 //! the signals that fired turned out (STRATEGIES.md §6). Rendered whole on
 //! the server (`SsrMode::Async`), like the share page: the statistics per
 //! strategy, the equity curve in R, the calibration chart and the recent
@@ -13,9 +13,25 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+/// The query of the page's URL (`TrackQuery::parse`, as the API reads it).
+#[cfg(feature = "ssr")]
+fn track_query(
+    params: &leptos_router::params::ParamsMap,
+) -> Result<crate::model::TrackQuery, crate::model::UnknownVariant> {
+    crate::model::TrackQuery::parse(|name| params.get_str(name))
+}
+
 #[component]
 pub fn TrackRecordPage() -> impl IntoView {
     let query = use_query_map();
+    // A filter value that names nothing is the caller's mistake: the page
+    // says which, with a 400 (as `GET /api/track-record` answers it).
+    #[cfg(feature = "ssr")]
+    if track_query(&query.read_untracked()).is_err() {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(axum::http::StatusCode::BAD_REQUEST);
+        }
+    }
     let panels = super::codec::resource(
         move || query.read().to_query_string(),
         |query| async move {
@@ -92,5 +108,40 @@ fn TrackBody(panels: TrackRecordPanels) -> impl IntoView {
                 <div class="html-part" inner_html=trades_html></div>
             </section>
         </article>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use crate::model::{Exchange, Origin, Strategy, TrackQuery};
+    use leptos_router::params::ParamsMap;
+
+    fn params(pairs: &[(&str, &str)]) -> ParamsMap {
+        let mut map = ParamsMap::new();
+        for (k, v) in pairs {
+            map.insert(k.to_string(), v.to_string());
+        }
+        map
+    }
+
+    #[test]
+    fn the_url_gives_the_query_and_a_bad_name_an_error() {
+        assert_eq!(track_query(&params(&[])).unwrap(), TrackQuery::default());
+        let q = track_query(&params(&[
+            ("strategy", "breakout"),
+            ("exchange", ""),
+            ("symbol", " solusdt "),
+            ("origin", "live"),
+        ]))
+        .unwrap();
+        assert_eq!(q.strategy, Some(Strategy::Breakout));
+        assert_eq!(q.exchange, None);
+        assert_eq!(q.symbol.as_deref(), Some("SOLUSDT"));
+        assert_eq!(q.origin, Some(Origin::Live));
+        let q = track_query(&params(&[("exchange", "binance")])).unwrap();
+        assert_eq!(q.exchange, Some(Exchange::Binance));
+        let err = track_query(&params(&[("strategy", "Martingale")])).unwrap_err();
+        assert!(err.to_string().contains("Martingale"), "{err}");
     }
 }

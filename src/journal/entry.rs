@@ -3,19 +3,8 @@
 //! whether a scan or a replay opened it.
 
 use crate::core::track::open_trade;
+pub use crate::model::Origin;
 use crate::model::{ScannerConfig, Signal, Trade};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
-crate::model::string_enum!(
-    /// Who opened a trade: a scan of the live data (`live`: the CLI, the
-    /// dashboard, the live loop) or `quantpro backtest --journal`.
-    Origin { Live => "live", Backtest => "backtest" }
-);
-
-// `string_enum!` names `UnknownVariant` unqualified.
-use crate::model::UnknownVariant;
 
 /// One trade to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,12 +67,5 @@ mod tests {
         let mut fees = config.clone();
         fees.track.fee_bps = 10.0;
         assert_ne!(config_version(&config), config_version(&fees));
-    }
-
-    #[test]
-    fn origins_are_lowercase_words() {
-        assert_eq!(Origin::Backtest.as_str(), "backtest");
-        assert_eq!("LIVE".parse::<Origin>().unwrap(), Origin::Live);
-        assert!("replay".parse::<Origin>().is_err());
     }
 }

@@ -144,13 +144,13 @@ pub struct TradeFilter {
 }
 
 impl From<crate::model::TrackQuery> for TradeFilter {
-    /// The trades of a page's or an API call's query, of any origin.
+    /// The trades of a page's or an API call's query.
     fn from(query: crate::model::TrackQuery) -> TradeFilter {
         TradeFilter {
             strategy: query.strategy,
             exchange: query.exchange,
             symbol: query.symbol,
-            origin: None,
+            origin: query.origin,
         }
     }
 }

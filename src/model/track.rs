@@ -23,6 +23,14 @@ string_enum!(
 );
 
 string_enum!(
+    /// Who opened a trade: a scan of the live data (`live`: the CLI, the
+    /// dashboard, the live loop) or `quantpro backtest --journal`
+    /// (`backtest`). The journal records it; the track record can be read
+    /// for either.
+    Origin { Live => "live", Backtest => "backtest" }
+);
+
+string_enum!(
     /// The calibration buckets of the signal's total score at the opening:
     /// `[0, 50)`, `[50, 60)`, ..., `[90, 100]` (100 falls in the last).
     ScoreBucket {
@@ -156,7 +164,7 @@ pub struct TrackRecord {
 }
 
 /// Which trades a track record covers (`GET /api/track-record`, the Track
-/// Record page): any of strategy, exchange and symbol, or all trades.
+/// Record page): any of strategy, exchange, symbol and origin, or all trades.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TrackQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,6 +174,9 @@ pub struct TrackQuery {
     /// As the exchange spells it; matched without regard to case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbol: Option<String>,
+    /// Live scans' trades or a backtest's; `None`: both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
 }
 
 impl TrackQuery {
@@ -174,25 +185,33 @@ impl TrackQuery {
         strategy: Option<Strategy>,
         exchange: Option<Exchange>,
         symbol: Option<String>,
+        origin: Option<Origin>,
     ) -> TrackQuery {
         TrackQuery {
             strategy,
             exchange,
             symbol: symbol.filter(|s| !s.trim().is_empty()),
+            origin,
         }
     }
 
     /// The query of `value(name)` (a URL's parameters): an empty value
-    /// means "all"; a name that is no strategy or exchange is an error.
+    /// (or `all`) means "all"; a name that is no strategy, exchange or
+    /// origin is an error.
     /// The page and `GET /api/track-record` read their URLs with it.
     pub fn parse<'a>(
         value: impl Fn(&str) -> Option<&'a str>,
     ) -> Result<TrackQuery, UnknownVariant> {
-        let field = |name: &str| value(name).map(str::trim).filter(|v| !v.is_empty());
+        let field = |name: &str| {
+            value(name)
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("all"))
+        };
         Ok(TrackQuery {
             strategy: field("strategy").map(str::parse).transpose()?,
             exchange: field("exchange").map(str::parse).transpose()?,
             symbol: field("symbol").map(str::to_ascii_uppercase),
+            origin: field("origin").map(str::parse).transpose()?,
         })
     }
 
@@ -214,6 +233,9 @@ impl TrackQuery {
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
                 .collect();
             parts.push(format!("symbol={safe}"));
+        }
+        if let Some(o) = self.origin {
+            parts.push(format!("origin={o}"));
         }
         parts.join("&")
     }
@@ -286,6 +308,7 @@ mod tests {
             ("strategy", "breakout"),
             ("exchange", " "),
             ("symbol", " solusdt "),
+            ("origin", "Backtest"),
         ];
         let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         let q = TrackQuery::parse(get).unwrap();
@@ -295,13 +318,24 @@ mod tests {
                 strategy: Some(Strategy::Breakout),
                 exchange: None,
                 symbol: Some("SOLUSDT".into()),
+                origin: Some(Origin::Backtest),
             }
         );
-        assert_eq!(q.to_query_string(), "strategy=Breakout&symbol=SOLUSDT");
+        assert_eq!(
+            q.to_query_string(),
+            "strategy=Breakout&symbol=SOLUSDT&origin=backtest"
+        );
         assert_eq!(TrackQuery::parse(|_| None).unwrap(), TrackQuery::default());
+        let every = TrackQuery::parse(|k| (k == "origin").then_some("all")).unwrap();
+        assert_eq!(every, TrackQuery::default(), "`all` is no filter");
         assert_eq!(TrackQuery::default().to_query_string(), "");
         let err = TrackQuery::parse(|k| (k == "strategy").then_some("Martingale")).unwrap_err();
         assert!(err.to_string().contains("Martingale"), "{err}");
+        let err = TrackQuery::parse(|k| (k == "origin").then_some("replay")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown Origin 'replay' (expected one of: live, backtest)"
+        );
     }
 
     #[test]
@@ -312,6 +346,8 @@ mod tests {
             .collect();
         assert_eq!(names, ["\"win\"", "\"loss\"", "\"expired\"", "\"open\""]);
         assert_eq!("EXPIRED".parse::<Outcome>().unwrap(), Outcome::Expired);
+        assert_eq!(Origin::Backtest.as_str(), "backtest");
+        assert_eq!("LIVE".parse::<Origin>().unwrap(), Origin::Live);
     }
 
     #[test]

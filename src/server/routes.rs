@@ -7,7 +7,6 @@ use super::state::AppState;
 use crate::journal::TradeFilter;
 use crate::model::{
     ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig, TrackQuery, TrackRecord,
-    UnknownVariant,
 };
 use axum::{
     body::Bytes,
@@ -128,8 +127,8 @@ impl std::str::FromStr for QValue {
 /// `GET /api/track-record[?strategy=&exchange=&symbol=&origin=]`: the
 /// statistics of the journal's trades (STRATEGIES.md §6: overall, per
 /// strategy, exchange, symbol and score bucket). Empty values mean no
-/// filter; `symbol` is the exchange symbol or the base asset; `origin` is
-/// `live` or `backtest`. 400 for an unknown key or value, 503 when the
+/// filter (as does `origin=all`); `symbol` is the exchange symbol or the
+/// base asset; `origin` is `live` or `backtest`. 400 for an unknown key or value, 503 when the
 /// journal cannot be read.
 pub async fn track_record(
     State(state): State<AppState>,
@@ -150,18 +149,8 @@ fn parse_track_filter(query: &HashMap<String, String>) -> Result<TradeFilter, Ap
         )));
     }
     let value = |key: &str| query.get(key).map(String::as_str);
-    let bad = |e: UnknownVariant| ApiError::BadRequest(e.to_string());
-    let query = TrackQuery::parse(value).map_err(bad)?;
-    let origin = value("origin")
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::parse)
-        .transpose()
-        .map_err(bad)?;
-    Ok(TradeFilter {
-        origin,
-        ..TradeFilter::from(query)
-    })
+    let query = TrackQuery::parse(value).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(TradeFilter::from(query))
 }
 
 /// The body of `POST /api/scan/start`: `ScanStartRequest` with unknown
@@ -398,6 +387,9 @@ mod tests {
             bad.to_string().contains("Legacy, Breakout, BreakoutV2"),
             "{bad}"
         );
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let bad = parse_track_filter(&query(&[("origin", "paper")])).unwrap_err();
+        assert!(bad.to_string().contains("live, backtest"), "{bad}");
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     }
 

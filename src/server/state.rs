@@ -7,8 +7,8 @@
 use super::auth::AuthGate;
 use super::feed_store::{FeedLoadError, FeedStore};
 use super::render::{
-    charts::render_signal_charts, render_panels, render_track_record, track_line, SignalDetail,
-    SignalTrack,
+    charts::render_signal_charts, render_panels, render_track_record, SignalDetail, SignalTrack,
+    StrategyRecords,
 };
 use super::scan_jobs::{ScanJobs, ScanStartError};
 use crate::alerts::{AlertLogView, Alerter, FileAlertStore};
@@ -17,14 +17,21 @@ use crate::app::table_view::TableRow;
 use crate::journal::{JournalError, JournalHandle, TradeFilter};
 use crate::live::{LiveLoop, Rescan};
 use crate::model::{
-    symbol_key, Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy, TrackQuery,
+    Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy, TrackQuery,
     TrackRecord, Trade,
 };
 use crate::pipeline::{DataPaths, ScanPipeline};
 use crate::settings::SettingsError;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the dashboard table waits for the journal's trades before it
+/// is served without its track lines (the journal may be a PostgreSQL
+/// server that is down: its connection attempt alone may take 10 s).
+const TABLE_TRACK_PATIENCE: Duration = Duration::from_secs(3);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -220,14 +227,10 @@ impl AppState {
         let settings = blocking(move || pipeline.current_settings()).await?;
         let journal = self.journal.journal(&settings.journal).await?;
         let trades = journal.trades(&TradeFilter::from(query.clone())).await?;
-        let source = format!(
-            "{} trades (live and backtest) from the journal at {}",
-            trades.len(),
-            journal.location()
-        );
+        let location = journal.location().to_string();
         tokio::task::spawn_blocking(move || {
             let record = crate::core::track::track_record(&trades)?;
-            Ok(render_track_record(&query, &trades, &record, source))
+            Ok(render_track_record(&query, &trades, &record, &location))
         })
         .await
         .map_err(|e| JournalError::Stopped(e.to_string()))?
@@ -241,7 +244,7 @@ impl AppState {
     /// The dashboard table: one row per signal of the feed, or the reason
     /// there is no feed.
     pub async fn table_feed(&self) -> TableFeed {
-        let (rows, last_updated, error) = match self.feed.load().await {
+        let (mut rows, last_updated, error) = match self.feed.load().await {
             Ok(snapshot) => (
                 snapshot.feed.signals.iter().map(TableRow::from).collect(),
                 snapshot.feed.last_updated,
@@ -252,6 +255,7 @@ impl AppState {
                 (Vec::new(), 0, Some(err.to_string()))
             }
         };
+        self.add_track_lines(&mut rows).await;
         // A configuration that cannot be read is the ConfigPanel's to show;
         // the table keeps the default rule meanwhile.
         let data = self
@@ -334,19 +338,14 @@ impl AppState {
         let (exchange, symbol, strategy) =
             (signal.exchange, signal.symbol.clone(), signal.strategy);
         let known = tokio::task::spawn_blocking(move || {
-            let record = crate::core::track::track_record(&trades)?;
-            let on_symbol = record
-                .by_symbol
-                .get(&symbol_key(exchange, &symbol))
-                .cloned()
-                .unwrap_or_default();
+            let records = StrategyRecords::of(&trades, [strategy])?;
             let last_trade = trades
                 .iter()
                 .filter(|t| t.exchange == exchange && t.symbol == symbol)
                 .max_by_key(|t| t.opened_at)
                 .cloned();
             Ok::<_, JournalError>(SignalTrack::Known {
-                line: track_line(strategy, &symbol, &on_symbol, &record.all),
+                line: records.line(strategy, exchange, &symbol),
                 last_trade,
             })
         })
@@ -356,6 +355,54 @@ impl AppState {
             Ok(Err(e)) => SignalTrack::Unavailable(e.to_string()),
             Err(e) => SignalTrack::Unavailable(e.to_string()),
         }
+    }
+
+    /// Sets each row's `track` line (its strategy on its symbol and
+    /// overall, as the DetailPanel says it) from the journal, for the rows
+    /// whose strategy has a recorded trade. The table never waits for the
+    /// journal longer than `TABLE_TRACK_PATIENCE`: a journal that is slow
+    /// or down leaves the rows without lines (and the reason in the log).
+    async fn add_track_lines(&self, rows: &mut [TableRow]) {
+        if rows.is_empty() {
+            return;
+        }
+        let strategies: BTreeSet<Strategy> = rows.iter().map(|r| r.strategy).collect();
+        let records = match self.strategy_records(strategies).await {
+            Ok(records) => records,
+            Err(reason) => {
+                tracing::warn!("[JOURNAL] the table's track lines: {reason}");
+                return;
+            }
+        };
+        for row in rows.iter_mut() {
+            if records.has_trades(row.strategy) {
+                row.track = Some(records.line(row.strategy, row.exchange, &row.symbol));
+            }
+        }
+    }
+
+    /// The track records of `strategies` over every journal trade (live
+    /// and backtest), within `TABLE_TRACK_PATIENCE`.
+    async fn strategy_records(
+        &self,
+        strategies: BTreeSet<Strategy>,
+    ) -> Result<StrategyRecords, String> {
+        let trades = tokio::time::timeout(
+            TABLE_TRACK_PATIENCE,
+            self.journal_trades(&TradeFilter::default()),
+        )
+        .await
+        .map_err(|_| {
+            format!(
+                "the journal gave no answer within {} s",
+                TABLE_TRACK_PATIENCE.as_secs()
+            )
+        })?
+        .map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || StrategyRecords::of(&trades, strategies))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
     }
 
     /// The journal's trades that pass `filter`.

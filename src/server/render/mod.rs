@@ -13,4 +13,4 @@ pub(crate) use signal_html::to_html;
 pub use signal_html::{
     last_trade_text, render_panels, share_description, SignalDetail, SignalTrack,
 };
-pub use track_record_html::{render_track_record, track_line};
+pub use track_record_html::{render_track_record, StrategyRecords};

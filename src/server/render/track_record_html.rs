@@ -7,20 +7,24 @@
 use super::charts::{calibration_chart_svg, equity_chart_svg};
 use super::to_html;
 use crate::app::api::TrackRecordPanels;
+use crate::core::track::{track_record, StatsError};
 use crate::model::format;
-use crate::model::{Exchange, Outcome, Strategy, TrackQuery, TrackRecord, Trade, TradeStats};
+use crate::model::{
+    symbol_key, Exchange, Origin, Outcome, Strategy, TrackQuery, TrackRecord, Trade, TradeStats,
+};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 
 /// Recent trades listed on the page (newest first).
 pub const RECENT_TRADES: usize = 50;
 
 /// Renders the page of `query` over `trades` (already filtered by it) and
-/// their statistics `record`.
+/// their statistics `record`, read from the journal at `location`.
 pub fn render_track_record(
     query: &TrackQuery,
     trades: &[Trade],
     record: &TrackRecord,
-    source: String,
+    location: &str,
 ) -> TrackRecordPanels {
     let chart = |result: Result<Option<String>, _>, empty: &str| match result {
         Ok(Some(svg)) => svg,
@@ -39,7 +43,7 @@ pub fn render_track_record(
             "No closed trade yet: no calibration.",
         ),
         trades_html: to_html(view! { <RecentTrades trades=recent(trades) /> }),
-        source,
+        source: source_line(trades.len(), query.origin, location),
         query_string: query.to_query_string(),
     }
 }
@@ -51,11 +55,59 @@ fn recent(trades: &[Trade]) -> Vec<Trade> {
     sorted
 }
 
+/// The track records of each strategy over some journal trades: what the
+/// track lines of the scanner rows, the detail panel and the share page
+/// are read from (one line format, [`track_line`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StrategyRecords {
+    by_strategy: BTreeMap<Strategy, TrackRecord>,
+}
+
+impl StrategyRecords {
+    /// The records of `strategies` (each over its own trades of `trades`).
+    pub fn of(
+        trades: &[Trade],
+        strategies: impl IntoIterator<Item = Strategy>,
+    ) -> Result<StrategyRecords, StatsError> {
+        let mut by_strategy = BTreeMap::new();
+        for strategy in strategies {
+            if by_strategy.contains_key(&strategy) {
+                continue;
+            }
+            let own: Vec<Trade> = trades
+                .iter()
+                .filter(|t| t.strategy == strategy)
+                .cloned()
+                .collect();
+            by_strategy.insert(strategy, track_record(&own)?);
+        }
+        Ok(StrategyRecords { by_strategy })
+    }
+
+    /// True when the journal holds a trade (closed or open) of `strategy`.
+    pub fn has_trades(&self, strategy: Strategy) -> bool {
+        self.by_strategy
+            .get(&strategy)
+            .is_some_and(|r| r.all.trades + r.all.open > 0)
+    }
+
+    /// The [`track_line`] of `strategy` on `symbol` of `exchange`.
+    pub fn line(&self, strategy: Strategy, exchange: Exchange, symbol: &str) -> String {
+        let record = self.by_strategy.get(&strategy).cloned().unwrap_or_default();
+        let on_symbol = record
+            .by_symbol
+            .get(&symbol_key(exchange, symbol))
+            .cloned()
+            .unwrap_or_default();
+        track_line(strategy, symbol, &on_symbol, &record.all)
+    }
+}
+
 /// The one-line track record of a strategy on a symbol and overall, as the
 /// scanner rows and the detail panel show it: "Breakout on SOLUSDT: 14
 /// trades, 57% win, +0.41 R avg · all symbols: 230 trades, 48% win, +0.12 R
 /// avg".
-pub fn track_line(
+fn track_line(
     strategy: Strategy,
     symbol: &str,
     on_symbol: &TradeStats,
@@ -90,36 +142,48 @@ fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "—".into(), |r| format!("{:.0}%", r * 100.0))
 }
 
+/// How the filter form and the page's source line name an origin.
+fn origin_label(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Live => "Live scans",
+        Origin::Backtest => "Backtest",
+    }
+}
+
+/// The page's line saying where its trades come from: "12 trades (live
+/// and backtest) from the journal at data/journal.sqlite".
+fn source_line(trades: usize, origin: Option<Origin>, location: &str) -> String {
+    let which = match origin {
+        None => "live and backtest",
+        Some(Origin::Live) => "live scans only",
+        Some(Origin::Backtest) => "backtest only",
+    };
+    let plural = if trades == 1 { "" } else { "s" };
+    format!("{trades} trade{plural} ({which}) from the journal at {location}")
+}
+
 #[component]
 fn Filters(query: TrackQuery) -> impl IntoView {
-    let strategy_options = Strategy::ALL
+    let strategies = Strategy::ALL
         .iter()
-        .map(|s| {
-            view! { <option value=s.as_str() selected=query.strategy == Some(*s)>{s.as_str()}</option> }
-        })
-        .collect_view();
-    let exchange_options = Exchange::ALL
+        .map(|s| (s.as_str(), s.as_str()))
+        .collect();
+    let exchanges = Exchange::ALL
         .iter()
-        .map(|e| {
-            view! { <option value=e.as_str() selected=query.exchange == Some(*e)>{e.as_str()}</option> }
-        })
-        .collect_view();
+        .map(|e| (e.as_str(), e.as_str()))
+        .collect();
+    let origins = Origin::ALL
+        .iter()
+        .map(|o| (o.as_str(), origin_label(*o)))
+        .collect();
     view! {
         <form class="track-filters" method="get" action="/track-record" data-testid="track-filters">
-            <label class="field">
-                <span>"Strategy"</span>
-                <select name="strategy">
-                    <option value="" selected=query.strategy.is_none()>"All"</option>
-                    {strategy_options}
-                </select>
-            </label>
-            <label class="field">
-                <span>"Exchange"</span>
-                <select name="exchange">
-                    <option value="" selected=query.exchange.is_none()>"All"</option>
-                    {exchange_options}
-                </select>
-            </label>
+            <FilterSelect label="Strategy" name="strategy" choices=strategies
+                current=query.strategy.map(|s| s.as_str()) />
+            <FilterSelect label="Exchange" name="exchange" choices=exchanges
+                current=query.exchange.map(|e| e.as_str()) />
+            <FilterSelect label="Origin" name="origin" choices=origins current=query.origin.map(|o| o.as_str())
+                help="Trades opened by scans of the live data, or replayed by `quantpro backtest --journal`" />
             <label class="field">
                 <span>"Symbol"</span>
                 <input type="search" name="symbol" placeholder="e.g. SOLUSDT" value=query.symbol.clone().unwrap_or_default() />
@@ -127,6 +191,31 @@ fn Filters(query: TrackQuery) -> impl IntoView {
             <button class="btn btn-small" type="submit">"Apply"</button>
             <a class="btn btn-ghost btn-small" href="/track-record">"Clear"</a>
         </form>
+    }
+}
+
+/// One `<select>` of the filter form: "All" (the empty value), then the
+/// `choices` as (value, text), the `current` value selected.
+#[component]
+fn FilterSelect(
+    label: &'static str,
+    name: &'static str,
+    choices: Vec<(&'static str, &'static str)>,
+    current: Option<&'static str>,
+    #[prop(optional)] help: Option<&'static str>,
+) -> impl IntoView {
+    let options = choices
+        .into_iter()
+        .map(|(value, text)| view! { <option value=value selected=current == Some(value)>{text}</option> })
+        .collect_view();
+    view! {
+        <label class="field" title=help>
+            <span>{label}</span>
+            <select name=name>
+                <option value="" selected=current.is_none()>"All"</option>
+                {options}
+            </select>
+        </label>
     }
 }
 
@@ -282,9 +371,46 @@ mod tests {
     }
 
     #[test]
+    fn strategy_records_give_each_strategy_its_own_line() {
+        let mut closed = sample_trade();
+        closed.outcome = Outcome::Win;
+        closed.closed_at = Some(closed.opened_at + 900_000);
+        closed.r = Some(1.5);
+        closed.bars = Some(1);
+        let mut elsewhere = closed.clone();
+        elsewhere.symbol = "ETHUSDT".into();
+        elsewhere.opened_at += 1;
+        elsewhere.r = Some(-1.0);
+        elsewhere.outcome = Outcome::Loss;
+        let strategy = closed.strategy;
+        let other = *Strategy::ALL.iter().find(|s| **s != strategy).unwrap();
+        let records = StrategyRecords::of(&[closed.clone(), elsewhere], [strategy, other]).unwrap();
+        assert!(records.has_trades(strategy) && !records.has_trades(other));
+        assert_eq!(
+            records.line(strategy, closed.exchange, &closed.symbol),
+            format!(
+                "{strategy} on SOLUSDT: 1 trade, 100% win, +1.50 R avg · all symbols: \
+                 2 trades, 50% win, +0.25 R avg"
+            )
+        );
+        assert_eq!(
+            records.line(other, closed.exchange, "SOLUSDT"),
+            format!("{other} on SOLUSDT: no closed trade · all symbols: no closed trade")
+        );
+        assert!(
+            records
+                .line(strategy, Exchange::Mexc, "SOLUSDT")
+                .starts_with(&format!(
+                    "{strategy} on SOLUSDT: no closed trade · all symbols: 2 trades"
+                )),
+            "another exchange's SOLUSDT has no trade"
+        );
+    }
+
+    #[test]
     fn the_page_lists_every_strategy_and_links_each_trade_to_its_share_page() {
         let trade = sample_trade();
-        let record = crate::core::track::track_record(std::slice::from_ref(&trade)).unwrap();
+        let record = track_record(std::slice::from_ref(&trade)).unwrap();
         let panels = render_track_record(
             &TrackQuery {
                 strategy: Some(trade.strategy),
@@ -292,7 +418,7 @@ mod tests {
             },
             std::slice::from_ref(&trade),
             &record,
-            "journal".into(),
+            "journal.sqlite",
         );
         for s in Strategy::ALL {
             assert!(
@@ -308,6 +434,10 @@ mod tests {
         )));
         assert!(panels.filters_html.contains("selected"));
         assert_eq!(panels.query_string, format!("strategy={}", trade.strategy));
+        assert_eq!(
+            panels.source,
+            "1 trade (live and backtest) from the journal at journal.sqlite"
+        );
         assert!(
             panels.equity_html.contains("No closed trade yet"),
             "the one trade is open"
