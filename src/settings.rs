@@ -1003,13 +1003,14 @@ mod tests {
         let alerts = store.parse_alerts_text(text).unwrap();
         let written = SettingsStore::alerts_text(&alerts).unwrap();
         assert_eq!(store.parse_alerts_text(&written).unwrap(), alerts);
-        assert!(written.contains("token_env = \"QUANTPRO_TELEGRAM_TOKEN\""), "{written}");
+        assert!(
+            written.contains("token_env = \"QUANTPRO_TELEGRAM_TOKEN\""),
+            "{written}"
+        );
         assert!(!written.contains("never-shown"), "{written}");
         let refused = |text: &str| store.parse_alerts_text(text).unwrap_err().to_string();
-        assert!(
-            refused(&text.replace("min_score = 70", "min_rr = -2"))
-                .contains("'alerts.rules[0].min_rr' must be 0 or more, got -2")
-        );
+        assert!(refused(&text.replace("min_score = 70", "min_rr = -2"))
+            .contains("'alerts.rules[0].min_rr' must be 0 or more, got -2"));
         assert!(refused("[alerts]\ncooldown = 3\n").contains("unknown field `cooldown`"));
         assert!(refused("[v2]\nmin_oi_z = 1\n").contains("only [alerts] is edited here; 'v2'"));
         assert!(refused("[alerts\n").contains("invalid [alerts]"));

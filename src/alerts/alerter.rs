@@ -330,7 +330,9 @@ impl Alerter {
                     continue;
                 }
             };
-            let before_signals = before.as_ref().map_or(&after.feed.signals, |b| &b.feed.signals);
+            let before_signals = before
+                .as_ref()
+                .map_or(&after.feed.signals, |b| &b.feed.signals);
             self.on_rescan(before_signals, &after.feed.signals, &resolved)
                 .await;
             before = Some(after);

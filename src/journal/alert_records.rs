@@ -64,7 +64,9 @@ impl Journal {
             .map(|row| {
                 Ok(Decision {
                     id: row.try_get("id").map_err(|e| self.query_error(e))?,
-                    key: row.try_get("cooldown_key").map_err(|e| self.query_error(e))?,
+                    key: row
+                        .try_get("cooldown_key")
+                        .map_err(|e| self.query_error(e))?,
                     at_ms: row.try_get("decided_at").map_err(|e| self.query_error(e))?,
                     sent: row
                         .try_get::<i64, _>("sent")

@@ -71,7 +71,10 @@ mod tests {
     async fn adding_the_alert_tables_keeps_recorded_trades() {
         sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("j.sqlite").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("j.sqlite").display()
+        );
         let pool = AnyPool::connect(&url).await.unwrap();
         Migrator::new(Embedded { last: 1 })
             .await

@@ -139,7 +139,8 @@ impl LiveLoop {
             now_ms: Some(self.clock.now_ms()),
             ..PipelineRequest::default()
         };
-        let (last_updated, resolved) = match self.pipeline.run(&request, Arc::new(NoProgress)).await {
+        let (last_updated, resolved) = match self.pipeline.run(&request, Arc::new(NoProgress)).await
+        {
             Ok(report) => {
                 tracing::info!(
                     "[LIVE] rescanned {} symbols: {} signals ({} LONG, {} SHORT)",

@@ -99,10 +99,9 @@ fn AlertTable(entries: Vec<AlertLogEntry>) -> impl IntoView {
 fn Delivery(delivery: ChannelDelivery) -> impl IntoView {
     let (class, text) = match &delivery.state {
         DeliveryState::Pending => ("muted", "pending".to_string()),
-        DeliveryState::Delivered { at_ms } => (
-            "ok",
-            format!("delivered {}", format::utc_datetime(*at_ms)),
-        ),
+        DeliveryState::Delivered { at_ms } => {
+            ("ok", format!("delivered {}", format::utc_datetime(*at_ms)))
+        }
         DeliveryState::Failed { at_ms, reason } => (
             "error",
             format!("failed {}: {reason}", format::utc_datetime(*at_ms)),
