@@ -1043,6 +1043,105 @@ async fn the_dashboard_gets_the_alert_event_and_the_owner_the_log() {
     assert_eq!(entry["rule"], "toasts");
     assert_eq!(entry["deliveries"][0]["channel"], "browser");
     assert_eq!(entry["deliveries"][0]["state"], "delivered");
+
+    // The same log as the owner's page, rendered on the server.
+    let page = client
+        .get(format!("{}/alerts", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("<title>Alert log · QuantPro</title>"),
+        "{html}"
+    );
+    assert!(html.contains("AAAUSDT LONG · Breakout · BINANCE"), "{html}");
+    assert!(html.contains("data-channel=\"browser\""), "{html}");
+    assert!(html.contains("delivered "), "{html}");
+}
+
+/// The ConfigPanel's Alerts section through its server functions: the
+/// `[alerts]` text (no secret in it), an invalid rule refused with its
+/// field and the file left alone, a valid one saved and in force at once.
+#[tokio::test]
+async fn alert_rules_saved_from_the_dashboard_are_checked_and_in_force() {
+    let config = "[[alerts.rules]]\nname = \"toasts\"\nchannels = [\"tg\"]\n[alerts.channels.tg]\nkind = \"telegram\"\n";
+    let server = support::serve_app(
+        &[Exchange::Binance],
+        1,
+        Some(config),
+        &[
+            ("QUANTPRO_TELEGRAM_TOKEN", TOKEN),
+            ("QUANTPRO_TELEGRAM_CHAT_ID", CHAT),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let call = |endpoint: &str, form: Vec<(&str, String)>| {
+        client
+            .post(format!("{}/api/{endpoint}", server.base))
+            .form(&form)
+            .send()
+    };
+    let loaded: serde_json::Value = call("alert_settings", vec![])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = loaded["toml"].as_str().unwrap().to_string();
+    assert!(text.contains("name = \"toasts\""), "{text}");
+    assert!(
+        text.contains("token_env = \"QUANTPRO_TELEGRAM_TOKEN\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains(TOKEN) && !text.contains(CHAT),
+        "no secret: {text}"
+    );
+
+    let config_path = server.state.paths().config_path.clone();
+    let before = std::fs::read_to_string(&config_path).unwrap();
+    let invalid = text.replace("name = \"toasts\"", "name = \"toasts\"\nmin_rr = -1");
+    let refused: serde_json::Value = call("save_alert_settings", vec![("toml", invalid)])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        refused["Invalid"][0]
+            .as_str()
+            .unwrap()
+            .contains("'alerts.rules[0].min_rr' must be 0 or more, got -1"),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), before);
+    assert_eq!(server.state.alerter.settings().rules[0].min_rr, None);
+
+    let stricter = text.replace("name = \"toasts\"", "name = \"strong\"\nmin_score = 80");
+    let saved: serde_json::Value = call("save_alert_settings", vec![("toml", stricter)])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        saved["Saved"]
+            .as_str()
+            .unwrap()
+            .contains("name = \"strong\""),
+        "{saved}"
+    );
+    let in_force = server.state.alerter.settings();
+    assert_eq!(
+        (in_force.rules[0].name.as_str(), in_force.rules[0].min_score),
+        ("strong", Some(80.0)),
+        "in force without a restart"
+    );
+    let reloaded = server.state.pipeline.current_settings().unwrap().alerts;
+    assert_eq!(reloaded, in_force, "and saved to the file");
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,6 +5,7 @@
 //! context; everything a user would share (filters, sort, selection, open
 //! panel) lives in the URL instead.
 
+use super::alert_toasts::{AlertToastList, AlertToasts, NotificationControl};
 use super::api::{get_table_feed, TableFeed};
 use super::config_panel::ConfigPanel;
 use super::detail_panel::CalculatorInputs;
@@ -12,7 +13,7 @@ use super::detail_panel::SidePanel;
 use super::exchange_panel::ExchangePanel;
 use super::scan_events;
 use super::scanner_table::{use_keyboard_navigation, FilterBar, ScannerTable};
-use super::session::SessionControl;
+use super::session::{use_visitor, SessionControl};
 use super::table_view::TableView;
 use crate::model::{MarketView, ScanState, ScanStatus};
 use leptos::prelude::*;
@@ -32,6 +33,8 @@ pub struct DashboardState {
     /// The live market's status lines and row marks (from the feed, then
     /// from the stream's `live` events); `None` without a live market.
     pub market: RwSignal<Option<MarketView>>,
+    /// The alerts on screen (the stream's `alert` events).
+    pub toasts: AlertToasts,
 }
 
 impl DashboardState {
@@ -89,12 +92,14 @@ pub fn DashboardPage() -> impl IntoView {
         scan: RwSignal::new(None),
         live: RwSignal::new(false),
         market: RwSignal::new(None),
+        toasts: AlertToasts::new(),
     };
     provide_context(state);
     provide_context(CalculatorInputs::new());
     scan_events::follow_scans(state);
     let query = use_query_map();
     let config_open = move || query.read().get_str("panel") == Some("config");
+    let owner = use_visitor().is_owner();
 
     view! {
         <div class="app">
@@ -107,6 +112,13 @@ pub fn DashboardPage() -> impl IntoView {
                 <a class="btn btn-ghost track-record-link" href="/track-record" data-testid="track-record-link" title="How the signals that fired turned out">
                     "Track record"
                 </a>
+                {owner.then(|| view! {
+                    // A page of the server's own (no app): a full load.
+                    <a class="btn btn-ghost" href="/alerts" rel="external" data-testid="alert-log-link" title="The alerts sent lately and each channel's state">
+                        "Alerts"
+                    </a>
+                })}
+                <NotificationControl />
                 <ConfigToggle open=Signal::derive(config_open) />
                 <SessionControl />
             </header>
@@ -136,6 +148,7 @@ pub fn DashboardPage() -> impl IntoView {
             <Show when=config_open>
                 <ConfigPanel />
             </Show>
+            <AlertToastList toasts=state.toasts />
         </div>
     }
 }
