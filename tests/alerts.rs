@@ -754,6 +754,87 @@ async fn an_invalid_rule_is_refused_at_start_with_its_field() {
     }
 }
 
+/// The simulated market of `symbols` symbols on `clock`, with an alerter
+/// over `config` following its rescans as the server wires it.
+struct LiveBench {
+    pipeline: Arc<ScanPipeline>,
+    settings: quantpro::settings::Settings,
+    feed: Arc<FeedStore>,
+    alerter: Arc<Alerter>,
+    /// The rescans, for the test to follow too.
+    rescans: tokio::sync::broadcast::Receiver<quantpro::live::Rescan>,
+    running: Running,
+}
+
+/// The loop and the alerter's task, until `finish`.
+struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    live: tokio::task::JoinHandle<()>,
+    following: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the loop; the alerter ends with its last rescan.
+    async fn finish(self) {
+        self.stop.send_replace(true);
+        self.live.await.unwrap();
+        self.following.await.unwrap();
+    }
+}
+
+impl LiveBench {
+    async fn start(
+        dir: &Path,
+        fakes: &Fakes,
+        config: &str,
+        symbols: usize,
+        clock: Clock,
+    ) -> LiveBench {
+        std::fs::write(paths(dir).config_path, config).unwrap();
+        let pipeline = Arc::new(
+            ScanPipeline::build(paths(dir), Environment::from_pairs(fakes.env()))
+                .unwrap()
+                .with_clock(clock),
+        );
+        let settings = pipeline.current_settings().unwrap();
+        let universe = UniverseSettings {
+            simulated_symbols: symbols,
+            ltf_history: 400,
+            htf_history: 60,
+            ..UniverseSettings::simulated()
+        };
+        let live = Arc::new(LiveLoop::build(pipeline.clone(), universe).unwrap());
+        let feed = Arc::new(FeedStore::new(paths(dir).feed_path));
+        let alerter = Arc::new(Alerter::new(
+            settings.alerts.clone(),
+            pipeline.settings().environment(),
+            &pipeline.sources().governor,
+            Arc::new(JournalAlertStore::new(
+                pipeline.journal().as_ref().clone(),
+                settings.journal.clone(),
+            )),
+            clock,
+        ));
+        let rescans = live.rescans();
+        let following = tokio::spawn(alerter.clone().follow(feed.clone(), live.rescans()));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        // The loop holds the last sender of its rescans: they end with it.
+        let live = tokio::spawn(live.run(stopped));
+        LiveBench {
+            pipeline,
+            settings,
+            feed,
+            alerter,
+            rescans,
+            running: Running {
+                stop,
+                live,
+                following,
+            },
+        }
+    }
+}
+
 /// The simulated market drives the alerter as the server wires it: every
 /// signal that turned LONG or SHORT between two closes alerts once.
 #[tokio::test(start_paused = true)]
@@ -765,35 +846,13 @@ async fn the_simulated_live_loop_drives_the_alerts() {
         "[alerts]\n",
         "[alerts]\ncooldown_minutes = 1\nmax_per_hour = 1000\n",
     );
-    std::fs::write(paths(dir.path()).config_path, config).unwrap();
-    let pipeline = Arc::new(
-        ScanPipeline::build(paths(dir.path()), Environment::from_pairs(fakes.env()))
-            .unwrap()
-            .with_clock(clock),
-    );
-    let settings = pipeline.current_settings().unwrap();
-    let universe = UniverseSettings {
-        simulated_symbols: 9,
-        ltf_history: 400,
-        htf_history: 60,
-        ..UniverseSettings::simulated()
-    };
-    let live = Arc::new(LiveLoop::build(pipeline.clone(), universe).unwrap());
-    let feed = Arc::new(FeedStore::new(paths(dir.path()).feed_path));
-    let alerter = Arc::new(Alerter::new(
-        settings.alerts,
-        pipeline.settings().environment(),
-        &pipeline.sources().governor,
-        Arc::new(JournalAlertStore::new(
-            pipeline.journal().as_ref().clone(),
-            settings.journal,
-        )),
-        clock,
-    ));
-    let mut rescans = live.rescans();
-    let following = tokio::spawn(alerter.clone().follow(feed.clone(), live.rescans()));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(live.clone().run(stopped));
+    let LiveBench {
+        feed,
+        alerter,
+        mut rescans,
+        running,
+        ..
+    } = LiveBench::start(dir.path(), &fakes, &config, 9, clock).await;
 
     // Record each feed the alerter sees, to recompute the expected turns.
     let mut feeds = Vec::new();
@@ -801,10 +860,7 @@ async fn the_simulated_live_loop_drives_the_alerts() {
         rescans.recv().await.unwrap();
         feeds.push(MasterFeed::parse(&std::fs::read_to_string(feed.path()).unwrap()).unwrap());
     }
-    stop.send_replace(true);
-    running.await.unwrap();
-    drop(live);
-    following.await.unwrap();
+    running.finish().await;
     alerter.settled().await;
 
     let mut expected = Vec::new();
@@ -865,35 +921,14 @@ async fn a_trade_the_live_loop_resolves_fires_one_resolution_alert() {
             "name = \"turns\"",
             "name = \"outcomes\"\non = [\"resolution\"]",
         );
-    std::fs::write(paths(dir.path()).config_path, config).unwrap();
-    let pipeline = Arc::new(
-        ScanPipeline::build(paths(dir.path()), Environment::from_pairs(fakes.env()))
-            .unwrap()
-            .with_clock(clock),
-    );
-    let settings = pipeline.current_settings().unwrap();
-    let universe = UniverseSettings {
-        simulated_symbols: 3,
-        ltf_history: 400,
-        htf_history: 60,
-        ..UniverseSettings::simulated()
-    };
-    let live = Arc::new(LiveLoop::build(pipeline.clone(), universe).unwrap());
-    let feed = Arc::new(FeedStore::new(paths(dir.path()).feed_path));
-    let alerter = Arc::new(Alerter::new(
-        settings.alerts,
-        pipeline.settings().environment(),
-        &pipeline.sources().governor,
-        Arc::new(JournalAlertStore::new(
-            pipeline.journal().as_ref().clone(),
-            settings.journal.clone(),
-        )),
-        clock,
-    ));
-    let mut rescans = live.rescans();
-    let following = tokio::spawn(alerter.clone().follow(feed.clone(), live.rescans()));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(live.clone().run(stopped));
+    let LiveBench {
+        pipeline,
+        settings,
+        feed,
+        alerter,
+        mut rescans,
+        running,
+    } = LiveBench::start(dir.path(), &fakes, &config, 3, clock).await;
 
     // After the first rescan: a trade at the close of one symbol's last candle.
     rescans.recv().await.unwrap();
@@ -940,10 +975,7 @@ async fn a_trade_the_live_loop_resolves_fires_one_resolution_alert() {
     while clock.now_ms() < until {
         rescans.recv().await.unwrap();
     }
-    stop.send_replace(true);
-    running.await.unwrap();
-    drop(live);
-    following.await.unwrap();
+    running.finish().await;
     alerter.settled().await;
 
     let title = format!(

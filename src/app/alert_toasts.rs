@@ -2,7 +2,7 @@
 //! event of the scan event stream (`scan_events`) becomes a toast (title,
 //! lines, share link; dismissed after a while or by its close button;
 //! `role="status"` so screen readers announce it) and, once the visitor
-//! allowed it with the "Enable notifications" control, a desktop
+//! allowed it with the "Enable desktop notifications" control, a desktop
 //! notification. Only the few fields shown are read from the event.
 
 use leptos::prelude::*;
@@ -79,7 +79,7 @@ pub fn AlertToastList(toasts: AlertToasts) -> impl IntoView {
     }
 }
 
-/// "Enable notifications": shown (after hydration) while the browser has
+/// "Enable desktop notifications": shown (after hydration) while the browser has
 /// not been asked yet; asks for the permission once clicked.
 #[component]
 pub fn NotificationControl() -> impl IntoView {
@@ -100,7 +100,7 @@ pub fn NotificationControl() -> impl IntoView {
                     title="Show a desktop notification for each alert"
                     on:click=ask
                 >
-                    "Enable notifications"
+                    "🔔 Enable desktop notifications"
                 </button>
             }
         })

@@ -99,7 +99,6 @@ pub fn DashboardPage() -> impl IntoView {
     scan_events::follow_scans(state);
     let query = use_query_map();
     let config_open = move || query.read().get_str("panel") == Some("config");
-    let owner = use_visitor().is_owner();
 
     view! {
         <div class="app">
@@ -112,13 +111,6 @@ pub fn DashboardPage() -> impl IntoView {
                 <a class="btn btn-ghost track-record-link" href="/track-record" data-testid="track-record-link" title="How the signals that fired turned out">
                     "Track record"
                 </a>
-                {owner.then(|| view! {
-                    // A page of the server's own (no app): a full load.
-                    <a class="btn btn-ghost" href="/alerts" rel="external" data-testid="alert-log-link" title="The alerts sent lately and each channel's state">
-                        "Alerts"
-                    </a>
-                })}
-                <NotificationControl />
                 <ConfigToggle open=Signal::derive(config_open) />
                 <SessionControl />
             </header>
@@ -217,6 +209,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
     // On a phone the table shows compact two-line rows; this shows every
     // column instead (CSS hides the button from 641 px up).
     let all_columns = RwSignal::new(false);
+    let owner = use_visitor().is_owner();
 
     view! {
         <div class="toolbar">
@@ -232,6 +225,13 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
                 "All columns"
             </button>
             <div class="feed-meta">
+                <NotificationControl />
+                {owner.then(|| view! {
+                    // A page of the server's own (no app): a full load.
+                    <a class="btn btn-ghost btn-small" href="/alerts" rel="external" data-testid="alert-log-link" title="The alerts sent lately and each channel's state">
+                        "Alert log"
+                    </a>
+                })}
                 <DataSourceBadge synthetic />
                 <span class="feed-count" data-testid="signal-count">{count_label}</span>
                 <span
