@@ -329,7 +329,7 @@ mod tests {
             "{written}"
         );
         assert!(
-            !written.contains("url = "),
+            !written.contains("\nurl = "),
             "no empty url written: {written}"
         );
         let both: AlertSettings = toml::from_str(
