@@ -459,7 +459,7 @@ fn print_summary(report: &PipelineReport) {
     match &journal.error {
         None => println!(
             "[JOURNAL] {} trades recorded, {} resolved in {}",
-            journal.recorded, journal.resolved, journal.location
+            journal.recorded, journal.resolved.len(), journal.location
         ),
         Some(error) => println!(
             "[JOURNAL] error: {error} ({} trades not recorded; the next scan catches up on the outcomes)",

@@ -426,6 +426,38 @@ impl SettingsStore {
         }
     }
 
+    /// `[alerts]` as the ConfigPanel edits it: a TOML document of that
+    /// one table. It holds no secret: channels name the environment
+    /// variables of their tokens, never the tokens.
+    pub fn alerts_text(alerts: &AlertSettings) -> Result<String, SettingsError> {
+        let mut document = toml::Table::new();
+        let value =
+            toml::Value::try_from(alerts).map_err(|e| SettingsError::Encode(e.to_string()))?;
+        document.insert("alerts".to_string(), value);
+        toml::to_string_pretty(&document).map_err(|e| SettingsError::Encode(e.to_string()))
+    }
+
+    /// The `[alerts]` of a text from the ConfigPanel (as [`Self::alerts_text`]
+    /// writes it), validated: a syntax error, another table, an unknown
+    /// field or an invalid rule is refused with the field named.
+    pub fn parse_alerts_text(&self, text: &str) -> Result<AlertSettings, SettingsError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| self.alerts_syntax(e))?;
+        let alerts = match table.remove("alerts") {
+            Some(value) => AlertSettings::deserialize(value).map_err(|e| self.alerts_syntax(e))?,
+            None => AlertSettings::default(),
+        };
+        if let Some(other) = table.keys().next() {
+            return Err(SettingsError::Alerts {
+                path: self.path.clone(),
+                problems: vec![format!(
+                    "only [alerts] is edited here; '{other}' belongs elsewhere in the file"
+                )],
+            });
+        }
+        self.check_alerts(&alerts)?;
+        Ok(alerts)
+    }
+
     /// Validates `alerts` and writes it as `[alerts]`, atomically, keeping
     /// the file's other tables; a refused one leaves the file alone.
     pub fn save_alerts(&self, alerts: &AlertSettings) -> Result<(), SettingsError> {
@@ -962,6 +994,26 @@ mod tests {
             err.contains("invalid [alerts]") && err.contains("unknown field `min_scor`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_alerts_text_of_the_config_panel_round_trips_and_bad_text_names_the_field() {
+        let text = "[alerts]\ncooldown_minutes = 30\n[[alerts.rules]]\nname = \"strong\"\nmin_score = 70\nchannels = [\"tg\"]\n[alerts.channels.tg]\nkind = \"telegram\"\n";
+        let (_dir, store) = store(None, &[("QUANTPRO_TELEGRAM_TOKEN", "123:never-shown")]);
+        let alerts = store.parse_alerts_text(text).unwrap();
+        let written = SettingsStore::alerts_text(&alerts).unwrap();
+        assert_eq!(store.parse_alerts_text(&written).unwrap(), alerts);
+        assert!(
+            written.contains("token_env = \"QUANTPRO_TELEGRAM_TOKEN\""),
+            "{written}"
+        );
+        assert!(!written.contains("never-shown"), "{written}");
+        let refused = |text: &str| store.parse_alerts_text(text).unwrap_err().to_string();
+        assert!(refused(&text.replace("min_score = 70", "min_rr = -2"))
+            .contains("'alerts.rules[0].min_rr' must be 0 or more, got -2"));
+        assert!(refused("[alerts]\ncooldown = 3\n").contains("unknown field `cooldown`"));
+        assert!(refused("[v2]\nmin_oi_z = 1\n").contains("only [alerts] is edited here; 'v2'"));
+        assert!(refused("[alerts\n").contains("invalid [alerts]"));
     }
 
     #[test]

@@ -126,6 +126,7 @@ const EXPECTED: &[(&str, &str, &str, Body, Who)] = &[
         Who::Viewer,
     ),
     ("GET", "/api/alerts", "/api/alerts", Body::None, Who::Owner),
+    ("GET", "/alerts", "/alerts", Body::None, Who::Owner),
     ("GET", "/healthz", "/healthz", Body::None, Who::Viewer),
     ("GET", "/login", "/login", Body::None, Who::Viewer),
     ("POST", "/login", "/login", Body::Form(""), Who::Viewer),
@@ -200,6 +201,20 @@ const EXPECTED: &[(&str, &str, &str, Body, Who)] = &[
         "/api/save_scanner_config",
         "/api/save_scanner_config",
         Body::Json("{}"),
+        Who::Owner,
+    ),
+    (
+        "POST",
+        "/api/alert_settings",
+        "/api/alert_settings",
+        Body::Form(""),
+        Who::Owner,
+    ),
+    (
+        "POST",
+        "/api/save_alert_settings",
+        "/api/save_alert_settings",
+        Body::Form("toml=%5Balerts%5D%0Amax_per_hour%20%3D%200%0A"),
         Who::Owner,
     ),
 ];

@@ -3,25 +3,35 @@
 //! 127.0.0.1 (Telegram Bot API, Discord webhook, a signed JSON webhook),
 //! each fake a task of the test's runtime so it shares the paused clock.
 //! Flaky, failing, slow and garbled channels; once, cooldown and cap; a
-//! restart over the same alert log; and the simulated live loop driving it.
+//! restart and a second process over the same journal (SQLite, and
+//! PostgreSQL when `QUANTPRO_TEST_DATABASE_URL` names a server); rules
+//! saved from the dashboard taking effect; and the simulated live loop
+//! driving it, signal turns and resolved journal trades alike.
 
 #![cfg(feature = "ssr")]
 
 #[path = "common/http_fake.rs"]
 mod http_fake;
+#[path = "common/journal_backends.rs"]
+mod journal_backends;
 #[path = "common/served_app.rs"]
 mod served_app;
 
 use http_fake::{FakeServer, Received, Reply};
+use journal_backends::backends;
 use quantpro::alerts::channels::{signature, ChannelState};
 use quantpro::alerts::{
-    turned_signals, AlertKind, AlertLogEntry, Alerter, DeliveryState, FileAlertStore,
+    turned_signals, AlertKind, AlertLogEntry, Alerter, DeliveryState, JournalAlertStore,
 };
+use quantpro::alerts::{Decision, DeliveryRecord};
 use quantpro::clock::Clock;
 use quantpro::core::scan::NoProgress;
 use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
+use quantpro::journal::{JournalEntry, JournalHandle};
 use quantpro::live::LiveLoop;
-use quantpro::model::{Action, Exchange, MasterFeed, Side, Signal, Strategy, TradeSetup};
+use quantpro::model::{
+    Action, Exchange, MasterFeed, Outcome, Side, Signal, Strategy, Trade, TradeSetup,
+};
 use quantpro::pipeline::{DataPaths, PipelineRequest, ScanPipeline};
 use quantpro::server::FeedStore;
 use quantpro::settings::{Environment, SettingsStore, UniverseSettings};
@@ -239,13 +249,15 @@ impl Bench {
 }
 
 /// An alerter over `config` (a whole `quantpro.toml`) read the way the
-/// server reads it, with its alert log in `dir`.
+/// server reads it, with its records in the journal of `dir/data` (or of
+/// `QUANTPRO_JOURNAL__DATABASE_URL` in `env`).
 async fn alerter(dir: &Path, config: &str, env: Vec<(String, String)>, clock: Clock) -> Alerter {
     let path = dir.join("quantpro.toml");
     std::fs::write(&path, config).unwrap();
     let env = Environment::from_pairs(env);
     let settings = SettingsStore::new(path, env.clone()).load().unwrap();
-    let store = Arc::new(FileAlertStore::in_data_dir(&dir.join("data")));
+    let journal = JournalHandle::new(dir.join("data"));
+    let store = Arc::new(JournalAlertStore::new(journal, settings.journal));
     let alerter = Alerter::new(settings.alerts, &env, &Governor::documented(), store, clock);
     alerter.restore().await.unwrap();
     alerter
@@ -545,49 +557,167 @@ async fn cooldown_and_the_hourly_cap_hold() {
     assert_eq!(fakes.telegram.requests().len(), 22);
 }
 
+/// The alert records of the journal a test's alerters share (the one
+/// `alerter` opens): the decisions, and the deliveries of `id`. Read on the
+/// journal's own runtime (the test's clock is paused).
+async fn alert_records(
+    dir: &Path,
+    env: &[(String, String)],
+    id: &str,
+) -> (Vec<Decision>, Vec<DeliveryRecord>) {
+    let settings = SettingsStore::new(
+        dir.join("quantpro.toml"),
+        Environment::from_pairs(env.to_vec()),
+    )
+    .load()
+    .unwrap();
+    let id = id.to_string();
+    JournalHandle::new(dir.join("data"))
+        .with_journal(&settings.journal, move |journal| async move {
+            Ok((
+                journal.alert_decisions_since(0).await?,
+                journal.alert_deliveries(&id).await?,
+            ))
+        })
+        .await
+        .unwrap()
+}
+
 #[tokio::test(start_paused = true)]
-async fn a_restart_over_the_same_log_sends_nothing_twice() {
+async fn a_restart_over_the_same_journal_sends_nothing_twice() {
+    let template = scanned_signals().await.remove(0);
+    for backend in backends("alerts_restart").await {
+        let what = backend.name();
+        let dir = tempfile::tempdir().unwrap();
+        let fakes = Fakes::start().await;
+        let mut env = fakes.env();
+        env.extend(backend.env_pairs());
+        let config = fakes.config(r#""tg", "hook""#, "");
+        let before = vec![acting(&template, "AAAUSDT", T0 - 2 * M15, Action::Wait)];
+        let after = vec![acting(&template, "AAAUSDT", T0 - M15, Action::Long)];
+
+        let first = alerter(
+            dir.path(),
+            &config,
+            env.clone(),
+            Clock::starting_at(T0, 1.0),
+        )
+        .await;
+        let fired = first.on_feed_change(&before, &after).await;
+        assert_eq!(fired.len(), 1, "{what}");
+        first.settled().await;
+        drop(first);
+
+        // Ten minutes later a new process over the same journal.
+        let second = alerter(
+            dir.path(),
+            &config,
+            env.clone(),
+            Clock::starting_at(T0 + 600_000, 1.0),
+        )
+        .await;
+        assert!(
+            second.on_feed_change(&before, &after).await.is_empty(),
+            "{what}"
+        );
+        // The cooldown survives the restart too.
+        let flipped = vec![acting(&template, "AAAUSDT", T0, Action::Short)];
+        assert!(
+            second.on_feed_change(&after, &flipped).await.is_empty(),
+            "{what}"
+        );
+        second.settled().await;
+        assert_eq!(fakes.telegram.requests().len(), 1, "{what}");
+        assert_eq!(fakes.hook.requests().len(), 1, "{what}");
+
+        let (decisions, deliveries) = alert_records(dir.path(), &env, &fired[0].id).await;
+        assert_eq!(
+            deliveries
+                .iter()
+                .map(|d| (d.channel.as_str(), d.delivered, d.reason.clone()))
+                .collect::<Vec<_>>(),
+            [("hook", true, None), ("tg", true, None)],
+            "{what}: each channel's delivery recorded once"
+        );
+        assert_eq!(decisions.len(), 1, "{what}: {decisions:?}");
+        assert!(decisions.iter().all(|d| !d.id.contains(TOKEN)));
+    }
+}
+
+/// Two processes on one journal, neither knowing of the other's alerts
+/// (both started before either fired): the one that records the decision
+/// first sends, the other leaves it alone.
+#[tokio::test(start_paused = true)]
+async fn a_second_process_on_the_same_journal_never_sends_the_same_alert() {
+    let template = scanned_signals().await.remove(0);
+    for backend in backends("alerts_two_writers").await {
+        let what = backend.name();
+        let dir = tempfile::tempdir().unwrap();
+        let fakes = Fakes::start().await;
+        let mut env = fakes.env();
+        env.extend(backend.env_pairs());
+        let config = fakes.config(r#""tg""#, "");
+        let clock = Clock::starting_at(T0, 1.0);
+        let one = alerter(dir.path(), &config, env.clone(), clock).await;
+        let other = alerter(dir.path(), &config, env.clone(), clock).await;
+        let after = vec![acting(&template, "AAAUSDT", T0 - M15, Action::Long)];
+        assert_eq!(one.on_feed_change(&[], &after).await.len(), 1, "{what}");
+        assert!(other.on_feed_change(&[], &after).await.is_empty(), "{what}");
+        one.settled().await;
+        other.settled().await;
+        assert_eq!(fakes.telegram.requests().len(), 1, "{what}");
+        assert!(
+            other.log().entries.is_empty(),
+            "{what}: not the other's alert"
+        );
+    }
+}
+
+/// Rules saved from the dashboard are in force for the next events, and
+/// what was decided before still counts.
+#[tokio::test(start_paused = true)]
+async fn replaced_rules_take_effect_without_a_restart() {
     let Bench {
         template,
         dir,
         fakes,
     } = Bench::start().await;
-    let config = fakes.config(r#""tg", "hook""#, "");
-    let before = vec![acting(&template, "AAAUSDT", T0 - 2 * M15, Action::Wait)];
-    let after = vec![acting(&template, "AAAUSDT", T0 - M15, Action::Long)];
-
-    let first = alerter(
+    let config = fakes.config(r#""tg""#, "");
+    let alerter = alerter(
         dir.path(),
         &config,
         fakes.env(),
         Clock::starting_at(T0, 1.0),
     )
     .await;
-    assert_eq!(first.on_feed_change(&before, &after).await.len(), 1);
-    first.settled().await;
-    drop(first);
+    let turn = |symbol| vec![acting(&template, symbol, T0 - M15, Action::Long)];
+    assert_eq!(alerter.on_feed_change(&[], &turn("AAAUSDT")).await.len(), 1);
 
-    // Ten minutes later a new process over the same data directory.
-    let second = alerter(
-        dir.path(),
-        &config,
-        fakes.env(),
-        Clock::starting_at(T0 + 600_000, 1.0),
-    )
-    .await;
-    assert!(second.on_feed_change(&before, &after).await.is_empty());
-    // The cooldown survives the restart too.
-    let flipped = vec![acting(&template, "AAAUSDT", T0, Action::Short)];
-    assert!(second.on_feed_change(&after, &flipped).await.is_empty());
-    second.settled().await;
-    assert_eq!(fakes.telegram.requests().len(), 1);
-    assert_eq!(fakes.hook.requests().len(), 1);
-    let log = std::fs::read_to_string(dir.path().join("data/.alerts/log.jsonl")).unwrap();
-    assert_eq!(
-        log.lines().filter(|l| l.contains("\"delivery\"")).count(),
-        2
+    let mut strict = alerter.settings();
+    strict.rules[0].min_score = Some(90.0);
+    strict.rules[0].channels = vec!["hook".into()];
+    alerter.replace_settings(strict);
+    assert!(
+        alerter
+            .on_feed_change(&[], &turn("BBBUSDT"))
+            .await
+            .is_empty(),
+        "score 72.5 is below the new minimum"
     );
-    assert!(!log.contains(TOKEN));
+    let mut loose = alerter.settings();
+    loose.rules[0].min_score = None;
+    alerter.replace_settings(loose);
+    assert!(
+        alerter
+            .on_feed_change(&[], &turn("AAAUSDT"))
+            .await
+            .is_empty(),
+        "the same candle still fires once"
+    );
+    assert_eq!(alerter.on_feed_change(&[], &turn("CCCUSDT")).await.len(), 1);
+    alerter.settled().await;
+    assert_eq!(fakes.telegram.requests().len(), 1);
+    assert_eq!(fakes.hook.requests().len(), 1, "the new rule's channel");
 }
 
 #[tokio::test]
@@ -625,6 +755,87 @@ async fn an_invalid_rule_is_refused_at_start_with_its_field() {
     }
 }
 
+/// The simulated market of `symbols` symbols on `clock`, with an alerter
+/// over `config` following its rescans as the server wires it.
+struct LiveBench {
+    pipeline: Arc<ScanPipeline>,
+    settings: quantpro::settings::Settings,
+    feed: Arc<FeedStore>,
+    alerter: Arc<Alerter>,
+    /// The rescans, for the test to follow too.
+    rescans: tokio::sync::broadcast::Receiver<quantpro::live::Rescan>,
+    running: Running,
+}
+
+/// The loop and the alerter's task, until `finish`.
+struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    live: tokio::task::JoinHandle<()>,
+    following: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the loop; the alerter ends with its last rescan.
+    async fn finish(self) {
+        self.stop.send_replace(true);
+        self.live.await.unwrap();
+        self.following.await.unwrap();
+    }
+}
+
+impl LiveBench {
+    async fn start(
+        dir: &Path,
+        fakes: &Fakes,
+        config: &str,
+        symbols: usize,
+        clock: Clock,
+    ) -> LiveBench {
+        std::fs::write(paths(dir).config_path, config).unwrap();
+        let pipeline = Arc::new(
+            ScanPipeline::build(paths(dir), Environment::from_pairs(fakes.env()))
+                .unwrap()
+                .with_clock(clock),
+        );
+        let settings = pipeline.current_settings().unwrap();
+        let universe = UniverseSettings {
+            simulated_symbols: symbols,
+            ltf_history: 400,
+            htf_history: 60,
+            ..UniverseSettings::simulated()
+        };
+        let live = Arc::new(LiveLoop::build(pipeline.clone(), universe).unwrap());
+        let feed = Arc::new(FeedStore::new(paths(dir).feed_path));
+        let alerter = Arc::new(Alerter::new(
+            settings.alerts.clone(),
+            pipeline.settings().environment(),
+            &pipeline.sources().governor,
+            Arc::new(JournalAlertStore::new(
+                pipeline.journal().as_ref().clone(),
+                settings.journal.clone(),
+            )),
+            clock,
+        ));
+        let rescans = live.rescans();
+        let following = tokio::spawn(alerter.clone().follow(feed.clone(), live.rescans()));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        // The loop holds the last sender of its rescans: they end with it.
+        let live = tokio::spawn(live.run(stopped));
+        LiveBench {
+            pipeline,
+            settings,
+            feed,
+            alerter,
+            rescans,
+            running: Running {
+                stop,
+                live,
+                following,
+            },
+        }
+    }
+}
+
 /// The simulated market drives the alerter as the server wires it: every
 /// signal that turned LONG or SHORT between two closes alerts once.
 #[tokio::test(start_paused = true)]
@@ -636,32 +847,13 @@ async fn the_simulated_live_loop_drives_the_alerts() {
         "[alerts]\n",
         "[alerts]\ncooldown_minutes = 1\nmax_per_hour = 1000\n",
     );
-    std::fs::write(paths(dir.path()).config_path, config).unwrap();
-    let pipeline = Arc::new(
-        ScanPipeline::build(paths(dir.path()), Environment::from_pairs(fakes.env()))
-            .unwrap()
-            .with_clock(clock),
-    );
-    let settings = pipeline.current_settings().unwrap();
-    let universe = UniverseSettings {
-        simulated_symbols: 9,
-        ltf_history: 400,
-        htf_history: 60,
-        ..UniverseSettings::simulated()
-    };
-    let live = Arc::new(LiveLoop::build(pipeline.clone(), universe).unwrap());
-    let feed = Arc::new(FeedStore::new(paths(dir.path()).feed_path));
-    let alerter = Arc::new(Alerter::new(
-        settings.alerts,
-        pipeline.settings().environment(),
-        &pipeline.sources().governor,
-        Arc::new(FileAlertStore::in_data_dir(&pipeline.paths().data_dir)),
-        clock,
-    ));
-    let mut rescans = live.rescans();
-    let following = tokio::spawn(alerter.clone().follow(feed.clone(), live.rescans()));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(live.clone().run(stopped));
+    let LiveBench {
+        feed,
+        alerter,
+        mut rescans,
+        running,
+        ..
+    } = LiveBench::start(dir.path(), &fakes, &config, 9, clock).await;
 
     // Record each feed the alerter sees, to recompute the expected turns.
     let mut feeds = Vec::new();
@@ -669,10 +861,7 @@ async fn the_simulated_live_loop_drives_the_alerts() {
         rescans.recv().await.unwrap();
         feeds.push(MasterFeed::parse(&std::fs::read_to_string(feed.path()).unwrap()).unwrap());
     }
-    stop.send_replace(true);
-    running.await.unwrap();
-    drop(live);
-    following.await.unwrap();
+    running.finish().await;
     alerter.settled().await;
 
     let mut expected = Vec::new();
@@ -712,6 +901,126 @@ async fn the_simulated_live_loop_drives_the_alerts() {
         .entries
         .iter()
         .all(|e| matches!(delivery(e, "tg"), DeliveryState::Delivered { .. })));
+}
+
+/// A journal trade that the live market's next candle resolves (a LONG
+/// whose target is its entry, the close it opened at: the next candle
+/// opens there) reaches the alerter through the rescan that resolved it,
+/// and fires one resolution alert.
+#[tokio::test(start_paused = true)]
+async fn a_trade_the_live_loop_resolves_fires_one_resolution_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = Fakes::start().await;
+    let clock = Clock::starting_at(T0, 1.0);
+    let config = fakes
+        .config(r#""tg""#, "")
+        .replace(
+            "[alerts]\n",
+            "[alerts]\ncooldown_minutes = 1\nmax_per_hour = 1000\n",
+        )
+        .replace(
+            "name = \"turns\"",
+            "name = \"outcomes\"\non = [\"resolution\"]",
+        );
+    let LiveBench {
+        pipeline,
+        settings,
+        feed,
+        alerter,
+        mut rescans,
+        running,
+    } = LiveBench::start(dir.path(), &fakes, &config, 3, clock).await;
+
+    // After the first rescan: a trade at the close of one symbol's last candle.
+    rescans.recv().await.unwrap();
+    let signals = MasterFeed::parse(&std::fs::read_to_string(feed.path()).unwrap())
+        .unwrap()
+        .signals;
+    let journal = pipeline.journal();
+    let mut planted = None;
+    for signal in &signals {
+        let trade = Trade {
+            exchange: signal.exchange,
+            symbol: signal.symbol.clone(),
+            strategy: signal.strategy,
+            side: Side::Long,
+            opened_at: signal.ltf.last_candle_time.unwrap(),
+            entry: signal.price,
+            sl: signal.price * 0.5,
+            tp: signal.price,
+            rr: 0.0,
+            score: 50.0,
+            outcome: Outcome::Open,
+            closed_at: None,
+            r: None,
+            mfe_r: 0.0,
+            mae_r: 0.0,
+            bars: None,
+        };
+        let entry = JournalEntry::replayed(trade.clone(), "test");
+        // Another open trade of the same strategy would block it: try the next.
+        let now_ms = clock.now_ms();
+        let recorded = journal
+            .with_journal(&settings.journal, move |j| async move {
+                j.record(&[entry], now_ms).await
+            })
+            .await
+            .unwrap();
+        if recorded == 1 {
+            planted = Some(trade);
+            break;
+        }
+    }
+    let planted = planted.expect("a signal without an open trade");
+    let until = planted.opened_at + 4 * M15;
+    while clock.now_ms() < until {
+        rescans.recv().await.unwrap();
+    }
+    running.finish().await;
+    alerter.settled().await;
+
+    let title = format!(
+        "{} LONG {} · {}: target hit",
+        planted.symbol, planted.strategy, planted.exchange
+    );
+    let texts: Vec<String> = fakes
+        .telegram
+        .requests()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        texts.iter().filter(|t| t.starts_with(&title)).count(),
+        1,
+        "{title} in {texts:?}"
+    );
+    let log = alerter.log();
+    assert!(log.entries.iter().all(|e| e.kind == AlertKind::Resolution));
+    let entry = log
+        .entries
+        .iter()
+        .find(|e| e.title.starts_with(&title))
+        .unwrap();
+    assert_eq!(entry.rule, "outcomes");
+    assert!(matches!(
+        delivery(entry, "tg"),
+        DeliveryState::Delivered { .. }
+    ));
+    let resolved = journal
+        .with_journal(&settings.journal, |j| async move {
+            j.trades(&Default::default()).await
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| {
+            t.symbol == planted.symbol
+                && t.opened_at == planted.opened_at
+                && t.strategy == planted.strategy
+        })
+        .unwrap();
+    assert_eq!(resolved.outcome, Outcome::Win);
+    assert_eq!(resolved.bars, Some(1), "the next candle hit the target");
 }
 
 /// The served app: the `browser` channel is the dashboard's event stream
@@ -767,6 +1076,105 @@ async fn the_dashboard_gets_the_alert_event_and_the_owner_the_log() {
     assert_eq!(entry["rule"], "toasts");
     assert_eq!(entry["deliveries"][0]["channel"], "browser");
     assert_eq!(entry["deliveries"][0]["state"], "delivered");
+
+    // The same log as the owner's page, rendered on the server.
+    let page = client
+        .get(format!("{}/alerts", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("<title>Alert log · QuantPro</title>"),
+        "{html}"
+    );
+    assert!(html.contains("AAAUSDT LONG · Breakout · BINANCE"), "{html}");
+    assert!(html.contains("data-channel=\"browser\""), "{html}");
+    assert!(html.contains("delivered "), "{html}");
+}
+
+/// The ConfigPanel's Alerts section through its server functions: the
+/// `[alerts]` text (no secret in it), an invalid rule refused with its
+/// field and the file left alone, a valid one saved and in force at once.
+#[tokio::test]
+async fn alert_rules_saved_from_the_dashboard_are_checked_and_in_force() {
+    let config = "[[alerts.rules]]\nname = \"toasts\"\nchannels = [\"tg\"]\n[alerts.channels.tg]\nkind = \"telegram\"\n";
+    let server = served_app::serve_app(
+        &[Exchange::Binance],
+        1,
+        Some(config),
+        &[
+            ("QUANTPRO_TELEGRAM_TOKEN", TOKEN),
+            ("QUANTPRO_TELEGRAM_CHAT_ID", CHAT),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let call = |endpoint: &str, form: Vec<(&str, String)>| {
+        client
+            .post(format!("{}/api/{endpoint}", server.base))
+            .form(&form)
+            .send()
+    };
+    let loaded: serde_json::Value = call("alert_settings", vec![])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = loaded["toml"].as_str().unwrap().to_string();
+    assert!(text.contains("name = \"toasts\""), "{text}");
+    assert!(
+        text.contains("token_env = \"QUANTPRO_TELEGRAM_TOKEN\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains(TOKEN) && !text.contains(CHAT),
+        "no secret: {text}"
+    );
+
+    let config_path = server.state.paths().config_path.clone();
+    let before = std::fs::read_to_string(&config_path).unwrap();
+    let invalid = text.replace("name = \"toasts\"", "name = \"toasts\"\nmin_rr = -1");
+    let refused: serde_json::Value = call("save_alert_settings", vec![("toml", invalid)])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        refused["Invalid"][0]
+            .as_str()
+            .unwrap()
+            .contains("'alerts.rules[0].min_rr' must be 0 or more, got -1"),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), before);
+    assert_eq!(server.state.alerter.settings().rules[0].min_rr, None);
+
+    let stricter = text.replace("name = \"toasts\"", "name = \"strong\"\nmin_score = 80");
+    let saved: serde_json::Value = call("save_alert_settings", vec![("toml", stricter)])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        saved["Saved"]
+            .as_str()
+            .unwrap()
+            .contains("name = \"strong\""),
+        "{saved}"
+    );
+    let in_force = server.state.alerter.settings();
+    assert_eq!(
+        (in_force.rules[0].name.as_str(), in_force.rules[0].min_score),
+        ("strong", Some(80.0)),
+        "in force without a restart"
+    );
+    let reloaded = server.state.pipeline.current_settings().unwrap().alerts;
+    assert_eq!(reloaded, in_force, "and saved to the file");
 }
 
 #[tokio::test(start_paused = true)]

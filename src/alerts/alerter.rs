@@ -1,13 +1,17 @@
 //! The alerter: the one service (owned by the server's `AppState`) that
 //! turns feed changes into delivered alerts. After each live rescan it
-//! compares the feed with the one before ([`turned_signals`]), lets the
+//! compares the feed with the one before ([`turned_signals`]), adds the
+//! journal trades the rescan resolved ([`Rescan::resolved`]), lets the
 //! engine decide (once, cooldown, hourly cap), records the decisions in the
-//! [`AlertStore`] before sending, and hands each alert to its channels:
+//! [`AlertStore`] before sending (skipping what another process on the
+//! same journal decided first), and hands each alert to its channels:
 //! the `browser` channel is the dashboard's event stream
 //! ([`Alerter::subscribe`]), every outside channel gets a task of its own
 //! with a deadline, so a slow or failing channel never holds up another
 //! one or the scan. A bounded log in memory ([`Alerter::log`]) shows each
 //! alert with every channel's outcome (delivered, failed and why).
+//! [`Alerter::replace_settings`] puts rules saved from the dashboard in
+//! force without a restart.
 
 use super::channels::{build_channels, delivery_deadline, Channel, ChannelStatus};
 use super::engine::{turned_signals, Alert, AlertEngine, AlertEvent, AlertKind};
@@ -15,7 +19,7 @@ use super::rules::{AlertSettings, BROWSER};
 use super::store::{AlertStore, AlertStoreError, DeliveryRecord};
 use crate::clock::Clock;
 use crate::live::Rescan;
-use crate::model::{Exchange, Signal, Strategy};
+use crate::model::{Exchange, Signal, Strategy, Trade};
 use crate::server::{FeedSnapshot, FeedStore};
 use crate::sources::governor::Governor;
 use crate::sources::keys::Environment;
@@ -71,12 +75,15 @@ pub struct AlertLogView {
 
 pub struct Alerter {
     engine: Mutex<AlertEngine>,
-    channels: BTreeMap<String, Arc<Channel>>,
+    channels: Mutex<BTreeMap<String, Arc<Channel>>>,
+    /// Where channel secrets come from, and the request loop they share:
+    /// kept to rebuild the channels when the settings change.
+    env: Environment,
+    governor: Arc<Governor>,
     store: Arc<dyn AlertStore>,
     entries: Arc<Mutex<VecDeque<AlertLogEntry>>>,
     browser: broadcast::Sender<Alert>,
     clock: Clock,
-    deadline: Duration,
     deliveries: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -95,25 +102,12 @@ impl Alerter {
         store: Arc<dyn AlertStore>,
         clock: Clock,
     ) -> Alerter {
-        let channels = build_channels(&settings, env, governor);
-        Alerter::with_channels(settings, channels, store, clock)
-    }
-
-    /// The same over channels built elsewhere.
-    pub fn with_channels(
-        settings: AlertSettings,
-        channels: Vec<Arc<Channel>>,
-        store: Arc<dyn AlertStore>,
-        clock: Clock,
-    ) -> Alerter {
         let (browser, _) = broadcast::channel(64);
         Alerter {
-            deadline: delivery_deadline(&settings),
+            channels: Mutex::new(channel_map(&settings, env, governor)),
             engine: Mutex::new(AlertEngine::new(settings, Vec::new())),
-            channels: channels
-                .into_iter()
-                .map(|c| (c.name().to_string(), c))
-                .collect(),
+            env: env.clone(),
+            governor: governor.clone(),
             store,
             entries: Arc::new(Mutex::new(VecDeque::new())),
             browser,
@@ -137,6 +131,23 @@ impl Alerter {
         Ok(count)
     }
 
+    /// Puts `settings` (validated: `SettingsStore::save_alerts`) in force:
+    /// the next events meet the new rules, limits and channels. What was
+    /// decided before still counts (once, cooldown, cap); the channels are
+    /// built anew (their failure states start over), and deliveries under
+    /// way end on the channels they started on.
+    pub fn replace_settings(&self, settings: AlertSettings) {
+        let channels = channel_map(&settings, &self.env, &self.governor);
+        *locked(&self.channels) = channels;
+        locked(&self.engine).replace_settings(settings);
+        tracing::info!("[ALERTS] new rules in force");
+    }
+
+    /// The rules, limits and channels in force.
+    pub fn settings(&self) -> AlertSettings {
+        locked(&self.engine).settings().clone()
+    }
+
     /// The alerts as the dashboards receive them (the `browser` channel).
     pub fn subscribe(&self) -> broadcast::Receiver<Alert> {
         self.browser.subscribe()
@@ -146,7 +157,10 @@ impl Alerter {
     pub fn log(&self) -> AlertLogView {
         AlertLogView {
             entries: locked(&self.entries).iter().rev().cloned().collect(),
-            channels: self.channels.values().map(|c| c.status()).collect(),
+            channels: locked(&self.channels)
+                .values()
+                .map(|c| c.status())
+                .collect(),
         }
     }
 
@@ -165,7 +179,7 @@ impl Alerter {
 
     /// The alerts a feed change fires (`before` -> `after`).
     pub async fn on_feed_change(&self, before: &[Signal], after: &[Signal]) -> Vec<Alert> {
-        self.fire(&turned_signals(before, after)).await
+        self.on_rescan(before, after, &[]).await
     }
 
     /// Decides on `events`, records the decisions, and starts the
@@ -175,10 +189,22 @@ impl Alerter {
             return Vec::new();
         }
         let now_ms = self.clock.now_ms();
-        let decided = locked(&self.engine).decide(events, now_ms);
-        if let Err(err) = self.store.record_decisions(&decided.decisions).await {
+        let mut decided = locked(&self.engine).decide(events, now_ms);
+        match self.store.record_decisions(&decided.decisions).await {
+            Ok(known) if !known.is_empty() => {
+                // Another process on the same journal decided these first: its alerts.
+                tracing::info!(
+                    "[ALERTS] {} alerts already decided by another process: not sent here",
+                    known.len()
+                );
+                decided.alerts.retain(|a| !known.contains(&a.id));
+                decided.held.retain(|a| !known.contains(&a.id));
+            }
+            Ok(_) => {}
             // Sending matters more than remembering: a restart may repeat these.
-            tracing::warn!("[ALERTS] {err}; these alerts may be sent again after a restart");
+            Err(err) => {
+                tracing::warn!("[ALERTS] {err}; these alerts may be sent again after a restart")
+            }
         }
         for alert in &decided.held {
             self.push_entry(entry(alert, true, Vec::new()));
@@ -213,8 +239,10 @@ impl Alerter {
             .collect();
         self.push_entry(entry(alert, false, deliveries));
         tracing::info!("[ALERTS] {} ({})", alert.title, alert.rule);
+        let deadline = delivery_deadline(locked(&self.engine).settings());
         for name in alert.channels.iter().filter(|c| *c != BROWSER) {
-            let Some(channel) = self.channels.get(name).cloned() else {
+            let channel = locked(&self.channels).get(name).cloned();
+            let Some(channel) = channel else {
                 // Validation names every channel; a missing one is a bug.
                 self.settle(
                     &alert.id,
@@ -230,7 +258,7 @@ impl Alerter {
                 store: self.store.clone(),
                 entries: self.entries.clone(),
                 clock: self.clock,
-                deadline: self.deadline,
+                deadline,
             };
             let mut deliveries = locked(&self.deliveries);
             // Only the running ones matter (to `settled`).
@@ -254,9 +282,25 @@ impl Alerter {
         settle_entry(&self.entries, id, channel, at_ms, outcome);
     }
 
+    /// The alerts of one rescan: the signals that turned between `before`
+    /// and `after`, and the journal trades it resolved.
+    pub async fn on_rescan(
+        &self,
+        before: &[Signal],
+        after: &[Signal],
+        resolved: &[Trade],
+    ) -> Vec<Alert> {
+        let mut events = turned_signals(before, after);
+        events.extend(resolved.iter().map(|trade| AlertEvent::Resolved {
+            trade: trade.clone(),
+        }));
+        self.fire(&events).await
+    }
+
     /// Follows the live loop's feed changes until they end: each rescan's
-    /// feed is compared with the one before it. Without a feed at start,
-    /// the first one is the baseline (a first scan is not a change).
+    /// feed is compared with the one before it, and the trades it resolved
+    /// are passed on. Without a feed at start, the first one is the
+    /// baseline (a first scan is not a change).
     pub async fn follow(
         self: Arc<Self>,
         feed: Arc<FeedStore>,
@@ -267,11 +311,18 @@ impl Alerter {
         }
         let mut before: Option<Arc<FeedSnapshot>> = feed.load().await.ok();
         loop {
-            match changes.recv().await {
-                // Missed some: the comparison of feeds catches up all the same.
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            let resolved = match changes.recv().await {
+                Ok(rescan) => rescan.resolved,
+                // Missed some: the comparison of feeds catches up all the
+                // same; the resolutions of the missed ones are not alerted.
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        "[ALERTS] {missed} rescans missed: their resolutions are not alerted"
+                    );
+                    Vec::new()
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
-            }
+            };
             let after = match feed.load().await {
                 Ok(after) => after,
                 Err(err) => {
@@ -279,13 +330,25 @@ impl Alerter {
                     continue;
                 }
             };
-            if let Some(before) = &before {
-                self.on_feed_change(&before.feed.signals, &after.feed.signals)
-                    .await;
-            }
+            let before_signals = before
+                .as_ref()
+                .map_or(&after.feed.signals, |b| &b.feed.signals);
+            self.on_rescan(before_signals, &after.feed.signals, &resolved)
+                .await;
             before = Some(after);
         }
     }
+}
+
+fn channel_map(
+    settings: &AlertSettings,
+    env: &Environment,
+    governor: &Arc<Governor>,
+) -> BTreeMap<String, Arc<Channel>> {
+    build_channels(settings, env, governor)
+        .into_iter()
+        .map(|c| (c.name().to_string(), c))
+        .collect()
 }
 
 fn entry(alert: &Alert, held: bool, deliveries: Vec<ChannelDelivery>) -> AlertLogEntry {

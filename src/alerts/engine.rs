@@ -124,6 +124,11 @@ impl AlertEngine {
         &self.settings
     }
 
+    /// New rules and limits; what was decided before still counts.
+    pub fn replace_settings(&mut self, settings: AlertSettings) {
+        self.settings = settings;
+    }
+
     /// How far back decisions matter: the cooldown or the cap's hour,
     /// whichever is longer (a restart loads this much of the log).
     pub fn memory_ms(&self) -> i64 {

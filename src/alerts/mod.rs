@@ -20,4 +20,4 @@ pub mod store;
 pub use alerter::{AlertLogEntry, AlertLogView, Alerter, DeliveryState};
 pub use engine::{turned_signals, Alert, AlertEngine, AlertEvent, AlertKind, Decided, Decision};
 pub use rules::{AlertRule, AlertSettings, ChannelSettings, Trigger, BROWSER};
-pub use store::{AlertStore, AlertStoreError, DeliveryRecord, FileAlertStore};
+pub use store::{AlertStore, AlertStoreError, DeliveryRecord, JournalAlertStore};

@@ -62,12 +62,17 @@ pub const BROWSER: &str = "browser";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChannelSettings {
-    /// A generic JSON webhook (POST); signed
+    /// A generic JSON webhook (POST) to `url`, or to the URL in the
+    /// variable `url_env` (for a URL that holds a token: it then never
+    /// appears in the file or the dashboard); signed
     /// (`X-QuantPro-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`)
     /// when `secret_env` names a variable holding the secret.
     Webhook {
-        url: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url_env: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         secret_env: Option<String>,
     },
     /// Telegram Bot API `sendMessage`; the bot token and chat id come from
@@ -175,11 +180,18 @@ impl AlertSettings {
                 ));
             }
             match channel {
-                ChannelSettings::Webhook { url, .. } if !is_http_url(url) => {
-                    problems.push(format!(
+                ChannelSettings::Webhook { url, url_env, .. } => match (url, url_env) {
+                    (Some(url), None) if !is_http_url(url) => problems.push(format!(
                         "'alerts.channels.{name}.url' must be an http:// or https:// URL, got {url:?}"
-                    ));
-                }
+                    )),
+                    (Some(_), Some(_)) => problems.push(format!(
+                        "'alerts.channels.{name}' has both url and url_env; keep one"
+                    )),
+                    (None, None) => problems.push(format!(
+                        "'alerts.channels.{name}.url' is missing (or name its variable in url_env)"
+                    )),
+                    _ => {}
+                },
                 ChannelSettings::Telegram { base_url, .. } if !is_http_url(base_url) => {
                     problems.push(format!(
                         "'alerts.channels.{name}.base_url' must be an http:// or https:// URL, got {base_url:?}"
@@ -302,6 +314,35 @@ mod tests {
             "{problems:?}"
         );
         assert!(toml::from_str::<AlertSettings>("[[rules]]\nname = \"x\"\nminscore = 1").is_err());
+    }
+
+    #[test]
+    fn a_webhook_url_with_a_token_can_come_from_the_environment() {
+        let settings: AlertSettings = toml::from_str(
+            "[channels.slack]\nkind = \"webhook\"\nurl_env = \"QUANTPRO_SLACK_URL\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.validate(), Vec::<String>::new());
+        let written = toml::to_string(&settings).unwrap();
+        assert!(
+            written.contains("url_env = \"QUANTPRO_SLACK_URL\""),
+            "{written}"
+        );
+        assert!(
+            !written.contains("\nurl = "),
+            "no empty url written: {written}"
+        );
+        let both: AlertSettings = toml::from_str(
+            "[channels.slack]\nkind = \"webhook\"\nurl = \"https://x\"\nurl_env = \"V\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            both.validate(),
+            ["'alerts.channels.slack' has both url and url_env; keep one"]
+        );
+        let neither: AlertSettings =
+            toml::from_str("[channels.slack]\nkind = \"webhook\"\n").unwrap();
+        assert!(neither.validate()[0].starts_with("'alerts.channels.slack.url' is missing"));
     }
 
     #[test]

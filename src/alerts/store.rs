@@ -1,16 +1,23 @@
 //! Where alert decisions and delivery outcomes are kept, so that a restart
-//! sends nothing twice ("sent alerts are stored in the journal").
+//! sends nothing twice: the signal journal ("sent alerts are stored in the
+//! journal"; SQLite or PostgreSQL, `journal/alert_records.rs`).
 //!
-//! [`AlertStore`] is the seam: the signal journal (SQLite/PostgreSQL,
-//! `journal/`) implements it when it lands; until then [`FileAlertStore`]
-//! keeps JSON lines in the data directory (`.alerts/log.jsonl`, hidden from
-//! the candle listing). Decisions are recorded *before* the deliveries
-//! start: a crash between the two loses an alert rather than repeating it.
+//! [`AlertStore`] is the seam the alerter writes through; [`JournalAlertStore`]
+//! is the one implementation the server uses. Decisions are recorded
+//! *before* the deliveries start: a crash between the two loses an alert
+//! rather than repeating it, and an alert whose decision another process
+//! on the same journal recorded first is left to that process.
+//!
+//! The JSON-lines file of the first version (`DATA_DIR/.alerts/log.jsonl`)
+//! is no longer read: its decisions are not imported (a restart right
+//! after the upgrade may repeat an alert of the last cooldown); the start
+//! says so when the file is there.
 
 use super::engine::Decision;
+use crate::journal::{JournalError, JournalHandle};
+use crate::settings::JournalSettings;
 use serde::{Deserialize, Serialize};
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How one channel's delivery of one alert ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,17 +31,11 @@ pub struct DeliveryRecord {
     pub reason: Option<String>,
 }
 
-/// Why the alert log could not be read or written.
+/// Why the alert records could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum AlertStoreError {
-    #[error("cannot use the alert log {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the alert log task stopped: {0}")]
-    Stopped(String),
+    #[error("cannot keep the alert records: {0}")]
+    Journal(#[from] JournalError),
 }
 
 /// The record of what the alerter decided and delivered.
@@ -42,197 +43,81 @@ pub enum AlertStoreError {
 pub trait AlertStore: Send + Sync {
     /// The decisions taken at or after `since_ms`.
     async fn past_decisions(&self, since_ms: i64) -> Result<Vec<Decision>, AlertStoreError>;
-    /// Keeps `decisions` (before any of their alerts is sent).
-    async fn record_decisions(&self, decisions: &[Decision]) -> Result<(), AlertStoreError>;
+    /// Keeps `decisions` (before any of their alerts is sent); returns the
+    /// ids that were recorded already, by another writer: not to send.
+    async fn record_decisions(
+        &self,
+        decisions: &[Decision],
+    ) -> Result<Vec<String>, AlertStoreError>;
     /// Keeps how a delivery ended.
     async fn record_delivery(&self, delivery: &DeliveryRecord) -> Result<(), AlertStoreError>;
 }
 
-/// One line of the file.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Line {
-    Decision(Decision),
-    Delivery(DeliveryRecord),
+/// The alert records in the signal journal of `settings` (opened on first
+/// use, like every other user of the journal).
+pub struct JournalAlertStore {
+    journal: JournalHandle,
+    settings: JournalSettings,
 }
 
-/// JSON lines appended to one file: each record is one `write` of one
-/// complete line followed by an fsync, so a crash can cut at most the last
-/// line, which the reader then skips (with the file and the reason logged).
-pub struct FileAlertStore {
-    path: PathBuf,
-    /// One writer at a time, so lines never interleave.
-    lock: tokio::sync::Mutex<()>,
-}
-
-impl FileAlertStore {
-    /// The store of a data directory: `DATA_DIR/.alerts/log.jsonl`.
-    pub fn in_data_dir(data_dir: &Path) -> FileAlertStore {
-        FileAlertStore::new(data_dir.join(".alerts").join("log.jsonl"))
-    }
-
-    pub fn new(path: PathBuf) -> FileAlertStore {
-        FileAlertStore {
-            path,
-            lock: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    async fn append(&self, lines: Vec<Line>) -> Result<(), AlertStoreError> {
-        let mut text = String::new();
-        for line in &lines {
-            // Our own types: serialising them cannot fail.
-            text.push_str(&serde_json::to_string(line).unwrap_or_default());
-            text.push('\n');
-        }
-        let _one_writer = self.lock.lock().await;
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || append_text(&path, &text))
-            .await
-            .map_err(|e| AlertStoreError::Stopped(e.to_string()))?
+impl JournalAlertStore {
+    pub fn new(journal: JournalHandle, settings: JournalSettings) -> JournalAlertStore {
+        JournalAlertStore { journal, settings }
     }
 }
 
-fn append_text(path: &Path, text: &str) -> Result<(), AlertStoreError> {
-    let io = |source| AlertStoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    // After a torn last line, start on a line of our own.
-    let torn = ends_without_newline(&mut file).map_err(io)?;
-    let text = if torn {
-        format!("\n{text}")
-    } else {
-        text.to_string()
-    };
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_data().map_err(io)
-}
+/// The first version's file, in a data directory.
+const OLD_LOG: &str = ".alerts/log.jsonl";
 
-fn ends_without_newline(file: &mut std::fs::File) -> std::io::Result<bool> {
-    use std::io::{Read, Seek, SeekFrom};
-    if file.metadata()?.len() == 0 {
-        return Ok(false);
+/// Says (once, at start) that the first version's alert log is no longer read.
+pub fn warn_of_old_log(data_dir: &Path) {
+    let old = data_dir.join(OLD_LOG);
+    if old.exists() {
+        tracing::warn!(
+            "[ALERTS] {} is no longer read: sent alerts are kept in the signal journal now; \
+             its decisions were not imported (an alert of the last cooldown may be sent again); \
+             delete the file to silence this",
+            old.display()
+        );
     }
-    file.seek(SeekFrom::End(-1))?;
-    let mut last = [0u8; 1];
-    file.read_exact(&mut last)?;
-    Ok(last[0] != b'\n')
-}
-
-/// The decisions in `text` at or after `since_ms`; unreadable lines are
-/// skipped and logged.
-fn read_decisions(path: &Path, text: &str, since_ms: i64) -> Vec<Decision> {
-    let mut decisions = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Line>(line) {
-            Ok(Line::Decision(decision)) if decision.at_ms >= since_ms => decisions.push(decision),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(
-                "[ALERTS] {} line {}: skipped, not a record ({e})",
-                path.display(),
-                number + 1
-            ),
-        }
-    }
-    decisions
 }
 
 #[async_trait::async_trait]
-impl AlertStore for FileAlertStore {
+impl AlertStore for JournalAlertStore {
     async fn past_decisions(&self, since_ms: i64) -> Result<Vec<Decision>, AlertStoreError> {
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(read_decisions(&path, &text, since_ms)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(source) => Err(AlertStoreError::Io { path, source }),
-        })
-        .await
-        .map_err(|e| AlertStoreError::Stopped(e.to_string()))?
+        let decisions = self
+            .journal
+            .with_journal(&self.settings, move |journal| async move {
+                journal.alert_decisions_since(since_ms).await
+            })
+            .await?;
+        Ok(decisions)
     }
 
-    async fn record_decisions(&self, decisions: &[Decision]) -> Result<(), AlertStoreError> {
+    async fn record_decisions(
+        &self,
+        decisions: &[Decision],
+    ) -> Result<Vec<String>, AlertStoreError> {
         if decisions.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        self.append(decisions.iter().cloned().map(Line::Decision).collect())
-            .await
+        let decisions = decisions.to_vec();
+        let known = self
+            .journal
+            .with_journal(&self.settings, move |journal| async move {
+                journal.record_alert_decisions(&decisions).await
+            })
+            .await?;
+        Ok(known)
     }
 
     async fn record_delivery(&self, delivery: &DeliveryRecord) -> Result<(), AlertStoreError> {
-        self.append(vec![Line::Delivery(delivery.clone())]).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn decision(id: &str, at_ms: i64) -> Decision {
-        Decision {
-            id: id.into(),
-            key: id.into(),
-            at_ms,
-            sent: true,
-        }
-    }
-
-    #[tokio::test]
-    async fn decisions_come_back_after_a_reopen_and_a_torn_line_is_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FileAlertStore::in_data_dir(dir.path());
-        assert!(
-            store.past_decisions(0).await.unwrap().is_empty(),
-            "no file yet"
-        );
-        store
-            .record_decisions(&[decision("a", 10), decision("b", 20)])
-            .await
-            .unwrap();
-        store
-            .record_delivery(&DeliveryRecord {
-                id: "a".into(),
-                channel: "tg".into(),
-                at_ms: 11,
-                delivered: false,
-                reason: Some("HTTP 500".into()),
+        let delivery = delivery.clone();
+        self.journal
+            .with_journal(&self.settings, move |journal| async move {
+                journal.record_alert_delivery(&delivery).await
             })
-            .await
-            .unwrap();
-        // A crash in the middle of a line.
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(store.path())
-            .unwrap();
-        file.write_all(br#"{"type":"decision","id":"c","#).unwrap();
-        drop(file);
-        store.record_decisions(&[decision("d", 30)]).await.unwrap();
-
-        let reopened = FileAlertStore::in_data_dir(dir.path());
-        assert_eq!(
-            reopened.past_decisions(0).await.unwrap(),
-            [decision("a", 10), decision("b", 20), decision("d", 30)],
-            "the torn line is skipped, the next record is whole"
-        );
-        assert_eq!(
-            reopened.past_decisions(15).await.unwrap(),
-            [decision("b", 20), decision("d", 30)]
-        );
+            .await?;
+        Ok(())
     }
 }

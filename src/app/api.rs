@@ -270,6 +270,51 @@ pub async fn save_scanner_config(texts: ConfigTexts) -> Result<ConfigSaveOutcome
     }
 }
 
+/// `[alerts]` of `quantpro.toml` as the ConfigPanel's Alerts section
+/// edits it. Secrets are never in it: channels name the environment
+/// variables that hold their tokens and webhook URLs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertsConfig {
+    /// The `[alerts]` table as TOML (rules, cooldown, cap, channels).
+    pub toml: String,
+    /// Where it is saved.
+    pub path: String,
+    /// Set when the file cannot be used (`toml` is then empty).
+    pub error: Option<String>,
+}
+
+/// The owner's `[alerts]` (the rules name channels and their variables).
+#[server(endpoint = "alert_settings", client = super::session::OwnerClient)]
+pub async fn get_alert_settings() -> Result<AlertsConfig, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    Ok(state.alerts_config().await)
+}
+
+/// The answer to the Alerts section's Save button.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AlertsSaveOutcome {
+    /// Saved and in force (no restart): the table as saved.
+    Saved(String),
+    /// Nothing was saved: every problem, each naming its field.
+    Invalid(Vec<String>),
+}
+
+/// Validates the `[alerts]` text (the rules' validation of the start),
+/// saves it to `quantpro.toml` and puts it in force.
+#[server(
+    endpoint = "save_alert_settings",
+    client = super::session::OwnerClient
+)]
+pub async fn save_alert_settings(toml: String) -> Result<AlertsSaveOutcome, ServerFnError> {
+    use crate::settings::SettingsError;
+    let state = expect_context::<crate::server::AppState>();
+    match state.save_alerts_config(toml).await {
+        Ok(saved) => Ok(AlertsSaveOutcome::Saved(saved)),
+        Err(SettingsError::Alerts { problems, .. }) => Ok(AlertsSaveOutcome::Invalid(problems)),
+        Err(err) => Err(ServerFnError::new(err.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,17 @@
 //! checked in the browser with the same field table the server uses
 //! (ranges, whole numbers, ordered pairs), then saved through a server
 //! function to `quantpro.toml`, which the next scan reads.
+//!
+//! Its Alerts section (the owner's) edits the `[alerts]` table as TOML
+//! text: rules, cooldown, hourly cap, channels. The server validates it
+//! with the rules' own validation, names the field of every problem, and
+//! puts what it saved in force at once. No secret is in the text: channels
+//! name the environment variables of their tokens.
 
-use super::api::{get_scanner_config, ConfigSaveOutcome, ConfigState, SaveScannerConfig};
+use super::api::{
+    get_alert_settings, get_scanner_config, AlertsConfig, AlertsSaveOutcome, ConfigSaveOutcome,
+    ConfigState, SaveAlertSettings, SaveScannerConfig,
+};
 use super::dashboard::use_set_panel;
 use super::session::use_visitor;
 use crate::model::{ConfigError, ConfigField, ConfigValue, FieldKind, ScannerConfig};
@@ -184,6 +193,7 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
                 <tbody>{rows}</tbody>
             </table>
             {general_errors}
+            {owner.then(|| view! { <AlertsSection /> })}
         </div>
         <div class="drawer-foot">
             <button
@@ -207,6 +217,83 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
                 </span>
             })}
             {move || changed().then(|| view! { <span class="muted">"unsaved changes"</span> })}
+            {status}
+        </div>
+    }
+}
+
+#[component]
+fn AlertsSection() -> impl IntoView {
+    let loaded = Resource::new(|| (), |_| get_alert_settings());
+    view! {
+        <section class="config-alerts" data-testid="config-alerts">
+            <h3>"Alerts"</h3>
+            <Suspense fallback=|| view! { <p class="panel-note">"Loading the alert rules…"</p> }>
+                {move || Suspend::new(async move {
+                    match loaded.await {
+                        Ok(config) => view! { <AlertsForm config /> }.into_any(),
+                        Err(err) => view! { <p class="panel-note error">{format!("Cannot load the alert rules: {err}")}</p> }
+                            .into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn AlertsForm(config: AlertsConfig) -> impl IntoView {
+    let text = RwSignal::new(config.toml);
+    let save = ServerAction::<SaveAlertSettings>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(AlertsSaveOutcome::Saved(saved))) = save.value().get() {
+            text.set(saved);
+        }
+    });
+    let status = move || {
+        save.value().get().map(|result| match result {
+            Ok(AlertsSaveOutcome::Saved(_)) => view! {
+                <p class="panel-note ok" data-testid="alerts-status">"Saved; the new rules are in force."</p>
+            }
+            .into_any(),
+            Ok(AlertsSaveOutcome::Invalid(problems)) => view! {
+                <div class="panel-note error" data-testid="alerts-status">
+                    "Not saved: "
+                    <ul>{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
+                </div>
+            }
+            .into_any(),
+            Err(err) => view! { <p class="panel-note error" data-testid="alerts-status">{format!("Not saved: {err}")}</p> }.into_any(),
+        })
+    };
+    view! {
+        <p class="panel-note">
+            "The " <code>"[alerts]"</code> " table of " <code>{config.path}</code>
+            ": " <code>"[[alerts.rules]]"</code> " (on, strategies, exchanges, symbols, min_score, min_rr, top_n, channels), "
+            "cooldown_minutes, max_per_hour and " <code>"[alerts.channels.NAME]"</code>
+            ". Tokens stay in the environment: a channel names its variable."
+        </p>
+        {config.error.map(|e| view! { <p class="panel-note error">{format!("The saved file is unusable: {e}")}</p> })}
+        <textarea
+            class="alerts-toml"
+            rows="14"
+            spellcheck="false"
+            aria-label="[alerts] as TOML"
+            data-testid="alerts-toml"
+            prop:value=move || text.get()
+            on:input=move |ev| text.set(event_target_value(&ev))
+        ></textarea>
+        <div class="alerts-actions">
+            <button
+                class="btn btn-primary"
+                data-testid="alerts-save"
+                disabled=move || save.pending().get()
+                on:click=move |_| {
+                    save.dispatch(SaveAlertSettings { toml: text.get_untracked() });
+                }
+            >
+                "Save alerts"
+            </button>
             {status}
         </div>
     }

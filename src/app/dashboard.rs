@@ -5,6 +5,7 @@
 //! context; everything a user would share (filters, sort, selection, open
 //! panel) lives in the URL instead.
 
+use super::alert_toasts::{AlertToastList, AlertToasts, NotificationControl};
 use super::api::{get_table_feed, TableFeed};
 use super::config_panel::ConfigPanel;
 use super::detail_panel::CalculatorInputs;
@@ -12,7 +13,7 @@ use super::detail_panel::SidePanel;
 use super::exchange_panel::ExchangePanel;
 use super::scan_events;
 use super::scanner_table::{use_keyboard_navigation, FilterBar, ScannerTable};
-use super::session::SessionControl;
+use super::session::{use_visitor, SessionControl};
 use super::table_view::TableView;
 use crate::model::{MarketView, ScanState, ScanStatus};
 use leptos::prelude::*;
@@ -32,6 +33,8 @@ pub struct DashboardState {
     /// The live market's status lines and row marks (from the feed, then
     /// from the stream's `live` events); `None` without a live market.
     pub market: RwSignal<Option<MarketView>>,
+    /// The alerts on screen (the stream's `alert` events).
+    pub toasts: AlertToasts,
 }
 
 impl DashboardState {
@@ -89,6 +92,7 @@ pub fn DashboardPage() -> impl IntoView {
         scan: RwSignal::new(None),
         live: RwSignal::new(false),
         market: RwSignal::new(None),
+        toasts: AlertToasts::new(),
     };
     provide_context(state);
     provide_context(CalculatorInputs::new());
@@ -136,6 +140,7 @@ pub fn DashboardPage() -> impl IntoView {
             <Show when=config_open>
                 <ConfigPanel />
             </Show>
+            <AlertToastList toasts=state.toasts />
         </div>
     }
 }
@@ -204,6 +209,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
     // On a phone the table shows compact two-line rows; this shows every
     // column instead (CSS hides the button from 641 px up).
     let all_columns = RwSignal::new(false);
+    let owner = use_visitor().is_owner();
 
     view! {
         <div class="toolbar">
@@ -219,6 +225,13 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
                 "All columns"
             </button>
             <div class="feed-meta">
+                <NotificationControl />
+                {owner.then(|| view! {
+                    // A page of the server's own (no app): a full load.
+                    <a class="btn btn-ghost btn-small" href="/alerts" rel="external" data-testid="alert-log-link" title="The alerts sent lately and each channel's state">
+                        "Alert log"
+                    </a>
+                })}
                 <DataSourceBadge synthetic />
                 <span class="feed-count" data-testid="signal-count">{count_label}</span>
                 <span

@@ -8,6 +8,7 @@
 //! logic behind them; `session` says whether the visitor is the owner (who
 //! may scan, save the configuration and ask for AI analyses).
 
+mod alert_toasts;
 pub mod api;
 pub mod codec;
 mod config_panel;

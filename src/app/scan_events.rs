@@ -6,10 +6,12 @@
 //! says which feed is on disk: one the page does not show yet (written by
 //! `quantpro scan` from cron, say) is fetched too, as is the feed a `rows`
 //! event of the live market announces; `event: live` updates the market's
-//! status lines. On the server (SSR) this
+//! status lines; `event: alert` (an alert of the `browser` channel) is a
+//! toast (`alert_toasts`). On the server (SSR) this
 //! does nothing: the page renders without a live status and the stream
 //! starts after hydration.
 
+use super::alert_toasts::AlertToast;
 use super::dashboard::DashboardState;
 use crate::model::{MarketView, ScanStatus};
 
@@ -28,6 +30,8 @@ pub enum ScanEvent {
     FeedOnDisk(i64),
     /// The live market's status lines and row marks.
     Market(MarketView),
+    /// An alert to show.
+    Alert(AlertToast),
     /// An event whose data is not a status (ignored, logged).
     Unreadable(String),
 }
@@ -63,6 +67,12 @@ impl ScanEventReader {
             return match serde_json::from_slice::<FeedVersion>(data.as_bytes()) {
                 Ok(version) => ScanEvent::FeedOnDisk(version.last_updated),
                 Err(err) => ScanEvent::Unreadable(format!("{event_name}: {err}")),
+            };
+        }
+        if event_name == "alert" {
+            return match serde_json::from_slice::<AlertToast>(data.as_bytes()) {
+                Ok(alert) => ScanEvent::Alert(alert),
+                Err(err) => ScanEvent::Unreadable(format!("alert: {err}")),
             };
         }
         if event_name == "live" {
@@ -141,9 +151,10 @@ mod browser {
         let feed = source.subscribe("feed").map_err(|e| e.to_string())?;
         let rows = source.subscribe("rows").map_err(|e| e.to_string())?;
         let live = source.subscribe("live").map_err(|e| e.to_string())?;
+        let alert = source.subscribe("alert").map_err(|e| e.to_string())?;
         let mut events = stream::select(
             stream::select(stream::select(progress, done), stream::select(feed, rows)),
-            live,
+            stream::select(live, alert),
         );
         // The feed version last fetched for a `feed` event, so a slow fetch
         // is not started twice.
@@ -178,6 +189,7 @@ mod browser {
                     }
                 }
                 ScanEvent::Market(view) => state.market.set(Some(view)),
+                ScanEvent::Alert(alert) => state.toasts.show(alert),
                 ScanEvent::Unreadable(reason) => leptos::logging::warn!("scan events: {reason}"),
             }
         }
@@ -240,6 +252,28 @@ mod tests {
         assert!(matches!(
             reader.read("live", "{}"),
             ScanEvent::Unreadable(_)
+        ));
+    }
+
+    #[test]
+    fn alert_events_are_toasts() {
+        let mut reader = ScanEventReader::default();
+        let data = serde_json::json!({"id": "r|BINANCE|AAAUSDT|Breakout|0|signal",
+            "title": "AAAUSDT LONG · Breakout · BINANCE", "lines": ["score 72.5"],
+            "link": "http://127.0.0.1:3000/signal/BINANCE/AAAUSDT/Breakout", "rule": "r"})
+        .to_string();
+        assert_eq!(
+            reader.read("alert", &data),
+            ScanEvent::Alert(AlertToast {
+                id: "r|BINANCE|AAAUSDT|Breakout|0|signal".into(),
+                title: "AAAUSDT LONG · Breakout · BINANCE".into(),
+                lines: vec!["score 72.5".into()],
+                link: Some("http://127.0.0.1:3000/signal/BINANCE/AAAUSDT/Breakout".into()),
+            })
+        );
+        assert!(matches!(
+            reader.read("alert", "{}"),
+            ScanEvent::Unreadable(reason) if reason.starts_with("alert: ")
         ));
     }
 

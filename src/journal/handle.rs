@@ -27,8 +27,10 @@ pub struct JournalReport {
     pub location: String,
     /// Trades recorded by this run (new ones; repeats are not counted).
     pub recorded: usize,
-    /// Trades this run resolved (win, loss or expiry) from the stored candles.
-    pub resolved: usize,
+    /// The trades this run resolved (win, loss or expiry) from the stored
+    /// candles, as they closed: the live loop passes them on to the
+    /// alerter (the `resolution` trigger).
+    pub resolved: Vec<Trade>,
     /// Trades waiting in memory for the database to come back.
     pub waiting: usize,
     /// Why the journal could not be brought up to date; the feed was
@@ -119,6 +121,23 @@ impl JournalHandle {
     ) -> Result<TrackRecord, JournalError> {
         let (inner, settings, filter) = (self.inner.clone(), settings.clone(), filter.clone());
         on_journal_runtime(async move { inner.track_record(&settings, &filter).await }).await?
+    }
+
+    /// Runs `work` on the open journal (opened on first use), on the
+    /// journal's runtime: the one way other services (the alerter's store)
+    /// use the journal.
+    pub async fn with_journal<T, F, Fut>(
+        &self,
+        settings: &JournalSettings,
+        work: F,
+    ) -> Result<T, JournalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Journal>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, JournalError>> + Send + 'static,
+    {
+        let (inner, settings) = (self.inner.clone(), settings.clone());
+        on_journal_runtime(async move { work(inner.journal(&settings).await?).await }).await?
     }
 }
 
@@ -222,7 +241,7 @@ impl Inner {
         scanned: &BTreeSet<(Exchange, String)>,
         track: &TrackConfig,
         now_ms: i64,
-    ) -> Result<(usize, usize), JournalError> {
+    ) -> Result<(usize, Vec<Trade>), JournalError> {
         let journal = self.journal(settings).await?;
         // What waited is older: recorded (and resolved) before this run's
         // signals, which it may still block (one trade at a time).
@@ -233,14 +252,14 @@ impl Inner {
     }
 
     /// Brings the open trades of `scanned` up to date with the candles
-    /// stored for them; returns how many closed.
+    /// stored for them; returns the ones that closed.
     async fn resolve(
         &self,
         journal: &Journal,
         scanned: &BTreeSet<(Exchange, String)>,
         track: &TrackConfig,
         now_ms: i64,
-    ) -> Result<usize, JournalError> {
+    ) -> Result<Vec<Trade>, JournalError> {
         let open: Vec<Trade> = journal
             .open_trades()
             .await?
@@ -248,7 +267,7 @@ impl Inner {
             .filter(|t| scanned.contains(&(t.exchange, t.symbol.clone())))
             .collect();
         if open.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let symbols: BTreeSet<(Exchange, String)> = open
             .iter()
@@ -258,7 +277,7 @@ impl Inner {
         let candles = tokio::task::spawn_blocking(move || stored_ltf(&data_dir, symbols, now_ms))
             .await
             .map_err(|e| JournalError::Stopped(e.to_string()))?;
-        let mut resolved = 0;
+        let mut resolved = Vec::new();
         for mut trade in open {
             let Some(ltf) = candles.get(&(trade.exchange, trade.symbol.clone())) else {
                 continue;
@@ -267,7 +286,7 @@ impl Inner {
             update_open_trade(&mut trade, ltf, track);
             if trade != before && journal.update_outcome(&trade, now_ms).await? && !trade.is_open()
             {
-                resolved += 1;
+                resolved.push(trade);
             }
         }
         Ok(resolved)

@@ -18,11 +18,16 @@ use std::pin::Pin;
 
 /// (version, description, SQL), oldest first. Never edit an applied file:
 /// its checksum is recorded; add the next version instead.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "trades", include_str!("migrations/0001_trades.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "trades", include_str!("migrations/0001_trades.sql")),
+    (2, "alerts", include_str!("migrations/0002_alerts.sql")),
+];
 
+/// The migrations up to `last` (all of them: `i64::MAX`).
 #[derive(Debug)]
-struct Embedded;
+struct Embedded {
+    last: i64,
+}
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(
@@ -31,6 +36,7 @@ impl<'s> MigrationSource<'s> for Embedded {
         Box::pin(async move {
             Ok(MIGRATIONS
                 .iter()
+                .filter(|(version, ..)| *version <= self.last)
                 .map(|(version, description, sql)| {
                     Migration::new(
                         *version,
@@ -48,5 +54,63 @@ impl<'s> MigrationSource<'s> for Embedded {
 /// Applies the migrations not yet applied (PostgreSQL: under sqlx's
 /// advisory lock, so processes starting together do not race).
 pub async fn run(pool: &AnyPool) -> Result<(), MigrateError> {
-    Migrator::new(Embedded).await?.run(pool).await
+    Migrator::new(Embedded { last: i64::MAX })
+        .await?
+        .run(pool)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    /// A journal of the first release (trades only) keeps its trades when
+    /// the alert tables are added, and a second run changes nothing.
+    #[tokio::test]
+    async fn adding_the_alert_tables_keeps_recorded_trades() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("j.sqlite").display()
+        );
+        let pool = AnyPool::connect(&url).await.unwrap();
+        Migrator::new(Embedded { last: 1 })
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO journal_trades (exchange, symbol, strategy, opened_at, side, entry, sl, \
+             tp, rr, score, config_version, origin, outcome, mfe_r, mae_r, recorded_at, updated_at) \
+             VALUES ('BINANCE', 'SOLUSDT', 'Legacy', 0, 'LONG', 100, 98, 105, 2.5, 62, 'v1', \
+             'live', 'open', 0, 0, 1, 1)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        run(&pool).await.unwrap();
+        run(&pool).await.unwrap();
+        let count = |sql: &'static str| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .get::<i64, _>("n")
+            }
+        };
+        assert_eq!(count("SELECT COUNT(*) AS n FROM journal_trades").await, 1);
+        assert_eq!(
+            count("SELECT COUNT(*) AS n FROM journal_alert_decisions").await,
+            0
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) AS n FROM _sqlx_migrations").await,
+            MIGRATIONS.len() as i64
+        );
+    }
 }

@@ -19,6 +19,7 @@
 //! driver, one SQL dialect), and the key (exchange, symbol, strategy,
 //! opening candle) makes every writer insert a trade once.
 
+mod alert_records;
 mod entry;
 mod handle;
 mod migrations;

@@ -158,7 +158,7 @@ impl From<crate::model::TrackQuery> for TradeFilter {
 /// An open journal: a connection pool with the schema up to date.
 #[derive(Debug)]
 pub struct Journal {
-    pool: AnyPool,
+    pub(super) pool: AnyPool,
     location: String,
 }
 
@@ -256,7 +256,7 @@ impl Journal {
         &self.location
     }
 
-    fn query_error(&self, source: sqlx::Error) -> JournalError {
+    pub(super) fn query_error(&self, source: sqlx::Error) -> JournalError {
         JournalError::Query {
             location: self.location.clone(),
             source,

@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::core::candles::series::{newest_contiguous_run, prepend_history, restart_after_gap};
 use crate::core::candles::{drop_unclosed, Candle};
 use crate::core::scan::NoProgress;
-use crate::model::{Exchange, FeedMode, Interval, LiveStatus, MarkKind};
+use crate::model::{Exchange, FeedMode, Interval, LiveStatus, MarkKind, Trade};
 use crate::pipeline::{PipelineRequest, ScanPipeline};
 use crate::settings::UniverseSettings;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,6 +47,9 @@ pub struct Rescan {
     pub last_updated: i64,
     /// Clock time from the earliest close in the batch to the written feed.
     pub latency_ms: i64,
+    /// The journal trades this rescan resolved (for the alerter's
+    /// `resolution` trigger); empty when it failed.
+    pub resolved: Vec<Trade>,
 }
 
 /// A symbol with new closed candles.
@@ -136,7 +139,8 @@ impl LiveLoop {
             now_ms: Some(self.clock.now_ms()),
             ..PipelineRequest::default()
         };
-        let last_updated = match self.pipeline.run(&request, Arc::new(NoProgress)).await {
+        let (last_updated, resolved) = match self.pipeline.run(&request, Arc::new(NoProgress)).await
+        {
             Ok(report) => {
                 tracing::info!(
                     "[LIVE] rescanned {} symbols: {} signals ({} LONG, {} SHORT)",
@@ -145,17 +149,18 @@ impl LiveLoop {
                     report.summary.signals_per_action.long,
                     report.summary.signals_per_action.short
                 );
-                request.now_ms.unwrap_or_default()
+                (request.now_ms.unwrap_or_default(), report.journal.resolved)
             }
             Err(err) => {
                 tracing::warn!("[LIVE] rescan of {} symbols failed: {err}", symbols.len());
-                0
+                (0, Vec::new())
             }
         };
         let _ = self.rescans.send(Rescan {
             symbols: symbols.into_iter().collect(),
             last_updated,
             latency_ms: self.clock.now_ms() - earliest_close,
+            resolved,
         });
     }
 }

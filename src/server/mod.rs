@@ -93,6 +93,7 @@ fn routes() -> Vec<Route> {
             routes::track_record,
         ),
         route(Method::GET, "/api/alerts", Owner, routes::alerts),
+        route(Method::GET, "/alerts", Owner, routes::alert_log_page),
         route(Method::GET, "/healthz", Viewer, routes::health),
         route(Method::GET, "/login", Viewer, auth::sign_in::sign_in_page),
         route(Method::POST, "/login", Viewer, auth::sign_in::sign_in),

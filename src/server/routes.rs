@@ -283,6 +283,12 @@ pub async fn session(Extension(identity): Extension<Identity>) -> Json<SessionVi
     })
 }
 
+/// `GET /alerts` (the owner's): the alert log page, rendered whole on the
+/// server (no script).
+pub async fn alert_log_page(State(state): State<AppState>) -> axum::response::Html<String> {
+    axum::response::Html(state.alert_log_page())
+}
+
 /// `GET /api/alerts` (the owner's): the alerts sent lately, newest first,
 /// each with every channel's outcome (delivered, failed and why), and
 /// every channel's state (ready, failing, disabled).

@@ -11,8 +11,11 @@ use super::render::{
     StrategyRecords,
 };
 use super::scan_jobs::{ScanJobs, ScanStartError};
-use crate::alerts::{AlertLogView, Alerter, FileAlertStore};
-use crate::app::api::{AiAnalysis, ConfigState, SignalPanels, TableFeed, TrackRecordPanels};
+use crate::alerts::store::warn_of_old_log;
+use crate::alerts::{AlertLogView, Alerter, JournalAlertStore};
+use crate::app::api::{
+    AiAnalysis, AlertsConfig, ConfigState, SignalPanels, TableFeed, TrackRecordPanels,
+};
 use crate::app::table_view::TableRow;
 use crate::journal::{JournalError, JournalHandle, TradeFilter};
 use crate::live::{LiveLoop, Rescan};
@@ -21,7 +24,7 @@ use crate::model::{
     TrackRecord, Trade,
 };
 use crate::pipeline::{DataPaths, ScanPipeline};
-use crate::settings::SettingsError;
+use crate::settings::{SettingsError, SettingsStore};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::collections::BTreeSet;
@@ -67,11 +70,16 @@ impl AppState {
     ) -> Result<Self, SettingsError> {
         let settings = pipeline.current_settings()?;
         let auth = Arc::new(AuthGate::new(settings.auth));
+        warn_of_old_log(&pipeline.paths().data_dir);
+        let alert_store = JournalAlertStore::new(
+            pipeline.journal().as_ref().clone(),
+            settings.journal.clone(),
+        );
         let alerter = Arc::new(Alerter::new(
             settings.alerts,
             pipeline.settings().environment(),
             &pipeline.sources().governor,
-            Arc::new(FileAlertStore::in_data_dir(&pipeline.paths().data_dir)),
+            Arc::new(alert_store),
             pipeline.clock(),
         ));
         let feed = Arc::new(FeedStore::new(pipeline.paths().feed_path.clone()));
@@ -132,6 +140,57 @@ impl AppState {
     /// and every channel's state.
     pub fn alert_log(&self) -> AlertLogView {
         self.alerter.log()
+    }
+
+    /// The alert log page (`GET /alerts`): the same log, as HTML.
+    pub fn alert_log_page(&self) -> String {
+        super::render::render_alert_log_page(&self.alerter.log())
+    }
+
+    /// `[alerts]` as the ConfigPanel edits it (TOML of that table, no
+    /// secret in it), or why the file cannot be used.
+    pub async fn alerts_config(&self) -> AlertsConfig {
+        let path = self.pipeline.settings().path().display().to_string();
+        let pipeline = self.pipeline.clone();
+        let text = blocking(move || {
+            let alerts = pipeline.current_settings()?.alerts;
+            SettingsStore::alerts_text(&alerts)
+        })
+        .await;
+        match text {
+            Ok(toml) => AlertsConfig {
+                toml,
+                path,
+                error: None,
+            },
+            Err(err) => AlertsConfig {
+                toml: String::new(),
+                path,
+                error: Some(err.to_string()),
+            },
+        }
+    }
+
+    /// Validates the ConfigPanel's `[alerts]` text, saves it to the file
+    /// and puts it in force (the alerter's rules, limits and channels, no
+    /// restart); returns it as saved. A refused text is
+    /// `SettingsError::Alerts` naming every field, and nothing changes.
+    pub async fn save_alerts_config(&self, text: String) -> Result<String, SettingsError> {
+        let pipeline = self.pipeline.clone();
+        let alerts = blocking(move || {
+            let store = pipeline.settings();
+            let alerts = store.parse_alerts_text(&text)?;
+            store.save_alerts(&alerts)?;
+            Ok(alerts)
+        })
+        .await?;
+        tracing::info!(
+            "[CONFIG] saved [alerts] to {}",
+            self.pipeline.settings().path().display()
+        );
+        let saved = SettingsStore::alerts_text(&alerts)?;
+        self.alerter.replace_settings(alerts);
+        Ok(saved)
     }
 
     /// Feed changes of the live loop from now on.

@@ -206,13 +206,24 @@ pub fn build_channels(
                     .ok_or_else(|| format!("set {var} in the environment or in .env"))
             };
             let built: Result<Box<dyn Deliver>, String> = match channel {
-                ChannelSettings::Webhook { url, secret_env } => {
+                ChannelSettings::Webhook {
+                    url,
+                    url_env,
+                    secret_env,
+                } => {
+                    // Validation leaves exactly one of the two.
+                    let url = match (url, url_env) {
+                        (Some(url), _) => Ok(Secret::new(url.clone())),
+                        (None, Some(var)) => secret(var),
+                        (None, None) => Err("no url".to_string()),
+                    };
                     let signing = secret_env.as_deref().map(secret).transpose();
-                    signing.and_then(|secret| {
-                        WebhookClient::new(url, secret, governor, retry, timeout)
-                            .map(|c| Box::new(c) as Box<dyn Deliver>)
-                            .map_err(|e| e.to_string())
-                    })
+                    url.and_then(|url| Ok((url, signing?)))
+                        .and_then(|(url, secret)| {
+                            WebhookClient::new(url.expose(), secret, governor, retry, timeout)
+                                .map(|c| Box::new(c) as Box<dyn Deliver>)
+                                .map_err(|e| e.to_string())
+                        })
                 }
                 ChannelSettings::Telegram {
                     token_env,

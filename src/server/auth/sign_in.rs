@@ -185,12 +185,7 @@ fn page(status: StatusCode, notice: Notice, next: &str) -> Response {
             </form>
         </main>
     });
-    let document = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Sign in · QuantPro</title><link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">\
-         <link rel=\"stylesheet\" href=\"/pkg/quantpro.css\"></head><body>{body}</body></html>"
-    );
+    let document = crate::server::render::page_document("Sign in", &body);
     (status, Html(document)).into_response()
 }
 

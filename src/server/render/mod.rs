@@ -1,14 +1,20 @@
 //! Server-side rendering of one signal: the charts (plotters SVG, in
 //! `charts`) and the static parts of its views as HTML (`signal_html`, with
 //! the ObservabilityPanel), which the DetailPanel and the share page inject;
-//! and the Track Record page's parts (`track_record_html`).
+//! the Track Record page's parts (`track_record_html`); and the pages
+//! rendered whole without the app (`page_document`: the alert log of
+//! `alert_log_html`, the sign-in form).
 //! The browser bundle carries none of this code.
 
+mod alert_log_html;
 pub mod charts;
 mod observability_panel;
+mod page_document;
 mod signal_html;
 mod track_record_html;
 
+pub use alert_log_html::render_alert_log_page;
+pub use page_document::page_document;
 pub(crate) use signal_html::to_html;
 pub use signal_html::{
     last_trade_text, render_panels, share_description, SignalDetail, SignalTrack,
