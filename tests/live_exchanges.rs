@@ -61,22 +61,7 @@ fn paths(dir: &Path) -> DataPaths {
 
 /// `[sources]` at the fake; the APIs it does not fake at a closed port.
 fn write_config(dir: &Path, fake: &FakeExchange) {
-    let mut toml = String::from("[sources]\n");
-    for (key, url) in fake.urls_json().as_object().unwrap() {
-        toml.push_str(&format!("{key} = \"{}\"\n", url.as_str().unwrap()));
-    }
-    for key in [
-        "coinalyze",
-        "coingecko",
-        "gemini",
-        "binance_spot",
-        "mexc_spot",
-    ] {
-        if !toml.contains(&format!("\n{key} =")) {
-            toml.push_str(&format!("{key} = \"http://127.0.0.1:9\"\n"));
-        }
-    }
-    std::fs::write(dir.join("quantpro.toml"), toml).unwrap();
+    std::fs::write(dir.join("quantpro.toml"), fake.sources_toml()).unwrap();
 }
 
 struct Running {
