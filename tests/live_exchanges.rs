@@ -310,6 +310,32 @@ async fn the_feed_follows_each_close_from_the_streams_with_closed_candles_only()
 }
 
 #[tokio::test(start_paused = true)]
+async fn without_a_connected_stream_rest_is_polled_right_after_each_close() {
+    let fake = FakeExchange::start(FakeConfig::default()).await;
+    // The streams are down from the start: nothing can come from them.
+    for venue in [fake::Venue::BinanceFutures, fake::Venue::Hyperliquid] {
+        fake.refuse_connections(venue, Duration::from_secs(24 * 3600));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A settle delay far longer than the wait below: the closes must come
+    // from REST polling after the short poll delay, not after the settle.
+    let mut running = start(dir.path(), &fake, universe(300, 60));
+    running.until_all_rescanned().await;
+    for k in 1..=2 {
+        fake.sleep_until_market(close(&fake, k) + MIN).await;
+        assert_feed_at(dir.path(), close(&fake, k));
+    }
+    for venue in &running.live.current_status().venues {
+        assert!(
+            matches!(venue.mode, quantpro::model::FeedMode::Polling(_)),
+            "{venue:?}"
+        );
+    }
+    assert_no_holes(&paths(dir.path()).data_dir);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_stream_outage_and_a_rest_gap_leave_no_hole() {
     let fake = FakeExchange::start(FakeConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
