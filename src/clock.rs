@@ -52,9 +52,13 @@ impl Clock {
     }
 
     pub fn now_ms(&self) -> i64 {
-        let elapsed_ns = Instant::now()
-            .saturating_duration_since(self.origin)
-            .as_nanos() as f64;
+        self.ms_at(Instant::now())
+    }
+
+    /// What the clock reads at the tokio instant `at` (the origin's time
+    /// for an instant before it): when a wait of tokio time ends, in Unix ms.
+    pub fn ms_at(&self, at: Instant) -> i64 {
+        let elapsed_ns = at.saturating_duration_since(self.origin).as_nanos() as f64;
         self.origin_ms + (elapsed_ns * self.speed / 1e6).floor() as i64
     }
 
@@ -120,6 +124,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_the_time_of_a_future_instant() {
+        let clock = Clock::starting_at(1_000_000, 60.0);
+        let in_14_s = Instant::now() + Duration::from_secs(14);
+        assert_eq!(clock.ms_at(in_14_s), 1_000_000 + 14 * 60_000);
+        tokio::time::sleep_until(in_14_s).await;
+        assert_eq!(clock.now_ms(), clock.ms_at(in_14_s));
     }
 
     #[tokio::test(start_paused = true)]

@@ -126,9 +126,11 @@ impl ScanPipeline {
     }
 
     /// The same pipeline judging candles by `clock` (an accelerated
-    /// simulated market's candles are in the wall clock's future).
+    /// simulated market's candles are in the wall clock's future); the
+    /// governor reads its "resumes at" times on it too.
     pub fn with_clock(mut self, clock: Clock) -> ScanPipeline {
         self.clock = clock;
+        self.sources.governor.use_clock(clock);
         self
     }
 

@@ -61,22 +61,7 @@ fn paths(dir: &Path) -> DataPaths {
 
 /// `[sources]` at the fake; the APIs it does not fake at a closed port.
 fn write_config(dir: &Path, fake: &FakeExchange) {
-    let mut toml = String::from("[sources]\n");
-    for (key, url) in fake.urls_json().as_object().unwrap() {
-        toml.push_str(&format!("{key} = \"{}\"\n", url.as_str().unwrap()));
-    }
-    for key in [
-        "coinalyze",
-        "coingecko",
-        "gemini",
-        "binance_spot",
-        "mexc_spot",
-    ] {
-        if !toml.contains(&format!("\n{key} =")) {
-            toml.push_str(&format!("{key} = \"http://127.0.0.1:9\"\n"));
-        }
-    }
-    std::fs::write(dir.join("quantpro.toml"), toml).unwrap();
+    std::fs::write(dir.join("quantpro.toml"), fake.sources_toml()).unwrap();
 }
 
 struct Running {
@@ -317,6 +302,32 @@ async fn the_feed_follows_each_close_from_the_streams_with_closed_candles_only()
         assert_eq!(
             venue.mode,
             quantpro::model::FeedMode::Streaming,
+            "{venue:?}"
+        );
+    }
+    assert_no_holes(&paths(dir.path()).data_dir);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_connected_stream_rest_is_polled_right_after_each_close() {
+    let fake = FakeExchange::start(FakeConfig::default()).await;
+    // The streams are down from the start: nothing can come from them.
+    for venue in [fake::Venue::BinanceFutures, fake::Venue::Hyperliquid] {
+        fake.refuse_connections(venue, Duration::from_secs(24 * 3600));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A settle delay far longer than the wait below: the closes must come
+    // from REST polling after the short poll delay, not after the settle.
+    let mut running = start(dir.path(), &fake, universe(300, 60));
+    running.until_all_rescanned().await;
+    for k in 1..=2 {
+        fake.sleep_until_market(close(&fake, k) + MIN).await;
+        assert_feed_at(dir.path(), close(&fake, k));
+    }
+    for venue in &running.live.current_status().venues {
+        assert!(
+            matches!(venue.mode, quantpro::model::FeedMode::Polling(_)),
             "{venue:?}"
         );
     }

@@ -172,6 +172,26 @@ async fn binance_futures_pages_by_1500_and_spot_by_1000() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn binance_asks_no_more_candles_than_a_short_range_holds() {
+    // USD-M charges klines by `limit`: a poll of the newest candles must
+    // ask for them alone (weight 1), not for a page of 1500 (weight 10).
+    let (server, futures) = binance(Market::Futures, 4000).await;
+    let m15 = Interval::M15.millis();
+    let start = T0 + 100 * m15;
+    let got = futures
+        .candles("BTCUSDT", Interval::M15, start, start + 2 * m15 + 3_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|c| c.t).collect::<Vec<_>>(),
+        vec![start, start + m15, start + 2 * m15]
+    );
+    let requests = queries(&server);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["limit"], "3");
+}
+
+#[tokio::test(start_paused = true)]
 async fn binance_range_end_is_exclusive() {
     let (_server, fetcher) = binance(Market::Futures, 100).await;
     let m = Interval::M15.millis();

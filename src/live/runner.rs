@@ -179,6 +179,9 @@ struct VenueRunner {
     /// Series whose exchange had nothing older to give (a young listing,
     /// Hyperliquid's 5000-candle horizon): not asked again until a restart.
     no_older: BTreeSet<SeriesKey>,
+    /// The stream is connected (it said `Connected` and no `Down` since):
+    /// only then is a close left to it for the settle delay.
+    stream_up: bool,
 }
 
 impl VenueRunner {
@@ -201,6 +204,7 @@ impl VenueRunner {
             arrivals,
             closes: BTreeMap::new(),
             no_older: BTreeSet::new(),
+            stream_up: false,
             venue,
             live,
         }
@@ -234,7 +238,7 @@ impl VenueRunner {
         let mut reopen_at: Option<tokio::time::Instant> = None;
         let mut next_refresh = self.clock().now_ms() + self.refresh_ms();
         loop {
-            let check_at = self.next_check_ms(stream.is_some());
+            let check_at = self.next_check_ms(self.stream_up);
             self.live.status.venue(self.exchange, &self.market, |s| {
                 s.next_close_ms = Some(check_at - check_at.rem_euclid(M15));
             });
@@ -244,6 +248,7 @@ impl VenueRunner {
                     Some(event) => self.on_stream_event(event).await,
                     None => {
                         self.set_mode(FeedMode::Polling("the stream ended; reconnecting".into()));
+                        self.stream_up = false;
                         stream = None;
                         reopen_at = Some(tokio::time::Instant::now() + STREAM_RETRY);
                     }
@@ -271,9 +276,10 @@ impl VenueRunner {
         self.live.settings.refresh_minutes as i64 * 60_000
     }
 
-    /// When to check the newest close: the settle delay after it with a
-    /// stream (the stream brings nearly everything), a short delay without
-    /// one (REST polling after each close).
+    /// When to check the newest close: the settle delay after it while the
+    /// stream is connected (it brings nearly everything), a short delay
+    /// while there is none or it is down (REST polling after each close: a
+    /// stream that is down brings nothing to wait for).
     fn next_check_ms(&self, streaming: bool) -> i64 {
         let settle = if streaming {
             self.live.settings.settle_secs as i64 * 1000
@@ -292,9 +298,12 @@ impl VenueRunner {
     fn open_stream(&mut self) -> Option<mpsc::Receiver<StreamEvent>> {
         let symbols = self.live_symbols();
         let stream = self.venue.stream(&symbols, &INTERVALS);
-        if stream.is_none() {
-            self.set_mode(FeedMode::Polling("no stream for this market".into()));
-        }
+        // Polled until the stream says it is connected.
+        self.stream_up = false;
+        self.set_mode(FeedMode::Polling(match stream {
+            Some(_) => "the stream is not connected yet".into(),
+            None => "no stream for this market".into(),
+        }));
         stream
     }
 
@@ -539,6 +548,7 @@ impl VenueRunner {
     async fn on_stream_event(&mut self, event: StreamEvent) {
         match event {
             StreamEvent::Connected => {
+                self.stream_up = true;
                 let simulated = self.live.status.current().simulated;
                 self.set_mode(if simulated {
                     FeedMode::Simulated
@@ -550,6 +560,7 @@ impl VenueRunner {
             }
             StreamEvent::Down { reason } => {
                 tracing::warn!("[STREAM] {} {} down: {reason}", self.exchange, self.market);
+                self.stream_up = false;
                 self.set_mode(FeedMode::Polling(reason));
             }
             StreamEvent::Closed {

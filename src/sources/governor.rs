@@ -34,9 +34,13 @@
 //! resume, for a countdown. The server's progress stream shows the lines of
 //! the hosts that are not open ([`GovernorStatus::waits`]).
 //!
-//! Time is `tokio::time`, so tests run it on a paused clock.
+//! Time is `tokio::time`, so tests run it on a paused clock; the Unix-ms
+//! "resumes at" times are read on the process's [`Clock`] (the live loop's,
+//! [`Governor::use_clock`]), so a replayed or accelerated market shows them
+//! in its own time.
 
 use super::SourceError;
+use crate::clock::Clock;
 use reqwest::header::HeaderMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -303,7 +307,8 @@ impl HostStatus {
         }
     }
 
-    fn waiting(host: Host, phase: HostPhase, wait: Duration) -> HostStatus {
+    /// A wait of `wait` that ends at `resumes_at_ms`.
+    fn waiting(host: Host, phase: HostPhase, wait: Duration, resumes_at_ms: i64) -> HostStatus {
         let secs = wait.as_secs_f64().ceil() as u64;
         let what = match phase {
             HostPhase::Open => return HostStatus::open(host),
@@ -314,7 +319,7 @@ impl HostStatus {
         HostStatus {
             host,
             phase,
-            resumes_at_ms: Some(super::unix_now_ms() + wait.as_millis() as i64),
+            resumes_at_ms: Some(resumes_at_ms),
             line: format!("{host} {what}, resuming in {secs} s"),
         }
     }
@@ -353,6 +358,9 @@ const VISIBLE_THROTTLE: Duration = Duration::from_secs(1);
 pub struct Governor {
     hosts: BTreeMap<Host, HostState>,
     status: watch::Sender<GovernorStatus>,
+    /// What "resumes at" times are read on (the wall clock until
+    /// [`Governor::use_clock`]).
+    clock: Mutex<Clock>,
 }
 
 impl fmt::Debug for Governor {
@@ -419,7 +427,21 @@ impl Governor {
             })
             .collect();
         let (status, _) = watch::channel(GovernorStatus::all_open());
-        Arc::new(Governor { hosts, status })
+        Arc::new(Governor {
+            hosts,
+            status,
+            clock: Mutex::new(Clock::real()),
+        })
+    }
+
+    /// Reads the times calls resume on `clock` (the scan pipeline's: the
+    /// live loop's replayed or accelerated market) from now on.
+    pub fn use_clock(&self, clock: Clock) {
+        *self.clock.lock().unwrap_or_else(|e| e.into_inner()) = clock;
+    }
+
+    fn clock(&self) -> Clock {
+        *self.clock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The gate of one host: what its clients wait on.
@@ -464,7 +486,8 @@ impl Governor {
             return;
         }
         book.phase = phase;
-        let status = HostStatus::waiting(host, phase, wait);
+        let resumes_at_ms = self.clock().ms_at(Instant::now() + wait);
+        let status = HostStatus::waiting(host, phase, wait, resumes_at_ms);
         match phase {
             HostPhase::Open | HostPhase::Throttled => {
                 tracing::info!("[RATE-LIMIT] {}", status.line)
@@ -963,6 +986,27 @@ mod tests {
             HostPhase::Open,
             "the first call after the pause reopens the host"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_resume_at_a_time_of_the_governors_clock() {
+        let governor = Governor::documented();
+        // A replayed market 60 times faster than tokio's (virtual) time.
+        let market = Clock::starting_at(1_721_088_000_000, 60.0);
+        governor.use_clock(market);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let gate = governor.gate(Host::Hyperliquid);
+        gate.rate_limited(Duration::from_secs(14));
+        let status = governor.status();
+        let host = status.get(Host::Hyperliquid);
+        assert_eq!(host.line, "HYPERLIQUID rate-limited, resuming in 14 s");
+        assert_eq!(
+            host.resumes_at_ms,
+            Some(1_721_088_000_000 + (2 + 14) * 60_000),
+            "16 s of tokio time from the clock's origin, read at 60x"
+        );
+        tokio::time::sleep(Duration::from_secs(14)).await;
+        assert_eq!(Some(market.now_ms()), host.resumes_at_ms);
     }
 
     #[tokio::test(start_paused = true)]

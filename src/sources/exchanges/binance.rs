@@ -126,6 +126,14 @@ impl BinanceFetcher {
     }
 }
 
+/// How many candles of `interval` open in `[start_ms, end_ms)` (at least 1).
+fn candles_in(start_ms: i64, end_ms: i64, interval: Interval) -> usize {
+    let span = u64::try_from(end_ms.saturating_sub(start_ms)).unwrap_or(0);
+    usize::try_from(span.div_ceil(interval.millis() as u64))
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
 /// Binance spells our intervals as we do.
 fn interval_code(interval: Interval) -> &'static str {
     interval.as_str()
@@ -150,7 +158,12 @@ impl CandleFetcher for BinanceFetcher {
     ) -> Result<Vec<Candle>, SourceError> {
         let api = self.api.api();
         let url = format!("{}{}", self.base_url, self.flavor.klines_path);
-        let limit = self.flavor.page_limit;
+        // No more than the range holds: USD-M charges by `limit`, and the
+        // live loop's poll of the newest candle must not pay for 1500.
+        let limit = self
+            .flavor
+            .page_limit
+            .min(candles_in(start_ms, end_ms, interval));
         // endTime is inclusive on the open time: stop one ms short of end_ms.
         let query = [
             ("symbol", symbol.to_string()),
@@ -214,6 +227,15 @@ impl CandleFetcher for BinanceFetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_holds_the_candles_opening_in_it() {
+        let m15 = Interval::M15.millis();
+        assert_eq!(candles_in(0, m15, Interval::M15), 1);
+        assert_eq!(candles_in(0, m15 + 3_000, Interval::M15), 2);
+        assert_eq!(candles_in(0, 1500 * m15, Interval::M15), 1500);
+        assert_eq!(candles_in(5, 5, Interval::M15), 1, "never a limit of 0");
+    }
 
     #[test]
     fn futures_klines_weight_follows_limit() {

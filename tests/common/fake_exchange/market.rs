@@ -88,9 +88,10 @@ impl Iv {
     }
 }
 
-/// Base units per MEXC contract (`contractSize` of `/contract/detail`).
+/// Base units per MEXC contract (`contractSize` of `/contract/detail`); a
+/// clone has its original's.
 pub fn contract_size(symbol: &str) -> f64 {
-    match symbol {
+    match original_symbol(Venue::MexcFutures, symbol).as_str() {
         "BTC_USDT" => 0.0001,
         "ETH_USDT" => 0.01,
         "SOL_USDT" | "AVAX_USDT" | "LINK_USDT" | "LTC_USDT" => 0.1,
@@ -120,8 +121,35 @@ fn read_file(name: &str) -> Option<Arc<Vec<Bar>>> {
     Some(bars)
 }
 
-/// The data file behind a venue's symbol.
+/// The base asset and quote suffix of a venue's symbol (`BTCUSDT` ->
+/// `BTC` + `USDT`, `BTC_USDT` -> `BTC` + `_USDT`, `BTC` -> `BTC` + ``).
+fn split_quote(venue: Venue, symbol: &str) -> (&str, &'static str) {
+    let quote = match venue {
+        Venue::BinanceSpot | Venue::BinanceFutures => "USDT",
+        Venue::MexcFutures => "_USDT",
+        Venue::Hyperliquid => "",
+    };
+    (symbol.strip_suffix(quote).unwrap_or(symbol), quote)
+}
+
+/// Clone `k` (2, 3, ...) of a real symbol: its base asset with `k`
+/// appended (`BTC7USDT`, `BTC7_USDT`, `BTC7`). No real base of the data
+/// ends in a digit, so the original is the name without them.
+fn clone_name(venue: Venue, symbol: &str, k: usize) -> String {
+    let (base, quote) = split_quote(venue, symbol);
+    format!("{base}{k}{quote}")
+}
+
+/// The real symbol behind a (possibly cloned) symbol.
+fn original_symbol(venue: Venue, symbol: &str) -> String {
+    let (base, quote) = split_quote(venue, symbol);
+    let real = base.trim_end_matches(|c: char| c.is_ascii_digit());
+    format!("{}{quote}", if real.is_empty() { base } else { real })
+}
+
+/// The data file behind a venue's symbol (a clone reads its original's).
 fn file_name(venue: Venue, symbol: &str, iv: Iv) -> String {
+    let symbol = &original_symbol(venue, symbol);
     match venue {
         Venue::BinanceSpot | Venue::BinanceFutures => {
             format!("{symbol}_BINANCE_{}.json", iv.code())
@@ -156,6 +184,26 @@ fn list_symbols(venue: Venue) -> BTreeSet<String> {
             _ => {
                 out.insert(symbol.to_string());
             }
+        }
+    }
+    out
+}
+
+/// The venue's real symbols, then clones of them by name (round robin,
+/// `BTC2USDT`, `ETH2USDT`, ..., `BTC3USDT`, ...) until there are `count`;
+/// `None`: the real ones only.
+fn venue_symbols(venue: Venue, count: Option<usize>) -> BTreeSet<String> {
+    let real: Vec<String> = list_symbols(venue).into_iter().collect();
+    let mut out: BTreeSet<String> = real.iter().cloned().collect();
+    let Some(count) = count else {
+        return out;
+    };
+    'clones: for k in 2.. {
+        for symbol in &real {
+            if out.len() >= count {
+                break 'clones;
+            }
+            out.insert(clone_name(venue, symbol, k));
         }
     }
     out
@@ -201,7 +249,14 @@ fn first_day(name: &str) -> Option<i64> {
 }
 
 impl Market {
-    pub(crate) fn new(start_ms: Option<i64>, speed: f64) -> Market {
+    /// The market at `start_ms` running `speed` times tokio's clock, with
+    /// `symbols_per_venue` symbols per venue (clones of the real ones by
+    /// name beyond them, see [`super::FakeConfig::symbols_per_venue`]).
+    pub(crate) fn new(
+        start_ms: Option<i64>,
+        speed: f64,
+        symbols_per_venue: Option<usize>,
+    ) -> Market {
         assert!(speed.is_finite() && speed > 0.0, "speed must be positive");
         let origin = first_day("BTCUSDT_BINANCE_15m.json")
             .expect("BTCUSDT_BINANCE_15m.json in the candle data");
@@ -217,7 +272,7 @@ impl Market {
             speed,
             symbols: Venue::ALL
                 .into_iter()
-                .map(|v| (v, list_symbols(v)))
+                .map(|v| (v, venue_symbols(v, symbols_per_venue)))
                 .collect(),
             shift_ms,
             series: Mutex::new(HashMap::new()),
@@ -285,12 +340,14 @@ impl Market {
                 .contains_key(&(venue, symbol.to_string()))
     }
 
-    /// The whole series of a key as served (shifted, unrevised), oldest first.
+    /// The whole series of a key as served (shifted, unrevised, a clone's
+    /// its original's), oldest first.
     pub fn series(&self, venue: Venue, symbol: &str, iv: Iv) -> Option<Arc<Vec<Bar>>> {
         if !self.knows(venue, symbol) {
             return None;
         }
-        let key = (venue, symbol.to_string(), iv);
+        // Clones share their original's bars (one copy for any number).
+        let key = (venue, original_symbol(venue, symbol), iv);
         if let Some(bars) = self.series.lock().unwrap().get(&key) {
             return Some(bars.clone());
         }

@@ -29,6 +29,9 @@
 //! data; volume in contracts of [`contract_size`]), Hyperliquid the
 //! `*_HYPERLIQUID_*` files (`BTC`, `kPEPE`) shifted by a whole number of
 //! days so all venues share one timeline (the values are unchanged).
+//! `FakeConfig::symbols_per_venue` adds clones of the real symbols by name
+//! (`BTC2USDT`, `BTC2_USDT`, `BTC2`, ...), each replaying its original's
+//! candles, for a universe of benchmark size.
 //!
 //! # REST (per venue, on its own port)
 //! - Binance spot `/api/v3/klines` (limit <= 1000, weight 2), USD-M
@@ -183,6 +186,10 @@ pub struct FakeConfig {
     pub ban_duration: Duration,
     /// REST weight budgets per minute (MEXC: calls per 2 s).
     pub budgets: Budgets,
+    /// Symbols per venue: the real ones, then clones of them by name
+    /// replaying their original's candles (`BTC2USDT`, `BTC2_USDT`, `BTC2`;
+    /// for benchmarks at a universe's size); `None`: the real ones only.
+    pub symbols_per_venue: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -227,6 +234,7 @@ impl Default for FakeConfig {
             ban_after_violations: 3,
             ban_duration: Duration::from_secs(120),
             budgets: Budgets::default(),
+            symbols_per_venue: None,
         }
     }
 }
@@ -311,7 +319,7 @@ impl Drop for FakeExchange {
 impl FakeExchange {
     /// Binds one 127.0.0.1 port per venue and serves them in this runtime.
     pub async fn start(config: FakeConfig) -> FakeExchange {
-        let market = Market::new(config.start_ms, config.speed);
+        let market = Market::new(config.start_ms, config.speed, config.symbols_per_venue);
         let limits = limits::Limits::new(&config);
         let faults = Venue::ALL
             .iter()
@@ -398,6 +406,28 @@ impl FakeExchange {
             "mexc_futures": self.rest_url(Venue::MexcFutures),
             "mexc_futures_stream": self.stream_url(Venue::MexcFutures),
         })
+    }
+
+    /// A `[sources]` table of `quantpro.toml` at the fake; the APIs it does
+    /// not fake (and Binance and MEXC spot) at a closed port, so nothing
+    /// leaves 127.0.0.1.
+    pub fn sources_toml(&self) -> String {
+        let mut toml = String::from("[sources]\n");
+        for (key, url) in self.urls_json().as_object().expect("an object") {
+            toml.push_str(&format!("{key} = {url}\n"));
+        }
+        for key in [
+            "coinalyze",
+            "coingecko",
+            "gemini",
+            "binance_spot",
+            "mexc_spot",
+        ] {
+            if !toml.contains(&format!("\n{key} =")) {
+                toml.push_str(&format!("{key} = \"http://127.0.0.1:9\"\n"));
+            }
+        }
+        toml
     }
 
     pub fn market(&self) -> &Market {
