@@ -179,7 +179,7 @@ struct BenchArgs {
     /// 500 symbols x (5000 15m + 1500 4h) candles.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Full-scan repetitions (the best and median are reported).
+    /// Repetitions of the full scan or of the backtest (the best run is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
     /// Benchmark the backtest (the walk-forward replay) instead of the

@@ -163,13 +163,6 @@ const EXPECTED: &[(&str, &str, &str, Body, Who)] = &[
     ),
     (
         "POST",
-        "/api/track_record_page",
-        "/api/track_record_page",
-        Body::Form("strategy=Legacy"),
-        Who::Viewer,
-    ),
-    (
-        "POST",
         "/api/track_record",
         "/api/track_record",
         Body::Form(""),
@@ -201,13 +194,6 @@ const EXPECTED: &[(&str, &str, &str, Body, Who)] = &[
         "/api/save_scanner_config",
         "/api/save_scanner_config",
         Body::Json("{}"),
-        Who::Owner,
-    ),
-    (
-        "POST",
-        "/api/alert_settings",
-        "/api/alert_settings",
-        Body::Form(""),
         Who::Owner,
     ),
     (
@@ -399,6 +385,37 @@ async fn role(client: &reqwest::Client, base: &str, cookie: Option<&str>) -> Str
         .as_str()
         .unwrap()
         .to_string()
+}
+
+#[tokio::test]
+async fn the_configuration_is_for_everyone_to_read_its_alert_rules_for_the_owner() {
+    let server = locked_server("").await;
+    let client = client();
+    let config = |token: Option<&'static str>| {
+        let mut call = request(
+            &client,
+            &server.base,
+            "POST",
+            "/api/scanner_config",
+            Body::Form(""),
+        );
+        if let Some(token) = token {
+            call = call.bearer_auth(token);
+        }
+        async move { json(call.send().await.unwrap()).await }
+    };
+    let viewer = config(None).await;
+    assert!(viewer["texts"].is_array(), "{viewer}");
+    assert!(
+        viewer["alerts"].is_null(),
+        "a viewer gets no alert rules: {viewer}"
+    );
+    let owner = config(Some(TOKEN)).await;
+    assert!(owner["texts"].is_array(), "{owner}");
+    assert!(
+        owner["alerts"]["toml"].is_string(),
+        "the owner gets them: {owner}"
+    );
 }
 
 #[tokio::test]

@@ -1117,13 +1117,15 @@ async fn alert_rules_saved_from_the_dashboard_are_checked_and_in_force() {
             .form(&form)
             .send()
     };
-    let loaded: serde_json::Value = call("alert_settings", vec![])
+    // The owner's configuration carries the [alerts] table (this machine is
+    // the owner: no password is set).
+    let loaded: serde_json::Value = call("scanner_config", vec![])
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let text = loaded["toml"].as_str().unwrap().to_string();
+    let text = loaded["alerts"]["toml"].as_str().unwrap().to_string();
     assert!(text.contains("name = \"toasts\""), "{text}");
     assert!(
         text.contains("token_env = \"QUANTPRO_TELEGRAM_TOKEN\""),

@@ -1022,12 +1022,9 @@ async fn the_track_record_page_lists_what_the_scans_recorded_in_the_journal() {
         html.matches("data-testid=\"trade-row\"").count(),
         legacy.min(50)
     );
-    let html = get("/track-record?strategy=Martingale")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bad = get("/track-record?strategy=Martingale").await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
     assert!(
         html.contains("Cannot load the track record") && html.contains("Martingale"),
         "the error is shown"

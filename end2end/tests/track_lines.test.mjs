@@ -113,3 +113,33 @@ test("on a phone the track line wraps under the compact row", async () => {
     await page.screenshot({ path: join(SCREENSHOTS, "track-lines-390.png") });
   });
 });
+
+test("the Track Record page opens from the dashboard, filters by strategy and links each trade", async () => {
+  await onPage({ width: 1280, height: 860 }, async (page) => {
+    await page.goto(server.url + "/");
+    await waitForHydration(page);
+    // A full page load (rel="external"): the page is rendered whole on the
+    // server, the app's router has no route for it.
+    await page.click("[data-testid='track-record-link']");
+    await page.waitForSelector("[data-testid='track-record-page']");
+    assert.equal(new URL(page.url()).pathname, "/track-record");
+    const strategies = await page.$$eval("[data-testid='track-stats'] [data-strategy]", (rows) => rows.map((r) => r.dataset.strategy));
+    for (const s of ["Legacy", "Breakout", "BreakoutV2"]) assert.ok(strategies.includes(s), `${s} in ${strategies}`);
+    assert.ok((await page.$$("[data-testid='trade-row']")).length > 0, "the backtest's trades are listed");
+
+    // The filter form narrows the trades to one strategy, as the API counts them.
+    await page.selectOption("[data-testid='track-filters'] select[name='strategy']", "Breakout");
+    await Promise.all([page.waitForURL((url) => url.searchParams.get("strategy") === "Breakout"), page.click("[data-testid='track-filters'] button[type='submit']")]);
+    const rows = await page.$$eval("[data-testid='trade-row']", (trs) => trs.map((tr) => tr.querySelector("a[href^='/signal/']")?.getAttribute("href")));
+    const record = await (await fetch(`${server.url}/api/track-record?strategy=Breakout`)).json();
+    assert.equal(rows.length, Math.min(50, record.all.trades + record.all.open));
+    for (const href of rows) assert.match(href, /^\/signal\/[A-Z]+\/[A-Z0-9]+\/Breakout$/);
+    await page.screenshot({ path: join(SCREENSHOTS, "track-record-1280.png") });
+
+    // A trade's link opens its share page.
+    if (rows.length > 0) {
+      await page.click(`a[href='${rows[0]}']`);
+      await page.waitForSelector("[data-testid='track-line']");
+    }
+  });
+});

@@ -169,12 +169,16 @@ pub struct ConfigState {
     /// Keys set by the environment (`key (QUANTPRO_...)`): they win over
     /// what is saved.
     pub overridden: Vec<String>,
+    /// The `[alerts]` table, for the owner only (the rules and channels
+    /// are theirs; a visitor gets `None`).
+    pub alerts: Option<AlertsConfig>,
 }
 
 #[server(endpoint = "scanner_config")]
 pub async fn get_scanner_config() -> Result<ConfigState, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    Ok(state.config_state().await)
+    let owner = super::session::Visitor::current().is_owner();
+    Ok(state.config_state(owner).await)
 }
 
 /// The track record of the signal journal (the statistics of
@@ -191,45 +195,6 @@ pub async fn get_track_record(
     let query = crate::model::TrackQuery::new(strategy, exchange, symbol, origin);
     state
         .track_record(query.into())
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
-}
-
-/// The Track Record page's parts, rendered on the server
-/// (`server::render::track_record_html`): the browser injects them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrackRecordPanels {
-    /// The strategy / exchange / symbol / origin form (a plain GET form).
-    pub filters_html: String,
-    /// The statistics per strategy and overall (STRATEGIES.md §6).
-    pub stats_html: String,
-    /// Cumulative R per strategy (SVG), or why there is none.
-    pub equity_html: String,
-    /// Win rate per score bucket with trade counts (SVG), or why there is none.
-    pub calibration_html: String,
-    /// The newest trades, each linked to its signal's share page.
-    pub trades_html: String,
-    /// Where the trades come from (the journal's location, no credentials).
-    pub source: String,
-    /// The query as `GET /api/track-record` takes it.
-    pub query_string: String,
-}
-
-/// The Track Record page of the journal's trades that the page URL's
-/// `query` (`strategy=&exchange=&symbol=`, read on the server as
-/// `GET /api/track-record` reads it) selects; an unknown strategy or
-/// exchange is an error.
-#[server(endpoint = "track_record_page")]
-pub async fn get_track_record_page(query: String) -> Result<TrackRecordPanels, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    let pairs: std::collections::HashMap<String, String> =
-        form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
-            .into_owned()
-            .collect();
-    let query = crate::model::TrackQuery::parse(|name| pairs.get(name).map(String::as_str))
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
-    state
-        .track_record_panels(query)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
@@ -281,13 +246,6 @@ pub struct AlertsConfig {
     pub path: String,
     /// Set when the file cannot be used (`toml` is then empty).
     pub error: Option<String>,
-}
-
-/// The owner's `[alerts]` (the rules name channels and their variables).
-#[server(endpoint = "alert_settings", client = super::session::OwnerClient)]
-pub async fn get_alert_settings() -> Result<AlertsConfig, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    Ok(state.alerts_config().await)
 }
 
 /// The answer to the Alerts section's Save button.

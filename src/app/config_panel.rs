@@ -4,15 +4,16 @@
 //! (ranges, whole numbers, ordered pairs), then saved through a server
 //! function to `quantpro.toml`, which the next scan reads.
 //!
-//! Its Alerts section (the owner's) edits the `[alerts]` table as TOML
-//! text: rules, cooldown, hourly cap, channels. The server validates it
+//! Its Alerts section (the owner's: the server sends the table to the owner
+//! only, with the rest of the configuration) edits the `[alerts]` table as
+//! TOML text: rules, cooldown, hourly cap, channels. The server validates it
 //! with the rules' own validation, names the field of every problem, and
 //! puts what it saved in force at once. No secret is in the text: channels
 //! name the environment variables of their tokens.
 
 use super::api::{
-    get_alert_settings, get_scanner_config, AlertsConfig, AlertsSaveOutcome, ConfigSaveOutcome,
-    ConfigState, SaveAlertSettings, SaveScannerConfig,
+    get_scanner_config, AlertsConfig, AlertsSaveOutcome, ConfigSaveOutcome, ConfigState,
+    SaveAlertSettings, SaveScannerConfig,
 };
 use super::dashboard::use_set_panel;
 use super::session::use_visitor;
@@ -68,6 +69,7 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
         path,
         error,
         overridden,
+        alerts,
     } = state;
     let fields = ScannerConfig::fields();
     // The server sends what is in force, which is valid.
@@ -193,7 +195,12 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
                 <tbody>{rows}</tbody>
             </table>
             {general_errors}
-            {owner.then(|| view! { <AlertsSection /> })}
+            {alerts.map(|config| view! {
+                <section class="config-alerts" data-testid="config-alerts">
+                    <h3>"Alerts"</h3>
+                    <AlertsForm config />
+                </section>
+            })}
         </div>
         <div class="drawer-foot">
             <button
@@ -219,25 +226,6 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
             {move || changed().then(|| view! { <span class="muted">"unsaved changes"</span> })}
             {status}
         </div>
-    }
-}
-
-#[component]
-fn AlertsSection() -> impl IntoView {
-    let loaded = Resource::new(|| (), |_| get_alert_settings());
-    view! {
-        <section class="config-alerts" data-testid="config-alerts">
-            <h3>"Alerts"</h3>
-            <Suspense fallback=|| view! { <p class="panel-note">"Loading the alert rules…"</p> }>
-                {move || Suspend::new(async move {
-                    match loaded.await {
-                        Ok(config) => view! { <AlertsForm config /> }.into_any(),
-                        Err(err) => view! { <p class="panel-note error">{format!("Cannot load the alert rules: {err}")}</p> }
-                            .into_any(),
-                    }
-                })}
-            </Suspense>
-        </section>
     }
 }
 

@@ -108,7 +108,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <span class="brand-sub">" scanner"</span>
                 </a>
                 <ExchangePanel />
-                <a class="btn btn-ghost track-record-link" href="/track-record" data-testid="track-record-link" title="How the signals that fired turned out">
+                <a class="btn btn-ghost track-record-link" href="/track-record" rel="external" data-testid="track-record-link" title="How the signals that fired turned out">
                     "Track record"
                 </a>
                 <ConfigToggle open=Signal::derive(config_open) />

@@ -21,7 +21,6 @@ pub(crate) mod scanner_table;
 pub mod session;
 mod share_page;
 pub mod table_view;
-mod track_record_page;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -72,11 +71,6 @@ pub fn App() -> impl IntoView {
                         ParamSegment("strategy"),
                     )
                     view=share_page::SharePage
-                    ssr=SsrMode::Async
-                />
-                <Route
-                    path=StaticSegment("track-record")
-                    view=track_record_page::TrackRecordPage
                     ssr=SsrMode::Async
                 />
             </Routes>

@@ -1,6 +1,6 @@
 //! Live scan progress in the browser: subscribes to the server's
 //! `/api/scan/events` stream (Server-Sent Events, `event: progress` and
-//! `event: done`, data = `ScanStatus` JSON) with gloo-net's EventSource,
+//! `event: done`, data = `ScanStatus` JSON) with the browser's EventSource,
 //! keeps `DashboardState::scan` current, and refetches the feed when a job
 //! finishes so the table fills. `event: feed` (data `{"last_updated": ms}`)
 //! says which feed is on disk: one the page does not show yet (written by
@@ -109,15 +109,20 @@ pub fn follow_scans(state: DashboardState) {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::{DashboardState, ScanEvent, ScanEventReader};
-    use futures_util::{stream, StreamExt};
-    use gloo_net::eventsource::futures::EventSource;
     use leptos::prelude::*;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    use web_sys::{Event, EventSource, MessageEvent};
 
     const EVENTS_URL: &str = "/api/scan/events";
-    /// Wait before reconnecting after the stream closed (server restart).
+    /// The stream's event names (`server::scan_events`).
+    const EVENT_NAMES: [&str; 6] = ["progress", "done", "feed", "rows", "live", "alert"];
+    /// Wait before reconnecting after the browser gave the stream up (the
+    /// server answered with an error); it retries a dropped connection by
+    /// itself.
     const RECONNECT_DELAY: Duration = Duration::from_secs(3);
 
     pub fn follow(state: DashboardState) {
@@ -130,44 +135,73 @@ mod browser {
         Effect::new(move |_| connect(state, stopped.clone()));
     }
 
+    /// Opens the stream and hands every event to one handler. The browser's
+    /// EventSource calls it directly (no stream adapters in between: this
+    /// is the whole of the page's event plumbing, kept small for the WASM
+    /// budget).
     fn connect(state: DashboardState, stopped: Arc<AtomicBool>) {
-        leptos::task::spawn_local(async move {
-            if let Err(err) = listen(state, &stopped).await {
-                leptos::logging::warn!("scan events: {err}");
-            }
-            if stopped.load(Ordering::Relaxed) {
+        let source = match EventSource::new(EVENTS_URL) {
+            Ok(source) => source,
+            Err(err) => {
+                leptos::logging::warn!("scan events: {err:?}");
                 return;
             }
-            state.live.set(false);
-            set_timeout(move || connect(state, stopped), RECONNECT_DELAY);
+        };
+        let mut listener = Listener {
+            state,
+            reader: ScanEventReader::default(),
+            fetched_for: None,
+        };
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let source = source.clone();
+            let stopped = stopped.clone();
+            move |event: MessageEvent| {
+                if stopped.load(Ordering::Relaxed) {
+                    source.close();
+                    return;
+                }
+                let data = event.data().as_string().unwrap_or_default();
+                let event = listener.reader.read(&event.type_(), &data);
+                listener.handle(event);
+            }
         });
+        for name in EVENT_NAMES {
+            let _ =
+                source.add_event_listener_with_callback(name, on_message.as_ref().unchecked_ref());
+        }
+        let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| state.live.set(true));
+        let on_error = Closure::<dyn FnMut(Event)>::new({
+            let source = source.clone();
+            move |_: Event| {
+                state.live.set(false);
+                if source.ready_state() == EventSource::CLOSED && !stopped.load(Ordering::Relaxed) {
+                    let stopped = stopped.clone();
+                    set_timeout(move || connect(state, stopped), RECONNECT_DELAY);
+                }
+            }
+        });
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        // The handlers live as long as the stream, which lives as long as
+        // the page (or until it is given up and replaced).
+        on_message.forget();
+        on_open.forget();
+        on_error.forget();
     }
 
-    /// Reads events until the stream closes or the page goes away.
-    async fn listen(state: DashboardState, stopped: &AtomicBool) -> Result<(), String> {
-        let mut source = EventSource::new(EVENTS_URL).map_err(|e| e.to_string())?;
-        let progress = source.subscribe("progress").map_err(|e| e.to_string())?;
-        let done = source.subscribe("done").map_err(|e| e.to_string())?;
-        let feed = source.subscribe("feed").map_err(|e| e.to_string())?;
-        let rows = source.subscribe("rows").map_err(|e| e.to_string())?;
-        let live = source.subscribe("live").map_err(|e| e.to_string())?;
-        let alert = source.subscribe("alert").map_err(|e| e.to_string())?;
-        let mut events = stream::select(
-            stream::select(stream::select(progress, done), stream::select(feed, rows)),
-            stream::select(live, alert),
-        );
-        // The feed version last fetched for a `feed` event, so a slow fetch
-        // is not started twice.
-        let mut fetched_for = None;
-        let mut reader = ScanEventReader::default();
-        state.live.set(true);
-        while let Some(event) = events.next().await {
-            if stopped.load(Ordering::Relaxed) {
-                break;
-            }
-            let (name, message) = event.map_err(|e| e.to_string())?;
-            let data = message.data().as_string().unwrap_or_default();
-            match reader.read(&name, &data) {
+    /// What the page keeps between events.
+    struct Listener {
+        state: DashboardState,
+        reader: ScanEventReader,
+        /// The feed version last fetched for a `feed` event, so a slow
+        /// fetch is not started twice.
+        fetched_for: Option<i64>,
+    }
+
+    impl Listener {
+        fn handle(&mut self, event: ScanEvent) {
+            let state = self.state;
+            match event {
                 ScanEvent::Status {
                     status,
                     refetch_feed,
@@ -183,8 +217,10 @@ mod browser {
                             .and_then(|result| result.as_ref().ok())
                             .map(|view| view.last_updated)
                     });
-                    if shown.is_some_and(|shown| shown != on_disk) && fetched_for != Some(on_disk) {
-                        fetched_for = Some(on_disk);
+                    if shown.is_some_and(|shown| shown != on_disk)
+                        && self.fetched_for != Some(on_disk)
+                    {
+                        self.fetched_for = Some(on_disk);
                         state.feed.refetch();
                     }
                 }
@@ -193,8 +229,6 @@ mod browser {
                 ScanEvent::Unreadable(reason) => leptos::logging::warn!("scan events: {reason}"),
             }
         }
-        source.close();
-        Ok(())
     }
 }
 

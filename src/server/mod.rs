@@ -92,6 +92,12 @@ fn routes() -> Vec<Route> {
             Viewer,
             routes::track_record,
         ),
+        route(
+            Method::GET,
+            "/track-record",
+            Viewer,
+            routes::track_record_page,
+        ),
         route(Method::GET, "/api/alerts", Owner, routes::alerts),
         route(Method::GET, "/alerts", Owner, routes::alert_log_page),
         route(Method::GET, "/healthz", Viewer, routes::health),
@@ -111,12 +117,11 @@ fn routes() -> Vec<Route> {
 
 /// The server functions anyone may call (reads); every other one in the
 /// registry is the owner's.
-const VIEWER_SERVER_FNS: [&str; 5] = [
+const VIEWER_SERVER_FNS: [&str; 4] = [
     <api::GetTableFeed as ServerFn>::PATH,
     <api::GetSignalPanels as ServerFn>::PATH,
     <api::GetScannerConfig as ServerFn>::PATH,
     <api::GetTrackRecord as ServerFn>::PATH,
-    <api::GetTrackRecordPage as ServerFn>::PATH,
 ];
 
 /// The owner's server functions with a per-client rate limit.

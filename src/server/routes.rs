@@ -139,6 +139,47 @@ pub async fn track_record(
     Ok(Json(state.track_record(filter).await?))
 }
 
+/// `GET /track-record[?strategy=&exchange=&symbol=&origin=]`: the Track
+/// Record page, rendered whole on the server (statistics per strategy,
+/// equity and calibration charts, recent trades; its filters are a GET form).
+/// The query is read as `GET /api/track-record` reads it, unknown keys
+/// aside (a bookmarked page keeps working); a value that names nothing is a
+/// 400 page that says which, a journal that cannot be read a 503 page.
+pub async fn track_record_page(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> (StatusCode, axum::response::Html<String>) {
+    use super::render::render_track_record_error;
+    let page = |status, html| (status, axum::response::Html(html));
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => {
+            let html = render_track_record_error(&rejection.body_text());
+            return page(StatusCode::BAD_REQUEST, html);
+        }
+    };
+    let query = match TrackQuery::parse(|key| query.get(key).map(String::as_str)) {
+        Ok(query) => query,
+        Err(err) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                render_track_record_error(&err.to_string()),
+            )
+        }
+    };
+    match state.track_record_page(query).await {
+        Ok(html) => page(StatusCode::OK, html),
+        Err(err) => {
+            tracing::warn!("track record page: {err}");
+            let status = ApiError::from(err);
+            page(
+                status.status(),
+                render_track_record_error(&status.to_string()),
+            )
+        }
+    }
+}
+
 const TRACK_FILTERS: [&str; 4] = ["strategy", "exchange", "symbol", "origin"];
 
 fn parse_track_filter(query: &HashMap<String, String>) -> Result<TradeFilter, ApiError> {

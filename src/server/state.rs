@@ -7,15 +7,13 @@
 use super::auth::AuthGate;
 use super::feed_store::{FeedLoadError, FeedStore};
 use super::render::{
-    charts::render_signal_charts, render_panels, render_track_record, SignalDetail, SignalTrack,
-    StrategyRecords,
+    charts::render_signal_charts, render_panels, render_track_record_page, SignalDetail,
+    SignalTrack, StrategyRecords,
 };
 use super::scan_jobs::{ScanJobs, ScanStartError};
 use crate::alerts::store::warn_of_old_log;
 use crate::alerts::{AlertLogView, Alerter, JournalAlertStore};
-use crate::app::api::{
-    AiAnalysis, AlertsConfig, ConfigState, SignalPanels, TableFeed, TrackRecordPanels,
-};
+use crate::app::api::{AiAnalysis, AlertsConfig, ConfigState, SignalPanels, TableFeed};
 use crate::app::table_view::TableRow;
 use crate::journal::{JournalError, JournalHandle, TradeFilter};
 use crate::live::{LiveLoop, Rescan};
@@ -227,7 +225,12 @@ impl AppState {
 
     /// The configuration with where it is saved and what the environment
     /// overrides; a file that cannot be used gives the defaults and the reason.
-    pub async fn config_state(&self) -> ConfigState {
+    /// `with_alerts` (the owner asks) adds the `[alerts]` table.
+    pub async fn config_state(&self, with_alerts: bool) -> ConfigState {
+        let alerts = match with_alerts {
+            true => Some(self.alerts_config().await),
+            false => None,
+        };
         let settings = self.pipeline.settings();
         let path = settings.path().display().to_string();
         let overridden = settings
@@ -241,12 +244,14 @@ impl AppState {
                 path,
                 error: None,
                 overridden,
+                alerts,
             },
             Err(err) => ConfigState {
                 texts: ScannerConfig::default().texts(),
                 path,
                 error: Some(err.to_string()),
                 overridden,
+                alerts,
             },
         }
     }
@@ -275,13 +280,10 @@ impl AppState {
         self.journal.track_record(&settings.journal, &filter).await
     }
 
-    /// The Track Record page of the journal's trades that `query` selects:
-    /// the same statistics as `track_record`, with the trades they come
-    /// from drawn and listed.
-    pub async fn track_record_panels(
-        &self,
-        query: TrackQuery,
-    ) -> Result<TrackRecordPanels, JournalError> {
+    /// The Track Record page (a whole HTML document) of the journal's
+    /// trades that `query` selects: the same statistics as `track_record`,
+    /// with the trades they come from drawn and listed.
+    pub async fn track_record_page(&self, query: TrackQuery) -> Result<String, JournalError> {
         let pipeline = self.pipeline.clone();
         let settings = blocking(move || pipeline.current_settings()).await?;
         let journal = self.journal.journal(&settings.journal).await?;
@@ -289,7 +291,9 @@ impl AppState {
         let location = journal.location().to_string();
         tokio::task::spawn_blocking(move || {
             let record = crate::core::track::track_record(&trades)?;
-            Ok(render_track_record(&query, &trades, &record, &location))
+            Ok(render_track_record_page(
+                &query, &trades, &record, &location,
+            ))
         })
         .await
         .map_err(|e| JournalError::Stopped(e.to_string()))?

@@ -1,8 +1,8 @@
 //! Server-side rendering of one signal: the charts (plotters SVG, in
 //! `charts`) and the static parts of its views as HTML (`signal_html`, with
 //! the ObservabilityPanel), which the DetailPanel and the share page inject;
-//! the Track Record page's parts (`track_record_html`); and the pages
-//! rendered whole without the app (`page_document`: the alert log of
+//! and the pages rendered whole without the app (`page_document`: the
+//! Track Record page of `track_record_html`, the alert log of
 //! `alert_log_html`, the sign-in form).
 //! The browser bundle carries none of this code.
 
@@ -19,4 +19,4 @@ pub(crate) use signal_html::to_html;
 pub use signal_html::{
     last_trade_text, render_panels, share_description, SignalDetail, SignalTrack,
 };
-pub use track_record_html::{render_track_record, StrategyRecords};
+pub use track_record_html::{render_track_record_error, render_track_record_page, StrategyRecords};

@@ -167,7 +167,7 @@ fn TrackSummary(track: SignalTrack) -> impl IntoView {
                 <p class="track-line" data-testid="track-line" title="Closed trades of the signal journal (live and backtest), R after fees">
                     {line}
                     " · "
-                    <a href="/track-record">"track record"</a>
+                    <a href="/track-record" rel="external">"track record"</a>
                 </p>
                 {last_trade.map(|t| view! { <p class="track-last muted" data-testid="track-last-trade">{last_trade_text(&t)}</p> })}
             </div>

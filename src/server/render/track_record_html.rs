@@ -5,8 +5,8 @@
 //! pages. Every figure is one of STRATEGIES.md §6.
 
 use super::charts::{calibration_chart_svg, equity_chart_svg};
+use super::page_document::page_document;
 use super::to_html;
-use crate::app::api::TrackRecordPanels;
 use crate::core::track::{track_record, StatsError};
 use crate::model::format;
 use crate::model::{
@@ -18,34 +18,84 @@ use std::collections::BTreeMap;
 /// Recent trades listed on the page (newest first).
 pub const RECENT_TRADES: usize = 50;
 
-/// Renders the page of `query` over `trades` (already filtered by it) and
-/// their statistics `record`, read from the journal at `location`.
-pub fn render_track_record(
+/// The whole Track Record page of `query` over `trades` (already filtered
+/// by it) and their statistics `record`, read from the journal at
+/// `location`.
+pub fn render_track_record_page(
     query: &TrackQuery,
     trades: &[Trade],
     record: &TrackRecord,
     location: &str,
-) -> TrackRecordPanels {
+) -> String {
     let chart = |result: Result<Option<String>, _>, empty: &str| match result {
         Ok(Some(svg)) => svg,
         Ok(None) => to_html(view! { <p class="muted chart-empty">{empty.to_string()}</p> }),
         Err(e) => to_html(view! { <p class="chart-error">{format!("Chart unavailable: {e}")}</p> }),
     };
-    TrackRecordPanels {
-        filters_html: to_html(view! { <Filters query=query.clone() /> }),
-        stats_html: to_html(view! { <StatsTable record=record.clone() /> }),
-        equity_html: chart(
-            equity_chart_svg(trades),
-            "No closed trade yet: no equity curve.",
-        ),
-        calibration_html: chart(
-            calibration_chart_svg(&record.by_score_bucket),
-            "No closed trade yet: no calibration.",
-        ),
-        trades_html: to_html(view! { <RecentTrades trades=recent(trades) /> }),
-        source: source_line(trades.len(), query.origin, location),
-        query_string: query.to_query_string(),
-    }
+    let equity = chart(
+        equity_chart_svg(trades),
+        "No closed trade yet: no equity curve.",
+    );
+    let calibration = chart(
+        calibration_chart_svg(&record.by_score_bucket),
+        "No closed trade yet: no calibration.",
+    );
+    let api_link = format!("/api/track-record?{}", query.to_query_string());
+    let source = source_line(trades.len(), query.origin, location);
+    let body = view! {
+        <article class="track-article" data-testid="track-record-page">
+            <Filters query=query.clone() />
+            <p class="muted track-source">{source} " · " <a href=api_link>"as JSON"</a></p>
+            <section class="panel">
+                <h2>"Statistics per strategy"</h2>
+                <StatsTable record=record.clone() />
+            </section>
+            <div class="track-charts">
+                <section class="panel">
+                    <h2>"Equity (cumulative R after fees)"</h2>
+                    <div class="html-part" inner_html=equity></div>
+                </section>
+                <section class="panel">
+                    <h2>"Calibration: win rate per score bucket (trades)"</h2>
+                    <div class="html-part" inner_html=calibration></div>
+                </section>
+            </div>
+            <section class="panel">
+                <h2>"Recent trades"</h2>
+                <RecentTrades trades=recent(trades) />
+            </section>
+        </article>
+    };
+    track_page(to_html(body))
+}
+
+/// The Track Record page when it cannot be drawn: a filter that names
+/// nothing, or a journal that cannot be read.
+pub fn render_track_record_error(message: &str) -> String {
+    let message = format!("Cannot load the track record: {message}");
+    track_page(to_html(view! {
+        <div class="error-banner" role="alert" data-testid="error-banner">{message}</div>
+        <p><a href="/track-record">"All trades"</a></p>
+    }))
+}
+
+/// The document around the page's `main` content: rendered whole on the
+/// server, no script (nothing on it needs one: the filters are a GET form),
+/// so it costs the browser bundle nothing.
+fn track_page(main: String) -> String {
+    let body = to_html(view! {
+        <div class="app track-page">
+            <header class="topbar">
+                <a class="brand" href="/">
+                    "QuantPro"
+                    <span class="brand-sub">" track record"</span>
+                </a>
+                <a class="btn btn-ghost btn-small" href="/">"Scanner"</a>
+            </header>
+            <main class="content track-content" inner_html=main></main>
+        </div>
+    });
+    page_document("Track record", &body)
 }
 
 fn recent(trades: &[Trade]) -> Vec<Trade> {
@@ -411,7 +461,7 @@ mod tests {
     fn the_page_lists_every_strategy_and_links_each_trade_to_its_share_page() {
         let trade = sample_trade();
         let record = track_record(std::slice::from_ref(&trade)).unwrap();
-        let panels = render_track_record(
+        let page = render_track_record_page(
             &TrackQuery {
                 strategy: Some(trade.strategy),
                 ..TrackQuery::default()
@@ -421,26 +471,29 @@ mod tests {
             "journal.sqlite",
         );
         for s in Strategy::ALL {
-            assert!(
-                panels
-                    .stats_html
-                    .contains(&format!("data-strategy=\"{s}\"")),
-                "{s}"
-            );
+            assert!(page.contains(&format!("data-strategy=\"{s}\"")), "{s}");
         }
-        assert!(panels.trades_html.contains(&format!(
+        assert!(page.contains(&format!(
             "href=\"/signal/{}/{}/{}\"",
             trade.exchange, trade.symbol, trade.strategy
         )));
-        assert!(panels.filters_html.contains("selected"));
-        assert_eq!(panels.query_string, format!("strategy={}", trade.strategy));
-        assert_eq!(
-            panels.source,
-            "1 trade (live and backtest) from the journal at journal.sqlite"
-        );
+        assert!(page.contains(&format!("<option value=\"{}\" selected", trade.strategy)));
+        assert!(page.contains(&format!(
+            "href=\"/api/track-record?strategy={}\"",
+            trade.strategy
+        )));
+        assert!(page.contains("1 trade (live and backtest) from the journal at journal.sqlite"));
         assert!(
-            panels.equity_html.contains("No closed trade yet"),
+            page.contains("No closed trade yet"),
             "the one trade is open"
         );
+        assert!(!page.contains("<script"), "rendered whole, no script");
+    }
+
+    #[test]
+    fn an_error_page_says_what_failed() {
+        let page = render_track_record_error("unknown strategy \"Martingale\"");
+        assert!(page.contains("Cannot load the track record: unknown strategy"));
+        assert!(page.contains("Martingale"));
     }
 }
