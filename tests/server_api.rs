@@ -1340,3 +1340,49 @@ async fn a_journal_that_cannot_be_reached_leaves_the_table_whole_without_track_l
         "the DetailPanel says why: {text}"
     );
 }
+
+#[tokio::test]
+async fn the_share_page_is_rendered_whole_and_unknown_signals_get_a_404() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    let page = |path: String| {
+        let request = server.client.get(server.url(&path)).send();
+        async move {
+            let response = request.await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    // No feed yet: the page says so, with the feed's status.
+    let (status, html) = page("/signal/BINANCE/AAAUSDT/Legacy".into()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        html.contains("Cannot load this signal: No master feed at"),
+        "{html}"
+    );
+
+    server.scan("{}").await;
+    let feed = server.feed("/api/results").await;
+    let signal = &feed.signals[0];
+    let path = format!(
+        "/signal/{}/{}/{}",
+        signal.exchange, signal.symbol, signal.strategy
+    );
+    let (status, html) = page(path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-testid=\"share-page\""));
+    assert!(html.contains("<meta property=\"og:title\" content=\""));
+    assert!(html.contains(&format!(
+        "<meta property=\"og:description\" content=\"{} on {}",
+        signal.symbol, signal.exchange
+    )));
+    assert!(!html.contains("<script"), "no script: {html}");
+
+    for missing in [
+        format!("/signal/{}/NOSUCHCOIN/{}", signal.exchange, signal.strategy),
+        format!("/signal/KRAKEN/{}/{}", signal.symbol, signal.strategy),
+        format!("/signal/{}/{}/Martingale", signal.exchange, signal.symbol),
+    ] {
+        let (status, html) = page(missing.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+        assert!(html.contains("Signal not found"), "{missing}");
+    }
+}

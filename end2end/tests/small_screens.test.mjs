@@ -285,8 +285,9 @@ for (const size of [PHONE, TABLET]) {
   test(`share page at ${size.width}x${size.height}: the header reads, levels and charts fit`, async () => {
     await onPage(size, async (page) => {
       const signal = sharedSignal();
+      // Rendered whole on the server: nothing to hydrate.
       await page.goto(`${server.url}/signal/${signal.exchange}/${signal.symbol}/${signal.strategy}`);
-      await waitForHydration(page);
+      await page.waitForSelector("[data-testid='share-page']");
       await assertCleanLayout(page, `share ${tag}`);
 
       // Every part of the header: on screen, on one line, not covered by

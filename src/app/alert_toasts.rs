@@ -72,7 +72,7 @@ pub fn AlertToastList(toasts: AlertToasts) -> impl IntoView {
                     </button>
                     <strong>{toast.title.clone()}</strong>
                     {toast.lines.iter().map(|l| view! { <div>{l.clone()}</div> }).collect_view()}
-                    {toast.link.clone().map(|href| view! { <a href=href>"Open the signal"</a> })}
+                    {toast.link.clone().map(|href| view! { <a href=href rel="external">"Open the signal"</a> })}
                 </div>
             </For>
         </div>

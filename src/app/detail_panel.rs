@@ -3,7 +3,7 @@
 //! position-size calculator, and the AI analysis button. `SidePanel` puts it
 //! next to the ObservabilityPanel on the dashboard. The static parts come as
 //! HTML rendered on the server (`signal_html`); the calculator and the AI
-//! button are components here, reused by the share page.
+//! button are components here.
 
 use super::api::{get_signal_panels, AiAnalysis, AnalyzeSignal, SignalPanels};
 use super::dashboard::use_set_view;

@@ -2,8 +2,9 @@
 //! component here renders on the server and hydrates in the browser; data
 //! comes only through the server functions of `api`.
 //!
-//! Pages: the dashboard (`/`, see `dashboard`) and the share page of one
-//! signal (`/signal/{exchange}/{symbol}/{strategy}`, see `share_page`).
+//! The one page: the dashboard (`/`, see `dashboard`). The share page of
+//! one signal, the Track Record page and the alert log are rendered whole
+//! on the server (`server::render`), with no script.
 //! Panels have a file each; `table_view` and `position_size` are the pure
 //! logic behind them; `session` says whether the visitor is the owner (who
 //! may scan, save the configuration and ask for AI analyses).
@@ -12,21 +13,20 @@ mod alert_toasts;
 pub mod api;
 pub mod codec;
 mod config_panel;
-mod dashboard;
+pub(crate) mod dashboard;
 mod detail_panel;
 mod exchange_panel;
 pub mod position_size;
 mod scan_events;
 pub(crate) mod scanner_table;
 pub mod session;
-mod share_page;
 pub mod table_view;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    ParamSegment, SsrMode, StaticSegment,
+    StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -61,18 +61,6 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=dashboard::DashboardPage />
-                // Rendered whole before sending: works without JavaScript and
-                // puts the Open Graph tags in <head>.
-                <Route
-                    path=(
-                        StaticSegment("signal"),
-                        ParamSegment("exchange"),
-                        ParamSegment("symbol"),
-                        ParamSegment("strategy"),
-                    )
-                    view=share_page::SharePage
-                    ssr=SsrMode::Async
-                />
             </Routes>
         </Router>
     }

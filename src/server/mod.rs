@@ -94,6 +94,12 @@ fn routes() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/signal/{exchange}/{symbol}/{strategy}",
+            Viewer,
+            routes::share_page,
+        ),
+        route(
+            Method::GET,
             "/track-record",
             Viewer,
             routes::track_record_page,

@@ -12,7 +12,7 @@ use axum::{
     body::Bytes,
     extract::{
         rejection::{BytesRejection, QueryRejection},
-        Extension, Query, State,
+        Extension, Path, Query, State,
     },
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -176,6 +176,29 @@ pub async fn track_record_page(
                 status.status(),
                 render_track_record_error(&status.to_string()),
             )
+        }
+    }
+}
+
+/// `GET /signal/{exchange}/{symbol}/{strategy}`: the share page of one
+/// signal of the current feed, rendered whole on the server (Open Graph
+/// tags for link previews). 404 for a signal the feed does not have or a
+/// path that names no exchange or strategy; 503 when the feed cannot be read.
+pub async fn share_page(
+    State(state): State<AppState>,
+    Path((exchange, symbol, strategy)): Path<(String, String, String)>,
+) -> (StatusCode, axum::response::Html<String>) {
+    use super::render::{render_share_error, render_share_page, render_signal_not_found};
+    let page = |status, html| (status, axum::response::Html(html));
+    let (Ok(exchange), Ok(strategy)) = (exchange.parse::<Exchange>(), strategy.parse()) else {
+        return page(StatusCode::NOT_FOUND, render_signal_not_found());
+    };
+    match state.signal_panels(exchange, &symbol, strategy).await {
+        Ok(Some(panels)) => page(StatusCode::OK, render_share_page(panels)),
+        Ok(None) => page(StatusCode::NOT_FOUND, render_signal_not_found()),
+        Err(err) => {
+            let err = ApiError::from(err);
+            page(err.status(), render_share_error(&err.to_string()))
         }
     }
 }
