@@ -133,7 +133,7 @@ test("the Track Record page opens from the dashboard, filters by strategy and li
     const rows = await page.$$eval("[data-testid='trade-row']", (trs) => trs.map((tr) => tr.querySelector("a[href^='/signal/']")?.getAttribute("href")));
     const record = await (await fetch(`${server.url}/api/track-record?strategy=Breakout`)).json();
     assert.equal(rows.length, Math.min(50, record.all.trades + record.all.open));
-    for (const href of rows) assert.match(href, /^\/signal\/[A-Z]+\/[A-Z0-9]+\/Breakout$/);
+    for (const href of rows) assert.match(href, /^\/signal\/[A-Z]+\/[A-Z0-9_]+\/Breakout$/);
     await page.screenshot({ path: join(SCREENSHOTS, "track-record-1280.png") });
 
     // A trade's link opens its share page.

@@ -52,9 +52,9 @@ pub fn render_share_page(panels: SignalPanels) -> String {
                     <div class="html-part" inner_html=charts_html></div>
                     <div class="setup-card" data-testid="setup-card">
                         <div class="html-part" inner_html=setup_html></div>
-                        <p class="panel-note">
-                            <a href=dashboard_link>"Size the position in the dashboard"</a>
-                        </p>
+                        <a class="btn btn-ghost btn-small" href=dashboard_link data-testid="size-in-dashboard">
+                            "Position size: open in the dashboard"
+                        </a>
                     </div>
                 </section>
                 <div class="html-part" inner_html=observability_html></div>
