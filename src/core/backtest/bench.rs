@@ -20,8 +20,7 @@
 use super::{first_replayed, run_backtest, scan_context_at, BacktestError, BacktestRequest};
 use crate::core::bench::{BenchError, TempDir};
 use crate::core::candles::Candle;
-use crate::core::external::ExternalDataMap;
-use crate::core::scan::{load_target, plan_scan, run_scan, NoProgress, ScanRequest};
+use crate::core::scan::{load_target, plan_scan, ScanRequest};
 use crate::core::strategies::evaluate;
 use crate::core::synthetic::SyntheticSpec;
 use crate::model::ScannerConfig;
@@ -224,24 +223,14 @@ pub fn run_synthetic_backtest_bench(
 }
 
 /// The fastest of `PLAIN_SCAN_RUNS` plain scans of `data_dir` (files to
-/// signals, no external data: the backtest has none either).
+/// signals, no external data: the backtest has none either), timed as
+/// `quantpro bench` times them.
 fn time_plain_scan(
     data_dir: &Path,
     config: &ScannerConfig,
     now_ms: i64,
 ) -> Result<f64, BacktestError> {
-    let request = ScanRequest {
-        now_ms: Some(now_ms),
-        ..ScanRequest::new(data_dir)
-    };
-    let external = ExternalDataMap::new();
-    let mut best = f64::INFINITY;
-    for _ in 0..PLAIN_SCAN_RUNS {
-        let started = Instant::now();
-        std::hint::black_box(run_scan(&request, config, &external, &NoProgress)?);
-        best = best.min(started.elapsed().as_secs_f64());
-    }
-    Ok(best)
+    Ok(crate::core::bench::run_bench(data_dir, config, now_ms, PLAIN_SCAN_RUNS)?.scan_secs)
 }
 
 /// Times plain scans (build + evaluate on the data known then) at closes

@@ -4,7 +4,7 @@
 //! (delivered, failed and why, pending), then every channel's state. The
 //! data is `Alerter::log`, the same as `GET /api/alerts`.
 
-use super::page_document::page_document;
+use super::page_document::{page_document, PageTopbar};
 use super::to_html;
 use crate::alerts::alerter::ChannelDelivery;
 use crate::alerts::channels::{ChannelState, ChannelStatus};
@@ -18,13 +18,9 @@ pub fn render_alert_log_page(log: &AlertLogView) -> String {
     let channels = log.channels.clone();
     let body = to_html(view! {
         <div class="app alerts-page">
-            <header class="topbar">
-                <a class="brand" href="/">
-                    "QuantPro"
-                    <span class="brand-sub">" alert log"</span>
-                </a>
+            <PageTopbar subtitle=" alert log">
                 <a class="btn btn-ghost btn-small" href="/">"Scanner"</a>
-            </header>
+            </PageTopbar>
             <main class="content track-content" data-testid="alert-log">
                 <section class="panel">
                     <h2>"Alerts"</h2>

@@ -6,7 +6,7 @@
 //! browser bundle nothing. The position-size calculator lives in the
 //! dashboard, which the page links to with the signal selected.
 
-use super::page_document::page_document_with_head;
+use super::page_document::{page_document_with_head, PageTopbar};
 use super::to_html;
 use crate::app::api::SignalPanels;
 use crate::app::dashboard::DataSourceBadge;
@@ -110,13 +110,9 @@ pub fn render_share_error(message: &str) -> String {
 fn share_document(title: &str, head: &str, main: String) -> String {
     let body = to_html(view! {
         <div class="app share-page">
-            <header class="topbar">
-                <a class="brand" href="/">
-                    "QuantPro"
-                    <span class="brand-sub">" signal"</span>
-                </a>
+            <PageTopbar subtitle=" signal">
                 <span class="muted">"Shared view · rendered on the server"</span>
-            </header>
+            </PageTopbar>
             <main class="content share-content" inner_html=main></main>
         </div>
     });

@@ -5,7 +5,7 @@
 //! pages. Every figure is one of STRATEGIES.md §6.
 
 use super::charts::{calibration_chart_svg, equity_chart_svg};
-use super::page_document::page_document;
+use super::page_document::{page_document, PageTopbar};
 use super::to_html;
 use crate::core::track::{track_record, StatsError};
 use crate::model::format;
@@ -85,13 +85,9 @@ pub fn render_track_record_error(message: &str) -> String {
 fn track_page(main: String) -> String {
     let body = to_html(view! {
         <div class="app track-page">
-            <header class="topbar">
-                <a class="brand" href="/">
-                    "QuantPro"
-                    <span class="brand-sub">" track record"</span>
-                </a>
+            <PageTopbar subtitle=" track record">
                 <a class="btn btn-ghost btn-small" href="/">"Scanner"</a>
-            </header>
+            </PageTopbar>
             <main class="content track-content" inner_html=main></main>
         </div>
     });
