@@ -470,6 +470,7 @@ pub(crate) mod tests {
                 status: OiStatus::Aggregated,
                 coinalyze_symbol: Some("BTCUSDT_PERP.A".into()),
                 value: Some(1.0),
+                stale: Vec::new(),
             },
             market: None,
         };

@@ -164,6 +164,22 @@ pub struct OiMetadata {
     pub coinalyze_symbol: Option<String>,
     #[serde(default)]
     pub value: Option<f64>,
+    /// The derivatives series that were fetched but whose newest value was
+    /// too old to use (older than its bucket plus a tolerance; the signal
+    /// treats them as unavailable). Empty, and left out of the JSON, when
+    /// every value was current.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<StaleSeries>,
+}
+
+/// A derivatives series left out for its age: the Coinalyze history
+/// (`open-interest-history`, `funding-rate-history`,
+/// `long-short-ratio-history`) and the age in seconds of its newest value
+/// when it was fetched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaleSeries {
+    pub series: String,
+    pub age_secs: i64,
 }
 
 impl Default for OiMetadata {
@@ -172,6 +188,7 @@ impl Default for OiMetadata {
             status: OiStatus::Neutral,
             coinalyze_symbol: None,
             value: None,
+            stale: Vec::new(),
         }
     }
 }

@@ -154,35 +154,53 @@ pub fn SignalBadges(signal: Signal) -> impl IntoView {
         }
     });
     let data = [
-        ("OI", c.oi_available, "Open-interest history (Coinalyze)"),
+        (
+            "OI",
+            c.oi_available,
+            "Open-interest history (Coinalyze)",
+            "open-interest-history",
+        ),
         (
             "Funding",
             c.funding_available,
             "Latest funding rate (Coinalyze)",
+            "funding-rate-history",
         ),
         (
             "L/S ratio",
             c.ls_ratio_available,
             "Latest long/short ratio (Coinalyze)",
+            "long-short-ratio-history",
         ),
         (
             "Liquidations",
             c.liquidations_available,
             "Liquidations of the last 24 h (Coinalyze)",
+            "liquidation-history",
         ),
     ]
-    .map(|(name, ok, help)| {
-        let help = format!(
-            "{help}: {}",
-            if ok {
-                "available"
-            } else {
-                "not available (no COINALYZE_API_KEY or no data)"
-            }
-        );
+    .map(|(name, ok, help, series)| {
+        // A value that was fetched but too old says how old it was.
+        let age = signal
+            .oi_metadata
+            .stale
+            .iter()
+            .find(|s| s.series == series)
+            .map(|s| format::age(s.age_secs));
+        let (text, help) = match (ok, age) {
+            (true, _) => (name.to_string(), format!("{help}: available")),
+            (false, Some(age)) => (
+                format!("{name} · {age} old"),
+                format!("{help}: not current (its newest value was {age} old when fetched)"),
+            ),
+            (false, None) => (
+                name.to_string(),
+                format!("{help}: not available (no COINALYZE_API_KEY or no data)"),
+            ),
+        };
         view! {
             <span class=have(ok) title=help data-testid="data-badge">
-                {name}
+                {text}
             </span>
         }
     });
@@ -401,5 +419,21 @@ mod tests {
         // The bars add up to the composition's total.
         let sum: f64 = bars.iter().map(|b| b.value).sum();
         assert_eq!(sum, v2.observability.score_composition.total());
+    }
+
+    #[test]
+    fn a_value_too_old_to_use_is_shown_with_its_age() {
+        let mut signal = sample_signal("SOLUSDT", Strategy::BreakoutV2);
+        signal.observability.score_composition.ls_ratio_available = false;
+        signal.oi_metadata.stale = vec![crate::model::StaleSeries {
+            series: "long-short-ratio-history".into(),
+            age_secs: 730 * 86_400 + 3 * 3600,
+        }];
+        let html = super::super::to_html(view! { <SignalBadges signal /> });
+        assert!(html.contains("L/S ratio · 730d 3h old"), "{html}");
+        assert!(
+            html.contains("not current (its newest value was 730d 3h old when fetched)"),
+            "{html}"
+        );
     }
 }

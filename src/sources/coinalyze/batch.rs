@@ -10,7 +10,7 @@ use super::client::{CoinalyzeClient, HistoryBar, HistoryEndpoint, HistoryRange};
 use super::resolver::{CoinalyzeResolver, Resolution, ResolutionKind};
 use super::CoinalyzeConfig;
 use crate::core::external::{ExternalData, ExternalDataMap, Liquidations, SymbolKey};
-use crate::model::{Exchange, OiMetadata, OiStatus};
+use crate::model::{Exchange, OiMetadata, OiStatus, StaleSeries};
 use crate::sources::governor::{Budget, Governor, Host};
 use crate::sources::http::StatsSnapshot;
 use crate::sources::SourceError;
@@ -331,8 +331,19 @@ pub fn external_data_for(
     now_secs: i64,
 ) -> ExternalData {
     let bars = |endpoint: HistoryEndpoint| histories.get(&(endpoint, coinalyze_symbol.to_string()));
-    let current = |endpoint: HistoryEndpoint, newest: Option<i64>| {
-        current_bar(coinalyze_symbol, endpoint, newest, now_secs)
+    // The series left out for their age, for the signal to show (with the age).
+    let stale = std::cell::RefCell::new(Vec::new());
+    let current = |endpoint: HistoryEndpoint, newest: Option<i64>| match stale_series(
+        coinalyze_symbol,
+        endpoint,
+        newest,
+        now_secs,
+    ) {
+        Some(series) => {
+            stale.borrow_mut().push(series);
+            false
+        }
+        None => true,
     };
     let oi_history: Option<Vec<f64>> = bars(HistoryEndpoint::OpenInterest)
         .filter(|bars| {
@@ -360,16 +371,23 @@ pub fn external_data_for(
         || funding_rate.is_some()
         || ls_ratio.is_some()
         || liquidations_24h.is_some();
-    let oi_metadata = if any {
-        OiMetadata {
+    let stale = stale.into_inner();
+    let oi_metadata = match (any, stale.is_empty()) {
+        (true, _) => OiMetadata {
             status: OiStatus::Aggregated,
             coinalyze_symbol: Some(coinalyze_symbol.to_string()),
             value: oi_history
                 .as_ref()
                 .and_then(|closes| closes.last().copied()),
-        }
-    } else {
-        OiMetadata::default()
+            stale,
+        },
+        // Nothing current: neutral, but the signal still says what was too old.
+        (false, false) => OiMetadata {
+            coinalyze_symbol: Some(coinalyze_symbol.to_string()),
+            stale,
+            ..OiMetadata::default()
+        },
+        (false, true) => OiMetadata::default(),
     };
     ExternalData {
         oi_history,
@@ -388,29 +406,30 @@ fn latest(bars: &[HistoryBar], field: impl Fn(&HistoryBar) -> Option<f64>) -> Op
         .find_map(|b| field(b).filter(|v| v.is_finite()).map(|v| (b.t, v)))
 }
 
-/// Whether the newest value (its bar's open time, Unix seconds) is current;
-/// a stale one is logged with its age, since the signal only says
-/// "unavailable".
-fn current_bar(
+/// The series of `endpoint` when its newest value (its bar's open time,
+/// Unix seconds) is too old to use: older than its bucket plus the
+/// tolerance at `now_secs`. Logged with its age; the signal shows it too
+/// (`OiMetadata::stale`).
+fn stale_series(
     coinalyze_symbol: &str,
     endpoint: HistoryEndpoint,
     newest: Option<i64>,
     now_secs: i64,
-) -> bool {
-    let Some(t) = newest else {
-        return true;
-    };
-    let age = now_secs - t;
-    let current = age <= BUCKET_SECS + FRESHNESS_TOLERANCE_SECS;
-    if !current {
-        tracing::info!(
-            "[BATCH] {coinalyze_symbol} {}: newest value is {} old (limit {}): unavailable",
-            endpoint.path().trim_start_matches('/'),
-            crate::model::format::age(age),
-            crate::model::format::age(BUCKET_SECS + FRESHNESS_TOLERANCE_SECS)
-        );
+) -> Option<StaleSeries> {
+    let age = now_secs - newest?;
+    if age <= BUCKET_SECS + FRESHNESS_TOLERANCE_SECS {
+        return None;
     }
-    current
+    let series = endpoint.path().trim_start_matches('/');
+    tracing::info!(
+        "[BATCH] {coinalyze_symbol} {series}: newest value is {} old (limit {}): unavailable",
+        crate::model::format::age(age),
+        crate::model::format::age(BUCKET_SECS + FRESHNESS_TOLERANCE_SECS)
+    );
+    Some(StaleSeries {
+        series: series.to_string(),
+        age_secs: age,
+    })
 }
 
 fn liquidations_since(bars: &[HistoryBar], since_secs: i64) -> Liquidations {
@@ -545,6 +564,37 @@ mod tests {
         assert_eq!(data.ls_ratio, None, "a two-year-old ratio is not current");
         assert_eq!(data.oi_history, None, "one second past the limit");
         assert_eq!(data.funding_rate, Some(0.0001), "at the limit: current");
+        // The signal says which were too old, and how old.
+        let mut stale = data.oi_metadata.stale.clone();
+        stale.sort_by(|a, b| a.series.cmp(&b.series));
+        assert_eq!(
+            stale,
+            vec![
+                StaleSeries {
+                    series: "long-short-ratio-history".into(),
+                    age_secs: two_years,
+                },
+                StaleSeries {
+                    series: "open-interest-history".into(),
+                    age_secs: BUCKET_SECS + FRESHNESS_TOLERANCE_SECS + 1,
+                },
+            ]
+        );
+        assert_eq!(
+            data.oi_metadata.status,
+            OiStatus::Aggregated,
+            "funding is current"
+        );
+
+        // Nothing current: neutral, and still what was too old.
+        set.remove(&(HistoryEndpoint::FundingRate, sym.clone()));
+        let data = external_data_for(&sym, &set, now);
+        assert_eq!(data.oi_metadata.status, OiStatus::Neutral);
+        assert_eq!(data.oi_metadata.stale.len(), 2);
+        assert_eq!(
+            data.oi_metadata.coinalyze_symbol.as_deref(),
+            Some(sym.as_str())
+        );
     }
 
     #[test]
