@@ -37,7 +37,7 @@ pub fn value_text(value: Option<ConfigValue>) -> String {
 pub fn ConfigPanel() -> impl IntoView {
     let set_panel = use_set_panel();
     let close = move |_| set_panel(None);
-    let loaded = Resource::new(|| (), |_| get_scanner_config());
+    let loaded = super::codec::resource(|| (), |_| get_scanner_config());
     view! {
         <div class="drawer-backdrop" on:click=close.clone()></div>
         <aside class="drawer config-panel" data-testid="config-panel" aria-label="Scanner configuration">
