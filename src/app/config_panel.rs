@@ -122,14 +122,8 @@ fn ConfigForm(state: ConfigState) -> impl IntoView {
                     view! { <p class="panel-note ok" data-testid="config-status">{saved_note.clone()}</p> }.into_any()
                 }
                 Ok(ConfigSaveOutcome::Saved(_)) => ().into_any(),
-                Ok(ConfigSaveOutcome::Invalid(problems)) => view! {
-                    <div class="panel-note error" data-testid="config-status">
-                        "Not saved: "
-                        <ul>{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
-                    </div>
-                }
-                .into_any(),
-                Err(err) => view! { <p class="panel-note error" data-testid="config-status">{format!("Not saved: {err}")}</p> }.into_any(),
+                Ok(ConfigSaveOutcome::Invalid(problems)) => not_saved("config-status", problems),
+                Err(err) => save_failed("config-status", err),
             };
         }
         ().into_any()
@@ -244,14 +238,8 @@ fn AlertsForm(config: AlertsConfig) -> impl IntoView {
                 <p class="panel-note ok" data-testid="alerts-status">"Saved; the new rules are in force."</p>
             }
             .into_any(),
-            Ok(AlertsSaveOutcome::Invalid(problems)) => view! {
-                <div class="panel-note error" data-testid="alerts-status">
-                    "Not saved: "
-                    <ul>{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
-                </div>
-            }
-            .into_any(),
-            Err(err) => view! { <p class="panel-note error" data-testid="alerts-status">{format!("Not saved: {err}")}</p> }.into_any(),
+            Ok(AlertsSaveOutcome::Invalid(problems)) => not_saved("alerts-status", problems),
+            Err(err) => save_failed("alerts-status", err),
         })
     };
     view! {
@@ -285,6 +273,23 @@ fn AlertsForm(config: AlertsConfig) -> impl IntoView {
             {status}
         </div>
     }
+}
+
+/// A save the server refused: every problem, each naming its field.
+fn not_saved(testid: &'static str, problems: Vec<String>) -> AnyView {
+    view! {
+        <div class="panel-note error" data-testid=testid>
+            "Not saved: "
+            <ul>{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
+        </div>
+    }
+    .into_any()
+}
+
+/// A save whose call failed.
+fn save_failed(testid: &'static str, err: ServerFnError) -> AnyView {
+    view! { <p class="panel-note error" data-testid=testid>{format!("Not saved: {err}")}</p> }
+        .into_any()
 }
 
 #[component]
