@@ -22,7 +22,7 @@ use crate::model::{
     TrackRecord, Trade,
 };
 use crate::pipeline::{DataPaths, ScanPipeline};
-use crate::settings::{SettingsError, SettingsStore};
+use crate::settings::{Settings, SettingsError, SettingsStore};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::collections::BTreeSet;
@@ -145,30 +145,6 @@ impl AppState {
         super::render::render_alert_log_page(&self.alerter.log())
     }
 
-    /// `[alerts]` as the ConfigPanel edits it (TOML of that table, no
-    /// secret in it), or why the file cannot be used.
-    pub async fn alerts_config(&self) -> AlertsConfig {
-        let path = self.pipeline.settings().path().display().to_string();
-        let pipeline = self.pipeline.clone();
-        let text = blocking(move || {
-            let alerts = pipeline.current_settings()?.alerts;
-            SettingsStore::alerts_text(&alerts)
-        })
-        .await;
-        match text {
-            Ok(toml) => AlertsConfig {
-                toml,
-                path,
-                error: None,
-            },
-            Err(err) => AlertsConfig {
-                toml: String::new(),
-                path,
-                error: Some(err.to_string()),
-            },
-        }
-    }
-
     /// Validates the ConfigPanel's `[alerts]` text, saves it to the file
     /// and puts it in force (the alerter's rules, limits and channels, no
     /// restart); returns it as saved. A refused text is
@@ -225,12 +201,11 @@ impl AppState {
 
     /// The configuration with where it is saved and what the environment
     /// overrides; a file that cannot be used gives the defaults and the reason.
-    /// `with_alerts` (the owner asks) adds the `[alerts]` table.
+    /// `with_alerts` (the owner asks) adds the `[alerts]` table, read from
+    /// the same load of the file.
     pub async fn config_state(&self, with_alerts: bool) -> ConfigState {
-        let alerts = match with_alerts {
-            true => Some(self.alerts_config().await),
-            false => None,
-        };
+        let pipeline = self.pipeline.clone();
+        let loaded = blocking(move || pipeline.current_settings()).await;
         let settings = self.pipeline.settings();
         let path = settings.path().display().to_string();
         let overridden = settings
@@ -238,9 +213,10 @@ impl AppState {
             .into_iter()
             .map(|(key, var)| format!("{key} ({var})"))
             .collect();
-        match self.scanner_config().await {
-            Ok(config) => ConfigState {
-                texts: config.texts(),
+        let alerts = with_alerts.then(|| alerts_config(&loaded, path.clone()));
+        match loaded {
+            Ok(settings) => ConfigState {
+                texts: settings.scanner.texts(),
                 path,
                 error: None,
                 overridden,
@@ -519,6 +495,28 @@ impl AppState {
 }
 
 /// File work (a read, or a write with fsync) off the async workers.
+/// `[alerts]` of `loaded` as the ConfigPanel edits it (TOML of that table,
+/// no secret in it), or why the file at `path` cannot be used.
+fn alerts_config(loaded: &Result<Settings, SettingsError>, path: String) -> AlertsConfig {
+    match loaded
+        .as_ref()
+        .map_err(|e| e.to_string())
+        .and_then(|settings| {
+            SettingsStore::alerts_text(&settings.alerts).map_err(|e| e.to_string())
+        }) {
+        Ok(toml) => AlertsConfig {
+            toml,
+            path,
+            error: None,
+        },
+        Err(error) => AlertsConfig {
+            toml: String::new(),
+            path,
+            error: Some(error),
+        },
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, SettingsError> + Send + 'static,
 ) -> Result<T, SettingsError> {
