@@ -9,13 +9,13 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use quantpro::core::backtest::{replay_symbol, run_backtest, BacktestRequest};
-use quantpro::core::candles::read_candle_file;
-use quantpro::core::context::SharedContext;
-use quantpro::core::strategies::evaluate_all;
-use quantpro::core::synthetic::{generate_dataset, generate_series, SyntheticSpec};
-use quantpro::core::track::track_record;
-use quantpro::model::{Exchange, ScannerConfig, Strategy};
+use quantpro_core::backtest::{replay_symbol, run_backtest, BacktestRequest};
+use quantpro_core::candles::read_candle_file;
+use quantpro_core::context::SharedContext;
+use quantpro_core::strategies::evaluate_all;
+use quantpro_core::synthetic::{generate_dataset, generate_series, SyntheticSpec};
+use quantpro_core::track::track_record;
+use quantpro_model::{Exchange, ScannerConfig, Strategy};
 use std::time::Duration;
 
 fn one_symbol(c: &mut Criterion) {

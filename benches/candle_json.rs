@@ -10,7 +10,7 @@
 mod common;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use quantpro::core::candles::{parse_any_form, parse_candles_json, Candle};
+use quantpro_core::candles::{parse_any_form, parse_candles_json, Candle};
 
 /// Every real JSON candle file, as bytes.
 fn real_files() -> Vec<(String, Vec<u8>)> {

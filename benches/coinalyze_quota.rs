@@ -6,10 +6,10 @@
 //!
 //! Run: `cargo bench --bench coinalyze_quota` (prints achieved vs floor).
 
-use quantpro::model::Exchange;
-use quantpro::sources::coinalyze::{BatchProcessor, CoinalyzeConfig};
-use quantpro::sources::governor::{Budget, Governor, GovernorLimits, Host, HostLimits};
-use quantpro::sources::keys::Secret;
+use quantpro_model::Exchange;
+use quantpro_sources::coinalyze::{BatchProcessor, CoinalyzeConfig};
+use quantpro_sources::governor::{Budget, Governor, GovernorLimits, Host, HostLimits};
+use quantpro_sources::keys::Secret;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

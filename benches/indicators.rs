@@ -10,8 +10,8 @@
 mod common;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use quantpro::core::candles::Candle;
-use quantpro::core::indicators::{atr, compute_all, dmi, ema, obv, rsi};
+use quantpro_core::indicators::{atr, compute_all, dmi, ema, obv, rsi};
+use quantpro_model::Candle;
 
 fn load() -> Vec<Candle> {
     let file = common::candles_dir().join("BTCUSDT_BINANCE_15m.json");

@@ -59,12 +59,12 @@
 mod common;
 
 use common::fake_exchange::{self as fake, FakeConfig, FakeExchange, Iv};
-use quantpro::clock::Clock;
-use quantpro::live::{LiveLoop, Rescan};
-use quantpro::model::Exchange;
-use quantpro::pipeline::{DataPaths, ScanPipeline};
-use quantpro::settings::{Environment, UniverseSettings};
-use quantpro::sources::governor::{Host, HostLimits};
+use quantpro_model::Exchange;
+use quantpro_service::live::{LiveLoop, Rescan};
+use quantpro_service::pipeline::{DataPaths, ScanPipeline};
+use quantpro_service::settings::{Environment, UniverseSettings};
+use quantpro_sources::clock::Clock;
+use quantpro_sources::governor::{Host, HostLimits};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

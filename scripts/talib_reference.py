@@ -4,7 +4,7 @@
 Dev tool, not part of the build. Needs TA-Lib's C library through its Python
 wrapper (`pip install TA-Lib numpy`; the 0.6.5+ wheels bundle the C library).
 
-    python3 scripts/talib_reference.py            # writes tests/fixtures/talib/reference.json
+    python3 scripts/talib_reference.py            # writes crates/core/tests/fixtures/talib/reference.json
     python3 scripts/talib_reference.py --bench    # also times TA-Lib's nine series
 
 Real candles are read in place from ../shared/data/candles and only sampled
@@ -27,7 +27,7 @@ import talib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CANDLES = ROOT.parent / "shared" / "data" / "candles"
-OUT = ROOT / "tests" / "fixtures" / "talib" / "reference.json"
+OUT = ROOT / "crates" / "core" / "tests" / "fixtures" / "talib" / "reference.json"
 
 # Binance and Hyperliquid, 15m/1h/4h; the Hyperliquid 15m files hold flat
 # zero-volume candles (h == l == c, v == 0).

@@ -5,14 +5,14 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use quantpro::clock::Clock;
-use quantpro::core::{backtest, bench, indicator_export, scan, synthetic};
-use quantpro::live::LiveLoop;
-use quantpro::model::{Exchange, Interval, ScannerConfig, Strategy};
-use quantpro::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
 use quantpro::server::{self, AppState};
-use quantpro::settings::{Environment, SettingsStore, UniverseSettings};
-use quantpro::sources::fetch;
+use quantpro_core::{backtest, bench, indicator_export, scan, synthetic};
+use quantpro_model::{Exchange, Interval, ScannerConfig, Strategy};
+use quantpro_service::fetch;
+use quantpro_service::live::LiveLoop;
+use quantpro_service::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
+use quantpro_service::settings::{Environment, SettingsStore, UniverseSettings};
+use quantpro_sources::clock::Clock;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -164,7 +164,7 @@ struct FetchCmd {
     data_dir: PathBuf,
     /// `spot` or `futures` (default: the exchange's usual market).
     #[arg(long)]
-    market: Option<quantpro::sources::exchanges::Market>,
+    market: Option<quantpro_model::Market>,
     /// Override the exchange API's base URL (for a local fake or a proxy;
     /// also `[sources]` in the config file).
     #[arg(long)]
@@ -207,7 +207,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Backtest(args)) => run_backtest(args),
         Some(Command::Fetch(args)) => run_fetch(args),
         Some(Command::Indicators { file }) => {
-            let json = indicator_export::indicators_json_for_file(&file, quantpro::now_ms())?;
+            let json = indicator_export::indicators_json_for_file(&file, quantpro_model::now_ms())?;
             print_to_stdout(&json)
         }
         Some(Command::Bench(args)) => run_bench(args),
@@ -404,10 +404,10 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
 /// the data directory (or `journal.database_url`).
 fn record_backtest(
     data_dir: &Path,
-    settings: &quantpro::settings::JournalSettings,
-    report: &quantpro::model::BacktestReport,
+    settings: &quantpro_service::settings::JournalSettings,
+    report: &quantpro_model::BacktestReport,
 ) -> anyhow::Result<()> {
-    use quantpro::journal::{config_version, JournalEntry, JournalHandle};
+    use quantpro_service::journal::{config_version, JournalEntry, JournalHandle};
     let version = config_version(&report.config);
     let entries: Vec<JournalEntry> = report
         .trades
@@ -417,7 +417,7 @@ fn record_backtest(
     let runtime = tokio::runtime::Runtime::new()?;
     let (recorded, location) = runtime.block_on(async {
         let journal = JournalHandle::new(data_dir).journal(settings).await?;
-        let recorded = journal.record(&entries, quantpro::now_ms()).await?;
+        let recorded = journal.record(&entries, quantpro_model::now_ms()).await?;
         anyhow::Ok((recorded, journal.location().to_string()))
     })?;
     println!(
@@ -481,7 +481,7 @@ fn run_fetch(args: FetchCmd) -> anyhow::Result<()> {
     if let Some(url) = args.base_url {
         let market = args
             .market
-            .unwrap_or_else(|| quantpro::sources::exchanges::Market::default_for(args.exchange));
+            .unwrap_or_else(|| quantpro_model::Market::default_for(args.exchange));
         fetch_args
             .urls
             .set_exchange_rest(args.exchange, market, url);
@@ -549,7 +549,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     if args.backtest {
         let report = match args.data_dir {
             Some(dir) => {
-                backtest::run_backtest_bench(&dir, &config, quantpro::now_ms(), args.runs)?
+                backtest::run_backtest_bench(&dir, &config, quantpro_model::now_ms(), args.runs)?
             }
             None => {
                 println!("Generating 500 symbols x (5000 15m + 1500 4h) synthetic candles...");
@@ -564,7 +564,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let report = match args.data_dir {
-        Some(dir) => bench::run_bench(&dir, &config, quantpro::now_ms(), args.runs)?,
+        Some(dir) => bench::run_bench(&dir, &config, quantpro_model::now_ms(), args.runs)?,
         None => {
             println!("Generating 500 symbols x (5000 15m + 1500 4h) synthetic candles...");
             bench::run_synthetic_bench(&synthetic::SyntheticSpec::reference(), &config, args.runs)?
@@ -578,7 +578,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
 /// number of candle files.
 fn generate_demo_data(dir: &Path, symbols: usize) -> anyhow::Result<usize> {
     std::fs::create_dir_all(dir)?;
-    let files = synthetic::generate_demo_dataset(dir, symbols, quantpro::now_ms())
+    let files = synthetic::generate_demo_dataset(dir, symbols, quantpro_model::now_ms())
         .with_context(|| format!("writing demo data to {}", dir.display()))?;
     Ok(files.len())
 }
@@ -595,7 +595,7 @@ fn print_to_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 fn has_candle_files(dir: &Path) -> bool {
-    quantpro::core::candles::list_candle_files(dir)
+    quantpro_core::candles::list_candle_files(dir)
         .map(|inventory| !inventory.symbols.is_empty())
         .unwrap_or(false)
 }

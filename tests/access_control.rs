@@ -9,9 +9,9 @@
 #[path = "common/served_app.rs"]
 mod served_app;
 
-use quantpro::model::{Exchange, ScanState};
 use quantpro::server::access_table;
 use quantpro::server::auth::{hash_password, RouteKind};
+use quantpro_model::{Exchange, ScanState};
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 use served_app::{serve_app, ServedApp};
@@ -541,7 +541,7 @@ async fn a_signed_in_owner_acts_with_the_csrf_token_of_the_page_and_signs_out() 
         .header(header::COOKIE, &cookie)
         .header("sec-fetch-site", "same-origin")
         .header("x-csrf-token", &token)
-        .json(&serde_json::json!({ "texts": quantpro::model::ScannerConfig::default().texts() }))
+        .json(&serde_json::json!({ "texts": quantpro_model::ScannerConfig::default().texts() }))
         .send()
         .await
         .unwrap();

@@ -19,24 +19,24 @@ mod served_app;
 
 use http_fake::{FakeServer, Received, Reply};
 use journal_backends::backends;
-use quantpro::alerts::channels::{signature, ChannelState};
-use quantpro::alerts::{
-    turned_signals, AlertKind, AlertLogEntry, Alerter, DeliveryState, JournalAlertStore,
-};
-use quantpro::alerts::{Decision, DeliveryRecord};
-use quantpro::clock::Clock;
-use quantpro::core::scan::NoProgress;
-use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
-use quantpro::journal::{JournalEntry, JournalHandle};
-use quantpro::live::LiveLoop;
-use quantpro::model::{
+use quantpro_core::scan::NoProgress;
+use quantpro_core::synthetic::{generate_dataset, SyntheticSpec};
+use quantpro_model::{
     Action, Exchange, MasterFeed, Outcome, Side, Signal, Strategy, Trade, TradeSetup,
 };
-use quantpro::pipeline::{DataPaths, PipelineRequest, ScanPipeline};
-use quantpro::server::FeedStore;
-use quantpro::settings::{Environment, SettingsStore, UniverseSettings};
-use quantpro::sources::governor::Governor;
-use quantpro::sources::keys::Secret;
+use quantpro_service::alerts::channels::{signature, ChannelState};
+use quantpro_service::alerts::{
+    turned_signals, AlertKind, AlertLogEntry, Alerter, DeliveryState, JournalAlertStore,
+};
+use quantpro_service::alerts::{Decision, DeliveryRecord};
+use quantpro_service::feed_store::FeedStore;
+use quantpro_service::journal::{JournalEntry, JournalHandle};
+use quantpro_service::live::LiveLoop;
+use quantpro_service::pipeline::{DataPaths, PipelineRequest, ScanPipeline};
+use quantpro_service::settings::{Environment, SettingsStore, UniverseSettings};
+use quantpro_sources::clock::Clock;
+use quantpro_sources::governor::Governor;
+use quantpro_sources::keys::Secret;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -759,11 +759,11 @@ async fn an_invalid_rule_is_refused_at_start_with_its_field() {
 /// over `config` following its rescans as the server wires it.
 struct LiveBench {
     pipeline: Arc<ScanPipeline>,
-    settings: quantpro::settings::Settings,
+    settings: quantpro_service::settings::Settings,
     feed: Arc<FeedStore>,
     alerter: Arc<Alerter>,
     /// The rescans, for the test to follow too.
-    rescans: tokio::sync::broadcast::Receiver<quantpro::live::Rescan>,
+    rescans: tokio::sync::broadcast::Receiver<quantpro_service::live::Rescan>,
     running: Running,
 }
 
@@ -867,7 +867,7 @@ async fn the_simulated_live_loop_drives_the_alerts() {
     let mut expected = Vec::new();
     for pair in feeds.windows(2) {
         for event in turned_signals(&pair[0].signals, &pair[1].signals) {
-            if let quantpro::alerts::AlertEvent::Turned { signal, .. } = event {
+            if let quantpro_service::alerts::AlertEvent::Turned { signal, .. } = event {
                 expected.push(format!(
                     "{} {} · {} · {}",
                     signal.symbol, signal.action, signal.strategy, signal.exchange

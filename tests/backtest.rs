@@ -6,16 +6,16 @@
 
 mod common;
 
-use quantpro::core::backtest::{
+use quantpro_core::backtest::{
     first_replayed, replay_symbol, run_backtest, scan_context_at, trades_csv, BacktestRequest,
     SymbolReplay, WalkForward,
 };
-use quantpro::core::candles::{read_candle_file, Candle};
-use quantpro::core::context::SharedContext;
-use quantpro::core::strategies::{evaluate, evaluate_all};
-use quantpro::core::synthetic::{generate_series, SyntheticSpec};
-use quantpro::core::track::update_open_trade;
-use quantpro::model::{
+use quantpro_core::candles::{read_candle_file, Candle};
+use quantpro_core::context::SharedContext;
+use quantpro_core::strategies::{evaluate, evaluate_all};
+use quantpro_core::synthetic::{generate_series, SyntheticSpec};
+use quantpro_core::track::update_open_trade;
+use quantpro_model::{
     Action, BacktestReport, Exchange, Outcome, ScannerConfig, Strategy, Trade, TradeStats,
 };
 use std::path::Path;
@@ -302,7 +302,7 @@ fn no_look_ahead_on_real_data() {
 fn backtest(
     dir: &Path,
     request: impl FnOnce(&mut BacktestRequest),
-) -> quantpro::core::backtest::BacktestOutcome {
+) -> quantpro_core::backtest::BacktestOutcome {
     let mut r = BacktestRequest::new(dir);
     request(&mut r);
     run_backtest(&r, &ScannerConfig::default()).expect("the backtest runs")
@@ -448,11 +448,11 @@ fn corrupt_and_short_files_are_skipped_with_their_names() {
         n_4h: 100,
         ..SyntheticSpec::default()
     };
-    quantpro::core::synthetic::generate_dataset(dir.path(), &spec).unwrap();
+    quantpro_core::synthetic::generate_dataset(dir.path(), &spec).unwrap();
     std::fs::write(dir.path().join("ETHUSDT_BINANCE_15m.json"), "[[1,2,").unwrap();
     let sol = dir.path().join("SOLUSDT_BINANCE_15m.json");
     let short = &read_candle_file(&sol).unwrap()[..30];
-    std::fs::write(&sol, quantpro::core::synthetic::candles_to_json(short)).unwrap();
+    std::fs::write(&sol, quantpro_core::synthetic::candles_to_json(short)).unwrap();
     let outcome = backtest(dir.path(), |r| r.now_ms = Some(spec.end_ms));
     let summary = &outcome.summary;
     assert_eq!((summary.symbols_total, summary.symbols_replayed), (3, 1));
@@ -600,8 +600,8 @@ fn cli_backtest_prints_the_table_and_writes_report_and_csv() {
 
 #[test]
 fn the_track_section_comes_from_the_file_and_the_environment() {
-    use quantpro::settings::SettingsStore;
-    use quantpro::sources::keys::Environment;
+    use quantpro_service::settings::SettingsStore;
+    use quantpro_sources::keys::Environment;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quantpro.toml");
     std::fs::write(&path, "[track]\nfee_bps = 2.5\n").unwrap();

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "ssr")]
 
-use quantpro::model::{Action, Exchange, MasterFeed};
+use quantpro_model::{Action, Exchange, MasterFeed};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -33,7 +33,7 @@ fn demo_data_then_scan_writes_a_feed_of_three_signals_per_symbol() {
         dir.path(),
     );
     assert!(out.status.success(), "{out:?}");
-    assert!(data.join(quantpro::SYNTHETIC_MARKER).exists());
+    assert!(data.join(quantpro_model::SYNTHETIC_MARKER).exists());
 
     let out = quantpro(
         &["scan", "--data-dir", data_arg, "--config", "none.toml"],

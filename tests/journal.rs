@@ -16,15 +16,15 @@ mod journal_backends;
 
 use common::served_app::serve_pipeline;
 use journal_backends::{admin_url, backends, fresh_postgres, Backend, URL_VAR};
-use quantpro::core::backtest::{run_backtest, BacktestRequest};
-use quantpro::core::scan::NoProgress;
-use quantpro::journal::{Journal, JournalEntry, JournalLocation, Origin, TradeFilter};
-use quantpro::model::{
+use quantpro_core::backtest::{run_backtest, BacktestRequest};
+use quantpro_core::scan::NoProgress;
+use quantpro_model::{
     BacktestReport, Exchange, Outcome, ScannerConfig, Strategy, TrackRecord, Trade,
 };
-use quantpro::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
-use quantpro::settings::Environment;
-use quantpro::sources::keys::Secret;
+use quantpro_service::journal::{Journal, JournalEntry, JournalLocation, Origin, TradeFilter};
+use quantpro_service::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
+use quantpro_service::settings::Environment;
+use quantpro_sources::keys::Secret;
 use sqlx::Row;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -239,7 +239,7 @@ async fn signals_are_recorded_once_and_resolved_as_the_backtest_resolves_them() 
             );
             assert_eq!(
                 row.get::<String, _>("config_version"),
-                quantpro::journal::config_version(&settings.scanner)
+                quantpro_service::journal::config_version(&settings.scanner)
             );
             assert_eq!(row.get::<String, _>("origin"), "live");
             pool.close().await;
@@ -253,7 +253,7 @@ fn sample_trade(strategy: Strategy, opened_at: i64, outcome: Outcome) -> Trade {
         exchange: Exchange::Binance,
         symbol: SYMBOL.into(),
         strategy,
-        side: quantpro::model::Side::Long,
+        side: quantpro_model::Side::Long,
         opened_at,
         entry: 100.0,
         sl: 98.0,
@@ -488,7 +488,7 @@ async fn backtest_journal_fills_what_the_track_record_route_reads() {
 
         let (_, legacy) = get(&base, "/api/track-record?strategy=Legacy").await;
         let legacy = record(legacy);
-        let stats_of = |stats: &quantpro::model::TradeStats| TrackRecord {
+        let stats_of = |stats: &quantpro_model::TradeStats| TrackRecord {
             all: stats.clone(),
             ..TrackRecord::default()
         };

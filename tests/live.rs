@@ -7,13 +7,13 @@
 mod common;
 
 use common::candle_files::assert_no_holes;
-use quantpro::clock::Clock;
-use quantpro::core::candles::read_candle_file;
-use quantpro::live::simulated::{SimulatedVenue, SimulationAnchor};
-use quantpro::live::{LiveLoop, Rescan, Venue};
-use quantpro::model::{FeedMode, Interval, MasterFeed};
-use quantpro::pipeline::{DataPaths, ScanPipeline};
-use quantpro::settings::{Environment, UniverseSettings};
+use quantpro_core::candles::read_candle_file;
+use quantpro_model::{FeedMode, Interval, MasterFeed};
+use quantpro_service::live::simulated::{SimulatedMarket, SimulationAnchor};
+use quantpro_service::live::{LiveLoop, LiveMarket, Rescan};
+use quantpro_service::pipeline::{DataPaths, ScanPipeline};
+use quantpro_service::settings::{Environment, UniverseSettings};
+use quantpro_sources::clock::Clock;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch};
@@ -140,21 +140,21 @@ type Asked = Arc<Mutex<Vec<(String, Interval, i64, i64)>>>;
 
 /// A venue that records every REST range it is asked for.
 struct Recording {
-    inner: SimulatedVenue,
+    inner: SimulatedMarket,
     asked: Asked,
 }
 
 #[async_trait::async_trait]
-impl Venue for Recording {
-    fn exchange(&self) -> quantpro::model::Exchange {
+impl LiveMarket for Recording {
+    fn exchange(&self) -> quantpro_model::Exchange {
         self.inner.exchange()
     }
-    fn market(&self) -> quantpro::sources::exchanges::Market {
+    fn market(&self) -> quantpro_model::Market {
         self.inner.market()
     }
     async fn listings(
         &self,
-    ) -> Result<Vec<quantpro::live::Listing>, quantpro::sources::SourceError> {
+    ) -> Result<Vec<quantpro_service::live::Listing>, quantpro_sources::SourceError> {
         self.inner.listings().await
     }
     async fn candles(
@@ -163,7 +163,7 @@ impl Venue for Recording {
         interval: Interval,
         start_ms: i64,
         end_ms: i64,
-    ) -> Result<Vec<quantpro::core::candles::Candle>, quantpro::sources::SourceError> {
+    ) -> Result<Vec<quantpro_model::Candle>, quantpro_sources::SourceError> {
         self.asked
             .lock()
             .unwrap()
@@ -174,7 +174,7 @@ impl Venue for Recording {
         &self,
         symbols: &[String],
         intervals: &[Interval],
-    ) -> Option<tokio::sync::mpsc::Receiver<quantpro::live::StreamEvent>> {
+    ) -> Option<tokio::sync::mpsc::Receiver<quantpro_service::live::CloseEvent>> {
         self.inner.stream(symbols, intervals)
     }
 }
@@ -190,13 +190,13 @@ fn start_recording(dir: &Path, clock: Clock) -> (Running, Asked) {
     let data_dir = paths(dir).data_dir;
     let anchor = SimulationAnchor::load_or_create(&data_dir, 9, 60 * 16, clock.now_ms()).unwrap();
     let asked = Arc::new(Mutex::new(Vec::new()));
-    let venues: Vec<Arc<dyn Venue>> = SimulatedVenue::all(anchor, clock)
+    let venues: Vec<Arc<dyn LiveMarket>> = SimulatedMarket::all(anchor, clock)
         .into_iter()
         .map(|inner| {
             Arc::new(Recording {
                 inner,
                 asked: asked.clone(),
-            }) as Arc<dyn Venue>
+            }) as Arc<dyn LiveMarket>
         })
         .collect();
     let live = Arc::new(LiveLoop::new(pipeline, venues, clock, settings, true));

@@ -1,4 +1,4 @@
-//! The live loop over real exchange venues (`live::exchange_venue`: REST
+//! The live loop over real exchange venues (`live::exchange_market`: REST
 //! fetchers under the one governor, WebSocket streams) against the fake
 //! exchange on 127.0.0.1 replaying the real candles, on virtual time: the
 //! feed follows each close from the streams, stored series never have a
@@ -13,13 +13,13 @@ mod common;
 
 use common::candle_files::assert_no_holes;
 use common::fake_exchange::{self as fake, FakeConfig, FakeExchange, Inject, Iv};
-use quantpro::clock::Clock;
-use quantpro::core::candles::{read_candle_file, Candle};
-use quantpro::live::store::CandleStore;
-use quantpro::live::{LiveLoop, Rescan};
-use quantpro::model::{Exchange, Interval, LiveStatus, MarkKind, MasterFeed};
-use quantpro::pipeline::{DataPaths, ScanPipeline};
-use quantpro::settings::{Environment, UniverseSettings};
+use quantpro_core::candles::{read_candle_file, Candle};
+use quantpro_model::{Exchange, Interval, LiveStatus, MarkKind, MasterFeed};
+use quantpro_service::live::store::CandleStore;
+use quantpro_service::live::{LiveLoop, Rescan};
+use quantpro_service::pipeline::{DataPaths, ScanPipeline};
+use quantpro_service::settings::{Environment, UniverseSettings};
+use quantpro_sources::clock::Clock;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -299,11 +299,7 @@ async fn the_feed_follows_each_close_from_the_streams_with_closed_candles_only()
     for venue in &status.venues {
         assert_eq!(venue.symbols, 2, "{venue:?}");
         assert_eq!(venue.current, 2, "{venue:?}");
-        assert_eq!(
-            venue.mode,
-            quantpro::model::FeedMode::Streaming,
-            "{venue:?}"
-        );
+        assert_eq!(venue.mode, quantpro_model::FeedMode::Streaming, "{venue:?}");
     }
     assert_no_holes(&paths(dir.path()).data_dir);
     running.stop().await;
@@ -327,7 +323,7 @@ async fn without_a_connected_stream_rest_is_polled_right_after_each_close() {
     }
     for venue in &running.live.current_status().venues {
         assert!(
-            matches!(venue.mode, quantpro::model::FeedMode::Polling(_)),
+            matches!(venue.mode, quantpro_model::FeedMode::Polling(_)),
             "{venue:?}"
         );
     }
@@ -569,7 +565,7 @@ async fn mexc_contract_closes_reach_the_feed_in_base_volume() {
         assert_final_candles(dir.path(), &fake, f, close(&fake, -20), close(&fake, 2));
     }
     let status = running.live.current_status();
-    assert_eq!(status.venues[0].mode, quantpro::model::FeedMode::Streaming);
+    assert_eq!(status.venues[0].mode, quantpro_model::FeedMode::Streaming);
     assert_no_holes(&paths(dir.path()).data_dir);
     running.stop().await;
 }

@@ -5,14 +5,14 @@
 mod common;
 
 use proptest::prelude::*;
-use quantpro::core::candles::{parse_candles_json, Candle};
-use quantpro::core::context::SharedContext;
-use quantpro::core::external::ExternalDataMap;
-use quantpro::core::feed_writer::write_feed;
-use quantpro::core::scan::{run_scan, NoProgress, ScanOutcome, ScanRequest};
-use quantpro::core::setup::compute_setup;
-use quantpro::core::strategies::evaluate_all;
-use quantpro::model::{
+use quantpro_core::candles::{parse_candles_json, Candle};
+use quantpro_core::context::SharedContext;
+use quantpro_core::feed_writer::write_feed;
+use quantpro_core::scan::{run_scan, NoProgress, ScanOutcome, ScanRequest};
+use quantpro_core::setup::compute_setup;
+use quantpro_core::strategies::evaluate_all;
+use quantpro_model::external::ExternalDataMap;
+use quantpro_model::{
     Action, Exchange, Interval, MasterFeed, OiStatus, ScannerConfig, SetupConfig, Side, Signal,
     Strategy as StrategyName, TradeSetup,
 };
@@ -525,7 +525,7 @@ proptest! {
 
     #[test]
     fn generated_json_parses_back_exactly(series in candle_series(50)) {
-        let text = quantpro::core::synthetic::candles_to_json(&series);
+        let text = quantpro_core::synthetic::candles_to_json(&series);
         prop_assert_eq!(parse_candles_json(text.as_bytes()).unwrap(), series);
     }
 }

@@ -7,14 +7,14 @@
 #[path = "common/served_app.rs"]
 mod served_app;
 
-use quantpro::core::external::ExternalDataMap;
-use quantpro::core::feed_writer::write_feed;
-use quantpro::core::scan::{run_scan, NoProgress, ScanRequest};
-use quantpro::model::{
+use quantpro::server::AppState;
+use quantpro_core::feed_writer::write_feed;
+use quantpro_core::scan::{run_scan, NoProgress, ScanRequest};
+use quantpro_model::external::ExternalDataMap;
+use quantpro_model::{
     Action, Exchange, MasterFeed, ScanState, ScanStatus, ScannerConfig, Strategy,
 };
-use quantpro::server::AppState;
-use quantpro::settings::{Environment, SettingsStore};
+use quantpro_service::settings::{Environment, SettingsStore};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::Read;
@@ -762,7 +762,7 @@ async fn config_is_served_validated_saved_and_used_by_the_next_scan() {
 
 /// The signals of a feed with their computation time blanked: two scans of
 /// the same data moments apart differ in nothing else.
-fn comparable(mut feed: MasterFeed) -> Vec<quantpro::model::Signal> {
+fn comparable(mut feed: MasterFeed) -> Vec<quantpro_model::Signal> {
     for signal in &mut feed.signals {
         signal.observability.calculated_at = 0;
     }
@@ -1060,7 +1060,7 @@ const FIRING: [(&str, &str); 3] = [
 ];
 
 /// The signals of the server's feed that open a trade.
-fn fired_signals(server: &TestServer) -> Vec<quantpro::model::Signal> {
+fn fired_signals(server: &TestServer) -> Vec<quantpro_model::Signal> {
     let feed =
         MasterFeed::parse(&std::fs::read_to_string(&server.state.paths().feed_path).unwrap())
             .unwrap();

@@ -11,12 +11,12 @@
 mod http_fake;
 
 use http_fake::{FakeServer, Received, Reply};
-use quantpro::core::external::Liquidations;
-use quantpro::model::{Exchange, OiStatus};
-use quantpro::sources::coinalyze::{BatchProcessor, CoinalyzeConfig};
-use quantpro::sources::governor::{Budget, Governor, GovernorLimits, Host, HostLimits};
-use quantpro::sources::http::RetryPolicy;
-use quantpro::sources::keys::Secret;
+use quantpro_model::external::Liquidations;
+use quantpro_model::{Exchange, OiStatus};
+use quantpro_sources::coinalyze::{BatchProcessor, CoinalyzeConfig};
+use quantpro_sources::governor::{Budget, Governor, GovernorLimits, Host, HostLimits};
+use quantpro_sources::http::RetryPolicy;
+use quantpro_sources::keys::Secret;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

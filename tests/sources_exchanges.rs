@@ -10,13 +10,14 @@
 mod http_fake;
 
 use http_fake::{FakeServer, Received, Reply};
-use quantpro::core::candles::Candle;
-use quantpro::model::Exchange;
-use quantpro::model::Interval;
-use quantpro::sources::exchanges::{fetcher_for, CandleFetcher, FetcherConfig, Market};
-use quantpro::sources::governor::Governor;
-use quantpro::sources::http::RetryPolicy;
-use quantpro::sources::SourceError;
+use quantpro_model::Candle;
+use quantpro_model::Exchange;
+use quantpro_model::Interval;
+use quantpro_model::Market;
+use quantpro_sources::governor::Governor;
+use quantpro_sources::http::RetryPolicy;
+use quantpro_sources::venues::{fetcher_for, CandleFetcher, FetcherConfig};
+use quantpro_sources::SourceError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;

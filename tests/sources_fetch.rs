@@ -4,14 +4,14 @@
 
 #![cfg(feature = "ssr")]
 
-use quantpro::core::candles::Candle;
-use quantpro::model::Exchange;
-use quantpro::model::Interval;
-use quantpro::sources::fetch::{
+use quantpro_model::now_ms as unix_now_ms;
+use quantpro_model::Candle;
+use quantpro_model::Exchange;
+use quantpro_model::Interval;
+use quantpro_service::fetch::{
     candle_file_path, run_fetch, FetchArgs, FetchError, SymbolSelection,
 };
-use quantpro::sources::http::RetryPolicy;
-use quantpro::sources::unix_now_ms;
+use quantpro_sources::http::RetryPolicy;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;

@@ -9,12 +9,12 @@
 mod http_fake;
 
 use http_fake::{FakeServer, Reply};
-use quantpro::model::*;
-use quantpro::sources::gemini::{signal_prompt, GeminiClient, GeminiConfig};
-use quantpro::sources::governor::Governor;
-use quantpro::sources::http::RetryPolicy;
-use quantpro::sources::keys::Secret;
-use quantpro::sources::{LastFailure, SourceError};
+use quantpro_model::*;
+use quantpro_sources::gemini::{signal_prompt, GeminiClient, GeminiConfig};
+use quantpro_sources::governor::Governor;
+use quantpro_sources::http::RetryPolicy;
+use quantpro_sources::keys::Secret;
+use quantpro_sources::{LastFailure, SourceError};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::time::Instant;

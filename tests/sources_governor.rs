@@ -10,13 +10,15 @@
 mod http_fake;
 
 use http_fake::{FakeServer, Received, Reply};
-use quantpro::model::{Exchange, Interval};
-use quantpro::sources::exchanges::{fetcher_for, CandleFetcher, FetcherConfig, Market};
-use quantpro::sources::governor::{
+use quantpro_model::now_ms as unix_now_ms;
+use quantpro_model::Market;
+use quantpro_model::{Exchange, Interval};
+use quantpro_sources::governor::{
     Budget, Governor, GovernorLimits, Host, HostLimits, HostPhase, BINANCE_USED_WEIGHT,
 };
-use quantpro::sources::http::RetryPolicy;
-use quantpro::sources::{unix_now_ms, SourceError};
+use quantpro_sources::http::RetryPolicy;
+use quantpro_sources::venues::{fetcher_for, CandleFetcher, FetcherConfig};
+use quantpro_sources::SourceError;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;

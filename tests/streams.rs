@@ -13,14 +13,15 @@ mod common;
 use common::fake_exchange::{
     self as fake, contract_size, Bar, FakeConfig, FakeExchange, Inject, Iv, UnknownStream, WsKind,
 };
-use quantpro::clock::Clock;
-use quantpro::core::candles::Candle;
-use quantpro::model::Interval;
-use quantpro::sources::streams::{
-    self, CloseSignal, DisconnectReason, StreamConfig, StreamEvent, StreamHandle, StreamKey,
+use quantpro_model::Candle;
+use quantpro_model::Interval;
+use quantpro_sources::clock::Clock;
+use quantpro_sources::streams::{
+    CloseSignal, DisconnectReason, StreamConfig, StreamEvent, StreamHandle, StreamKey,
     Subscription, Venue,
 };
-use quantpro::sources::urls::SourceUrls;
+use quantpro_sources::urls::SourceUrls;
+use quantpro_sources::venues;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,7 +118,7 @@ impl Harness {
         tune(&mut config);
         let (tx, events) = mpsc::channel(4096);
         let subs = keys.iter().map(|(s, iv)| subscription(v, s, *iv)).collect();
-        let handle = streams::spawn(config, subs, tx);
+        let handle = venues::spawn_stream(config, subs, tx);
         Harness {
             fake,
             v,
@@ -447,7 +448,7 @@ async fn a_silent_socket_is_dropped_after_the_idle_timeout_and_replaced() {
         let muted_at = h.fake.now_ms();
         h.fake.mute(v);
         h.run_until(h.at(4.5)).await;
-        let idle = quantpro::sources::streams::StreamTiming::for_venue(venue(v)).idle_timeout;
+        let idle = quantpro_sources::streams::StreamTiming::for_venue(venue(v)).idle_timeout;
         let lost = h.seen.iter().find_map(|e| match e {
             StreamEvent::Disconnected { at_ms, reason, .. } => Some((*at_ms, reason.clone())),
             _ => None,
@@ -481,7 +482,7 @@ async fn the_legacy_futures_url_sends_nothing_and_is_retried_as_idle() {
     let mut config = stream_config(&fake, v);
     config.base_url = fake.legacy_futures_stream_url();
     let (tx, mut events) = mpsc::channel(64);
-    let handle = streams::spawn(config, vec![subscription(v, "BTCUSDT", Iv::M15)], tx);
+    let handle = venues::spawn_stream(config, vec![subscription(v, "BTCUSDT", Iv::M15)], tx);
     let until = fake.market().instant_at(fake.epoch_ms() + 4 * 60_000);
     let mut idle = 0;
     while let Ok(Some(event)) = tokio::time::timeout_at(until, events.recv()).await {
@@ -834,7 +835,7 @@ async fn impossible_subscriptions_are_rejected_before_asking_the_venue() {
         Subscription::new("BTC_USDT", Interval::M15), // no contract size
         Subscription::new("btc-usdt", Interval::M15).with_contract_size(1.0),
     ];
-    let handle = streams::spawn(config, subs, tx);
+    let handle = venues::spawn_stream(config, subs, tx);
     let mut reasons = Vec::new();
     for _ in 0..2 {
         match events.recv().await {

@@ -11,14 +11,14 @@
 //! puts what it saved in force at once. No secret is in the text: channels
 //! name the environment variables of their tokens.
 
-use super::api::{
-    get_scanner_config, AlertsConfig, AlertsSaveOutcome, ConfigSaveOutcome, ConfigState,
-    SaveAlertSettings, SaveScannerConfig,
-};
+use super::api::{get_scanner_config, SaveAlertSettings, SaveScannerConfig};
 use super::dashboard::use_set_panel;
 use super::session::use_visitor;
-use crate::model::{ConfigError, ConfigField, ConfigValue, FieldKind, ScannerConfig};
 use leptos::prelude::*;
+use quantpro_model::{
+    AlertsConfig, AlertsSaveOutcome, ConfigError, ConfigField, ConfigSaveOutcome, ConfigState,
+    ConfigValue, FieldKind, ScannerConfig,
+};
 
 /// The configuration the form's texts describe, or every problem with them
 /// (each names its field: `ConfigError::key`).

@@ -6,7 +6,7 @@
 //! panel) lives in the URL instead.
 
 use super::alert_toasts::{AlertToastList, AlertToasts, NotificationControl};
-use super::api::{get_table_feed, TableFeed};
+use super::api::get_table_feed;
 use super::config_panel::ConfigPanel;
 use super::detail_panel::CalculatorInputs;
 use super::detail_panel::SidePanel;
@@ -14,11 +14,13 @@ use super::exchange_panel::ExchangePanel;
 use super::scan_events;
 use super::scanner_table::{use_keyboard_navigation, FilterBar, ScannerTable};
 use super::session::{use_visitor, SessionControl};
-use super::table_view::TableView;
-use crate::model::{MarketView, ScanState, ScanStatus};
+use super::table_view::ViewParams;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
+use quantpro_model::TableView;
+use quantpro_model::{DataSourceBadgeText, TableFeed};
+use quantpro_model::{MarketView, ScanState, ScanStatus};
 
 /// The dashboard's shared state: the feed (refetched when a scan finishes)
 /// and the live status of the current scan job.
@@ -303,24 +305,8 @@ fn MarketStatus() -> impl IntoView {
 
 #[component]
 pub fn DataSourceBadge(synthetic: bool) -> impl IntoView {
-    if synthetic {
-        view! {
-            <span
-                class="badge badge-synthetic"
-                title="Generated random-walk candles (quantpro demo-data), not market data"
-            >
-                "SYNTHETIC DATA"
-            </span>
-        }
-        .into_any()
-    } else {
-        view! {
-            <span class="badge badge-real" title="Candles fetched from the exchanges">
-                "Market data"
-            </span>
-        }
-        .into_any()
-    }
+    let badge = DataSourceBadgeText::of(synthetic);
+    view! { <span class=badge.class title=badge.title>{badge.label}</span> }
 }
 
 #[component]
@@ -338,7 +324,7 @@ fn updated_label(last_updated_ms: i64, now_ms: i64) -> String {
     }
     format!(
         "last scan {} ago",
-        crate::model::format::age((now_ms - last_updated_ms) / 1000)
+        quantpro_model::format::age((now_ms - last_updated_ms) / 1000)
     )
 }
 
@@ -348,6 +334,6 @@ fn updated_title(last_updated_ms: i64) -> String {
     }
     format!(
         "Feed written {}",
-        crate::model::format::utc_datetime(last_updated_ms)
+        quantpro_model::format::utc_datetime(last_updated_ms)
     )
 }

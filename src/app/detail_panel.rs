@@ -5,16 +5,16 @@
 //! HTML rendered on the server (`signal_html`); the calculator and the AI
 //! button are components here.
 
-use super::api::{get_signal_panels, AiAnalysis, AnalyzeSignal, SignalPanels};
+use super::api::{get_signal_panels, AnalyzeSignal};
 use super::dashboard::use_set_view;
 use super::position_size::{parse_amount, position_size, PositionSize, SizeError};
-use super::scanner_table::action_class;
 use super::session::use_visitor;
-use super::table_view::{share_path, TableRow, TableView};
-use crate::model::format;
-use crate::model::{Exchange, Strategy, TradeSetup};
+use super::table_view::ViewParams;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use quantpro_model::format;
+use quantpro_model::{action_class, share_path, AiAnalysis, SignalPanels, TableRow, TableView};
+use quantpro_model::{Exchange, Strategy, TradeSetup};
 
 /// The account size and risk % of the position calculator, kept for the
 /// page's lifetime so they survive a change of selection.

@@ -5,13 +5,14 @@
 //! exchange the next scan covers. The progress comes from
 //! `DashboardState::scan`, which `scan_events` keeps up to date.
 
-use super::api::{ScanStartOutcome, StartScan};
+use super::api::StartScan;
 use super::dashboard::{use_set_view, DashboardState};
 use super::session::use_visitor;
-use super::table_view::TableView;
-use crate::model::{Exchange, ScanStartRequest, ScanState, ScanStatus};
+use super::table_view::ViewParams;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use quantpro_model::{Exchange, ScanStartRequest, ScanState, ScanStatus};
+use quantpro_model::{ScanStartOutcome, TableView};
 
 const SOURCES: [Option<Exchange>; 4] = [
     None,

@@ -53,7 +53,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(session::Visitor::current());
+    provide_context(session::current_visitor());
     mark_hydrated();
     view! {
         <Stylesheet id="leptos" href="/pkg/quantpro.css" />

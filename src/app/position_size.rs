@@ -4,7 +4,7 @@
 //! size = account × risk% / risk per unit, where risk per unit = |entry − SL|
 //! (`TradeSetup::risk_per_unit`); notional = size × entry.
 
-use crate::model::TradeSetup;
+use quantpro_model::TradeSetup;
 
 /// A sized position, in units of the base asset and in quote currency.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,7 +72,7 @@ pub fn parse_amount(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Side;
+    use quantpro_model::Side;
 
     fn setup(side: Side, entry: f64, sl: f64, tp: f64) -> TradeSetup {
         let rr = (tp - entry).abs() / (entry - sl).abs();

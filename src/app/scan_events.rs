@@ -13,7 +13,7 @@
 
 use super::alert_toasts::AlertToast;
 use super::dashboard::DashboardState;
-use crate::model::{MarketView, ScanStatus};
+use quantpro_model::{MarketView, ScanStatus};
 
 /// What one event means for the page.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -235,7 +235,7 @@ mod browser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ScanState;
+    use quantpro_model::ScanState;
 
     fn data(id: u64, state: ScanState) -> String {
         serde_json::to_string(&ScanStatus {

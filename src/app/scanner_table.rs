@@ -3,10 +3,10 @@
 //! (which opens the side panel). The FilterBar above it edits the same view.
 
 use super::dashboard::use_set_view;
-use super::table_view::{SortKey, TableRow, TableView};
-use crate::model::format;
-use crate::model::{Action, Bias, Strategy};
 use leptos::prelude::*;
+use quantpro_model::format;
+use quantpro_model::{action_class, bias_class, SortKey, TableRow, TableView};
+use quantpro_model::{Bias, Strategy};
 
 /// Column header tooltips: what each number is (STRATEGIES.md).
 const SCORE_HELP: &str =
@@ -229,22 +229,6 @@ fn SignalRow(
             </td>
         </tr>
         {track}
-    }
-}
-
-pub fn action_class(action: Action) -> &'static str {
-    match action {
-        Action::Long => "action action-long",
-        Action::Short => "action action-short",
-        Action::Wait => "action action-wait",
-    }
-}
-
-pub fn bias_class(bias: Bias) -> &'static str {
-    match bias {
-        Bias::Long => "bias bias-long",
-        Bias::Short => "bias bias-short",
-        Bias::None => "bias bias-none",
     }
 }
 
@@ -526,7 +510,7 @@ pub fn scroll_row_into_view(key: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixtures::sample_signal;
+    use quantpro_model::fixtures::sample_signal;
 
     fn rows(symbols: &[&str]) -> Vec<TableRow> {
         symbols

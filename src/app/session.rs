@@ -13,63 +13,25 @@
 
 use leptos::prelude::*;
 
-/// The header a signed-in page sends its CSRF token in.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+use quantpro_model::Visitor;
 
-/// Who the request is from, as far as the UI cares.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Visitor {
-    /// Not signed in: reads only.
-    #[default]
-    Viewer,
-    /// The owner on this machine, no password configured (single-user mode).
-    LocalOwner,
-    /// The owner with a session cookie; actions carry this token.
-    SignedIn { csrf_token: String },
-    /// The owner through `Authorization: Bearer` (scripts).
-    TokenOwner,
-}
-
-impl Visitor {
-    pub fn is_owner(&self) -> bool {
-        !matches!(self, Visitor::Viewer)
+/// The visitor of the request being rendered (server) or of the page
+/// that was served (browser).
+pub fn current_visitor() -> Visitor {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Visitor>().cloned())
+            .unwrap_or_default()
     }
-
-    /// The `quantpro-role` meta value.
-    pub fn role_name(&self) -> &'static str {
-        match self {
-            Visitor::Viewer => "viewer",
-            Visitor::LocalOwner => "local",
-            Visitor::SignedIn { .. } => "signed-in",
-            Visitor::TokenOwner => "token",
-        }
-    }
-
-    pub fn csrf_token(&self) -> Option<&str> {
-        match self {
-            Visitor::SignedIn { csrf_token } => Some(csrf_token),
-            _ => None,
-        }
-    }
-
-    /// The visitor of the request being rendered (server) or of the page
-    /// that was served (browser).
-    pub fn current() -> Visitor {
-        #[cfg(feature = "ssr")]
-        {
-            use_context::<axum::http::request::Parts>()
-                .and_then(|parts| parts.extensions.get::<Visitor>().cloned())
-                .unwrap_or_default()
-        }
-        #[cfg(not(feature = "ssr"))]
-        {
-            let token = page_meta("csrf-token");
-            match (page_meta("quantpro-role").as_deref(), token) {
-                (Some("signed-in"), Some(csrf_token)) => Visitor::SignedIn { csrf_token },
-                (Some("local"), _) => Visitor::LocalOwner,
-                (Some("token"), _) => Visitor::TokenOwner,
-                _ => Visitor::Viewer,
-            }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let token = page_meta("csrf-token");
+        match (page_meta("quantpro-role").as_deref(), token) {
+            (Some("signed-in"), Some(csrf_token)) => Visitor::SignedIn { csrf_token },
+            (Some("local"), _) => Visitor::LocalOwner,
+            (Some("token"), _) => Visitor::TokenOwner,
+            _ => Visitor::Viewer,
         }
     }
 }
@@ -82,7 +44,7 @@ pub fn use_visitor() -> Visitor {
 /// The `<meta>` tags of the page head that carry the visitor.
 #[component]
 pub fn VisitorMeta() -> impl IntoView {
-    let visitor = Visitor::current();
+    let visitor = current_visitor();
     let role = visitor.role_name();
     let token = visitor.csrf_token().map(str::to_string);
     view! {
@@ -164,8 +126,8 @@ mod owner_client {
         #[allow(clippy::manual_async_fn)]
         fn send(req: BrowserRequest) -> impl Future<Output = Result<BrowserResponse, E>> + Send {
             #[cfg(not(feature = "ssr"))]
-            if let Some(token) = super::Visitor::current().csrf_token() {
-                req.headers().set(super::CSRF_HEADER, token);
+            if let Some(token) = super::current_visitor().csrf_token() {
+                req.headers().set(quantpro_model::CSRF_HEADER, token);
             }
             async move {
                 let response = <BrowserClient as Client<E, IS, OS>>::send(req).await?;

@@ -3,13 +3,13 @@
 //! the running scan's id), never a panic or an HTML page.
 
 use super::auth::limits::RetryAfter;
-use super::feed_store::FeedLoadError;
 use super::scan_jobs::{InvalidScanRequest, ScanStartError};
-use crate::model::ConfigError;
-use crate::settings::SettingsError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use quantpro_model::ConfigError;
+use quantpro_service::feed_store::FeedLoadError;
+use quantpro_service::settings::SettingsError;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum ApiError {
     FeedUnavailable(#[from] FeedLoadError),
     /// The signal journal cannot be read (database down, locked, corrupt).
     #[error(transparent)]
-    JournalUnavailable(#[from] crate::journal::JournalError),
+    JournalUnavailable(#[from] quantpro_service::journal::JournalError),
     #[error("no such API route; see /api/results, /api/scan/start, /api/scan/status, /api/scan/events, /api/config, /api/track-record")]
     NotFound,
     /// A server-side problem (a config file that cannot be read or written).

@@ -11,7 +11,6 @@
 
 mod api_error;
 pub mod auth;
-mod feed_store;
 mod middleware;
 pub mod render;
 mod routes;
@@ -20,7 +19,6 @@ mod scan_jobs;
 mod state;
 
 pub use api_error::ApiError;
-pub use feed_store::{FeedBody, FeedLoadError, FeedSnapshot, FeedStore};
 pub use scan_jobs::{
     validate_scan_request, InvalidScanRequest, ScanConflict, ScanHold, ScanJobs, ScanStartError,
     MAX_SYMBOL_LEN,

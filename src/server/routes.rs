@@ -4,10 +4,6 @@
 use super::api_error::ApiError;
 use super::auth::Identity;
 use super::state::AppState;
-use crate::journal::TradeFilter;
-use crate::model::{
-    ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig, TrackQuery, TrackRecord,
-};
 use axum::{
     body::Bytes,
     extract::{
@@ -18,6 +14,10 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use quantpro_model::{
+    ConfigField, Exchange, ScanStartRequest, ScanStatus, ScannerConfig, TrackQuery, TrackRecord,
+};
+use quantpro_service::journal::TradeFilter;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -356,7 +356,7 @@ pub async fn alert_log_page(State(state): State<AppState>) -> axum::response::Ht
 /// `GET /api/alerts` (the owner's): the alerts sent lately, newest first,
 /// each with every channel's outcome (delivered, failed and why), and
 /// every channel's state (ready, failing, disabled).
-pub async fn alerts(State(state): State<AppState>) -> Json<crate::alerts::AlertLogView> {
+pub async fn alerts(State(state): State<AppState>) -> Json<quantpro_service::alerts::AlertLogView> {
     Json(state.alert_log())
 }
 
@@ -441,10 +441,10 @@ mod tests {
         assert_eq!(
             parse_track_filter(&full).unwrap(),
             TradeFilter {
-                strategy: Some(crate::model::Strategy::BreakoutV2),
+                strategy: Some(quantpro_model::Strategy::BreakoutV2),
                 exchange: Some(Exchange::Binance),
                 symbol: Some("SOL".into()),
-                origin: Some(crate::journal::Origin::Backtest),
+                origin: Some(quantpro_service::journal::Origin::Backtest),
             }
         );
         let typo = parse_track_filter(&query(&[("strat", "Legacy")])).unwrap_err();

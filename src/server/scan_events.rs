@@ -19,15 +19,15 @@
 //! `event: alert` (data `alerts::Alert`: title, lines, link, setup, rule)
 //! for each alert whose channels include `browser`, for a toast.
 
-use super::feed_store::FeedStore;
 use super::state::AppState;
-use crate::alerts::Alert;
-use crate::app::table_view::TableRow;
-use crate::live::Rescan;
-use crate::model::{LiveStatus, ScanState, ScanStatus};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
+use quantpro_model::TableRow;
+use quantpro_model::{LiveStatus, ScanState, ScanStatus};
+use quantpro_service::alerts::Alert;
+use quantpro_service::feed_store::FeedStore;
+use quantpro_service::live::Rescan;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,7 +228,7 @@ impl DashboardUpdates {
     /// `feed` event that would announce the same feed is then not sent.
     async fn changed_rows(&mut self, rescan: &Rescan) -> Option<ChangedRows> {
         let snapshot = self.feed.load().await.ok()?;
-        let wanted: std::collections::BTreeSet<&(crate::model::Exchange, String)> =
+        let wanted: std::collections::BTreeSet<&(quantpro_model::Exchange, String)> =
             rescan.symbols.iter().collect();
         let rows = snapshot
             .feed

@@ -5,10 +5,10 @@
 //! it). A finished job has written the master feed atomically and
 //! invalidates the `FeedStore`, so the next reader sees the new feed.
 
-use super::feed_store::FeedStore;
-use crate::core::scan::{ScanObserver, ScanProgress, SkippedFile};
-use crate::model::{ScanStartRequest, ScanState, ScanStatus};
-use crate::pipeline::{PipelineError, PipelineRequest, ScanPipeline};
+use quantpro_core::scan::{ScanObserver, ScanProgress, SkippedFile};
+use quantpro_model::{ScanStartRequest, ScanState, ScanStatus};
+use quantpro_service::feed_store::FeedStore;
+use quantpro_service::pipeline::{PipelineError, PipelineRequest, ScanPipeline};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;

@@ -5,26 +5,25 @@
 //! implementation and one validation.
 
 use super::auth::AuthGate;
-use super::feed_store::{FeedLoadError, FeedStore};
 use super::render::{
     charts::render_signal_charts, render_panels, render_track_record_page, SignalDetail,
     SignalTrack, StrategyRecords,
 };
 use super::scan_jobs::{ScanJobs, ScanStartError};
-use crate::alerts::store::warn_of_old_log;
-use crate::alerts::{AlertLogView, Alerter, JournalAlertStore};
-use crate::app::api::{AiAnalysis, AlertsConfig, ConfigState, SignalPanels, TableFeed};
-use crate::app::table_view::TableRow;
-use crate::journal::{JournalError, JournalHandle, TradeFilter};
-use crate::live::{LiveLoop, Rescan};
-use crate::model::{
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use quantpro_model::{AiAnalysis, AlertsConfig, ConfigState, SignalPanels, TableFeed, TableRow};
+use quantpro_model::{
     Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy, TrackQuery,
     TrackRecord, Trade,
 };
-use crate::pipeline::{DataPaths, ScanPipeline};
-use crate::settings::{Settings, SettingsError, SettingsStore};
-use axum::extract::FromRef;
-use leptos::prelude::LeptosOptions;
+use quantpro_service::alerts::store::warn_of_old_log;
+use quantpro_service::alerts::{AlertLogView, Alerter, JournalAlertStore};
+use quantpro_service::feed_store::{FeedLoadError, FeedStore};
+use quantpro_service::journal::{JournalError, JournalHandle, TradeFilter};
+use quantpro_service::live::{LiveLoop, Rescan};
+use quantpro_service::pipeline::{DataPaths, ScanPipeline};
+use quantpro_service::settings::{Settings, SettingsError, SettingsStore};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,7 +265,7 @@ impl AppState {
         let trades = journal.trades(&TradeFilter::from(query.clone())).await?;
         let location = journal.location().to_string();
         tokio::task::spawn_blocking(move || {
-            let record = crate::core::track::track_record(&trades)?;
+            let record = quantpro_core::track::track_record(&trades)?;
             Ok(render_track_record_page(
                 &query, &trades, &record, &location,
             ))

@@ -6,7 +6,7 @@
 /// Every stored candle file of `data_dir` has no hole: consecutive candles
 /// are exactly one interval apart (the live loop's no-hole rule).
 pub fn assert_no_holes(data_dir: &std::path::Path) {
-    use quantpro::core::candles::{list_candle_files, read_candle_file};
+    use quantpro_core::candles::{list_candle_files, read_candle_file};
     let inventory = list_candle_files(data_dir).unwrap();
     assert!(!inventory.symbols.is_empty());
     for files in inventory.symbols {

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use quantpro::settings::Environment;
+use quantpro_service::settings::Environment;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ADMIN_URL_VAR: &str = "QUANTPRO_TEST_DATABASE_URL";

@@ -32,10 +32,12 @@ fn candidate_dirs() -> Vec<PathBuf> {
     if let Some(dir) = std::env::var_os(ENV_VAR) {
         dirs.push(PathBuf::from(dir));
     }
-    dirs.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/candles"
-    )));
+    // `shared/` beside the repository, seen from whichever crate of the
+    // workspace compiles this file.
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for folder in manifest_dir.ancestors().skip(1) {
+        dirs.push(folder.join("shared/data/candles"));
+    }
     dirs.push(PathBuf::from("/work/shared/data/candles"));
     dirs
 }

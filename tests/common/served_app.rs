@@ -10,11 +10,11 @@
 // Each test crate that includes it uses only some of it.
 #![allow(dead_code)]
 
-use quantpro::core::synthetic::{generate_dataset, SyntheticSpec};
-use quantpro::model::Exchange;
-use quantpro::pipeline::{DataPaths, ScanPipeline};
 use quantpro::server::{router, AppState};
-use quantpro::settings::Environment;
+use quantpro_core::synthetic::{generate_dataset, SyntheticSpec};
+use quantpro_model::Exchange;
+use quantpro_service::pipeline::{DataPaths, ScanPipeline};
+use quantpro_service::settings::Environment;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -76,7 +76,7 @@ pub fn generated_paths(
             // so the same seed gives the same candles (and signals) at any
             // time of day; up to now, the 15m series would run on past the
             // last 4h close by a number of candles that depends on the hour.
-            end_ms: quantpro::now_ms().div_euclid(H4_MS) * H4_MS,
+            end_ms: quantpro_model::now_ms().div_euclid(H4_MS) * H4_MS,
             exchange,
         };
         generate_dataset(&data_dir, &spec).unwrap();

@@ -18,13 +18,13 @@
 use super::access::{Access, AccessTable, CostlyAction};
 use super::limits::{ClientLimiter, RateRule};
 use super::sessions::{cleared_cookie, cookie_value, Session, Sessions, SESSION_COOKIE};
-use crate::app::session::{Visitor, CSRF_HEADER};
 use crate::server::ApiError;
-use crate::settings::AuthSettings;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use quantpro_model::{Visitor, CSRF_HEADER};
+use quantpro_service::settings::AuthSettings;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -410,7 +410,7 @@ fn clear_session_cookie(response: &mut Response, secure: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::keys::Secret;
+    use quantpro_sources::keys::Secret;
 
     fn gate(password: bool, trust_proxy: bool) -> AuthGate {
         AuthGate::new(AuthSettings {

@@ -22,11 +22,13 @@ pub mod limits;
 pub mod sessions;
 pub mod sign_in;
 
-pub use crate::password::{hash_password, is_password_hash, verify_password, PasswordError};
 pub use access::{Access, AccessTable, CostlyAction, RouteAccess, RouteKind};
 pub use gate::{costly_limit, AuthGate, Client, Guard, Identity, SIGN_IN_LIMIT};
+pub use quantpro_service::password::{
+    hash_password, is_password_hash, verify_password, PasswordError,
+};
 
-use crate::settings::AuthSettings;
+use quantpro_service::settings::AuthSettings;
 use std::net::SocketAddr;
 
 /// Serving on a non-loopback address with no password set.
@@ -53,7 +55,7 @@ pub fn check_bind(addr: SocketAddr, settings: &AuthSettings) -> Result<(), BindR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::keys::Secret;
+    use quantpro_sources::keys::Secret;
 
     #[test]
     fn only_loopback_may_serve_without_a_password() {

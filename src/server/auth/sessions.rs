@@ -7,8 +7,8 @@
 //! Sessions live in memory: a restart signs the owner out. Expiry uses
 //! `tokio::time::Instant`, so tests move the paused clock instead of waiting.
 
-use crate::password::random_token;
 use axum::http::{header, HeaderMap, HeaderValue};
+use quantpro_service::password::random_token;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -6,7 +6,6 @@
 
 use super::gate::{Client, Identity};
 use super::sessions::{cleared_cookie, session_cookie};
-use crate::password::verify_password;
 use crate::server::render::to_html;
 use crate::server::AppState;
 use axum::extract::rejection::FormRejection;
@@ -14,6 +13,7 @@ use axum::extract::{Extension, Form, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use leptos::prelude::*;
+use quantpro_service::password::verify_password;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -6,11 +6,11 @@
 
 use super::page_document::{page_document, PageTopbar};
 use super::to_html;
-use crate::alerts::alerter::ChannelDelivery;
-use crate::alerts::channels::{ChannelState, ChannelStatus};
-use crate::alerts::{AlertLogEntry, AlertLogView, DeliveryState};
-use crate::model::format;
 use leptos::prelude::*;
+use quantpro_model::format;
+use quantpro_service::alerts::alerter::ChannelDelivery;
+use quantpro_service::alerts::channels::{ChannelState, ChannelStatus};
+use quantpro_service::alerts::{AlertLogEntry, AlertLogView, DeliveryState};
 
 /// The whole page of `log`.
 pub fn render_alert_log_page(log: &AlertLogView) -> String {
@@ -26,7 +26,7 @@ pub fn render_alert_log_page(log: &AlertLogView) -> String {
                     <h2>"Alerts"</h2>
                     <p class="panel-note">
                         "The alerts decided since the server started (newest first, at most "
-                        {crate::alerts::alerter::LOG_CAPACITY.to_string()}
+                        {quantpro_service::alerts::alerter::LOG_CAPACITY.to_string()}
                         "); the journal keeps every decision and delivery, so a restart sends nothing twice."
                     </p>
                     <AlertTable entries />

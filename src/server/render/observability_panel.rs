@@ -4,9 +4,9 @@
 //! data was available, the wait reasons, and the RSI chart with its
 //! trendlines and break point (SVG from the server).
 
-use crate::model::format;
-use crate::model::{RsiTrendline, Signal, Strategy};
 use leptos::prelude::*;
+use quantpro_model::format;
+use quantpro_model::{RsiTrendline, Signal, Strategy};
 
 /// Each mapped score is clamped to 0..25 (STRATEGIES.md §3).
 pub const COMPONENT_MAX: f64 = 25.0;
@@ -403,7 +403,7 @@ pub fn TrendlineTable(signal: Signal) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixtures::sample_signal;
+    use quantpro_model::fixtures::sample_signal;
 
     #[test]
     fn bars_carry_the_mapped_scores_and_the_strategys_definitions() {
@@ -425,7 +425,7 @@ mod tests {
     fn a_value_too_old_to_use_is_shown_with_its_age() {
         let mut signal = sample_signal("SOLUSDT", Strategy::BreakoutV2);
         signal.observability.score_composition.ls_ratio_available = false;
-        signal.oi_metadata.stale = vec![crate::model::StaleSeries {
+        signal.oi_metadata.stale = vec![quantpro_model::StaleSeries {
             series: "long-short-ratio-history".into(),
             age_secs: 730 * 86_400 + 3 * 3600,
         }];

@@ -8,9 +8,8 @@
 
 use super::page_document::{page_document_with_head, PageTopbar};
 use super::to_html;
-use crate::app::api::SignalPanels;
-use crate::app::dashboard::DataSourceBadge;
 use leptos::prelude::*;
+use quantpro_model::{DataSourceBadgeText, SignalPanels};
 
 /// The whole page of the signal `panels` describe.
 pub fn render_share_page(panels: SignalPanels) -> String {
@@ -39,7 +38,7 @@ pub fn render_share_page(panels: SignalPanels) -> String {
             <div class="signal-header">
                 <div class="html-part" inner_html=header_html></div>
                 <div class="signal-actions">
-                    <DataSourceBadge synthetic />
+                    {data_source_badge(synthetic)}
                     <a class="btn btn-ghost btn-small" href=dashboard_link.clone() data-testid="open-in-dashboard">
                         "Open in dashboard"
                     </a>
@@ -117,4 +116,10 @@ fn share_document(title: &str, head: &str, main: String) -> String {
         </div>
     });
     page_document_with_head(title, head, &body)
+}
+
+/// The page's data-source badge (the dashboard's, from the same words).
+fn data_source_badge(synthetic: bool) -> impl IntoView {
+    let badge = DataSourceBadgeText::of(synthetic);
+    view! { <span class=badge.class title=badge.title>{badge.label}</span> }
 }

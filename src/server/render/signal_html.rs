@@ -8,13 +8,11 @@
 
 use super::charts::ChartSvgs;
 use super::observability_panel::ObservabilityPanel;
-use crate::app::api::SignalPanels;
-use crate::app::scanner_table::{action_class, bias_class};
-use crate::app::table_view::{row_key, TableView};
-use crate::model::format;
-use crate::model::{Outcome, Signal, Trade, TradeSetup};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
+use quantpro_model::format;
+use quantpro_model::{action_class, bias_class, row_key, SignalPanels, TableView};
+use quantpro_model::{Outcome, Signal, Trade, TradeSetup};
 
 /// One signal with its charts: what this module renders.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +74,9 @@ pub fn render_panels(detail: SignalDetail) -> SignalPanels {
         dashboard_link: format!(
             "/{}",
             dashboard_view
-                .to_params(&ParamsMap::new())
+                .query_pairs()
+                .into_iter()
+                .collect::<ParamsMap>()
                 .to_query_string()
         ),
         synthetic,
@@ -254,7 +254,7 @@ fn SetupLevels(setup: Option<TradeSetup>) -> impl IntoView {
     } else {
         String::new()
     };
-    let side_class = if setup.side == crate::model::Side::Long {
+    let side_class = if setup.side == quantpro_model::Side::Long {
         "side side-long"
     } else {
         "side side-short"
@@ -300,8 +300,8 @@ fn SetupLevels(setup: Option<TradeSetup>) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixtures::sample_signal;
-    use crate::model::Strategy;
+    use quantpro_model::fixtures::sample_signal;
+    use quantpro_model::Strategy;
 
     #[test]
     fn the_description_carries_the_setup() {
@@ -327,7 +327,7 @@ mod tests {
             server_time_ms: 0,
             track: SignalTrack::Known {
                 line: "Legacy on BTCUSDT: 3 trades, 67% win, +0.50 R avg".into(),
-                last_trade: Some(crate::model::fixtures::sample_trade()),
+                last_trade: Some(quantpro_model::fixtures::sample_trade()),
             },
         });
         assert!(

@@ -7,12 +7,12 @@
 use super::charts::{calibration_chart_svg, equity_chart_svg};
 use super::page_document::{page_document, PageTopbar};
 use super::to_html;
-use crate::core::track::{track_record, StatsError};
-use crate::model::format;
-use crate::model::{
+use leptos::prelude::*;
+use quantpro_core::track::{track_record, StatsError};
+use quantpro_model::format;
+use quantpro_model::{
     symbol_key, Exchange, Origin, Outcome, Strategy, TrackQuery, TrackRecord, Trade, TradeStats,
 };
-use leptos::prelude::*;
 use std::collections::BTreeMap;
 
 /// Recent trades listed on the page (newest first).
@@ -395,7 +395,7 @@ fn RecentTrades(trades: Vec<Trade>) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixtures::sample_trade;
+    use quantpro_model::fixtures::sample_trade;
 
     #[test]
     fn the_track_line_reads_as_the_issue_asks() {

@@ -6,9 +6,9 @@
 use super::frame::{draw_error, draw_grid, plot_area};
 use super::style;
 use super::ChartError;
-use crate::model::{ScoreBucket, TradeStats};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use quantpro_model::{ScoreBucket, TradeStats};
 use std::collections::BTreeMap;
 
 /// The chart of `by_score_bucket` as a responsive SVG document; `None`

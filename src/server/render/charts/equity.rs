@@ -5,8 +5,8 @@
 use super::frame::{draw_error, draw_mesh, plot_area};
 use super::style;
 use super::ChartError;
-use crate::model::{Strategy, Trade};
 use plotters::prelude::*;
+use quantpro_model::{Strategy, Trade};
 use std::collections::BTreeMap;
 
 /// Cumulative R of `strategy`'s closed trades after each resolution candle:
@@ -112,8 +112,8 @@ pub fn equity_chart_svg(trades: &[Trade]) -> Result<Option<String>, ChartError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixtures::sample_trade;
-    use crate::model::Outcome;
+    use quantpro_model::fixtures::sample_trade;
+    use quantpro_model::Outcome;
 
     fn closed(strategy: Strategy, closed_at: i64, r: f64) -> Trade {
         Trade {

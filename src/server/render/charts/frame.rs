@@ -3,10 +3,10 @@
 
 use super::style;
 use super::ChartError;
-use crate::model::format;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use quantpro_model::format;
 use std::ops::Range;
 
 /// A chart's plotting area: x is the index of the shown candle, y the value.

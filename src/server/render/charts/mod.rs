@@ -20,10 +20,10 @@ pub use price::{price_chart_svg, EmaOverlay, PriceChart};
 pub use rsi::{rsi_chart_svg, RsiChart};
 pub use series::{load_signal_series, SignalSeries};
 
-use crate::core::candles::CandleFileError;
-use crate::core::indicators::{ema, rsi, EMA_FAST, EMA_MID, EMA_SLOW, RSI_PERIOD};
-use crate::model::Interval;
-use crate::model::Signal;
+use quantpro_core::candles::CandleFileError;
+use quantpro_core::indicators::{ema, rsi, EMA_FAST, EMA_MID, EMA_SLOW, RSI_PERIOD};
+use quantpro_model::Interval;
+use quantpro_model::Signal;
 use std::path::Path;
 
 /// Candles shown in the LTF (15m) chart: 24 hours.
@@ -50,7 +50,7 @@ pub enum ChartError {
     #[error("no {interval} candle file for {symbol} on {exchange} in the data directory")]
     MissingFile {
         symbol: String,
-        exchange: crate::model::Exchange,
+        exchange: quantpro_model::Exchange,
         interval: Interval,
     },
     #[error("{0}")]

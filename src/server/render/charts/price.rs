@@ -6,11 +6,11 @@ use super::style;
 #[cfg(test)]
 use super::style::hex;
 use super::ChartError;
-use crate::core::candles::Candle;
-use crate::model::format;
-use crate::model::TradeSetup;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use quantpro_model::format;
+use quantpro_model::Candle;
+use quantpro_model::TradeSetup;
 
 /// One EMA line: its period (for the legend), its series aligned with the
 /// chart's candles, and its colour.
@@ -277,7 +277,7 @@ pub fn level_colors() -> [(&'static str, String); 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Side;
+    use quantpro_model::Side;
 
     fn candles(n: usize) -> Vec<Candle> {
         (0..n)
@@ -324,7 +324,7 @@ mod tests {
             candles: &series,
             emas: vec![EmaOverlay::new(
                 20,
-                crate::core::indicators::ema(&series.iter().map(|c| c.c).collect::<Vec<_>>(), 20),
+                quantpro_core::indicators::ema(&series.iter().map(|c| c.c).collect::<Vec<_>>(), 20),
                 style::EMA_FAST_COLOR,
             )],
             setup: Some(&setup),

@@ -5,9 +5,9 @@
 use super::frame::{draw_error, draw_mesh, plot_area};
 use super::style;
 use super::ChartError;
-use crate::model::{RsiTrendline, RsiVisuals};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use quantpro_model::{RsiTrendline, RsiVisuals};
 
 /// Never more RSI values than this, however old a pivot is.
 const MAX_SHOWN: usize = 400;

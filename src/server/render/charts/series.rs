@@ -3,9 +3,9 @@
 //! (trendline pivots, break point) line up.
 
 use super::ChartError;
-use crate::core::candles::{load_candle_file, Candle, CandleFileName, CandleFormat};
-use crate::model::Interval;
-use crate::model::Signal;
+use quantpro_core::candles::{load_candle_file, Candle, CandleFileName, CandleFormat};
+use quantpro_model::Interval;
+use quantpro_model::Signal;
 use std::path::{Path, PathBuf};
 
 /// The LTF and HTF candles of a signal, ending where the scan's ended.
@@ -82,8 +82,8 @@ fn candle_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixtures::sample_signal;
-    use crate::model::{Exchange, Strategy};
+    use quantpro_model::fixtures::sample_signal;
+    use quantpro_model::{Exchange, Strategy};
 
     const M15: i64 = 900_000;
     const H4: i64 = 4 * 3_600_000;

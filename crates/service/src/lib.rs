@@ -1,0 +1,21 @@
+//! QuantPro's services: everything that turns the scanner core and the
+//! external sources into a running product, shared by the CLI, the web
+//! server and the live loop.
+//!
+//! - `settings`: `quantpro.toml` and environment overrides, validated once;
+//! - `pipeline`: the one scan pipeline, settings -> external data -> core -> feed + journal;
+//! - `feed_store`: the master feed held in memory, as the server serves it;
+//! - `fetch`: `quantpro fetch`, candles from an exchange into the data directory;
+//! - `live`: the live loop (universe, backfill, stream closes, rescans);
+//! - `journal`: the signal journal (SQLite or PostgreSQL);
+//! - `alerts`: alert rules, decisions and their delivery;
+//! - `password`: the owner's password hash.
+
+pub mod alerts;
+pub mod feed_store;
+pub mod fetch;
+pub mod journal;
+pub mod live;
+pub mod password;
+pub mod pipeline;
+pub mod settings;

@@ -1,0 +1,145 @@
+//! The external clients of one process, built once from the settings and
+//! the keys: the rate-limit governor every outbound request waits on, the
+//! Coinalyze batch processor, the CoinGecko client, the Gemini client, and
+//! the exchanges' candle fetchers ([`SourceClients::fetcher`]). Every entry
+//! point (CLI, dashboard, live loop) holds one `SourceClients` and gathers
+//! a scan's external data through [`SourceClients::external_data`]; the
+//! governor's status ([`Governor::subscribe`]) says when a host makes them
+//! wait.
+
+use super::coinalyze::{BatchProcessor, CoinalyzeConfig};
+use super::coingecko::{attach_market, market_base, MarketClient, MarketConfig};
+use super::gemini::{GeminiClient, GeminiConfig};
+use super::governor::Governor;
+use super::keys::{ApiKeys, Environment};
+use super::urls::SourceUrls;
+use super::venues::{fetcher_for, CandleFetcher, FetcherConfig};
+use super::SourceError;
+use quantpro_model::external::ExternalDataMap;
+use quantpro_model::Exchange;
+use quantpro_model::Market;
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct SourceClients {
+    pub keys: ApiKeys,
+    /// The one governor of the process: every client below waits on it.
+    pub governor: Arc<Governor>,
+    /// Where the exchange fetchers point.
+    pub urls: SourceUrls,
+    pub coinalyze: BatchProcessor,
+    pub market: MarketClient,
+    pub gemini: GeminiClient,
+}
+
+impl SourceClients {
+    /// The clients of `urls`, with the keys of `env` and the documented
+    /// budgets; their caches live under `cache_dir` (`DATA_DIR/.cache`).
+    pub fn new(
+        urls: &SourceUrls,
+        env: &Environment,
+        cache_dir: &Path,
+    ) -> Result<SourceClients, SourceError> {
+        let keys = ApiKeys::from_environment(env);
+        let mut coinalyze =
+            CoinalyzeConfig::new(keys.coinalyze.clone(), cache_dir.join("coinalyze"));
+        coinalyze.base_url = urls.coinalyze.clone();
+        let mut market = MarketConfig::new(keys.coingecko.clone(), cache_dir.join("coingecko"));
+        market.base_url = urls.coingecko.clone();
+        let mut gemini = GeminiConfig::new(None);
+        gemini.base_url = urls.gemini.clone();
+        SourceClients::with_governor(
+            Governor::documented(),
+            urls.clone(),
+            keys,
+            coinalyze,
+            market,
+            gemini,
+        )
+    }
+
+    /// The clients of explicit configurations (tests tune retries), with
+    /// the documented budgets and the default exchange URLs; the Gemini key
+    /// is taken from `keys`.
+    pub fn with_configs(
+        keys: ApiKeys,
+        coinalyze: CoinalyzeConfig,
+        market: MarketConfig,
+        gemini: GeminiConfig,
+    ) -> Result<SourceClients, SourceError> {
+        SourceClients::with_governor(
+            Governor::documented(),
+            SourceUrls::default(),
+            keys,
+            coinalyze,
+            market,
+            gemini,
+        )
+    }
+
+    /// The clients of explicit configurations over `governor` (a test's
+    /// scaled budgets); the Gemini key is taken from `keys`.
+    pub fn with_governor(
+        governor: Arc<Governor>,
+        urls: SourceUrls,
+        keys: ApiKeys,
+        coinalyze: CoinalyzeConfig,
+        market: MarketConfig,
+        mut gemini: GeminiConfig,
+    ) -> Result<SourceClients, SourceError> {
+        gemini.api_key = keys.gemini.clone();
+        Ok(SourceClients {
+            coinalyze: BatchProcessor::new(coinalyze, &governor)?,
+            market: MarketClient::new(market, &governor)?,
+            gemini: GeminiClient::new(gemini, &governor)?,
+            keys,
+            urls,
+            governor,
+        })
+    }
+
+    /// The candle fetcher of an exchange market, at its `[sources]` URL,
+    /// sharing the governor's budget of its host with every other fetcher.
+    pub fn fetcher(
+        &self,
+        exchange: Exchange,
+        market: Market,
+    ) -> Result<Box<dyn CandleFetcher>, SourceError> {
+        let config = FetcherConfig {
+            base_url: Some(self.urls.exchange_rest(exchange, market).to_string()),
+            ..FetcherConfig::default()
+        };
+        fetcher_for(exchange, market, &config, &self.governor)
+    }
+
+    /// Derivatives data (Coinalyze, when its key is set) and, when asked
+    /// for, market caps (CoinGecko) of `symbols`. Never fails: a missing key
+    /// or a failing API leaves that data out (the signals then say
+    /// `*_available: false`), and the reason is logged.
+    pub async fn external_data(
+        &self,
+        symbols: &[(Exchange, String)],
+        with_market_data: bool,
+    ) -> ExternalDataMap {
+        let mut map = self.coinalyze.process_symbols(symbols).await;
+        if with_market_data {
+            self.attach_market_data(&mut map, symbols).await;
+        }
+        map
+    }
+
+    async fn attach_market_data(&self, map: &mut ExternalDataMap, symbols: &[(Exchange, String)]) {
+        let mut bases: Vec<String> = symbols.iter().map(|(_, s)| market_base(s)).collect();
+        bases.sort();
+        bases.dedup();
+        match self.market.metadata_for(&bases).await {
+            Ok(metadata) => {
+                for (exchange, symbol) in symbols {
+                    map.entry((*exchange, symbol.clone())).or_default();
+                }
+                attach_market(map, &metadata);
+            }
+            Err(err) => tracing::warn!("[MARKET] market caps unavailable: {err}"),
+        }
+    }
+}

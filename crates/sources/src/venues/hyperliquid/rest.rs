@@ -1,0 +1,201 @@
+//! Hyperliquid candles: `POST /info` with `candleSnapshot`. Prices and
+//! volumes are decimal strings, times integer ms, at most 5000 candles per
+//! response (and only the newest 5000 exist), so pages move `startTime` to
+//! the last candle + one interval. Weight: 20 per info request plus 1 per 60
+//! candles returned, out of 1200 per minute per IP. The coin must be a perp
+//! of `meta.universe` (or a spot name like `@107`): the unknown-coin
+//! response is not documented, so we check the universe first.
+
+use crate::governor::{Cost, Governor};
+use crate::http::ApiClient;
+use crate::json_fields::json_millis;
+use crate::json_fields::json_number;
+use crate::venues::{candle_from, host_of, CandleFetcher, FetcherConfig, Listing};
+use crate::SourceError;
+use async_trait::async_trait;
+use quantpro_model::Candle;
+use quantpro_model::Exchange;
+use quantpro_model::Interval;
+use quantpro_model::Market;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+pub const BASE_URL: &str = "https://api.hyperliquid.xyz";
+
+const API: &str = "Hyperliquid";
+const PAGE_LIMIT: usize = 5000;
+const INFO_WEIGHT: u32 = 20;
+const CANDLES_PER_EXTRA_WEIGHT: usize = 60;
+
+pub struct HyperliquidFetcher {
+    api: ApiClient,
+    base_url: String,
+    /// Perp names of the last `meta` or `metaAndAssetCtxs` read.
+    universe: std::sync::Mutex<Option<Arc<HashSet<String>>>>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    universe: Vec<PerpAsset>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PerpAsset {
+    name: String,
+    #[serde(default)]
+    is_delisted: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssetContext {
+    #[serde(default)]
+    day_ntl_vlm: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct CandleRow {
+    t: Value,
+    o: Value,
+    h: Value,
+    l: Value,
+    c: Value,
+    v: Value,
+}
+
+impl HyperliquidFetcher {
+    pub fn new(
+        config: &FetcherConfig,
+        governor: &Arc<Governor>,
+    ) -> Result<HyperliquidFetcher, SourceError> {
+        Ok(HyperliquidFetcher {
+            api: config
+                .api_client(governor.gate(host_of(Exchange::Hyperliquid, Market::Futures)))?,
+            base_url: config.base_url_or(BASE_URL),
+            universe: std::sync::Mutex::new(None),
+        })
+    }
+
+    async fn info<T: DeserializeOwned>(
+        &self,
+        body: Value,
+        what: &'static str,
+    ) -> Result<T, SourceError> {
+        let url = format!("{}/info", self.base_url);
+        let build = || self.api.http().post(&url).json(&body);
+        self.api
+            .fetch_json(what, &build, Cost::weight(INFO_WEIGHT))
+            .await
+    }
+
+    /// Perp names: fetched once, then renewed by every [`listings`] read
+    /// (so a coin listed after the start is known).
+    ///
+    /// [`listings`]: CandleFetcher::listings
+    async fn universe(&self) -> Result<Arc<HashSet<String>>, SourceError> {
+        if let Some(known) = self.known_universe() {
+            return Ok(known);
+        }
+        let meta: Meta = self.info(json!({"type": "meta"}), "meta").await?;
+        Ok(self.remember_universe(&meta))
+    }
+
+    fn known_universe(&self) -> Option<Arc<HashSet<String>>> {
+        self.universe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn remember_universe(&self, meta: &Meta) -> Arc<HashSet<String>> {
+        let names: Arc<HashSet<String>> =
+            Arc::new(meta.universe.iter().map(|a| a.name.clone()).collect());
+        *self.universe.lock().unwrap_or_else(|e| e.into_inner()) = Some(names.clone());
+        names
+    }
+
+    async fn check_coin(&self, coin: &str) -> Result<(), SourceError> {
+        let is_spot_name = coin.starts_with('@') || coin.contains('/');
+        if is_spot_name || self.universe().await?.contains(coin) {
+            Ok(())
+        } else {
+            Err(SourceError::UnknownSymbol {
+                api: API,
+                symbol: coin.to_string(),
+            })
+        }
+    }
+}
+
+#[async_trait]
+impl CandleFetcher for HyperliquidFetcher {
+    fn exchange(&self) -> Exchange {
+        Exchange::Hyperliquid
+    }
+
+    fn page_limit(&self) -> usize {
+        PAGE_LIMIT
+    }
+
+    async fn candle_page(
+        &self,
+        coin: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, SourceError> {
+        self.check_coin(coin).await?;
+        let body = json!({
+            "type": "candleSnapshot",
+            "req": {"coin": coin, "interval": interval.as_str(), "startTime": start_ms, "endTime": end_ms - 1},
+        });
+        let rows: Vec<CandleRow> = self.info(body, "candleSnapshot").await?;
+        // The candles' share of the weight is only known now.
+        self.api
+            .gate()
+            .charge((rows.len() / CANDLES_PER_EXTRA_WEIGHT) as u32);
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let ohlcv = [
+                    json_number(&r.o),
+                    json_number(&r.h),
+                    json_number(&r.l),
+                    json_number(&r.c),
+                    json_number(&r.v),
+                ];
+                candle_from(API, i, json_millis(&r.t), ohlcv)
+            })
+            .collect()
+    }
+
+    fn history_limit(&self) -> Option<usize> {
+        Some(PAGE_LIMIT)
+    }
+
+    async fn listings(&self) -> Result<Vec<Listing>, SourceError> {
+        let (meta, contexts): (Meta, Vec<AssetContext>) = self
+            .info(json!({"type": "metaAndAssetCtxs"}), "metaAndAssetCtxs")
+            .await?;
+        self.remember_universe(&meta);
+        // ctxs[i] belongs to universe[i]: the index is the asset id.
+        Ok(meta
+            .universe
+            .into_iter()
+            .zip(contexts)
+            .filter(|(asset, _)| !asset.is_delisted)
+            .map(|(asset, ctx)| {
+                let volume = ctx
+                    .day_ntl_vlm
+                    .as_ref()
+                    .and_then(json_number)
+                    .unwrap_or(0.0);
+                Listing::new(asset.name, volume)
+            })
+            .collect())
+    }
+}
