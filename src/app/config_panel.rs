@@ -12,7 +12,7 @@
 //! name the environment variables of their tokens.
 
 use super::api::{get_scanner_config, SaveAlertSettings, SaveScannerConfig};
-use super::dashboard::use_set_panel;
+use super::dashboard_state::use_set_panel;
 use super::session::use_visitor;
 use leptos::prelude::*;
 use quantpro_model::{

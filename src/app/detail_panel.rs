@@ -6,7 +6,7 @@
 //! button are components here.
 
 use super::api::{get_signal_panels, AnalyzeSignal};
-use super::dashboard::use_set_view;
+use super::dashboard_state::use_set_view;
 use super::position_size::{parse_amount, position_size, PositionSize, SizeError};
 use super::session::use_visitor;
 use super::table_view::ViewParams;

@@ -6,7 +6,7 @@
 //! `DashboardState::scan`, which `scan_events` keeps up to date.
 
 use super::api::StartScan;
-use super::dashboard::{use_set_view, DashboardState};
+use super::dashboard_state::{use_set_view, DashboardState};
 use super::session::use_visitor;
 use super::table_view::ViewParams;
 use leptos::prelude::*;

@@ -5,20 +5,21 @@
 //! The one page: the dashboard (`/`, see `dashboard`). The share page of
 //! one signal, the Track Record page and the alert log are rendered whole
 //! on the server (`server::render`), with no script.
-//! Panels have a file each; `table_view` and `position_size` are the pure
-//! logic behind them; `session` says whether the visitor is the owner (who
+//! Panels have a file each and share `dashboard_state`; `table_view` (the
+//! view in the URL) and `position_size` are the pure logic behind them; `session` says whether the visitor is the owner (who
 //! may scan, save the configuration and ask for AI analyses).
 
 mod alert_toasts;
 pub mod api;
 pub mod codec;
 mod config_panel;
-pub(crate) mod dashboard;
+mod dashboard;
+mod dashboard_state;
 mod detail_panel;
 mod exchange_panel;
 pub mod position_size;
 mod scan_events;
-pub(crate) mod scanner_table;
+mod scanner_table;
 pub mod session;
 pub mod table_view;
 

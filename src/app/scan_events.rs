@@ -12,7 +12,7 @@
 //! starts after hydration.
 
 use super::alert_toasts::AlertToast;
-use super::dashboard::DashboardState;
+use super::dashboard_state::DashboardState;
 use quantpro_model::{MarketView, ScanStatus};
 
 /// What one event means for the page.

@@ -2,7 +2,7 @@
 //! `TableView` says; clicking a header sorts, clicking a row selects it
 //! (which opens the side panel). The FilterBar above it edits the same view.
 
-use super::dashboard::use_set_view;
+use super::dashboard_state::use_set_view;
 use leptos::prelude::*;
 use quantpro_model::format;
 use quantpro_model::{action_class, bias_class, SortKey, TableRow, TableView};

@@ -33,18 +33,26 @@ pub struct SourceUrls {
     pub gemini: String,
 }
 
+/// The exchanges' own REST base URLs: the defaults of `[sources]`, and
+/// what a fetcher built without a configured URL asks.
+pub const BINANCE_SPOT: &str = "https://api.binance.com";
+pub const BINANCE_FUTURES: &str = "https://fapi.binance.com";
+pub const MEXC_SPOT: &str = "https://api.mexc.com";
+pub const MEXC_FUTURES: &str = "https://contract.mexc.com";
+pub const HYPERLIQUID: &str = "https://api.hyperliquid.xyz";
+
 impl Default for SourceUrls {
     fn default() -> Self {
-        use super::{coinalyze, coingecko, gemini, venues};
+        use super::{coinalyze, coingecko, gemini};
         SourceUrls {
-            binance_spot: venues::binance::rest::SPOT_BASE_URL.into(),
-            binance_futures: venues::binance::rest::FUTURES_BASE_URL.into(),
+            binance_spot: BINANCE_SPOT.into(),
+            binance_futures: BINANCE_FUTURES.into(),
             binance_spot_stream: "wss://stream.binance.com:9443".into(),
             binance_futures_stream: "wss://fstream.binance.com/market".into(),
-            mexc_spot: venues::mexc::rest::SPOT_BASE_URL.into(),
-            mexc_futures: venues::mexc::rest::FUTURES_BASE_URL.into(),
+            mexc_spot: MEXC_SPOT.into(),
+            mexc_futures: MEXC_FUTURES.into(),
             mexc_futures_stream: "wss://contract.mexc.com/edge".into(),
-            hyperliquid: venues::hyperliquid::rest::BASE_URL.into(),
+            hyperliquid: HYPERLIQUID.into(),
             hyperliquid_stream: "wss://api.hyperliquid.xyz/ws".into(),
             coinalyze: coinalyze::DEFAULT_BASE_URL.into(),
             coingecko: coingecko::DEFAULT_BASE_URL.into(),

@@ -21,9 +21,6 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub const SPOT_BASE_URL: &str = "https://api.binance.com";
-pub const FUTURES_BASE_URL: &str = "https://fapi.binance.com";
-
 /// The parts of the API that differ between spot and USD-M futures.
 struct Flavor {
     klines_path: &'static str,
@@ -117,8 +114,8 @@ impl BinanceFetcher {
         governor: &Arc<Governor>,
     ) -> Result<BinanceFetcher, SourceError> {
         let (flavor, default_base) = match market {
-            Market::Spot => (&SPOT, SPOT_BASE_URL),
-            Market::Futures => (&FUTURES, FUTURES_BASE_URL),
+            Market::Spot => (&SPOT, crate::urls::BINANCE_SPOT),
+            Market::Futures => (&FUTURES, crate::urls::BINANCE_FUTURES),
         };
         Ok(BinanceFetcher {
             flavor,

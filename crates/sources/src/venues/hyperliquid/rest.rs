@@ -23,8 +23,6 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub const BASE_URL: &str = "https://api.hyperliquid.xyz";
-
 const API: &str = "Hyperliquid";
 const PAGE_LIMIT: usize = 5000;
 const INFO_WEIGHT: u32 = 20;
@@ -75,7 +73,7 @@ impl HyperliquidFetcher {
         Ok(HyperliquidFetcher {
             api: config
                 .api_client(governor.gate(host_of(Exchange::Hyperliquid, Market::Futures)))?,
-            base_url: config.base_url_or(BASE_URL),
+            base_url: config.base_url_or(crate::urls::HYPERLIQUID),
             universe: std::sync::Mutex::new(None),
         })
     }

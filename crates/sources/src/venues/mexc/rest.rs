@@ -32,9 +32,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub const SPOT_BASE_URL: &str = "https://api.mexc.com";
-pub const FUTURES_BASE_URL: &str = "https://contract.mexc.com";
-
 const SPOT_API: &str = "MEXC spot";
 const FUTURES_API: &str = "MEXC futures";
 const SPOT_PAGE_LIMIT: usize = 500;
@@ -72,7 +69,7 @@ impl MexcSpotFetcher {
     ) -> Result<MexcSpotFetcher, SourceError> {
         Ok(MexcSpotFetcher {
             api: config.api_client(governor.gate(host_of(Exchange::Mexc, Market::Spot)))?,
-            base_url: config.base_url_or(SPOT_BASE_URL),
+            base_url: config.base_url_or(crate::urls::MEXC_SPOT),
         })
     }
 }
@@ -230,7 +227,7 @@ impl MexcFuturesFetcher {
     ) -> Result<MexcFuturesFetcher, SourceError> {
         Ok(MexcFuturesFetcher {
             api: config.api_client(governor.gate(host_of(Exchange::Mexc, Market::Futures)))?,
-            base_url: config.base_url_or(FUTURES_BASE_URL),
+            base_url: config.base_url_or(crate::urls::MEXC_FUTURES),
             contract_sizes: std::sync::Mutex::new(Arc::new(HashMap::new())),
         })
     }
