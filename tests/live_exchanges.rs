@@ -13,9 +13,9 @@ mod common;
 
 use common::candle_files::assert_no_holes;
 use common::fake_exchange::{self as fake, FakeConfig, FakeExchange, Inject, Iv};
+use quantpro_core::candles::store::CandleStore;
 use quantpro_core::candles::{read_candle_file, Candle};
 use quantpro_model::{Exchange, Interval, LiveStatus, MarkKind, MasterFeed};
-use quantpro_service::live::store::CandleStore;
 use quantpro_service::live::{LiveLoop, Rescan};
 use quantpro_service::pipeline::{DataPaths, ScanPipeline};
 use quantpro_service::settings::{Environment, UniverseSettings};

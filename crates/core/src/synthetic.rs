@@ -11,7 +11,9 @@
 //! `end_ms` rounded down to 4 hours (only closed candles exist). A fixed seed gives the same files on every
 //! machine: the generator uses its own small PRNG (SplitMix64).
 
-use crate::candles::{Candle, CandleFileName, CandleFormat};
+use crate::candles::store::CandleStore;
+use crate::candles::Candle;
+use quantpro_model::atomic_file::write_atomic;
 use quantpro_model::Exchange;
 use quantpro_model::Interval;
 use rayon::prelude::*;
@@ -127,10 +129,13 @@ pub fn generate_demo_dataset(
 fn generate_datasets(dir: &Path, specs: &[SyntheticSpec]) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let description: String = specs.iter().map(|spec| format!("{spec:?}\n")).collect();
-    std::fs::write(
-        dir.join(quantpro_model::SYNTHETIC_MARKER),
-        format!("synthetic random-walk candles (quantpro core::synthetic):\n{description}"),
-    )?;
+    let marker =
+        format!("synthetic random-walk candles (quantpro core::synthetic):\n{description}");
+    write_atomic(
+        &dir.join(quantpro_model::SYNTHETIC_MARKER),
+        marker.as_bytes(),
+    )
+    .map_err(|e| e.source)?;
     let mut paths = Vec::new();
     for spec in specs {
         paths.extend(write_series_files(dir, spec)?);
@@ -138,32 +143,25 @@ fn generate_datasets(dir: &Path, specs: &[SyntheticSpec]) -> std::io::Result<Vec
     Ok(paths)
 }
 
-/// The candle files of every symbol of `spec`, generated in parallel.
+/// The candle files of every symbol of `spec`: generated in parallel,
+/// written through the candle store.
 fn write_series_files(dir: &Path, spec: &SyntheticSpec) -> std::io::Result<Vec<PathBuf>> {
-    let written: Vec<std::io::Result<Vec<PathBuf>>> = (spec.first_index
-        ..spec.first_index + spec.n_symbols)
+    let generated: Vec<SyntheticSeries> = (spec.first_index..spec.first_index + spec.n_symbols)
         .into_par_iter()
-        .map(|index| {
-            let series = generate_series(spec, index);
-            let mut paths = Vec::with_capacity(2);
-            for (interval, candles) in [(Interval::M15, &series.ltf), (Interval::H4, &series.htf)] {
-                let name = CandleFileName {
-                    symbol: series.symbol.clone(),
-                    exchange: series.exchange,
-                    interval,
-                    format: CandleFormat::Json,
-                };
-                let path = dir.join(name.file_name());
-                std::fs::write(&path, candles_to_json(candles))?;
-                paths.push(path);
-            }
-            Ok(paths)
-        })
+        .map(|index| generate_series(spec, index))
         .collect();
+    let mut store = CandleStore::new(dir);
     let mut paths = Vec::with_capacity(spec.n_symbols * 2);
-    for result in written {
-        paths.extend(result?);
+    for series in generated {
+        for (interval, candles) in [(Interval::M15, series.ltf), (Interval::H4, series.htf)] {
+            let key = (series.exchange, series.symbol.clone(), interval);
+            paths.push(CandleStore::path_of(dir, &key));
+            store.replace(key, candles);
+        }
     }
+    store
+        .flush()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(paths)
 }
 

@@ -1,14 +1,18 @@
 //! `quantpro fetch`: bring the candle files of `data/` up to date from an
 //! exchange. For each symbol and interval it reads
-//! `{SYMBOL}_{EXCHANGE}_{INTERVAL}.json`, asks the exchange only for candles
-//! newer than the file's last, drops the still-open candle, appends, and
-//! replaces the file atomically, so the scanner never reads a torn file.
-//! Symbols are a given list or the top N by 24 h quote volume.
+//! `{SYMBOL}_{EXCHANGE}_{INTERVAL}.json` through the one candle store
+//! (`quantpro_core::candles::store`), asks the exchange only for candles
+//! newer than the file's last, drops the still-open candle and adds the
+//! rest by the store's rule (no hole, revisions kept; when the exchange no
+//! longer has the missing range the series restarts after it, as the live
+//! loop does), and the store replaces the file atomically, so the scanner
+//! never reads a torn file. Symbols are a given list or the top N by 24 h
+//! quote volume.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use quantpro_core::candles::{
-    drop_unclosed, parse_candles_json, Candle, CandleFileName, CandleFormat,
-};
+use quantpro_core::candles::series::restart_after_gap;
+use quantpro_core::candles::store::{CandleStore, SeriesKey};
+use quantpro_core::candles::{drop_unclosed, Candle};
 use quantpro_model::Exchange;
 use quantpro_model::Interval;
 use quantpro_model::Market;
@@ -215,36 +219,14 @@ pub async fn update_series(
     report
 }
 
-/// The path of a series' JSON file in `data_dir`.
+/// The path of a series' JSON file in `data_dir` (the candle store's).
 pub fn candle_file_path(
     data_dir: &Path,
     symbol: &str,
     exchange: Exchange,
     interval: Interval,
 ) -> PathBuf {
-    let name = CandleFileName {
-        symbol: symbol.to_string(),
-        exchange,
-        interval,
-        format: CandleFormat::Json,
-    };
-    data_dir.join(name.file_name())
-}
-
-/// Appends to `existing` the closed candles of `fetched` newer than its
-/// last one (`fetched` oldest first); returns how many were added.
-pub fn append_closed(
-    existing: &mut Vec<Candle>,
-    mut fetched: Vec<Candle>,
-    interval: Interval,
-    now_ms: i64,
-) -> usize {
-    let last = existing.last().map(|c| c.t);
-    fetched.retain(|c| last.is_none_or(|t| c.t > t));
-    drop_unclosed(&mut fetched, interval, now_ms);
-    let added = fetched.len();
-    existing.extend(fetched);
-    added
+    CandleStore::path_of(data_dir, &(exchange, symbol.to_string(), interval))
 }
 
 async fn update_file(
@@ -255,61 +237,63 @@ async fn update_file(
     now_ms: i64,
 ) -> Result<FileUpdate, FetchError> {
     check_symbol(symbol)?;
-    let path = candle_file_path(plan.data_dir, symbol, fetcher.exchange(), interval);
-    let mut candles = read_existing(&path)?;
-    let start = match candles.last() {
+    let key = (fetcher.exchange(), symbol.to_string(), interval);
+    let path = CandleStore::path_of(plan.data_dir, &key);
+    let mut store = CandleStore::new(plan.data_dir);
+    let stored = store.load(&key).map_err(|e| FetchError::CorruptFile {
+        path: path.clone(),
+        detail: e.kind.to_string(),
+    })?;
+    let start = match stored.last() {
         Some(last) => last.t + interval.millis(),
         None => now_ms - interval.millis() * plan.initial_candles as i64,
     };
     let fetched = fetcher.candles(symbol, interval, start, now_ms).await?;
-    let added = append_closed(&mut candles, fetched, interval, now_ms);
-    if added > 0 || !path.exists() {
-        let json = serde_json::to_vec(&candles).map_err(|e| FetchError::Write {
-            path: path.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })?;
-        std::fs::create_dir_all(plan.data_dir)
-            .and_then(|()| {
-                quantpro_model::atomic_file::write_atomic(&path, &json).map_err(|e| e.source)
-            })
-            .map_err(|source| FetchError::Write {
-                path: path.clone(),
-                source,
-            })?;
+    let added = add_fetched(&mut store, &key, fetched, now_ms);
+    if !path.exists() {
+        store.mark_due(&key);
     }
+    store.flush().map_err(|e| FetchError::Write {
+        path: path.clone(),
+        source: std::io::Error::other(e.reason),
+    })?;
     Ok(FileUpdate {
         path,
         symbol: symbol.to_string(),
         interval,
         added,
-        total: candles.len(),
+        total: store.series(&key).len(),
     })
 }
 
-/// The file's candles, or none when it does not exist yet.
-fn read_existing(path: &Path) -> Result<Vec<Candle>, FetchError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(FetchError::CorruptFile {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            })
-        }
+/// Adds the closed candles of `fetched` (asked from the stored end) to the
+/// stored series; returns how many candles the series gained.
+fn add_fetched(
+    store: &mut CandleStore,
+    key: &SeriesKey,
+    mut fetched: Vec<Candle>,
+    now_ms: i64,
+) -> usize {
+    let interval = key.2;
+    drop_unclosed(&mut fetched, interval, now_ms);
+    let extension = store.extend(key, &fetched, usize::MAX);
+    let Some(gap) = extension.gap else {
+        return extension.added;
     };
-    let candles = parse_candles_json(&bytes).map_err(|detail| FetchError::CorruptFile {
-        path: path.to_path_buf(),
-        detail,
-    })?;
-    if candles.windows(2).any(|w| w[1].t <= w[0].t) {
-        let detail = "candles are not in increasing time order".to_string();
-        return Err(FetchError::CorruptFile {
-            path: path.to_path_buf(),
-            detail,
-        });
-    }
-    Ok(candles)
+    // Asked from the stored end, answered from later: the exchange no
+    // longer has the gap, so the series restarts after it.
+    let newer: Vec<Candle> = fetched.into_iter().filter(|c| c.t > gap.to_ms).collect();
+    tracing::warn!(
+        "fetch {} {interval}: the exchange has no candles for {} missing ones; \
+         the series restarts after the gap",
+        key.1,
+        gap.candles(interval)
+    );
+    store.update(key, usize::MAX, |series| {
+        restart_after_gap(series, &newer, interval);
+        true
+    });
+    store.series(key).len()
 }
 
 /// A symbol becomes part of a file name: no separators, no `..`.
@@ -353,14 +337,33 @@ mod tests {
     #[test]
     fn only_newer_closed_candles_are_appended() {
         let m = Interval::M15.millis();
-        let mut existing = vec![candle(0), candle(m)];
+        let dir = tempfile::tempdir().unwrap();
+        let key = (Exchange::Binance, "BTCUSDT".to_string(), Interval::M15);
+        let mut store = CandleStore::new(dir.path());
+        store.extend(&key, &[candle(0), candle(m)], usize::MAX);
         let fetched = vec![candle(m), candle(2 * m), candle(3 * m), candle(4 * m)];
         // At 4m + 1 ms the candle opened at 4m is still open.
-        let added = append_closed(&mut existing, fetched, Interval::M15, 4 * m + 1);
+        let added = add_fetched(&mut store, &key, fetched, 4 * m + 1);
         assert_eq!(added, 2);
         assert_eq!(
-            existing.iter().map(|c| c.t).collect::<Vec<_>>(),
+            store.series(&key).iter().map(|c| c.t).collect::<Vec<_>>(),
             vec![0, m, 2 * m, 3 * m]
+        );
+    }
+
+    #[test]
+    fn a_gap_the_exchange_no_longer_has_restarts_the_series_after_it() {
+        let m = Interval::M15.millis();
+        let dir = tempfile::tempdir().unwrap();
+        let key = (Exchange::Hyperliquid, "BTC".to_string(), Interval::M15);
+        let mut store = CandleStore::new(dir.path());
+        store.extend(&key, &[candle(0), candle(m)], usize::MAX);
+        let fetched = vec![candle(5 * m), candle(6 * m)];
+        assert_eq!(add_fetched(&mut store, &key, fetched, 7 * m + 1), 2);
+        assert_eq!(
+            store.series(&key).iter().map(|c| c.t).collect::<Vec<_>>(),
+            vec![5 * m, 6 * m],
+            "never a hole: the series restarts after the gap"
         );
     }
 

@@ -13,6 +13,7 @@ mod freqtrade;
 mod json;
 mod load;
 pub mod series;
+pub mod store;
 mod validate;
 
 pub use file_name::{CandleFileName, CandleFormat, FileNameError};

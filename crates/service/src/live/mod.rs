@@ -1,23 +1,23 @@
-//! [ssr] The live market: `quantpro serve` (with a universe) and
-//! `quantpro watch` keep every symbol of a universe current by themselves
-//! and rescan at each 15m close.
+//! The live market: `quantpro serve` (with a universe) and `quantpro watch`
+//! keep every symbol of a universe current by themselves and rescan at each
+//! 15m close.
 //!
-//! Flow: `universe` picks each market's symbols from its listings,
-//! `runner` backfills their series into the candle `store` (the data
-//! directory the scanner reads, never with a hole), follows each venue's
-//! stream of closes (REST repair and polling as fallback) and rescans the
-//! symbols that got new candles through the one `pipeline::ScanPipeline`;
-//! `status` publishes what the dashboard's status line shows. A `venue` is
-//! an exchange market (`exchange_venue`, over `sources`) or the built-in
-//! `simulated` market, the embedded default. `quantpro_sources::clock` runs at real pace, faster for
-//! demos, and on tokio's (virtual, in tests) time.
+//! Flow: `universe` picks each market's symbols from its listings, `runner`
+//! backfills their series into the one candle store
+//! (`quantpro_core::candles::store`: the data directory the scanner reads,
+//! never with a hole), follows each market's stream of closes (REST repair
+//! and polling as fallback) and rescans the symbols that got new candles
+//! through the one `pipeline::ScanPipeline`; `status` publishes what the
+//! dashboard's status line shows. A [`LiveMarket`] is an exchange market
+//! (`exchange_market`, over `quantpro_sources`) or the built-in `simulated`
+//! market, the embedded default. The pipeline's `Clock` runs at real pace,
+//! faster for demos, and on tokio's (virtual, in tests) time.
 
 pub mod exchange_market;
 pub mod market;
 mod runner;
 pub mod simulated;
 pub mod status;
-pub mod store;
 pub mod universe;
 
 pub use market::{CloseEvent, Listing, LiveMarket};

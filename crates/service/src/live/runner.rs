@@ -15,11 +15,11 @@
 
 use super::market::{CloseEvent, LiveMarket};
 use super::status::StatusBoard;
-use super::store::{CandleStore, SeriesKey};
 use super::universe::{MarketUniverse, UniverseCache};
 use crate::pipeline::{PipelineRequest, ScanPipeline};
 use crate::settings::UniverseSettings;
 use quantpro_core::candles::series::{newest_contiguous_run, prepend_history, restart_after_gap};
+use quantpro_core::candles::store::{CandleStore, SeriesKey};
 use quantpro_core::candles::{drop_unclosed, Candle};
 use quantpro_core::scan::NoProgress;
 use quantpro_model::{Exchange, FeedMode, Interval, LiveStatus, MarkKind, Trade};
@@ -668,7 +668,17 @@ impl VenueRunner {
     }
 
     async fn flush(&mut self) {
-        if let Err(err) = self.store.flush().await {
+        // The file work runs on a blocking thread, off the async workers.
+        let pending = self.store.pending_writes();
+        let written = if pending.is_empty() {
+            Ok(())
+        } else {
+            match tokio::task::spawn_blocking(move || pending.write()).await {
+                Ok(outcome) => self.store.record_writes(outcome).map_err(|e| e.to_string()),
+                Err(e) => Err(format!("the candle writer stopped: {e}")),
+            }
+        };
+        if let Err(err) = written {
             let text =
                 format!("cannot write candles (they are kept in memory and written again): {err}");
             tracing::warn!("[STORE] {} {}: {text}", self.exchange, self.market);

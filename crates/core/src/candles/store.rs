@@ -1,13 +1,24 @@
-//! The live loop's candle store: the `{SYMBOL}_{EXCHANGE}_{INTERVAL}.json`
-//! files the scanner reads, kept in memory too so a close appends one
-//! candle instead of re-reading a file. Every change follows
-//! `core::candles::series` (no holes, revisions reported) and is written
-//! atomically (`flush`, before the scanner reads them); a write that fails
-//! (a full disk) leaves the old file whole, keeps the candles in memory and
-//! is retried at the next flush.
+//! The one candle store: the `{SYMBOL}_{EXCHANGE}_{INTERVAL}.json` files
+//! the scanner reads, kept in memory too so a close appends one candle
+//! instead of re-reading a file. `quantpro fetch`, the live loop and the
+//! synthetic market all write candles through it: every change follows
+//! [`super::series`] (no holes, revisions reported) and is written
+//! atomically, before the scanner reads it; a write that fails (a full
+//! disk) leaves the old file whole, keeps the candles in memory and is
+//! retried at the next flush.
+//!
+//! Writing is split so that an async caller can do the file work off its
+//! workers: [`CandleStore::pending_writes`] takes what is due,
+//! [`PendingWrites::write`] writes it (any thread), and
+//! [`CandleStore::record_writes`] takes the outcome back; [`CandleStore::flush`]
+//! does all three in place.
 
-use quantpro_core::candles::series::{extend_series, newest_contiguous_run, trim_to, Extension};
-use quantpro_core::candles::{load_candle_file, Candle, CandleFileName, CandleFormat};
+use super::series::{extend_series, newest_contiguous_run, trim_to, Extension};
+use super::{
+    load_candle_file, Candle, CandleErrorKind, CandleFileError, CandleFileName, CandleFormat,
+    ValidationError,
+};
+use crate::synthetic::candles_to_json;
 use quantpro_model::atomic_file::write_atomic;
 use quantpro_model::{Exchange, Interval};
 use std::collections::HashMap;
@@ -25,8 +36,20 @@ pub struct CandleStore {
 
 /// A file that could not be written; the candles stay in memory.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(String);
+#[error("cannot write {}: {reason}", path.display())]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// The files due for writing, taken out of the store with their bytes.
+pub struct PendingWrites {
+    dir: PathBuf,
+    jobs: Vec<(SeriesKey, PathBuf, Vec<u8>)>,
+}
+
+/// What [`PendingWrites::write`] did, file by file.
+pub struct WriteOutcome(Vec<(SeriesKey, Result<(), StoreError>)>);
 
 impl CandleStore {
     pub fn new(dir: impl Into<PathBuf>) -> CandleStore {
@@ -57,6 +80,28 @@ impl CandleStore {
             self.series.insert(key.clone(), loaded);
         }
         &self.series[key]
+    }
+
+    /// The stored series like [`CandleStore::series`], but a file that
+    /// exists and cannot be read is an error and stays as it is (nothing is
+    /// written over it): what `quantpro fetch` does with a file it does not
+    /// understand.
+    pub fn load(&mut self, key: &SeriesKey) -> Result<&[Candle], CandleFileError> {
+        if !self.series.contains_key(key) {
+            let path = CandleStore::path_of(&self.dir, key);
+            if path.exists() {
+                match load_candle_file(&path, Some(key.2), i64::MAX) {
+                    // An empty array is an empty series, not a broken file.
+                    Ok(_)
+                    | Err(CandleFileError {
+                        kind: CandleErrorKind::Invalid(ValidationError::Empty),
+                        ..
+                    }) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(self.series(key))
     }
 
     fn read(&self, key: &SeriesKey) -> Vec<Candle> {
@@ -114,38 +159,29 @@ impl CandleStore {
         extension
     }
 
-    /// Writes the files of every changed series (off the async workers), so
-    /// the scanner reads what memory holds. A failed write keeps its series
-    /// due for the next flush; the first failure is returned.
-    pub async fn flush(&mut self) -> Result<(), StoreError> {
-        if self.unwritten.is_empty() {
-            return Ok(());
-        }
-        let jobs: Vec<(SeriesKey, PathBuf, Vec<u8>)> = self
+    /// Takes the files of every changed series with their bytes, for
+    /// [`PendingWrites::write`].
+    pub fn pending_writes(&self) -> PendingWrites {
+        let jobs = self
             .unwritten
             .iter()
             .map(|key| {
-                let json = serde_json::to_vec(&self.series[key]).unwrap_or_default();
+                let json = candles_to_json(&self.series[key]).into_bytes();
                 (key.clone(), CandleStore::path_of(&self.dir, key), json)
             })
             .collect();
-        let dir = self.dir.clone();
-        let results = tokio::task::spawn_blocking(move || {
-            let made = std::fs::create_dir_all(&dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()));
-            jobs.into_iter()
-                .map(|(key, path, json)| {
-                    let written = made
-                        .clone()
-                        .and_then(|()| write_atomic(&path, &json).map_err(|e| e.to_string()));
-                    (key, written)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| StoreError(format!("the candle writer stopped: {e}")))?;
+        PendingWrites {
+            dir: self.dir.clone(),
+            jobs,
+        }
+    }
+
+    /// Takes back what [`PendingWrites::write`] did: written series are no
+    /// longer due, failed ones stay due for the next flush; the first
+    /// failure is returned.
+    pub fn record_writes(&mut self, outcome: WriteOutcome) -> Result<(), StoreError> {
         let mut first_error = None;
-        for (key, written) in results {
+        for (key, written) in outcome.0 {
             match written {
                 Ok(()) => self.unwritten.retain(|k| *k != key),
                 Err(e) => {
@@ -153,15 +189,65 @@ impl CandleStore {
                 }
             }
         }
-        match first_error {
-            None => Ok(()),
-            Some(e) => Err(StoreError(e)),
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Writes the files of every changed series here and now, so the
+    /// scanner reads what memory holds.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        let outcome = self.pending_writes().write();
+        self.record_writes(outcome)
+    }
+
+    /// Replaces a whole series (a generated one) without reading its file;
+    /// its file is due. The caller gives a contiguous series.
+    pub fn replace(&mut self, key: SeriesKey, candles: Vec<Candle>) {
+        if !self.unwritten.contains(&key) {
+            self.unwritten.push(key.clone());
+        }
+        self.series.insert(key, candles);
+    }
+
+    /// Marks a series' file as due although its candles did not change (a
+    /// series that has no file yet is written, even empty).
+    pub fn mark_due(&mut self, key: &SeriesKey) {
+        self.series(key);
+        if !self.unwritten.contains(key) {
+            self.unwritten.push(key.clone());
         }
     }
 
     /// The newest stored open time of a series.
     pub fn last_open(&mut self, key: &SeriesKey) -> Option<i64> {
         self.series(key).last().map(|c| c.t)
+    }
+}
+
+impl PendingWrites {
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// Writes every file atomically (blocking file work: an async caller
+    /// runs it on a blocking thread).
+    pub fn write(self) -> WriteOutcome {
+        let made = std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create the directory: {e}"));
+        WriteOutcome(
+            self.jobs
+                .into_iter()
+                .map(|(key, path, json)| {
+                    let written = made
+                        .clone()
+                        .and_then(|()| write_atomic(&path, &json).map_err(|e| e.source.to_string()))
+                        .map_err(|reason| StoreError {
+                            path: path.clone(),
+                            reason,
+                        });
+                    (key, written)
+                })
+                .collect(),
+        )
     }
 }
 
@@ -180,8 +266,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_series_is_read_once_extended_written_and_read_back() {
+    #[test]
+    fn a_series_is_read_once_extended_written_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let key = (Exchange::Binance, "BTCUSDT".to_string(), Interval::M15);
         let mut store = CandleStore::new(dir.path());
@@ -189,7 +275,7 @@ mod tests {
         store.extend(&key, &[candle(1), candle(2)], 10);
         let out = store.extend(&key, &[candle(5)], 10);
         assert!(out.gap.is_some());
-        store.flush().await.unwrap();
+        store.flush().unwrap();
         let mut again = CandleStore::new(dir.path());
         assert_eq!(again.series(&key), &[candle(1), candle(2)]);
     }
@@ -208,11 +294,12 @@ mod tests {
         assert_eq!(store.series(&key), &[candle(3), candle(4)]);
         std::fs::write(&path, b"[{\"t\":").unwrap();
         let mut store = CandleStore::new(dir.path());
+        assert!(store.load(&key).is_err(), "a strict load names the problem");
         assert!(store.series(&key).is_empty());
     }
 
-    #[tokio::test]
-    async fn a_failed_write_keeps_the_candles_and_is_retried() {
+    #[test]
+    fn a_failed_write_keeps_the_candles_and_is_retried() {
         let dir = tempfile::tempdir().unwrap();
         let key = (Exchange::Binance, "ETHUSDT".to_string(), Interval::M15);
         let path = CandleStore::path_of(dir.path(), &key);
@@ -221,11 +308,11 @@ mod tests {
         std::fs::write(path.join("x"), b"x").unwrap();
         let mut store = CandleStore::new(dir.path());
         store.extend(&key, &[candle(1)], 10);
-        assert!(store.flush().await.is_err());
+        assert!(store.flush().is_err());
         assert_eq!(store.series(&key).len(), 1, "kept in memory");
         std::fs::remove_dir_all(&path).unwrap();
         store.extend(&key, &[candle(2)], 10);
-        store.flush().await.unwrap();
+        store.flush().unwrap();
         let mut again = CandleStore::new(dir.path());
         assert_eq!(again.series(&key), &[candle(1), candle(2)]);
     }
