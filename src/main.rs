@@ -255,12 +255,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// The live loop without the web server: runs until Ctrl-C, writing the
-/// feed at every close and logging each market's status line.
+/// The live loop without the web server: runs until Ctrl-C or SIGTERM
+/// (then finishes the rescan in progress), writing the feed at every close
+/// and logging each market's status line.
 fn watch(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let (_pipeline, live) = pipeline_and_live(args)?;
+        let stop_signal = quantpro_service::shutdown::StopSignal::listen();
+        let (pipeline, live) = pipeline_and_live(args)?;
+        tokio::spawn(quantpro_service::shutdown::reload_on_hangup(
+            pipeline.settings().clone(),
+        ));
         let live = live.context(
             "nothing to watch: add a [universe] table to the config (README, Live market)",
         )?;
@@ -279,7 +284,7 @@ fn watch(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
         let running = tokio::spawn(live.run(stopped));
-        tokio::signal::ctrl_c().await?;
+        stop_signal.requested().await;
         stop.send_replace(true);
         running.await?;
         log.abort();
@@ -601,7 +606,7 @@ fn has_candle_files(dir: &Path) -> bool {
 }
 
 fn default_feed_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("master_feed.json")
+    data_dir.join(quantpro_model::FEED_FILE)
 }
 
 fn init_logging() {

@@ -33,7 +33,7 @@ use quantpro_service::feed_store::FeedStore;
 use quantpro_service::journal::{JournalEntry, JournalHandle};
 use quantpro_service::live::LiveLoop;
 use quantpro_service::pipeline::{DataPaths, PipelineRequest, ScanPipeline};
-use quantpro_service::settings::{Environment, SettingsStore, UniverseSettings};
+use quantpro_service::settings::{Environment, Settings, SettingsStore, UniverseSettings};
 use quantpro_sources::clock::Clock;
 use quantpro_sources::governor::Governor;
 use quantpro_sources::keys::Secret;
@@ -797,7 +797,7 @@ impl LiveBench {
                 .unwrap()
                 .with_clock(clock),
         );
-        let settings = pipeline.current_settings().unwrap();
+        let settings = Settings::clone(&pipeline.current_settings().unwrap());
         let universe = UniverseSettings {
             simulated_symbols: symbols,
             ltf_history: 400,
@@ -1175,7 +1175,11 @@ async fn alert_rules_saved_from_the_dashboard_are_checked_and_in_force() {
         ("strong", Some(80.0)),
         "in force without a restart"
     );
-    let reloaded = server.state.pipeline.current_settings().unwrap().alerts;
+    let settings = server.state.pipeline.settings();
+    let reloaded = SettingsStore::new(settings.path(), settings.environment().clone())
+        .load()
+        .unwrap()
+        .alerts;
     assert_eq!(reloaded, in_force, "and saved to the file");
 }
 

@@ -300,3 +300,82 @@ fn serving_beyond_loopback_without_a_password_refuses_to_start() {
         "{stderr}"
     );
 }
+
+/// Starts `quantpro ARGS` in `cwd`, waits for a standard-output line with
+/// `ready`, sends SIGTERM and returns the exit status with what it printed
+/// after the signal.
+fn stop_with_sigterm(args: &[&str], cwd: &Path, ready: &str) -> (std::process::ExitStatus, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quantpro"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("LEPTOS_OUTPUT_NAME", "quantpro")
+        .env_remove("COINALYZE_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run quantpro");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut before = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let is_ready = line.contains(ready);
+        before.push(line);
+        if is_ready {
+            break;
+        }
+    }
+    assert!(
+        before.last().is_some_and(|l| l.contains(ready)),
+        "never ready: {before:#?}"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let after: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    (child.wait().unwrap(), after.join("\n"))
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let args = [
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config",
+        "none.toml",
+    ];
+    let (status, after) = stop_with_sigterm(&args, dir.path(), "QuantPro dashboard: http://");
+    assert!(status.success(), "{status:?}\n{after}");
+    assert!(after.contains("[STOP] SIGTERM: stopping"), "{after}");
+}
+
+#[test]
+fn watch_stops_gracefully_on_sigterm_after_its_rescan() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        dir.path().join("quantpro.toml"),
+        "[universe]\nmarkets = [\"simulated\"]\nsimulated_symbols = 3\nltf_history = 300\nhtf_history = 100\n",
+    )
+    .unwrap();
+    let args = [
+        "watch",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config",
+        "quantpro.toml",
+    ];
+    let (status, after) = stop_with_sigterm(&args, dir.path(), "[LIVE]");
+    assert!(status.success(), "{status:?}\n{after}");
+    assert!(after.contains("[STOP] SIGTERM: stopping"), "{after}");
+}

@@ -379,6 +379,7 @@ async fn an_unreachable_journal_leaves_the_feed_written_and_catches_up() {
         ),
     )
     .unwrap();
+    pipeline.settings().reload().unwrap();
     let up = scan_at(&pipeline, expected.closed_at.unwrap() + M15).await;
     assert_eq!(up.journal.error, None);
     assert_eq!(up.journal.waiting, 0);

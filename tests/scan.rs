@@ -269,6 +269,36 @@ fn the_feed_is_written_atomically_and_parses_back() {
     );
 }
 
+#[test]
+fn a_scan_of_the_embedded_data_dir_reports_no_error_for_the_files_it_wrote_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let now_ms = 1_765_000_000_000;
+    quantpro_core::synthetic::generate_demo_dataset(dir.path(), 6, now_ms).unwrap();
+    let first = scan(dir.path(), now_ms);
+    assert!(
+        first.summary.skipped.is_empty(),
+        "{:?}",
+        first.summary.skipped
+    );
+    // What a running product leaves beside the candles: its feed, the
+    // journal and its lock files.
+    write_feed(&dir.path().join(quantpro_model::FEED_FILE), &first.feed).unwrap();
+    for name in [
+        "journal.sqlite",
+        "journal.sqlite-wal",
+        ".master_feed.json.lock",
+    ] {
+        std::fs::write(dir.path().join(name), b"x").unwrap();
+    }
+    let again = scan(dir.path(), now_ms);
+    assert!(
+        again.summary.skipped.is_empty(),
+        "{:?}",
+        again.summary.skipped
+    );
+    assert_eq!(again.feed.signals.len(), first.feed.signals.len());
+}
+
 /// Every number finite, scores in range, WAIT explained, setup consistent.
 fn check_signal(s: &Signal) {
     for (name, value) in numbers(s) {

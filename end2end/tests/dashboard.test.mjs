@@ -32,14 +32,45 @@ test("the page is rendered on the server with every fixture row", async () => {
   assert.match(html, /\/pkg\/quantpro\.js/, "hydration script is linked");
 });
 
-test("the browser shows the fixture rows sorted by score", async () => {
+test("the browser shows the fixture rows: LONG and SHORT first, each group by score", async () => {
   const { page, errors } = ui;
   await page.goto(server.url + "/");
   await waitForHydration(page);
   const symbols = await page.$$eval("tr.signal-row td.symbol", (tds) => tds.map((td) => td.textContent));
-  const expected = [...fixture.signals].sort((a, b) => b.score - a.score).map((s) => s.symbol);
+  const waits = (s) => (s.action === "WAIT" ? 1 : 0);
+  const expected = [...fixture.signals]
+    .sort((a, b) => waits(a) - waits(b) || b.score - a.score)
+    .map((s) => s.symbol);
   assert.deepEqual(symbols, expected);
   await page.screenshot({ path: join(SCREENSHOTS, "dashboard-1280.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("a WAIT row says why in words, and the Action filter keeps the signals that act", async () => {
+  const { page, errors } = ui;
+  await page.goto(server.url + "/");
+  await waitForHydration(page);
+  const reason = page.locator("tr.signal-row", { hasText: "SOLUSDT" }).locator("[data-testid='row-wait-reason']");
+  assert.equal(await reason.textContent(), "score below minimum");
+  assert.equal(await reason.getAttribute("title"), "score_below_min", "the code stays in the tooltip");
+  const long = page.locator("tr.signal-row", { hasText: "BTCUSDT" });
+  assert.equal(await long.locator("[data-testid='row-wait-reason']").count(), 0, "a LONG has no reason to wait");
+
+  await page.selectOption("[data-testid='filter-action']", "actionable");
+  await page.waitForURL(/act=actionable/);
+  const acting = await page.$$eval("tr.signal-row td.symbol", (tds) => tds.map((td) => td.textContent));
+  const expected = fixture.signals
+    .filter((s) => s.action !== "WAIT")
+    .sort((a, b) => b.score - a.score)
+    .map((s) => s.symbol);
+  assert.deepEqual(acting, expected);
+  await page.selectOption("[data-testid='filter-action']", "wait");
+  await page.waitForURL(/act=wait/);
+  const waiting = await page.$$eval("tr.signal-row td.symbol", (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(new Set(waiting), new Set(fixture.signals.filter((s) => s.action === "WAIT").map((s) => s.symbol)));
+  // The server renders the same filtered view from the URL alone.
+  const html = await (await fetch(page.url())).text();
+  assert.ok(!html.includes('data-key="BINANCE:BTCUSDT:Legacy"'), "a LONG is filtered out on the server too");
   assert.deepEqual(errors, []);
 });
 

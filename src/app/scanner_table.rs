@@ -5,7 +5,7 @@
 use super::dashboard_state::use_set_view;
 use leptos::prelude::*;
 use quantpro_model::format;
-use quantpro_model::{action_class, bias_class, SortKey, TableRow, TableView};
+use quantpro_model::{action_class, bias_class, ActionFilter, SortKey, TableRow, TableView};
 use quantpro_model::{Bias, Strategy};
 
 /// Column header tooltips: what each number is (STRATEGIES.md).
@@ -205,6 +205,9 @@ fn SignalRow(
             </td>
             <td>
                 <span class=action_class(signal.action)>{signal.action.as_str()}</span>
+                {signal.wait.clone().map(|wait| view! {
+                    <span class="wait-reason" title=wait.code data-testid="row-wait-reason">{wait.words}</span>
+                })}
             </td>
             <td class="num score" title=SCORE_HELP>
                 <span class="score-track">
@@ -254,6 +257,7 @@ pub fn FilterBar(view: Memo<TableView>) -> impl IntoView {
     };
     let strategy_now = move || view.with(|v| v.filter.strategy.map(|s| s.as_str()).unwrap_or(""));
     let bias_now = move || view.with(|v| v.filter.bias.map(|b| b.as_str()).unwrap_or(""));
+    let action_now = move || view.with(|v| v.filter.action.map(|a| a.as_param()).unwrap_or(""));
     let min_now = move || {
         view.with(|v| {
             v.filter
@@ -289,6 +293,18 @@ pub fn FilterBar(view: Memo<TableView>) -> impl IntoView {
             }
         })
         .collect_view();
+    let action_options = ActionFilter::ALL
+        .iter()
+        .map(|a| {
+            let value = a.as_param();
+            view! {
+                <option value=value selected=move || action_now() == value>
+                    {a.label()}
+                </option>
+            }
+        })
+        .collect_view();
+    let update_action = update.clone();
     let update_strategy = update.clone();
     let update_bias = update.clone();
     let update_min = update.clone();
@@ -299,6 +315,7 @@ pub fn FilterBar(view: Memo<TableView>) -> impl IntoView {
         view.with(|v| {
             v.filter.strategy.is_some()
                 || v.filter.bias.is_some()
+                || v.filter.action.is_some()
                 || v.filter.min_score.is_some()
                 || !v.filter.text.trim().is_empty()
         })
@@ -316,6 +333,22 @@ pub fn FilterBar(view: Memo<TableView>) -> impl IntoView {
             {move || if any_active() { "Filters ●" } else { "Filters" }}
         </button>
         <div class="filter-bar" class:open=open id="filter-bar" data-testid="filter-bar">
+            <label class="field" title="LONG and SHORT signals act; WAIT ones say why not">
+                <span class="field-label">"Action"</span>
+                <select
+                    data-testid="filter-action"
+                    prop:value=action_now
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        update_action(&|v| v.filter.action = ActionFilter::from_param(&value));
+                    }
+                >
+                    <option value="" selected=move || action_now().is_empty()>
+                        "All"
+                    </option>
+                    {action_options}
+                </select>
+            </label>
             <label class="field">
                 <span class="field-label">"Strategy"</span>
                 <select

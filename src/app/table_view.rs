@@ -54,6 +54,7 @@ mod tests {
                 exchange: Some(Exchange::Mexc),
                 strategy: Some(Strategy::BreakoutV2),
                 bias: Some(Bias::Short),
+                action: None,
                 min_score: Some(52.5),
                 text: "sol usdt".into(),
             },

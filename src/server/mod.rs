@@ -37,6 +37,7 @@ use axum::{
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use quantpro_service::shutdown::{reload_on_hangup, StopSignal, ALERT_DRAIN};
 use std::net::SocketAddr;
 
 /// One route of the router's own list: method (`None`: any), path, who may
@@ -212,9 +213,13 @@ pub fn leptos_options() -> Result<LeptosOptions, leptos::config::errors::LeptosC
     Ok(get_configuration(None)?.leptos_options)
 }
 
-/// Serves the dashboard until Ctrl-C; refuses a non-loopback address while
-/// no owner password is set (`auth::check_bind`).
+/// Serves the dashboard until Ctrl-C or SIGTERM, then stops gracefully
+/// (the live loop's rescan in progress and the alert deliveries under way
+/// finish first); refuses a non-loopback address while no owner password
+/// is set (`auth::check_bind`).
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let stop = StopSignal::listen();
+    tokio::spawn(reload_on_hangup(state.pipeline.settings().clone()));
     let addr = state.leptos_options.site_addr;
     auth::check_bind(addr, state.auth.settings())?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -229,12 +234,13 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     }
     let stopping = state.clone();
     // The peer address tells the gate whether a request is local.
-    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let service = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
+            stop.requested().await;
             stopping.begin_shutdown();
         })
         .await?;
+    state.finish(ALERT_DRAIN).await;
     Ok(())
 }

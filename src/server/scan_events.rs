@@ -235,7 +235,7 @@ impl DashboardUpdates {
             .signals
             .iter()
             .filter(|s| wanted.contains(&(s.exchange, s.symbol.clone())))
-            .map(TableRow::from)
+            .map(super::state::table_row)
             .collect();
         self.feed_sent = Some(snapshot.feed.last_updated);
         Some(ChangedRows {

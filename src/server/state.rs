@@ -55,6 +55,9 @@ pub struct AppState {
     /// Set once the server stops, so long-lived streams (scan events) end
     /// and graceful shutdown does not wait for them forever.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The live loop's task once started, so a stop can wait for the
+    /// rescan in progress.
+    live_task: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl AppState {
@@ -66,14 +69,14 @@ impl AppState {
         pipeline: Arc<ScanPipeline>,
     ) -> Result<Self, SettingsError> {
         let settings = pipeline.current_settings()?;
-        let auth = Arc::new(AuthGate::new(settings.auth));
+        let auth = Arc::new(AuthGate::new(settings.auth.clone()));
         warn_of_old_log(&pipeline.paths().data_dir);
         let alert_store = JournalAlertStore::new(
             pipeline.journal().as_ref().clone(),
             settings.journal.clone(),
         );
         let alerter = Arc::new(Alerter::new(
-            settings.alerts,
+            settings.alerts.clone(),
             pipeline.settings().environment(),
             &pipeline.sources().governor,
             Arc::new(alert_store),
@@ -95,6 +98,7 @@ impl AppState {
             auth,
             alerter,
             shutdown: Arc::new(shutdown),
+            live_task: Arc::default(),
         })
     }
 
@@ -130,7 +134,31 @@ impl AppState {
                 }
             }
         });
-        tokio::spawn(live.run(self.shutdown_signal()));
+        let task = tokio::spawn(live.run(self.shutdown_signal()));
+        *self.live_task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+    }
+
+    /// The end of a graceful stop (after `begin_shutdown`): waits for the
+    /// live loop to finish the rescan in progress, then up to `drain` for
+    /// the alert deliveries under way.
+    pub async fn finish(&self, drain: std::time::Duration) {
+        let task = self
+            .live_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        if tokio::time::timeout(drain, self.alerter.settled())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "[STOP] alert deliveries still under way after {} s: left as recorded in the journal",
+                drain.as_secs()
+            );
+        }
     }
 
     /// The alerts sent lately (newest first) with each channel's outcome,
@@ -194,8 +222,7 @@ impl AppState {
     /// The scanner configuration the next scan will use (`quantpro.toml`
     /// with the environment's overrides).
     pub async fn scanner_config(&self) -> Result<ScannerConfig, SettingsError> {
-        let pipeline = self.pipeline.clone();
-        blocking(move || pipeline.current_settings().map(|s| s.scanner)).await
+        Ok(self.pipeline.current_settings()?.scanner.clone())
     }
 
     /// The configuration with where it is saved and what the environment
@@ -203,8 +230,7 @@ impl AppState {
     /// `with_alerts` (the owner asks) adds the `[alerts]` table, read from
     /// the same load of the file.
     pub async fn config_state(&self, with_alerts: bool) -> ConfigState {
-        let pipeline = self.pipeline.clone();
-        let loaded = blocking(move || pipeline.current_settings()).await;
+        let loaded = self.pipeline.current_settings();
         let settings = self.pipeline.settings();
         let path = settings.path().display().to_string();
         let overridden = settings
@@ -250,8 +276,7 @@ impl AppState {
     /// The statistics of the journal's trades that pass `filter`
     /// (`GET /api/track-record` and the Track Record page).
     pub async fn track_record(&self, filter: TradeFilter) -> Result<TrackRecord, JournalError> {
-        let pipeline = self.pipeline.clone();
-        let settings = blocking(move || pipeline.current_settings()).await?;
+        let settings = self.pipeline.current_settings()?;
         self.journal.track_record(&settings.journal, &filter).await
     }
 
@@ -259,8 +284,7 @@ impl AppState {
     /// trades that `query` selects: the same statistics as `track_record`,
     /// with the trades they come from drawn and listed.
     pub async fn track_record_page(&self, query: TrackQuery) -> Result<String, JournalError> {
-        let pipeline = self.pipeline.clone();
-        let settings = blocking(move || pipeline.current_settings()).await?;
+        let settings = self.pipeline.current_settings()?;
         let journal = self.journal.journal(&settings.journal).await?;
         let trades = journal.trades(&TradeFilter::from(query.clone())).await?;
         let location = journal.location().to_string();
@@ -284,7 +308,7 @@ impl AppState {
     pub async fn table_feed(&self) -> TableFeed {
         let (mut rows, last_updated, error) = match self.feed.load().await {
             Ok(snapshot) => (
-                snapshot.feed.signals.iter().map(TableRow::from).collect(),
+                snapshot.feed.signals.iter().map(table_row).collect(),
                 snapshot.feed.last_updated,
                 None,
             ),
@@ -445,8 +469,7 @@ impl AppState {
 
     /// The journal's trades that pass `filter`.
     async fn journal_trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, JournalError> {
-        let pipeline = self.pipeline.clone();
-        let settings = blocking(move || pipeline.current_settings()).await?;
+        let settings = self.pipeline.current_settings()?;
         self.journal
             .journal(&settings.journal)
             .await?
@@ -496,7 +519,7 @@ impl AppState {
 /// File work (a read, or a write with fsync) off the async workers.
 /// `[alerts]` of `loaded` as the ConfigPanel edits it (TOML of that table,
 /// no secret in it), or why the file at `path` cannot be used.
-fn alerts_config(loaded: &Result<Settings, SettingsError>, path: String) -> AlertsConfig {
+fn alerts_config(loaded: &Result<Arc<Settings>, SettingsError>, path: String) -> AlertsConfig {
     match loaded
         .as_ref()
         .map_err(|e| e.to_string())
@@ -514,6 +537,16 @@ fn alerts_config(loaded: &Result<Settings, SettingsError>, path: String) -> Aler
             error: Some(error),
         },
     }
+}
+
+/// A signal as its table row, with the reason of a WAIT in words (the
+/// browser shows them as they come: no wording table in the WASM).
+pub(crate) fn table_row(signal: &Signal) -> TableRow {
+    let mut row = TableRow::from(signal);
+    if let Some(wait) = row.wait.as_mut() {
+        wait.words = quantpro_core::strategies::wait_reason_words(&wait.code).to_string();
+    }
+    row
 }
 
 async fn blocking<T: Send + 'static>(

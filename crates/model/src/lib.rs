@@ -32,7 +32,10 @@ mod table;
 mod track;
 mod visitor;
 
-#[cfg(any(test, feature = "test-fixtures"))]
+// Hand-written signals and trades for the unit tests of every crate. Always
+// compiled (a test-only feature would give the tests a second build of every
+// crate above this one); nothing else calls it, so no binary carries it.
+#[doc(hidden)]
 pub mod fixtures;
 
 pub use candle::Candle;
@@ -43,7 +46,7 @@ pub use enums::*;
 pub use feed::*;
 pub use freshness::*;
 pub use live::*;
-pub use market::Market;
+pub use market::{Market, UnknownMarket};
 pub use scan_job::*;
 pub use signal::*;
 pub use table::*;
@@ -52,6 +55,9 @@ pub use visitor::*;
 
 /// File in a data directory that marks its candles as generated, not market data.
 pub const SYNTHETIC_MARKER: &str = "SYNTHETIC";
+
+/// The master feed's file name in a data directory (the default `--feed`).
+pub const FEED_FILE: &str = "master_feed.json";
 
 /// Wall-clock time in Unix milliseconds: what the pipeline's `Clock`
 /// (`quantpro_sources::clock`) starts from at real pace, and what the

@@ -10,14 +10,27 @@ pub enum Market {
     Futures,
 }
 
-impl std::str::FromStr for Market {
-    type Err = String;
+/// A market name that is neither spot nor futures (`--market`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown market '{0}' (expected spot or futures)")]
+pub struct UnknownMarket(pub String);
 
-    fn from_str(s: &str) -> Result<Market, String> {
+/// For parsers whose own errors are still strings (`[universe] markets`
+/// in the service's settings uses `?`).
+impl From<UnknownMarket> for String {
+    fn from(e: UnknownMarket) -> String {
+        e.to_string()
+    }
+}
+
+impl std::str::FromStr for Market {
+    type Err = UnknownMarket;
+
+    fn from_str(s: &str) -> Result<Market, UnknownMarket> {
         match s.to_ascii_lowercase().as_str() {
             "spot" => Ok(Market::Spot),
             "futures" | "perp" | "perps" | "swap" => Ok(Market::Futures),
-            _ => Err(format!("unknown market '{s}' (expected spot or futures)")),
+            _ => Err(UnknownMarket(s.to_string())),
         }
     }
 }
@@ -31,5 +44,26 @@ impl Market {
             Exchange::Binance | Exchange::Hyperliquid => Market::Futures,
             Exchange::Mexc => Market::Spot,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markets_by_name_and_a_wrong_name_says_what_is_expected() {
+        assert_eq!("Spot".parse(), Ok(Market::Spot));
+        assert_eq!("perp".parse(), Ok(Market::Futures));
+        let wrong = "margin".parse::<Market>().unwrap_err();
+        assert_eq!(wrong, UnknownMarket("margin".into()));
+        assert_eq!(
+            wrong.to_string(),
+            "unknown market 'margin' (expected spot or futures)"
+        );
+        assert_eq!(
+            String::from(wrong),
+            "unknown market 'margin' (expected spot or futures)"
+        );
     }
 }

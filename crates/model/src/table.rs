@@ -39,6 +39,18 @@ pub struct TableRow {
     /// journal holds no trade of the strategy, or cannot be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track: Option<String>,
+    /// Why a WAIT row waits: its first `wait_reasons` code, and the same
+    /// in words (worded on the server; the code until then). `None` for
+    /// LONG and SHORT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitNote>,
+}
+
+/// The main reason a signal waits, as its code and in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitNote {
+    pub code: String,
+    pub words: String,
 }
 
 impl From<&Signal> for TableRow {
@@ -61,6 +73,13 @@ impl From<&Signal> for TableRow {
             last_candle_time: signal.ltf.last_candle_time,
             stale: signal.ltf.stale,
             track: None,
+            wait: (signal.action == Action::Wait)
+                .then(|| signal.wait_reasons.first())
+                .flatten()
+                .map(|code| WaitNote {
+                    code: code.clone(),
+                    words: code.clone(),
+                }),
         }
     }
 }
@@ -157,6 +176,60 @@ impl SortKey {
     }
 }
 
+/// Which actions the table lists (`act=` in the URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionFilter {
+    Long,
+    Short,
+    /// LONG or SHORT.
+    Actionable,
+    Wait,
+}
+
+impl ActionFilter {
+    pub const ALL: [ActionFilter; 4] = [
+        ActionFilter::Actionable,
+        ActionFilter::Long,
+        ActionFilter::Short,
+        ActionFilter::Wait,
+    ];
+
+    /// The spelling in the URL and the filter's `<option value>`.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            ActionFilter::Long => "long",
+            ActionFilter::Short => "short",
+            ActionFilter::Actionable => "actionable",
+            ActionFilter::Wait => "wait",
+        }
+    }
+
+    /// The filter's option text.
+    pub fn label(self) -> &'static str {
+        match self {
+            ActionFilter::Long => "LONG",
+            ActionFilter::Short => "SHORT",
+            ActionFilter::Actionable => "LONG or SHORT",
+            ActionFilter::Wait => "WAIT",
+        }
+    }
+
+    pub fn from_param(text: &str) -> Option<ActionFilter> {
+        ActionFilter::ALL
+            .into_iter()
+            .find(|filter| filter.as_param().eq_ignore_ascii_case(text))
+    }
+
+    pub fn admits(self, action: Action) -> bool {
+        match self {
+            ActionFilter::Long => action == Action::Long,
+            ActionFilter::Short => action == Action::Short,
+            ActionFilter::Actionable => action != Action::Wait,
+            ActionFilter::Wait => action == Action::Wait,
+        }
+    }
+}
+
 /// Which signals the table lists; `None` / empty means "all".
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SignalFilter {
@@ -164,6 +237,7 @@ pub struct SignalFilter {
     pub exchange: Option<Exchange>,
     pub strategy: Option<Strategy>,
     pub bias: Option<Bias>,
+    pub action: Option<ActionFilter>,
     /// Lowest total score (0..100) shown.
     pub min_score: Option<f64>,
     /// Case-insensitive part of the symbol or its base asset.
@@ -175,6 +249,7 @@ impl SignalFilter {
         self.exchange.is_none_or(|e| signal.exchange == e)
             && self.strategy.is_none_or(|s| signal.strategy == s)
             && self.bias.is_none_or(|b| signal.bias == b)
+            && self.action.is_none_or(|a| a.admits(signal.action))
             && self.min_score.is_none_or(|min| signal.score >= min)
             && self.matches_text(signal)
     }
@@ -220,7 +295,9 @@ impl Default for TableView {
 }
 
 /// The query parameters a `TableView` owns; others (such as `panel`) are kept.
-pub const VIEW_PARAMS: [&str; 8] = ["ex", "strategy", "bias", "min", "q", "sort", "dir", "sel"];
+pub const VIEW_PARAMS: [&str; 9] = [
+    "ex", "strategy", "bias", "act", "min", "q", "sort", "dir", "sel",
+];
 
 impl TableView {
     /// Reads the view from query parameters (`get` answers a parameter's
@@ -241,6 +318,7 @@ impl TableView {
                 exchange: value("ex").and_then(|v| v.parse().ok()),
                 strategy: value("strategy").and_then(|v| v.parse().ok()),
                 bias: value("bias").and_then(|v| v.parse().ok()),
+                action: value("act").and_then(ActionFilter::from_param),
                 min_score: value("min")
                     .and_then(|v| v.parse::<f64>().ok())
                     .filter(|v| v.is_finite())
@@ -262,6 +340,7 @@ impl TableView {
             ("ex", f.exchange.map(|e| e.as_str().to_string())),
             ("strategy", f.strategy.map(|s| s.as_str().to_string())),
             ("bias", f.bias.map(|b| b.as_str().to_string())),
+            ("act", f.action.map(|a| a.as_param().to_string())),
             ("min", f.min_score.map(format_min_score)),
             ("q", Some(f.text.clone()).filter(|t| !t.trim().is_empty())),
             (
@@ -312,10 +391,19 @@ fn format_min_score(value: f64) -> String {
 }
 
 /// Sorts rows by `key`; undefined values (no setup, no RSI, invalid OI
-/// z-score) sort last whatever the direction. The sort is stable, so ties
-/// keep the feed's order (best score first).
+/// z-score) sort last whatever the direction. By score (the default order)
+/// the signals that act, LONG and SHORT, come before the WAITs whatever the
+/// direction. The sort is stable, so ties keep the feed's order (best score
+/// first).
 pub fn sort_rows(rows: &mut [&TableRow], key: SortKey, descending: bool) {
     rows.sort_by(|a, b| {
+        if key == SortKey::Score {
+            let waits = |row: &TableRow| row.action == Action::Wait;
+            let actionable_first = waits(a).cmp(&waits(b));
+            if actionable_first != Ordering::Equal {
+                return actionable_first;
+            }
+        }
         let ordering = match key {
             SortKey::Symbol => a.symbol.cmp(&b.symbol),
             _ => return compare_optional(sort_value(a, key), sort_value(b, key), descending),
@@ -491,6 +579,56 @@ mod tests {
             by(SortKey::Score, false),
             ["SOL_USDT", "BTCUSDT", "ETHUSDT"]
         );
+    }
+
+    #[test]
+    fn signals_that_act_come_first_and_the_action_filter_picks_them() {
+        let mut signals = signals();
+        // The best score waits: it still comes after LONG and SHORT.
+        signals[1].score = 99.0;
+        signals[1].action = Action::Wait;
+        signals[1].wait_reasons = vec!["no_breakout".into()];
+        signals[2].action = Action::Short;
+        let rows: Vec<TableRow> = signals.iter().map(TableRow::from).collect();
+        let view = |action: Option<ActionFilter>, descending: bool| {
+            let view = TableView {
+                filter: SignalFilter {
+                    action,
+                    ..SignalFilter::default()
+                },
+                descending,
+                ..TableView::default()
+            };
+            symbols(&view.visible_rows(&rows))
+        };
+        assert_eq!(view(None, true), ["BTCUSDT", "SOL_USDT", "ETHUSDT"]);
+        assert_eq!(view(None, false), ["SOL_USDT", "BTCUSDT", "ETHUSDT"]);
+        assert_eq!(
+            view(Some(ActionFilter::Actionable), true),
+            ["BTCUSDT", "SOL_USDT"]
+        );
+        assert_eq!(view(Some(ActionFilter::Short), true), ["SOL_USDT"]);
+        assert_eq!(view(Some(ActionFilter::Long), true), ["BTCUSDT"]);
+        assert_eq!(view(Some(ActionFilter::Wait), true), ["ETHUSDT"]);
+        let wait = rows[1].wait.clone().unwrap();
+        assert_eq!(wait.code, "no_breakout");
+        assert!(rows[0].wait.is_none(), "a LONG does not wait");
+        let link = TableView {
+            filter: SignalFilter {
+                action: Some(ActionFilter::Actionable),
+                ..SignalFilter::default()
+            },
+            ..TableView::default()
+        };
+        let pairs = link.query_pairs();
+        assert_eq!(pairs, [("act", "actionable".to_string())]);
+        let parsed = TableView::from_query(|key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.as_str())
+        });
+        assert_eq!(parsed, link);
     }
 
     #[test]

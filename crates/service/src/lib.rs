@@ -9,7 +9,8 @@
 //! - `live`: the live loop (universe, backfill, stream closes, rescans);
 //! - `journal`: the signal journal (SQLite or PostgreSQL);
 //! - `alerts`: alert rules, decisions and their delivery;
-//! - `password`: the owner's password hash.
+//! - `password`: the owner's password hash;
+//! - `shutdown`: Ctrl-C or SIGTERM, and how long a stop waits for alerts.
 
 pub mod alerts;
 pub mod feed_store;
@@ -19,3 +20,4 @@ pub mod live;
 pub mod password;
 pub mod pipeline;
 pub mod settings;
+pub mod shutdown;

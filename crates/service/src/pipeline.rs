@@ -109,7 +109,7 @@ impl ScanPipeline {
     /// builds the external clients from them.
     pub fn build(paths: DataPaths, env: Environment) -> Result<ScanPipeline, PipelineError> {
         let settings = SettingsStore::new(paths.config_path.clone(), env);
-        let loaded = settings.load()?;
+        let loaded = settings.current()?;
         let sources =
             SourceClients::new(&loaded.sources, settings.environment(), &paths.cache_dir())?;
         Ok(ScanPipeline::new(paths, settings, Arc::new(sources)))
@@ -157,9 +157,9 @@ impl ScanPipeline {
         &self.journal
     }
 
-    /// The settings the next run uses.
-    pub fn current_settings(&self) -> Result<Settings, SettingsError> {
-        self.settings.load()
+    /// The settings the next run uses (held in memory; a save replaces them).
+    pub fn current_settings(&self) -> Result<Arc<Settings>, SettingsError> {
+        self.settings.current()
     }
 
     /// Scans, writes the feed, then brings the journal up to date. Only the
@@ -173,7 +173,7 @@ impl ScanPipeline {
         request: &PipelineRequest,
         observer: Arc<dyn ScanObserver + Send + Sync>,
     ) -> Result<PipelineReport, PipelineError> {
-        let settings = self.settings.load()?;
+        let settings = self.settings.current()?;
         let scan = ScanRequest {
             data_dir: self.paths.data_dir.clone(),
             limit: request.limit,

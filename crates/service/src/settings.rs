@@ -25,7 +25,9 @@ pub use quantpro_sources::urls::SourceUrls;
 use quantpro_sources::urls::{UrlError, URL_FIELDS};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// One market the live loop follows (`[universe] markets`): an exchange
 /// market, or the built-in simulated market.
@@ -298,12 +300,17 @@ pub fn env_var_name(key: &str) -> String {
     format!("QUANTPRO_{}", key.replace('.', "__").to_ascii_uppercase())
 }
 
-/// `quantpro.toml` plus the environment: loaded for every scan (so an edit
-/// of the file applies to the next one) and saved by the ConfigPanel.
+/// `quantpro.toml` plus the environment: read and validated once (the
+/// first [`SettingsStore::current`], at the start of a process), held in
+/// memory for every scan and request, and replaced by every save through
+/// this store (the ConfigPanel's, `quantpro set-password`'s). Clones share
+/// the settings in force.
 #[derive(Debug, Clone)]
 pub struct SettingsStore {
     path: PathBuf,
     env: Environment,
+    /// The settings in force once read; `None` before the first read.
+    in_force: Arc<watch::Sender<Option<Arc<Settings>>>>,
 }
 
 impl SettingsStore {
@@ -311,7 +318,45 @@ impl SettingsStore {
         SettingsStore {
             path: path.into(),
             env,
+            in_force: Arc::new(watch::channel(None).0),
         }
+    }
+
+    /// The settings in force, from memory; the first call reads and
+    /// validates the file (an error then names the file and every problem).
+    pub fn current(&self) -> Result<Arc<Settings>, SettingsError> {
+        if let Some(settings) = self.in_force.borrow().clone() {
+            return Ok(settings);
+        }
+        let loaded = Arc::new(self.load()?);
+        self.in_force.send_replace(Some(loaded.clone()));
+        Ok(loaded)
+    }
+
+    /// Every change of the settings in force (each save), for whoever must
+    /// follow them without asking.
+    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Settings>>> {
+        self.in_force.subscribe()
+    }
+
+    /// Reads the file again and puts it in force (an edit made outside the
+    /// dashboard: `kill -HUP` of `serve` or `watch`); a file that is not
+    /// valid leaves the settings in force as they were.
+    pub fn reload(&self) -> Result<Arc<Settings>, SettingsError> {
+        let loaded = Arc::new(self.load()?);
+        self.in_force.send_replace(Some(loaded.clone()));
+        Ok(loaded)
+    }
+
+    /// Reads the file again after a save and puts it in force (when the
+    /// settings were read before; otherwise the first `current` reads it).
+    fn put_saved_in_force(&self) -> Result<(), SettingsError> {
+        if self.in_force.borrow().is_none() {
+            return Ok(());
+        }
+        let saved = Arc::new(self.load()?);
+        self.in_force.send_replace(Some(saved));
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -469,7 +514,7 @@ impl SettingsStore {
         let text =
             toml::to_string_pretty(&document).map_err(|e| SettingsError::Encode(e.to_string()))?;
         write_atomic(&self.path, text.as_bytes())?;
-        Ok(())
+        self.put_saved_in_force()
     }
 
     /// Validates `config` once and writes its sections to the file
@@ -494,6 +539,7 @@ impl SettingsStore {
         let text =
             toml::to_string_pretty(&document).map_err(|e| SettingsError::Encode(e.to_string()))?;
         write_atomic(&self.path, text.as_bytes())?;
+        self.put_saved_in_force()?;
         let mut in_force = config.clone();
         let mut sources = SourceUrls::default();
         self.apply_overrides(&mut in_force, &mut sources)?;
@@ -637,7 +683,7 @@ impl SettingsStore {
         let text =
             toml::to_string_pretty(&document).map_err(|e| SettingsError::Encode(e.to_string()))?;
         write_atomic(&self.path, text.as_bytes())?;
-        Ok(())
+        self.put_saved_in_force()
     }
 
     fn apply_overrides(

@@ -315,9 +315,9 @@ impl ApiClient {
                         verdict => verdict,
                     }
                 }
-                Err(reason) => {
+                Err(failure) => {
                     permit.finish(None);
-                    Verdict::Retry(LastFailure::Transport(reason))
+                    Verdict::Retry(LastFailure::Transport(failure.to_string()))
                 }
             };
             let backoff = backoff_delay(policy.backoff_base, attempt);
@@ -448,17 +448,14 @@ pub fn body_excerpt(body: &[u8]) -> String {
 
 async fn attempt_once(
     build: &(dyn Fn() -> RequestBuilder + Send + Sync),
-) -> Result<Response, String> {
-    let response = build()
-        .send()
-        .await
-        .map_err(|e| describe_transport_error(&e))?;
+) -> Result<Response, TransportError> {
+    let response = build().send().await.map_err(TransportError::from)?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response
         .bytes()
         .await
-        .map_err(|e| describe_transport_error(&e))?
+        .map_err(TransportError::from)?
         .to_vec();
     Ok(Response {
         status,
@@ -467,23 +464,37 @@ async fn attempt_once(
     })
 }
 
-/// reqwest's message without the URL (query strings may carry symbols we
-/// log anyway, but never keys: keys go in headers).
-fn describe_transport_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "response body interrupted"
-    } else {
-        "request failed"
-    };
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "<url>");
+/// An attempt that got no response (a retry may): reqwest's message
+/// without the URL (query strings may carry symbols we log anyway, but
+/// never keys: keys go in headers).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum TransportError {
+    #[error("timeout: {0}")]
+    Timeout(String),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("response body interrupted: {0}")]
+    Body(String),
+    #[error("request failed: {0}")]
+    Request(String),
+}
+
+impl From<reqwest::Error> for TransportError {
+    fn from(e: reqwest::Error) -> TransportError {
+        let mut text = e.to_string();
+        if let Some(url) = e.url() {
+            text = text.replace(url.as_str(), "<url>");
+        }
+        if e.is_timeout() {
+            TransportError::Timeout(text)
+        } else if e.is_connect() {
+            TransportError::Connect(text)
+        } else if e.is_body() || e.is_decode() {
+            TransportError::Body(text)
+        } else {
+            TransportError::Request(text)
+        }
     }
-    format!("{kind}: {text}")
 }
 
 #[cfg(test)]
@@ -595,5 +606,24 @@ mod tests {
         let excerpt = body_excerpt(long.as_bytes());
         assert!(excerpt.ends_with("..."));
         assert_eq!(excerpt.chars().count(), 303);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_named_without_its_url() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/api/v3/klines?symbol=BTCUSDT",
+            listener.local_addr().unwrap()
+        );
+        drop(listener);
+        let client = reqwest::Client::new();
+        let failure = attempt_once(&|| client.get(&url)).await.unwrap_err();
+        assert!(matches!(failure, TransportError::Connect(_)), "{failure}");
+        let text = failure.to_string();
+        assert!(text.starts_with("connection failed: "), "{text}");
+        assert!(
+            text.contains("<url>") && !text.contains("BTCUSDT"),
+            "{text}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! trendlines and break point (SVG from the server).
 
 use leptos::prelude::*;
+use quantpro_core::strategies::wait_reason_words;
 use quantpro_model::format;
 use quantpro_model::{RsiTrendline, Signal, Strategy};
 
@@ -210,7 +211,14 @@ pub fn SignalBadges(signal: Signal) -> impl IntoView {
         signal
             .wait_reasons
             .iter()
-            .map(|r| view! { <span class="badge badge-reason" data-testid="wait-reason">{r.clone()}</span> })
+            .map(|code| {
+                let words = wait_reason_words(code).to_string();
+                view! {
+                    <span class="badge badge-reason" title=code.clone() data-testid="wait-reason">
+                        {words}
+                    </span>
+                }
+            })
             .collect_view()
             .into_any()
     };

@@ -14,7 +14,10 @@ pub fn page_document(title: &str, body: &str) -> String {
 /// A complete HTML document of the whole `title` (escaped), with `head`
 /// (HTML: meta tags) and `body` (HTML).
 pub fn page_document_with_head(title: &str, head: &str, body: &str) -> String {
-    let title = super::to_html(view! { <title>{title.to_string()}</title> });
+    // `<title>` holds raw text: the renderer's hydration markers (`<!>`,
+    // emitted with erased views) would show in the tab. The text itself is
+    // escaped, so every `<!>` left is a marker.
+    let title = super::to_html(view! { <title>{title.to_string()}</title> }).replace("<!>", "");
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

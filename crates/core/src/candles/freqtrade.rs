@@ -64,6 +64,53 @@ pub(super) struct FreqtradeFile {
     pub market: Market,
 }
 
+/// Why a freqtrade data file is not read: the listing reports it with the
+/// file's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum NotRead {
+    #[error("gzip-compressed JSON (freqtrade's jsongz) is not read: convert it with `freqtrade convert-data --format-from jsongz --format-to feather`")]
+    JsonGz,
+    #[error("HDF5 files are not read: convert them with `freqtrade convert-data --format-from hdf5 --format-to feather`")]
+    Hdf5,
+    #[error("not a freqtrade candle file name (PAIR-TIMEFRAME.ext)")]
+    NotACandleName,
+    #[error("a trades file, not candles")]
+    Trades,
+    #[error("a futures folder's candles end in -futures")]
+    FuturesWithoutSuffix,
+    /// `mark`, `index`, `premiumIndex` or `funding_rate`.
+    #[error("a {0} series, not the contract's candles")]
+    OtherSeries(String),
+    #[error("unknown freqtrade candle type '{0}'")]
+    UnknownCandleType(String),
+    #[error("timeframe {0} is not read (QuantPro reads {known})", known = known_intervals())]
+    Timeframe(String),
+    #[error("cannot tell base and quote in '{pair}' (expected {})", market.pair_shape())]
+    PairShape { pair: String, market: Market },
+    #[error("Hyperliquid spot pairs are not read (QuantPro reads Hyperliquid perpetuals, under futures/)")]
+    HyperliquidSpot,
+    #[error(
+        "an inverse (coin-margined) contract settled in {settle}: only linear contracts are read"
+    )]
+    Inverse { settle: String },
+}
+
+impl Market {
+    /// How freqtrade names a pair of this market.
+    fn pair_shape(self) -> &'static str {
+        match self {
+            Market::Spot => "BASE_QUOTE",
+            Market::Futures => "BASE_QUOTE_SETTLE",
+        }
+    }
+}
+
+/// The timeframes QuantPro reads, for messages: `15m, 1h, 4h, 1d`.
+fn known_intervals() -> String {
+    let known: Vec<&str> = Interval::ALL.iter().map(|i| i.as_str()).collect();
+    known.join(", ")
+}
+
 /// Whether `file_name` is shaped like a freqtrade data file
 /// (`PAIR-TIMEFRAME[-TYPE].ext` or `PAIR-trades.ext`), whatever its content.
 pub(super) fn looks_like_freqtrade(file_name: &str) -> bool {
@@ -78,26 +125,22 @@ pub(super) fn parse_file_name(
     file_name: &str,
     exchange: Exchange,
     market: Market,
-) -> Result<Option<FreqtradeFile>, String> {
+) -> Result<Option<FreqtradeFile>, NotRead> {
     let Some((stem, ext)) = split_extension(file_name) else {
         return Ok(None);
     };
     let format = match ext {
         Ext::Candles(format) => format,
-        Ext::JsonGz => {
-            return Err("gzip-compressed JSON (freqtrade's jsongz) is not read: convert it with `freqtrade convert-data --format-from jsongz --format-to feather`".into())
-        }
-        Ext::Hdf5 => {
-            return Err("HDF5 files are not read: convert them with `freqtrade convert-data --format-from hdf5 --format-to feather`".into())
-        }
+        Ext::JsonGz => return Err(NotRead::JsonGz),
+        Ext::Hdf5 => return Err(NotRead::Hdf5),
     };
     let mut parts = stem.rsplitn(3, '-');
     let (Some(last), Some(middle)) = (parts.next(), parts.next()) else {
-        return Err("not a freqtrade candle file name (PAIR-TIMEFRAME.ext)".into());
+        return Err(NotRead::NotACandleName);
     };
     let rest = parts.next();
     if last == "trades" && rest.is_none() {
-        return Err("a trades file, not candles".into());
+        return Err(NotRead::Trades);
     }
     let (pair, timeframe, candle_type) = match rest {
         Some(pair) => (pair, middle, Some(last)),
@@ -105,23 +148,17 @@ pub(super) fn parse_file_name(
     };
     match (market, candle_type) {
         (Market::Futures, Some("futures")) | (Market::Spot, None) => {}
-        (Market::Futures, None) => return Err("a futures folder's candles end in -futures".into()),
+        (Market::Futures, None) => return Err(NotRead::FuturesWithoutSuffix),
         (_, Some(kind @ ("mark" | "index" | "premiumIndex" | "funding_rate"))) => {
-            return Err(format!("a {kind} series, not the contract's candles"))
+            return Err(NotRead::OtherSeries(kind.to_string()))
         }
-        (_, Some(other)) => return Err(format!("unknown freqtrade candle type '{other}'")),
+        (_, Some(other)) => return Err(NotRead::UnknownCandleType(other.to_string())),
     }
     let interval = timeframe
         .parse::<Interval>()
         .ok()
         .filter(|i| i.as_str() == timeframe)
-        .ok_or_else(|| {
-            let known: Vec<&str> = Interval::ALL.iter().map(|i| i.as_str()).collect();
-            format!(
-                "timeframe {timeframe} is not read (QuantPro reads {})",
-                known.join(", ")
-            )
-        })?;
+        .ok_or_else(|| NotRead::Timeframe(timeframe.to_string()))?;
     Ok(Some(FreqtradeFile {
         symbol: exchange_symbol(pair, exchange, market)?,
         interval,
@@ -131,29 +168,23 @@ pub(super) fn parse_file_name(
 }
 
 /// The exchange's symbol for a freqtrade pair file stem (`BTC_USDT`, `BTC_USDT_USDT`).
-fn exchange_symbol(pair: &str, exchange: Exchange, market: Market) -> Result<String, String> {
+fn exchange_symbol(pair: &str, exchange: Exchange, market: Market) -> Result<String, NotRead> {
     let parts: Vec<&str> = pair.split('_').collect();
-    let shape_error = || {
-        format!(
-            "cannot tell base and quote in '{pair}' (expected {})",
-            match market {
-                Market::Spot => "BASE_QUOTE",
-                Market::Futures => "BASE_QUOTE_SETTLE",
-            }
-        )
+    let shape_error = || NotRead::PairShape {
+        pair: pair.to_string(),
+        market,
     };
     if parts.iter().any(|p| p.is_empty()) {
         return Err(shape_error());
     }
     match (market, parts.as_slice()) {
-        (Market::Spot, [_, _]) if exchange == Exchange::Hyperliquid => Err(
-            "Hyperliquid spot pairs are not read (QuantPro reads Hyperliquid perpetuals, under futures/)"
-                .into(),
-        ),
+        (Market::Spot, [_, _]) if exchange == Exchange::Hyperliquid => {
+            Err(NotRead::HyperliquidSpot)
+        }
         (Market::Spot, [base, quote]) => Ok(format!("{base}{quote}")),
-        (Market::Futures, [_, quote, settle]) if quote != settle => Err(format!(
-            "an inverse (coin-margined) contract settled in {settle}: only linear contracts are read"
-        )),
+        (Market::Futures, [_, quote, settle]) if quote != settle => Err(NotRead::Inverse {
+            settle: settle.to_string(),
+        }),
         (Market::Futures, [base, quote, _]) => Ok(match exchange {
             Exchange::Binance => format!("{base}{quote}"),
             Exchange::Mexc => format!("{base}_{quote}"),
@@ -199,7 +230,7 @@ mod tests {
         name: &str,
         exchange: Exchange,
         market: Market,
-    ) -> Result<Option<(String, Interval, CandleFormat)>, String> {
+    ) -> Result<Option<(String, Interval, CandleFormat)>, NotRead> {
         parse_file_name(name, exchange, market).map(|f| f.map(|f| (f.symbol, f.interval, f.format)))
     }
 
@@ -233,12 +264,17 @@ mod tests {
             ok("kPEPE", Interval::M15, Feather)
         );
         assert_eq!(parse("notes.txt", Binance, Market::Spot), Ok(None));
+        assert_eq!(
+            parse("BTC_USDT-trades.feather", Binance, Market::Spot),
+            Err(NotRead::Trades)
+        );
     }
 
     #[test]
     fn what_is_not_read_says_why() {
         use Exchange::*;
-        let reason = |name: &str, exchange, market| parse(name, exchange, market).unwrap_err();
+        let reason =
+            |name: &str, exchange, market| parse(name, exchange, market).unwrap_err().to_string();
         assert!(reason("BTC_USDT-5m.feather", Binance, Market::Spot)
             .starts_with("timeframe 5m is not read (QuantPro reads 15m, 1h, 4h, 1d)"));
         assert!(reason("BTC_USDT-1M.feather", Binance, Market::Spot).starts_with("timeframe 1M"));

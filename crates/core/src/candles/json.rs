@@ -24,16 +24,17 @@ use serde::Deserialize;
 use std::fmt;
 
 /// Parses a JSON candle array, oldest first (order is checked by validation, not here).
-pub fn parse_candles_json(bytes: &[u8]) -> Result<Vec<Candle>, String> {
+pub fn parse_candles_json(bytes: &[u8]) -> Result<Vec<Candle>, serde_json::Error> {
     match parse_object_form(bytes) {
         Some(candles) => Ok(candles),
         None => parse_any_form(bytes),
     }
 }
 
-/// The general path: every accepted form, with serde_json's error messages.
-pub fn parse_any_form(bytes: &[u8]) -> Result<Vec<Candle>, String> {
-    let rows: Vec<CandleRow> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+/// The general path: every accepted form. Its error is serde_json's, which
+/// says what was wrong and where (line and column).
+pub fn parse_any_form(bytes: &[u8]) -> Result<Vec<Candle>, serde_json::Error> {
+    let rows: Vec<CandleRow> = serde_json::from_slice(bytes)?;
     Ok(rows.into_iter().map(|row| row.0).collect())
 }
 
@@ -668,12 +669,14 @@ mod tests {
             (b"", "EOF while parsing a value at line 1 column 0"),
         ];
         for (text, expected) in cases {
-            let err = parse_candles_json(text).unwrap_err();
+            let err = parse_candles_json(text).unwrap_err().to_string();
             assert!(
                 err.contains(expected),
                 "{}: '{err}' should contain '{expected}'",
                 String::from_utf8_lossy(text)
             );
         }
+        assert!(parse_any_form(b"[").unwrap_err().is_eof());
+        assert!(parse_any_form(br#"[{"t":1}]"#).unwrap_err().is_data());
     }
 }

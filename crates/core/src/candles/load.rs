@@ -59,7 +59,8 @@ pub fn read_candle_file(path: &Path) -> Result<Vec<Candle>, CandleFileError> {
     match CandleFormat::from_path(path).unwrap_or(CandleFormat::Json) {
         CandleFormat::Json => {
             let bytes = std::fs::read(path).map_err(|e| error(CandleErrorKind::Io(e)))?;
-            json::parse_candles_json(&bytes).map_err(|e| error(CandleErrorKind::Parse(e)))
+            json::parse_candles_json(&bytes)
+                .map_err(|e| error(CandleErrorKind::Parse(e.to_string())))
         }
         format => read_columnar(path, format).map_err(error),
     }
@@ -71,7 +72,7 @@ fn read_columnar(path: &Path, format: CandleFormat) -> Result<Vec<Candle>, Candl
         CandleFormat::Feather => super::columnar::read_feather(path),
         _ => super::columnar::read_parquet(path),
     }
-    .map_err(CandleErrorKind::Parse)
+    .map_err(|e| CandleErrorKind::Parse(e.to_string()))
 }
 
 /// Reads, validates and keeps the closed candles of a file. `interval` is the
@@ -172,6 +173,12 @@ pub fn list_candle_files(dir: &Path) -> std::io::Result<CandleInventory> {
     Ok(listing.into_inventory())
 }
 
+/// A file QuantPro writes in a data directory: the master feed (the
+/// journal, lock files and caches are not candle formats or are hidden).
+fn is_product_file(name: &str) -> bool {
+    name == quantpro_model::FEED_FILE
+}
+
 /// The visible entries of a directory: (path, name, is a directory).
 fn visible_entries(dir: &Path) -> std::io::Result<Vec<(PathBuf, String, bool)>> {
     let mut entries = Vec::new();
@@ -204,6 +211,9 @@ impl Listing {
                         reason: format!("cannot read the folder: {e}"),
                     });
                 }
+            } else if is_product_file(&name) {
+                // What QuantPro writes itself beside the candles is never a
+                // candidate, and never reported as a foreign file.
             } else if CandleFormat::from_path(&path).is_some() && path.is_file() {
                 self.own_file(path, name);
             }
@@ -283,7 +293,7 @@ impl Listing {
             Ok(None) => {}
             Err(reason) => self.rejected.push(RejectedFile {
                 file: label,
-                reason,
+                reason: reason.to_string(),
             }),
         }
     }
@@ -451,6 +461,27 @@ mod tests {
             missing.starts_with("D_BINANCE_15m.json: cannot read the file:"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn what_quantpro_writes_itself_is_never_a_candidate_nor_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "BTCUSDT_BINANCE_15m.json",
+            "BTCUSDT_BINANCE_4h.json",
+            quantpro_model::FEED_FILE,
+            ".master_feed.json.lock",
+            "journal.sqlite",
+            "journal.sqlite-wal",
+            "journal.sqlite-shm",
+            quantpro_model::SYNTHETIC_MARKER,
+        ] {
+            std::fs::write(dir.path().join(name), GOOD).unwrap();
+        }
+        std::fs::create_dir(dir.path().join(".cache")).unwrap();
+        let inventory = list_candle_files(dir.path()).unwrap();
+        assert_eq!(inventory.symbols.len(), 1);
+        assert!(inventory.rejected.is_empty(), "{:?}", inventory.rejected);
     }
 
     #[test]

@@ -70,6 +70,59 @@ impl WaitReason {
     }
 }
 
+impl WaitReason {
+    /// Every reason, in the order strategies check them.
+    pub const ALL: [WaitReason; 13] = [
+        WaitReason::InsufficientData,
+        WaitReason::HtfRange,
+        WaitReason::NoPullback,
+        WaitReason::NoBreakout,
+        WaitReason::ConflictingBreakouts,
+        WaitReason::HtfOpposite,
+        WaitReason::OiUnavailable,
+        WaitReason::OiBelowMin,
+        WaitReason::ObvAgainstDirection,
+        WaitReason::ObvSlopeBelowMin,
+        WaitReason::ScoreBelowMin,
+        WaitReason::NoValidSetup,
+        WaitReason::RrBelowMin,
+    ];
+
+    /// The reason of a `wait_reasons` code, `None` for a code this version
+    /// does not know (a feed written by another one).
+    pub fn from_code(code: &str) -> Option<WaitReason> {
+        WaitReason::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+
+    /// The reason in a trader's words (the code stays in tooltips and the
+    /// JSON).
+    pub fn words(self) -> &'static str {
+        match self {
+            WaitReason::InsufficientData => "not enough candles",
+            WaitReason::HtfRange => "4h trend is a range",
+            WaitReason::NoPullback => "no pullback",
+            WaitReason::NoBreakout => "no breakout",
+            WaitReason::ConflictingBreakouts => "breakouts both ways",
+            WaitReason::HtfOpposite => "4h bias against it",
+            WaitReason::OiUnavailable => "OI unavailable",
+            WaitReason::OiBelowMin => "OI change too small",
+            WaitReason::ObvAgainstDirection => "volume flow against it",
+            WaitReason::ObvSlopeBelowMin => "volume flow too weak",
+            WaitReason::ScoreBelowMin => "score below minimum",
+            WaitReason::NoValidSetup => "no valid setup",
+            WaitReason::RrBelowMin => "reward/risk below minimum",
+        }
+    }
+}
+
+/// A `wait_reasons` code in words; an unknown code stays as it is.
+pub fn wait_reason_words(code: &str) -> &str {
+    match WaitReason::from_code(code) {
+        Some(reason) => reason.words(),
+        None => code,
+    }
+}
+
 impl std::fmt::Display for WaitReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -446,5 +499,11 @@ pub(crate) mod tests {
     fn wait_reason_strings() {
         assert_eq!(WaitReason::RrBelowMin.to_string(), "rr_below_min");
         assert_eq!(WaitReason::OiUnavailable.as_str(), "oi_unavailable");
+        for reason in WaitReason::ALL {
+            assert_eq!(WaitReason::from_code(reason.as_str()), Some(reason));
+            assert!(!reason.words().contains('_'), "{reason}: words, not a code");
+        }
+        assert_eq!(wait_reason_words("no_pullback"), "no pullback");
+        assert_eq!(wait_reason_words("future_reason"), "future_reason");
     }
 }

@@ -107,17 +107,23 @@ impl LiveLoop {
     }
 
     /// Runs every venue and the coordinator until `shutdown` turns true.
+    /// Stopping ends the venues (no new closes) and then lets the
+    /// coordinator finish: the rescan in progress, and the closes that
+    /// already arrived, reach the feed and the journal before `run` returns.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let (arrivals, receiver) = mpsc::channel::<Arrival>(4096);
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut venues = tokio::task::JoinSet::new();
         for venue in &self.venues {
             let runner = VenueRunner::new(self.clone(), venue.clone(), arrivals.clone());
-            tasks.spawn(runner.run());
+            venues.spawn(runner.run());
         }
         drop(arrivals);
-        tasks.spawn(self.clone().coordinate(receiver));
+        let coordinator = tokio::spawn(self.clone().coordinate(receiver));
         let _ = shutdown.wait_for(|stop| *stop).await;
-        tasks.shutdown().await;
+        // The venues hold the only senders: once they are gone the
+        // coordinator drains what arrived and returns.
+        venues.shutdown().await;
+        let _ = coordinator.await;
     }
 
     /// Gathers arrivals and rescans them in batches.

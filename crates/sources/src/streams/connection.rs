@@ -11,12 +11,13 @@
 
 use super::backoff::Jitter;
 use super::frame_guard::{check_candle, gunzip, is_gzip, preview, FloodGuard, LogThrottle};
-use super::protocol::{AckRef, Inbound, Protocol};
+use super::protocol::{AckRef, FrameError, Inbound, Protocol};
 use super::stats::StreamStats;
 use super::tracker::{CandleTracker, Observed};
 use super::{DisconnectReason, StreamConfig, StreamEvent, StreamKey};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -36,6 +37,16 @@ const SOCKET_MAX_MESSAGE: usize = 4 << 20;
 const STRIKES_TO_REJECT: u8 = 2;
 /// Malformed-frame warnings per minute per connection.
 const WARNINGS_PER_MINUTE: u32 = 10;
+
+/// Why a connection could not be opened; the connection retries after a backoff.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    /// Refused, unreachable, a failed TLS or WebSocket handshake.
+    #[error(transparent)]
+    Failed(tokio_tungstenite::tungstenite::Error),
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+}
 
 /// What the supervisor asks of a connection.
 #[derive(Debug)]
@@ -254,19 +265,17 @@ impl Connection {
         }
     }
 
-    async fn connect(&self, in_url: &[StreamKey]) -> Result<Socket, String> {
+    async fn connect(&self, in_url: &[StreamKey]) -> Result<Socket, ConnectError> {
         let url = self.protocol.url(&self.config.base_url, in_url);
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(SOCKET_MAX_MESSAGE))
             .max_frame_size(Some(SOCKET_MAX_MESSAGE));
         let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true);
-        match tokio::time::timeout(self.config.timing.connect_timeout, connect).await {
+        let timeout = self.config.timing.connect_timeout;
+        match tokio::time::timeout(timeout, connect).await {
             Ok(Ok((socket, _response))) => Ok(socket),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!(
-                "no answer within {} s",
-                self.config.timing.connect_timeout.as_secs()
-            )),
+            Ok(Err(e)) => Err(ConnectError::Failed(e)),
+            Err(_) => Err(ConnectError::Timeout(timeout)),
         }
     }
 
@@ -633,7 +642,8 @@ impl Connection {
         let max = self.config.timing.max_frame_bytes;
         if bytes.len() > max {
             self.stats.count(&self.stats.oversized);
-            self.skip(&format!("frame of {} bytes exceeds {max}", bytes.len()), "");
+            let bytes = bytes.len();
+            self.skip(FrameError::TooLarge { bytes, max }, "");
             return Flow::Continue;
         }
         let inflated;
@@ -644,7 +654,7 @@ impl Connection {
                     &inflated
                 }
                 Err(why) => {
-                    self.skip(&why, "");
+                    self.skip(why, "");
                     return Flow::Continue;
                 }
             }
@@ -654,14 +664,14 @@ impl Connection {
         let text = match std::str::from_utf8(raw) {
             Ok(text) => text,
             Err(_) => {
-                self.skip("binary frame that is neither gzip nor UTF-8 text", "");
+                self.skip(FrameError::NotText, "");
                 return Flow::Continue;
             }
         };
         let items = match self.protocol.decode(text) {
             Ok(items) => items,
             Err(why) => {
-                self.skip(&why, text);
+                self.skip(why, text);
                 return Flow::Continue;
             }
         };
@@ -675,7 +685,7 @@ impl Connection {
     }
 
     /// Logs (throttled) and counts a frame that is skipped.
-    fn skip(&mut self, why: &str, text: &str) {
+    fn skip(&mut self, why: impl fmt::Display, text: &str) {
         self.stats.count(&self.stats.malformed);
         if let Some(suppressed) = self.warnings.admit(Instant::now()) {
             let more = if suppressed > 0 {
@@ -770,7 +780,7 @@ impl Connection {
             candle.v *= info.contract_size.unwrap_or(1.0);
         }
         if let Err(why) = check_candle(&candle, key.interval, self.config.clock.now_ms()) {
-            self.skip(&format!("{key}: {why}"), "");
+            self.skip(format_args!("{key}: {why}"), "");
             return Flow::Continue;
         }
         s.healthy = true;

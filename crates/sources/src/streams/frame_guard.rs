@@ -1,8 +1,10 @@
 //! Defences against what a stream may send besides good klines: frames too
 //! large to be a kline, gzip bombs, candles with impossible values, and
-//! floods. Each check names what was wrong, for the connection's one-line
-//! log of the skipped frame.
+//! floods. Each check names what was wrong ([`FrameError`],
+//! [`ImpossibleCandle`]), for the connection's one-line log of the skipped
+//! frame.
 
+use super::protocol::FrameError;
 use quantpro_model::Candle;
 use quantpro_model::Interval;
 use std::io::Read;
@@ -16,33 +18,48 @@ const MAX_VOLUME: f64 = 1e18;
 /// Open times before 2010 predate every venue.
 const EARLIEST_OPEN_MS: i64 = 1_262_304_000_000;
 
+/// Why a decoded kline cannot be a market's candle.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum ImpossibleCandle {
+    #[error("price out of range (o {o}, h {h}, l {l}, c {c}; must be in (0, {max:e}])", max = MAX_PRICE)]
+    Price { o: f64, h: f64, l: f64, c: f64 },
+    #[error("volume out of range ({0})")]
+    Volume(f64),
+    #[error("high/low do not bound the candle (o {o}, h {h}, l {l}, c {c})")]
+    Unbounded { o: f64, h: f64, l: f64, c: f64 },
+    #[error("open time {t} is not on a {interval} boundary")]
+    OffBoundary { t: i64, interval: Interval },
+    #[error("open time {t} is implausible (now {now_ms})")]
+    Implausible { t: i64, now_ms: i64 },
+}
+
 /// Why a kline was refused.
-pub(crate) fn check_candle(candle: &Candle, interval: Interval, now_ms: i64) -> Result<(), String> {
+pub(crate) fn check_candle(
+    candle: &Candle,
+    interval: Interval,
+    now_ms: i64,
+) -> Result<(), ImpossibleCandle> {
     let Candle { t, o, h, l, c, v } = *candle;
     let prices = [o, h, l, c];
     if prices
         .iter()
         .any(|p| !p.is_finite() || *p <= 0.0 || *p > MAX_PRICE)
     {
-        return Err(format!(
-            "price out of range (o {o}, h {h}, l {l}, c {c}; must be in (0, {MAX_PRICE:e}])"
-        ));
+        return Err(ImpossibleCandle::Price { o, h, l, c });
     }
     if !v.is_finite() || !(0.0..=MAX_VOLUME).contains(&v) {
-        return Err(format!("volume out of range ({v})"));
+        return Err(ImpossibleCandle::Volume(v));
     }
     if h < o.max(c).max(l) || l > o.min(c) {
-        return Err(format!(
-            "high/low do not bound the candle (o {o}, h {h}, l {l}, c {c})"
-        ));
+        return Err(ImpossibleCandle::Unbounded { o, h, l, c });
     }
     let step = interval.millis();
     if t.rem_euclid(step) != 0 {
-        return Err(format!("open time {t} is not on a {interval} boundary"));
+        return Err(ImpossibleCandle::OffBoundary { t, interval });
     }
     // A venue clock slightly ahead of ours is tolerated: one interval.
     if t < EARLIEST_OPEN_MS || t > now_ms + step {
-        return Err(format!("open time {t} is implausible (now {now_ms})"));
+        return Err(ImpossibleCandle::Implausible { t, now_ms });
     }
     Ok(())
 }
@@ -63,14 +80,14 @@ pub(crate) fn preview(text: &str) -> String {
 }
 
 /// Decompresses a gzip frame, refusing more than `limit` bytes of output.
-pub(crate) fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+pub(crate) fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, FrameError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| format!("bad gzip data: {e}"))?;
+        .map_err(FrameError::BadGzip)?;
     if out.len() > limit {
-        return Err(format!("gzip frame inflates beyond {limit} bytes"));
+        return Err(FrameError::InflatesTooFar { limit });
     }
     Ok(out)
 }
@@ -184,7 +201,9 @@ mod tests {
         let bad = |f: fn(&mut Candle)| {
             let mut c = candle();
             f(&mut c);
-            check_candle(&c, Interval::M15, now).unwrap_err()
+            check_candle(&c, Interval::M15, now)
+                .unwrap_err()
+                .to_string()
         };
         assert!(bad(|c| c.c = f64::NAN).contains("price"));
         assert!(bad(|c| c.o = -1.0).contains("price"));
@@ -196,6 +215,14 @@ mod tests {
         assert!(bad(|c| c.t += 1).contains("boundary"));
         assert!(bad(|c| c.t += 100 * 900_000).contains("implausible"));
         assert!(bad(|c| c.t = 0).contains("implausible"));
+        assert_eq!(
+            bad(|c| c.o = -1.0),
+            "price out of range (o -1, h 110, l 95, c 105; must be in (0, 1e12])"
+        );
+        assert_eq!(
+            bad(|c| c.t += 1),
+            "open time 1721088000001 is not on a 15m boundary"
+        );
     }
 
     #[test]
@@ -213,8 +240,14 @@ mod tests {
         let zipped = enc.finish().unwrap();
         assert!(is_gzip(&zipped));
         assert_eq!(gunzip(&zipped, 10_000).unwrap().len(), 10_000);
-        assert!(gunzip(&zipped, 9_999).unwrap_err().contains("beyond"));
-        assert!(gunzip(&[0x1f, 0x8b, 1, 2], 100).is_err());
+        assert_eq!(
+            gunzip(&zipped, 9_999).unwrap_err().to_string(),
+            "gzip frame inflates beyond 9999 bytes"
+        );
+        assert!(matches!(
+            gunzip(&[0x1f, 0x8b, 1, 2], 100),
+            Err(FrameError::BadGzip(_))
+        ));
     }
 
     #[tokio::test(start_paused = true)]

@@ -152,7 +152,7 @@ impl Supervisor {
     /// Why the venue cannot take this subscription, before asking it.
     fn refusal(&self, subscription: &Subscription) -> Option<String> {
         if let Err(why) = self.protocol.check_symbol(&subscription.symbol) {
-            return Some(why);
+            return Some(why.to_string());
         }
         let size_ok = subscription
             .contract_size

@@ -10,7 +10,8 @@
 //! `wss://fstream.binance.com/market` (the legacy URL sends no klines).
 
 use crate::streams::protocol::{
-    candle_fields, millis_field, parse_json, str_field, AckRef, Control, Inbound, Protocol,
+    candle_fields, millis_field, parse_json, str_field, AckRef, BadSymbol, Control, FieldType,
+    FrameError, Inbound, Protocol,
 };
 use crate::streams::{StreamKey, Venue};
 use quantpro_model::Interval;
@@ -56,16 +57,15 @@ impl Protocol for Binance {
         format!("{base}/stream?streams={}", names.join("/"))
     }
 
-    fn check_symbol(&self, symbol: &str) -> Result<(), String> {
+    fn check_symbol(&self, symbol: &str) -> Result<(), BadSymbol> {
         let ok = !symbol.is_empty()
             && symbol.len() <= 32
             && symbol
                 .chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-        ok.then_some(()).ok_or_else(|| {
-            format!(
-                "'{symbol}' is not a Binance symbol (uppercase letters and digits, e.g. BTCUSDT)"
-            )
+        ok.then_some(()).ok_or_else(|| BadSymbol {
+            symbol: symbol.to_string(),
+            expected: "a Binance symbol (uppercase letters and digits, e.g. BTCUSDT)",
         })
     }
 
@@ -82,7 +82,7 @@ impl Protocol for Binance {
         vec![json!({"method": "UNSUBSCRIBE", "params": names, "id": id}).to_string()]
     }
 
-    fn decode(&self, text: &str) -> Result<Vec<Inbound>, String> {
+    fn decode(&self, text: &str) -> Result<Vec<Inbound>, FrameError> {
         let frame = parse_json(text)?;
         if let Some(answer) = control_answer(&frame) {
             return Ok(vec![answer]);
@@ -96,7 +96,7 @@ impl Protocol for Binance {
             Some("kline") => Ok(vec![kline(data)?]),
             Some("serverShutdown") => Ok(vec![Inbound::ServerShutdown]),
             Some(_) => Ok(vec![Inbound::Other("another event type")]),
-            None => Err("neither a stream event nor a control answer".into()),
+            None => Err(FrameError::NotAnEvent),
         }
     }
 
@@ -137,23 +137,28 @@ fn control_answer(frame: &Value) -> Option<Inbound> {
     Some(Inbound::Other("control answer"))
 }
 
-fn kline(data: &Value) -> Result<Inbound, String> {
-    let k = data.get("k").ok_or("kline event without 'k'")?;
-    let interval: Interval = str_field(k, "i")?
+fn kline(data: &Value) -> Result<Inbound, FrameError> {
+    let k = data.get("k").ok_or(FrameError::KlineMissing)?;
+    let code = str_field(k, "i")?;
+    let interval: Interval = code
         .parse()
-        .map_err(|_| format!("unknown interval {:?}", k.get("i")))?;
+        .map_err(|_| FrameError::UnknownInterval(code.to_string()))?;
     let candle = candle_fields(k, ["t", "o", "h", "l", "c", "v"], 1)?;
     let close_time = millis_field(k, "T")?;
     if close_time != candle.t + interval.millis() - 1 {
-        return Err(format!(
-            "close time {close_time} is not open time {} + {interval} - 1",
-            candle.t
-        ));
+        return Err(FrameError::CloseTime {
+            open_ms: candle.t,
+            close_ms: close_time,
+            interval,
+        });
     }
     let closed = k
         .get("x")
         .and_then(Value::as_bool)
-        .ok_or("field 'x' missing or not a boolean")?;
+        .ok_or(FrameError::Field {
+            name: "x",
+            expected: FieldType::Boolean,
+        })?;
     Ok(Inbound::Kline {
         symbol: str_field(k, "s")?.to_string(),
         interval,
@@ -246,10 +251,30 @@ mod tests {
                 .unwrap(),
             vec![Inbound::ServerShutdown]
         );
-        assert!(b.decode("{not json").unwrap_err().contains("not JSON"));
+        let why = |text: &str| b.decode(text).unwrap_err();
+        assert!(matches!(why("{not json"), FrameError::NotJson(_)));
+        assert!(why("{not json").to_string().starts_with("not JSON ("));
         let nan = r#"{"data":{"e":"kline","k":{"t":1721088000000,"T":1721088899999,"s":"BTCUSDT","i":"15m","o":"NaN","c":"1","h":"1","l":"1","v":"1","x":false}}}"#;
-        assert!(b.decode(nan).unwrap_err().contains("'o'"));
+        assert_eq!(
+            why(nan).to_string(),
+            "field 'o' missing or not a finite number"
+        );
         let bad_close = r#"{"data":{"e":"kline","k":{"t":1721088000000,"T":1721088000001,"s":"BTCUSDT","i":"15m","o":"1","c":"1","h":"1","l":"1","v":"1","x":false}}}"#;
-        assert!(b.decode(bad_close).unwrap_err().contains("close time"));
+        assert_eq!(
+            why(bad_close).to_string(),
+            "close time 1721088000001 is not open time 1721088000000 + 15m - 1"
+        );
+        let no_flag = r#"{"data":{"e":"kline","k":{"t":1721088000000,"T":1721088899999,"s":"BTCUSDT","i":"15m","o":"1","c":"1","h":"1","l":"1","v":"1"}}}"#;
+        assert_eq!(
+            why(no_flag).to_string(),
+            "field 'x' missing or not a boolean"
+        );
+        let five = r#"{"data":{"e":"kline","k":{"i":"5m"}}}"#;
+        assert_eq!(why(five).to_string(), "unknown interval '5m'");
+        assert!(matches!(
+            why(r#"{"data":{"e":"kline"}}"#),
+            FrameError::KlineMissing
+        ));
+        assert!(matches!(why(r#"{"hello":1}"#), FrameError::NotAnEvent));
     }
 }

@@ -2,9 +2,10 @@
 //! volumes are decimal strings, times integer ms, at most 5000 candles per
 //! response (and only the newest 5000 exist), so pages move `startTime` to
 //! the last candle + one interval. Weight: 20 per info request plus 1 per 60
-//! candles returned, out of 1200 per minute per IP. The coin must be a perp
-//! of `meta.universe` (or a spot name like `@107`): the unknown-coin
-//! response is not documented, so we check the universe first.
+//! candles returned, a part of 60 counting as 60 (EXTERNAL_APIS.md §3: a
+//! 5000-candle page costs 20 + 84), out of 1200 per minute per IP. The coin
+//! must be a perp of `meta.universe` (or a spot name like `@107`): the
+//! unknown-coin response is not documented, so we check the universe first.
 
 use crate::governor::{Cost, Governor};
 use crate::http::ApiClient;
@@ -27,6 +28,13 @@ const API: &str = "Hyperliquid";
 const PAGE_LIMIT: usize = 5000;
 const INFO_WEIGHT: u32 = 20;
 const CANDLES_PER_EXTRA_WEIGHT: usize = 60;
+
+/// The weight a `candleSnapshot` adds to [`INFO_WEIGHT`] for the candles it
+/// returned: 1 per 60, rounded up as the exchange counts (5000 candles add
+/// 84, not 83), none for an empty answer.
+fn candle_weight(candles: usize) -> u32 {
+    u32::try_from(candles.div_ceil(CANDLES_PER_EXTRA_WEIGHT)).unwrap_or(u32::MAX)
+}
 
 pub struct HyperliquidFetcher {
     api: ApiClient,
@@ -153,9 +161,7 @@ impl CandleFetcher for HyperliquidFetcher {
         });
         let rows: Vec<CandleRow> = self.info(body, "candleSnapshot").await?;
         // The candles' share of the weight is only known now.
-        self.api
-            .gate()
-            .charge((rows.len() / CANDLES_PER_EXTRA_WEIGHT) as u32);
+        self.api.gate().charge(candle_weight(rows.len()));
         rows.iter()
             .enumerate()
             .map(|(i, r)| {
@@ -195,5 +201,114 @@ impl CandleFetcher for HyperliquidFetcher {
                 Listing::new(asset.name, volume)
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::governor::Host;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn candles_add_one_weight_per_sixty_or_part_of_sixty() {
+        assert_eq!(candle_weight(5000), 84, "EXTERNAL_APIS.md: 20 + 84");
+        assert_eq!(candle_weight(0), 0, "no candle returned, nothing added");
+        assert_eq!(candle_weight(1), 1);
+        assert_eq!(candle_weight(59), 1);
+        assert_eq!(candle_weight(60), 1);
+        assert_eq!(candle_weight(61), 2);
+        assert_eq!(candle_weight(120), 2);
+        assert_eq!(candle_weight(121), 3);
+    }
+
+    /// Hyperliquid's `/info` on a loopback port, served by tasks of the
+    /// test's runtime (so it shares the paused clock): `meta` lists BTC and
+    /// every `candleSnapshot` answers `candles` candles.
+    async fn serve_info(candles: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let (socket, _) = listener.accept().await.unwrap();
+                tokio::spawn(answer(socket, candles));
+            }
+        });
+        uri
+    }
+
+    /// Answers one request and closes the connection.
+    async fn answer(mut socket: TcpStream, candles: usize) {
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let body = loop {
+            let n = socket.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the request ended early");
+            request.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&request);
+            let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                continue;
+            };
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                break serde_json::from_str::<Value>(body).unwrap();
+            }
+        };
+        let reply = match body["type"].as_str() {
+            Some("meta") => json!({"universe": [{"name": "BTC", "szDecimals": 5}]}),
+            Some("candleSnapshot") => {
+                let start = body["req"]["startTime"].as_i64().unwrap();
+                let candle = |i: usize| {
+                    json!({"t": start + i as i64 * 900_000, "s": "BTC", "i": "15m",
+                        "o": "64010.0", "c": "64080.0", "h": "64120.0", "l": "63990.0", "v": "152.34", "n": 1890})
+                };
+                Value::Array((0..candles).map(candle).collect())
+            }
+            other => panic!("unexpected info request {other:?}"),
+        }
+        .to_string();
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+            reply.len()
+        );
+        socket.write_all(response.as_bytes()).await.unwrap();
+        socket.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn small_pages_are_charged_what_the_exchange_charges() {
+        const PAGES: u64 = 200;
+        let governor = Governor::documented();
+        let config = FetcherConfig {
+            base_url: Some(serve_info(3).await),
+            ..FetcherConfig::default()
+        };
+        let fetcher = HyperliquidFetcher::new(&config, &governor).unwrap();
+        let gate = governor.gate(Host::Hyperliquid);
+        let t0 = 1_721_088_000_000;
+        let started = tokio::time::Instant::now();
+        for page in 0..PAGES as i64 {
+            let start = t0 + page * 3 * 900_000;
+            let candles = fetcher
+                .candle_page("BTC", Interval::M15, start, start + 3 * 900_000)
+                .await
+                .unwrap();
+            assert_eq!(candles.len(), 3);
+        }
+        // One `meta` (20) for the universe, then 20 + 1 per page: rounding
+        // down would charge 20 per page and let the governor overspend.
+        let per_page = u64::from(INFO_WEIGHT) + 1;
+        assert_eq!(gate.charged(), u64::from(INFO_WEIGHT) + PAGES * per_page);
+        // 4220 weight at 1200 per minute: the budget paced the pages.
+        assert!(started.elapsed() >= Duration::from_secs(180));
     }
 }

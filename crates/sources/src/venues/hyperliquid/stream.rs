@@ -11,7 +11,7 @@
 //! coin makes the server close the socket. A non-JSON greeting is ignored.
 
 use crate::streams::protocol::{
-    candle_fields, parse_json, str_field, AckRef, Control, Inbound, Protocol,
+    candle_fields, parse_json, str_field, AckRef, BadSymbol, Control, FrameError, Inbound, Protocol,
 };
 use crate::streams::{StreamKey, Venue};
 use quantpro_model::Interval;
@@ -47,15 +47,17 @@ impl Protocol for Hyperliquid {
         base.to_string()
     }
 
-    fn check_symbol(&self, coin: &str) -> Result<(), String> {
+    fn check_symbol(&self, coin: &str) -> Result<(), BadSymbol> {
         // Perp names are case-sensitive (`kPEPE`); spot names look like `@107`.
         let ok = !coin.is_empty()
             && coin.len() <= 32
             && coin
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '/' | ':' | '-'));
-        ok.then_some(())
-            .ok_or_else(|| format!("'{coin}' is not a Hyperliquid coin name (e.g. BTC, kPEPE)"))
+        ok.then_some(()).ok_or_else(|| BadSymbol {
+            symbol: coin.to_string(),
+            expected: "a Hyperliquid coin name (e.g. BTC, kPEPE)",
+        })
     }
 
     fn subscribe(&self, keys: &[StreamKey], _id: u64) -> Control {
@@ -76,7 +78,7 @@ impl Protocol for Hyperliquid {
         Some(r#"{"method":"ping"}"#.into())
     }
 
-    fn decode(&self, text: &str) -> Result<Vec<Inbound>, String> {
+    fn decode(&self, text: &str) -> Result<Vec<Inbound>, FrameError> {
         let trimmed = text.trim_start();
         if trimmed.starts_with(GREETING) {
             return Ok(vec![Inbound::Other("greeting")]);
@@ -103,19 +105,20 @@ impl Protocol for Hyperliquid {
 }
 
 /// `data` as one candle object or an array of them.
-fn candles(data: &Value) -> Result<Vec<Inbound>, String> {
+fn candles(data: &Value) -> Result<Vec<Inbound>, FrameError> {
     let items: Vec<&Value> = match data {
         Value::Array(items) if !items.is_empty() => items.iter().collect(),
         Value::Object(_) => vec![data],
-        _ => return Err("candle data is neither an object nor a non-empty array".into()),
+        _ => return Err(FrameError::NoCandle),
     };
     items.into_iter().map(candle).collect()
 }
 
-fn candle(data: &Value) -> Result<Inbound, String> {
-    let interval: Interval = str_field(data, "i")?
+fn candle(data: &Value) -> Result<Inbound, FrameError> {
+    let code = str_field(data, "i")?;
+    let interval: Interval = code
         .parse()
-        .map_err(|_| format!("unknown interval {:?}", data.get("i")))?;
+        .map_err(|_| FrameError::UnknownInterval(code.to_string()))?;
     Ok(Inbound::Kline {
         symbol: str_field(data, "s")?.to_string(),
         interval,
@@ -224,11 +227,20 @@ mod tests {
             h.decode("Websocket connection established.").unwrap(),
             vec![Inbound::Other("greeting")]
         );
-        assert!(h.decode("hello there").is_err());
-        assert!(h
-            .decode(r#"{"channel":"candle","data":[]}"#)
-            .unwrap_err()
-            .contains("neither"));
+        assert!(matches!(
+            h.decode("hello there"),
+            Err(FrameError::NotJson(_))
+        ));
+        assert_eq!(
+            h.decode(r#"{"channel":"candle","data":[]}"#)
+                .unwrap_err()
+                .to_string(),
+            "candle data is neither an object nor a non-empty array"
+        );
+        assert_eq!(
+            h.decode(r#"{"data":1}"#).unwrap_err().to_string(),
+            "field 'channel' missing or not a string"
+        );
         assert!(h.check_symbol("kPEPE").is_ok());
         assert!(h.check_symbol("BTC USD").is_err());
     }

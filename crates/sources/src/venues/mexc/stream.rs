@@ -12,7 +12,7 @@
 //! connection inflates them before `decode`).
 
 use crate::streams::protocol::{
-    candle_fields, parse_json, str_field, AckRef, Control, Inbound, Protocol,
+    candle_fields, parse_json, str_field, AckRef, BadSymbol, Control, FrameError, Inbound, Protocol,
 };
 use crate::streams::{StreamKey, Venue};
 use quantpro_model::Interval;
@@ -45,7 +45,7 @@ impl Protocol for MexcContract {
         base.to_string()
     }
 
-    fn check_symbol(&self, symbol: &str) -> Result<(), String> {
+    fn check_symbol(&self, symbol: &str) -> Result<(), BadSymbol> {
         let ok = symbol.len() <= 32
             && symbol.split_once('_').is_some_and(|(base, quote)| {
                 let part = |s: &str| {
@@ -55,8 +55,10 @@ impl Protocol for MexcContract {
                 };
                 part(base) && part(quote)
             });
-        ok.then_some(())
-            .ok_or_else(|| format!("'{symbol}' is not a MEXC contract (BASE_QUOTE, e.g. BTC_USDT)"))
+        ok.then_some(()).ok_or_else(|| BadSymbol {
+            symbol: symbol.to_string(),
+            expected: "a MEXC contract (BASE_QUOTE, e.g. BTC_USDT)",
+        })
     }
 
     fn subscribe(&self, keys: &[StreamKey], _id: u64) -> Control {
@@ -83,7 +85,7 @@ impl Protocol for MexcContract {
         Some(r#"{"method":"ping"}"#.into())
     }
 
-    fn decode(&self, text: &str) -> Result<Vec<Inbound>, String> {
+    fn decode(&self, text: &str) -> Result<Vec<Inbound>, FrameError> {
         let frame = parse_json(text)?;
         let data = frame.get("data").unwrap_or(&Value::Null);
         let answer = || {
@@ -113,9 +115,10 @@ impl Protocol for MexcContract {
     }
 }
 
-fn kline(data: &Value) -> Result<Inbound, String> {
+fn kline(data: &Value) -> Result<Inbound, FrameError> {
     let code = str_field(data, "interval")?;
-    let interval = interval_of(code).ok_or_else(|| format!("unknown interval '{code}'"))?;
+    let interval =
+        interval_of(code).ok_or_else(|| FrameError::UnknownInterval(code.to_string()))?;
     Ok(Inbound::Kline {
         symbol: str_field(data, "symbol")?.to_string(),
         interval,
@@ -186,6 +189,14 @@ mod tests {
             json!({"method":"sub.kline","param":{"symbol":"BTC_USDT","interval":"Min60"}})
         );
         assert!(m.check_symbol("BTC_USDT").is_ok());
-        assert!(m.check_symbol("BTCUSDT").is_err());
+        assert_eq!(
+            m.check_symbol("BTCUSDT").unwrap_err().to_string(),
+            "'BTCUSDT' is not a MEXC contract (BASE_QUOTE, e.g. BTC_USDT)"
+        );
+        let five = r#"{"channel":"push.kline","data":{"symbol":"BTC_USDT","interval":"Min5","t":1721088000}}"#;
+        assert_eq!(
+            m.decode(five).unwrap_err().to_string(),
+            "unknown interval 'Min5'"
+        );
     }
 }
