@@ -51,7 +51,7 @@ test("the open dashboard shows a toast when the live loop fires an alert", { tim
   toastTitle = (await toast.locator("strong").textContent()).trim();
   assert.match(toastTitle, /^\S+ (LONG|SHORT) · (Legacy|Breakout|BreakoutV2) · \S+$/);
   const link = await toast.locator("a").getAttribute("href");
-  assert.match(link, /\/signal\/[A-Z]+\/[A-Z0-9]+\/(Legacy|Breakout|BreakoutV2)$/);
+  assert.match(link, /\/signal\/[A-Z]+\/[A-Z0-9_]+\/(Legacy|Breakout|BreakoutV2)$/);
   await page.screenshot({ path: join(SCREENSHOTS, "alert-toast.png") });
 
   // The close button takes it away.
