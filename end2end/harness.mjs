@@ -3,7 +3,7 @@
 // here). Every test gets its own server so fixtures don't leak between tests.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync, existsSync } from "node:fs";
+import { mkdtempSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,12 +29,25 @@ async function freePort() {
   });
 }
 
+const madeDirs = [];
+
+/** A temporary folder of this test file, removed when its process exits. */
+export function tempDir(name) {
+  const dir = mkdtempSync(join(tmpdir(), `quantpro-e2e-${name}-`));
+  madeDirs.push(dir);
+  return dir;
+}
+
+process.on("exit", () => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Starts `quantpro serve`; options: feed (path), dataDir, config, env. */
 export async function startServer({ feed, dataDir, config, env = {} } = {}) {
   if (!existsSync(SERVER_BIN)) throw new Error(`server binary not found at ${SERVER_BIN}: run 'cargo leptos build' first`);
   if (!existsSync(join(SITE_ROOT, "pkg"))) throw new Error(`site not built at ${SITE_ROOT}: run 'cargo leptos build' first`);
   const port = await freePort();
-  const work = mkdtempSync(join(tmpdir(), "quantpro-e2e-"));
+  const work = tempDir("server");
   const args = ["serve", "--data-dir", dataDir ?? work, "--config", config ?? join(work, "quantpro.toml")];
   if (feed) args.push("--feed", feed);
   const child = spawn(SERVER_BIN, args, {
@@ -71,9 +84,10 @@ export async function startServer({ feed, dataDir, config, env = {} } = {}) {
     work,
     output: () => output,
     async stop() {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.once("exit", r));
+      }
     },
   };
 }

@@ -309,14 +309,19 @@ fn pipeline_and_live(
     };
     let env = Environment::capture(Path::new(".env"))?;
     let settings = SettingsStore::new(&paths.config_path, env.clone()).load()?;
-    let demo = args.demo_if_empty && (paths.is_synthetic() || !has_candle_files(&paths.data_dir));
+    let has_candles = has_candle_files(&paths.data_dir);
+    let demo = args.demo_if_empty && (paths.is_synthetic() || !has_candles);
     let universe = match settings.universe {
         Some(universe) => Some(universe),
         None if demo => {
-            println!(
-                "No market data in {}: running the simulated market (SYNTHETIC)",
-                paths.data_dir.display()
-            );
+            let dir = paths.data_dir.display();
+            if has_candles {
+                println!(
+                    "The simulated market's candles in {dir}: it goes on from them (SYNTHETIC)"
+                );
+            } else {
+                println!("No market data in {dir}: running the simulated market (SYNTHETIC)");
+            }
             Some(UniverseSettings::simulated())
         }
         None => None,

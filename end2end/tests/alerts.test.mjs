@@ -6,10 +6,9 @@
 // ConfigPanel's Alerts section refuses an invalid rule with its field named.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, launchBrowser, waitForHydration, SCREENSHOTS } from "../harness.mjs";
+import { startServer, launchBrowser, waitForHydration, SCREENSHOTS, tempDir } from "../harness.mjs";
 
 const CONFIG = `[universe]
 markets = ["simulated"]
@@ -27,7 +26,7 @@ let ui;
 let toastTitle;
 
 before(async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "quantpro-e2e-alerts-"));
+  const dataDir = tempDir("alerts");
   const config = join(dataDir, "quantpro.toml");
   writeFileSync(config, CONFIG);
   server = await startServer({ dataDir, config });

@@ -8,10 +8,9 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, launchBrowser, waitForHydration, FIXTURES, SCREENSHOTS, ROOT } from "../harness.mjs";
+import { startServer, launchBrowser, waitForHydration, FIXTURES, SCREENSHOTS, ROOT, tempDir } from "../harness.mjs";
 
 const TARGET_DIR = process.env.CARGO_TARGET_DIR ?? join(ROOT, "target");
 const SERVER_BIN = process.env.QUANTPRO_BIN ?? join(TARGET_DIR, "debug", "quantpro");
@@ -24,7 +23,7 @@ let ui;
 let config;
 
 before(async () => {
-  const work = mkdtempSync(join(tmpdir(), "quantpro-e2e-auth-"));
+  const work = tempDir("auth");
   config = join(work, "quantpro.toml");
   const printed = execFileSync(SERVER_BIN, ["set-password", "--config", config], {
     input: PASSWORD + "\n",

@@ -8,10 +8,9 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, launchBrowser, waitForHydration, SCREENSHOTS, ROOT } from "../harness.mjs";
+import { startServer, launchBrowser, waitForHydration, SCREENSHOTS, ROOT, tempDir } from "../harness.mjs";
 
 const TARGET_DIR = process.env.CARGO_TARGET_DIR ?? join(ROOT, "target");
 const SERVER_BIN = process.env.QUANTPRO_BIN ?? join(TARGET_DIR, "debug", "quantpro");
@@ -23,7 +22,7 @@ let ui;
 let dataDir;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "quantpro-e2e-data-"));
+  dataDir = tempDir("data");
   execFileSync(SERVER_BIN, ["demo-data", "--data-dir", dataDir, "--symbols", String(SYMBOLS)], { stdio: "pipe" });
   server = await startServer({ dataDir, config: join(dataDir, "quantpro.toml") });
   ui = await launchBrowser({ width: 1280, height: 860 });
@@ -158,13 +157,13 @@ test("a feed written outside the dashboard (quantpro scan) shows up without a re
   assert.equal(await page.evaluate(() => window.__notReloaded), true, "same page, no reload");
   assert.equal(await page.locator("tr.signal-row").count(), after.signals.length);
 
-  // The "last scan ... ago" label moves on with the clock.
+  // The "feed updated ... ago" label moves on with the clock.
   const fresh = await page.textContent(label);
   await page.waitForFunction(([selector, text]) => document.querySelector(selector)?.textContent !== text, [label, fresh], {
     timeout: 25_000,
   });
-  assert.match(await page.textContent(label), /^last scan \d+s ago$/);
-  assert.ok(firstText.startsWith("last scan "));
+  assert.match(await page.textContent(label), /^feed updated \d+s ago$/);
+  assert.ok(firstText.startsWith("feed updated "));
   assert.deepEqual(errors, []);
 });
 

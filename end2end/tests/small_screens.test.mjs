@@ -11,10 +11,9 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, launchBrowser, waitForHydration, SCREENSHOTS, ROOT } from "../harness.mjs";
+import { startServer, launchBrowser, waitForHydration, SCREENSHOTS, ROOT, tempDir } from "../harness.mjs";
 
 const TARGET_DIR = process.env.CARGO_TARGET_DIR ?? join(ROOT, "target");
 const SERVER_BIN = process.env.QUANTPRO_BIN ?? join(TARGET_DIR, "debug", "quantpro");
@@ -29,7 +28,7 @@ let server;
 let feed;
 
 before(async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "quantpro-e2e-small-"));
+  const dataDir = tempDir("small");
   const config = join(dataDir, "quantpro.toml");
   execFileSync(SERVER_BIN, ["demo-data", "--data-dir", dataDir, "--symbols", "30"], { stdio: "pipe" });
   execFileSync(SERVER_BIN, ["scan", "--data-dir", dataDir, "--config", config], { stdio: "pipe" });

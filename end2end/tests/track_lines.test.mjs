@@ -9,10 +9,9 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, launchBrowser, waitForHydration, SCREENSHOTS, ROOT } from "../harness.mjs";
+import { startServer, launchBrowser, waitForHydration, SCREENSHOTS, ROOT, tempDir } from "../harness.mjs";
 
 const TARGET_DIR = process.env.CARGO_TARGET_DIR ?? join(ROOT, "target");
 const SERVER_BIN = process.env.QUANTPRO_BIN ?? join(TARGET_DIR, "debug", "quantpro");
@@ -26,7 +25,7 @@ const FIRING = {
 let server;
 
 before(async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "quantpro-e2e-track-"));
+  const dataDir = tempDir("track");
   const config = join(dataDir, "quantpro.toml");
   const run = (args, env = {}) => execFileSync(SERVER_BIN, args, { stdio: "pipe", env: { ...process.env, ...env } });
   run(["demo-data", "--data-dir", dataDir, "--symbols", "12"]);

@@ -100,7 +100,15 @@ pub fn NotificationControl() -> impl IntoView {
                     title="Show a desktop notification for each alert"
                     on:click=ask
                 >
-                    "🔔 Enable desktop notifications"
+                    // An inline icon: an emoji bell is an empty box on a
+                    // machine without an emoji font.
+                    <svg class="icon" viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+                        <path
+                            fill="currentColor"
+                            d="M8 1.5a4.5 4.5 0 0 0-4.5 4.5v2.6L2 11v1h12v-1l-1.5-2.4V6A4.5 4.5 0 0 0 8 1.5zM6.3 13a1.8 1.8 0 0 0 3.4 0z"
+                        />
+                    </svg>
+                    " Enable desktop notifications"
                 </button>
             }
         })

@@ -255,10 +255,11 @@ pub fn ErrorBanner(message: String) -> impl IntoView {
 
 fn updated_label(last_updated_ms: i64, now_ms: i64) -> String {
     if last_updated_ms <= 0 {
-        return "last scan: unknown".to_string();
+        return "feed updated: unknown".to_string();
     }
+    // The feed's time: a manual scan's, or the live loop's last rescan.
     format!(
-        "last scan {} ago",
+        "feed updated {} ago",
         quantpro_model::format::age((now_ms - last_updated_ms) / 1000)
     )
 }

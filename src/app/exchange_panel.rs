@@ -165,7 +165,9 @@ pub fn progress_text(status: Option<&ScanStatus>, live: bool) -> String {
         status.elapsed_secs
     );
     match status.state {
-        ScanState::Idle => "no scan since the server started".to_string(),
+        // Live rescans update the feed without a scan job: this line is
+        // about the Scan button only.
+        ScanState::Idle => "no manual scan since the server started".to_string(),
         ScanState::Running => format!("#{} {counts}", status.id),
         ScanState::Finished => format!("#{} done · {counts}", status.id),
         ScanState::Failed => format!(
