@@ -417,22 +417,17 @@ fn record_backtest(
     settings: &quantpro_service::settings::JournalSettings,
     report: &quantpro_model::BacktestReport,
 ) -> anyhow::Result<()> {
-    use quantpro_service::journal::{config_version, JournalEntry, JournalHandle};
-    let version = config_version(&report.config);
-    let entries: Vec<JournalEntry> = report
-        .trades
-        .iter()
-        .map(|trade| JournalEntry::replayed(trade.clone(), &version))
-        .collect();
     let runtime = tokio::runtime::Runtime::new()?;
     let (recorded, location) = runtime.block_on(async {
-        let journal = JournalHandle::new(data_dir).journal(settings).await?;
-        let recorded = journal.record(&entries, quantpro_model::now_ms()).await?;
-        anyhow::Ok((recorded, journal.location().to_string()))
+        let journal = quantpro_service::journal::JournalHandle::new(data_dir);
+        let recorded = journal
+            .record_backtest(settings, report, Clock::real().now_ms())
+            .await?;
+        anyhow::Ok((recorded, journal.location(settings).describe()))
     })?;
     println!(
         "[JOURNAL] {recorded} of {} trades recorded in {location} (origin backtest; the others were there already or overlap a recorded trade)",
-        entries.len()
+        report.trades.len()
     );
     Ok(())
 }

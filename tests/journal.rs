@@ -22,7 +22,9 @@ use quantpro_model::{
     BacktestReport, Exchange, Outcome, ScannerConfig, Strategy, TrackRecord, Trade,
 };
 use quantpro_service::journal::{Journal, JournalEntry, JournalLocation, Origin, TradeFilter};
-use quantpro_service::pipeline::{DataPaths, PipelineReport, PipelineRequest, ScanPipeline};
+use quantpro_service::pipeline::{
+    DataPaths, FirstTrackRecord, PipelineReport, PipelineRequest, ScanPipeline,
+};
 use quantpro_service::settings::Environment;
 use quantpro_sources::keys::Secret;
 use sqlx::Row;
@@ -534,4 +536,49 @@ async fn backtest_journal_fills_what_the_track_record_route_reads() {
             .unwrap();
         assert_eq!(rounded(&direct), rounded(&report.stats));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_journal_gets_the_backtest_of_the_history_once() {
+    let root = tempfile::tempdir().unwrap();
+    let data = data_dir_with_sol(root.path());
+    let pipeline = ScanPipeline::build(paths(root.path(), &data), Environment::default()).unwrap();
+    let first = pipeline.backtest_into_empty_journal().await.unwrap();
+    let all = BacktestRequest::new(&data);
+    let reference = run_backtest(&all, &ScannerConfig::default())
+        .unwrap()
+        .report;
+    assert!(!reference.trades.is_empty());
+    assert_eq!(
+        first,
+        FirstTrackRecord::Recorded {
+            trades: reference.trades.len(),
+            recorded: reference.trades.len()
+        }
+    );
+    let replayed = TradeFilter {
+        origin: Some(Origin::Backtest),
+        ..TradeFilter::default()
+    };
+    let journal = journal_of(&pipeline).await;
+    let recorded = journal.trades(&replayed).await.unwrap();
+    assert_eq!(recorded.len(), reference.trades.len());
+    for trade in &reference.trades {
+        assert!(
+            recorded
+                .iter()
+                .any(|t| same_trade(t, trade) && t.outcome == trade.outcome),
+            "{trade:?}"
+        );
+    }
+    // A second start finds them there and replays nothing.
+    let again = ScanPipeline::build(paths(root.path(), &data), Environment::default()).unwrap();
+    assert_eq!(
+        again.backtest_into_empty_journal().await.unwrap(),
+        FirstTrackRecord::AlreadyThere
+    );
+    assert_eq!(
+        journal.trades(&replayed).await.unwrap().len(),
+        recorded.len()
+    );
 }

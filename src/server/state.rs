@@ -22,7 +22,7 @@ use quantpro_service::alerts::{AlertLogView, Alerter, JournalAlertStore};
 use quantpro_service::feed_store::{FeedLoadError, FeedStore};
 use quantpro_service::journal::{JournalError, JournalHandle, TradeFilter};
 use quantpro_service::live::{LiveLoop, Rescan};
-use quantpro_service::pipeline::{DataPaths, ScanPipeline};
+use quantpro_service::pipeline::{DataPaths, FirstTrackRecord, ScanPipeline};
 use quantpro_service::settings::{Settings, SettingsError, SettingsStore};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -134,6 +134,9 @@ impl AppState {
                 }
             }
         });
+        if self.pipeline.paths().is_synthetic() {
+            tokio::spawn(first_track_record(self.pipeline.clone(), live.rescans()));
+        }
         let task = tokio::spawn(live.run(self.shutdown_signal()));
         *self.live_task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
     }
@@ -536,6 +539,25 @@ fn alerts_config(loaded: &Result<Arc<Settings>, SettingsError>, path: String) ->
             path,
             error: Some(error),
         },
+    }
+}
+
+/// On the simulated market, a track record from the first start: once the
+/// live loop has stored the history and rescanned it, an empty journal gets
+/// the backtest of that history (origin `backtest`).
+async fn first_track_record(
+    pipeline: Arc<ScanPipeline>,
+    mut rescans: tokio::sync::broadcast::Receiver<Rescan>,
+) {
+    if rescans.recv().await.is_err() {
+        return;
+    }
+    match pipeline.backtest_into_empty_journal().await {
+        Ok(FirstTrackRecord::Recorded { trades, recorded }) => tracing::info!(
+            "[JOURNAL] the simulated history's backtest: {recorded} of {trades} trades recorded (origin backtest)"
+        ),
+        Ok(FirstTrackRecord::AlreadyThere) => {}
+        Err(err) => tracing::warn!("[JOURNAL] the simulated history's backtest failed: {err}"),
     }
 }
 

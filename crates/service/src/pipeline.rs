@@ -7,8 +7,11 @@
 //! [`ScanPipeline::run`], so they scan with the same thresholds, the same
 //! overrides and the same clients (one Coinalyze quota for the process).
 
-use crate::journal::{config_version, JournalEntry, JournalHandle, JournalReport};
+use crate::journal::{
+    config_version, JournalEntry, JournalError, JournalHandle, JournalReport, Origin, TradeFilter,
+};
 use crate::settings::{Environment, Settings, SettingsError, SettingsStore};
+use quantpro_core::backtest::{run_backtest, BacktestError, BacktestRequest};
 use quantpro_core::feed_merge::{update_feed, FeedUpdate, FeedWritten};
 use quantpro_core::scan::{
     run_scan, scan_symbols, ScanError, ScanObserver, ScanRequest, ScanSummary,
@@ -91,6 +94,19 @@ pub enum PipelineError {
     Clients(#[from] SourceError),
     #[error("the scan stopped unexpectedly: {0}")]
     Stopped(String),
+    #[error(transparent)]
+    Backtest(#[from] BacktestError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// What `ScanPipeline::backtest_into_empty_journal` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FirstTrackRecord {
+    /// The journal already held backtest trades: nothing was replayed.
+    AlreadyThere,
+    /// The history was replayed and this many trades recorded.
+    Recorded { trades: usize, recorded: usize },
 }
 
 pub struct ScanPipeline {
@@ -155,6 +171,38 @@ impl ScanPipeline {
     /// The process's signal journal (the server reads the track record from it).
     pub fn journal(&self) -> &Arc<JournalHandle> {
         &self.journal
+    }
+
+    /// A track record from the first start: when the journal holds no
+    /// backtest trade yet, replays the strategies over the stored history
+    /// (STRATEGIES.md §6, as `quantpro backtest --journal`) and records the
+    /// trades with origin `backtest`, so the Track Record page, its
+    /// calibration and the rows' track lines have something true to show
+    /// before live trades close.
+    pub async fn backtest_into_empty_journal(&self) -> Result<FirstTrackRecord, PipelineError> {
+        let settings = self.settings.current()?;
+        let journal = self.journal.journal(&settings.journal).await?;
+        let replayed = TradeFilter {
+            origin: Some(Origin::Backtest),
+            ..TradeFilter::default()
+        };
+        if !journal.trades(&replayed).await?.is_empty() {
+            return Ok(FirstTrackRecord::AlreadyThere);
+        }
+        let request = BacktestRequest {
+            now_ms: Some(self.clock.now_ms()),
+            ..BacktestRequest::new(self.paths.data_dir.clone())
+        };
+        let config = settings.scanner.clone();
+        let outcome = blocking(move || run_backtest(&request, &config)).await??;
+        let recorded = self
+            .journal
+            .record_backtest(&settings.journal, &outcome.report, self.clock.now_ms())
+            .await?;
+        Ok(FirstTrackRecord::Recorded {
+            trades: outcome.report.trades.len(),
+            recorded,
+        })
     }
 
     /// The settings the next run uses (held in memory; a save replaces them).

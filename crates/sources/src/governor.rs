@@ -18,8 +18,23 @@
 //!   to the server's when the server counts more (another process on the
 //!   same IP, calls before our start). It never lowers it: a response can
 //!   predate calls we sent since.
-//! - **429**: the whole host waits `Retry-After` (or the caller's backoff),
-//!   every caller, not only the one that got it.
+//! - **429**: the whole host waits `Retry-After`, every caller, not only
+//!   the one that got it. A 429 that names no wait (Hyperliquid's, per
+//!   EXTERNAL_APIS.md §3) makes the host wait its refusal backoff instead
+//!   ([`HostLimits::refusal_backoff`]): 0.5 s after the first refusal in a
+//!   row, doubled per refusal up to 60 s, half of it jittered. The streak is
+//!   the host's, not a call's: the next call, for another symbol, waits the
+//!   grown delay too, and only a served call ([`Permit::served`]) starts it
+//!   over (a 418 counts as a refusal too). Calls already in flight when the
+//!   host starts refusing are refused together; they count as one refusal.
+//! - **Refused calls** (429, 418) cost what the server counts, no more. A
+//!   refused call's weight leaves our window when its answer arrives; the
+//!   used-weight header on the refusal (Binance sends one on every response,
+//!   EXTERNAL_APIS.md §4) then puts back whatever the server did count. The
+//!   other hosts document no count of refused calls (§2, §3), and the
+//!   project's fakes count none, so none is charged: in a storm the refusal
+//!   backoff paces the calls, and charging every refused retry to the budget
+//!   would keep the host shut for up to a window after the storm ended.
 //! - **418** (IP ban): no call at all to the host until the ban ends (from
 //!   `Retry-After` or the body's "banned until <ms>"). A caller that will not
 //!   wait that long fails at once with [`SourceError::Banned`]; likewise a
@@ -40,6 +55,7 @@
 //! in its own time.
 
 use super::SourceError;
+use crate::backoff::{Backoff, Jitter};
 use crate::clock::Clock;
 use reqwest::header::HeaderMap;
 use serde::Serialize;
@@ -180,10 +196,21 @@ pub struct HostLimits {
     /// How long a 418 that says nothing about its end bans the host (the
     /// shortest ban Binance and MEXC document).
     pub default_ban: Duration,
+    /// The host-wide wait after a 429 that names none: `initial` after the
+    /// first refusal in a row, doubled per refusal up to `max`, a random
+    /// half dropped; the first served call starts it over.
+    pub refusal_backoff: Backoff,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
 const SHORTEST_DOCUMENTED_BAN: Duration = Duration::from_secs(120);
+
+/// 0.5 s, 1 s, 2 s ... 60 s: the first retry comes soon (a 429 is often one
+/// burst too many), a storm is waited out at a minute per call at most.
+const REFUSAL_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_millis(500),
+    max: MINUTE,
+};
 
 impl HostLimits {
     /// A budget and nothing else.
@@ -194,6 +221,18 @@ impl HostLimits {
             min_spacing: Duration::ZERO,
             used_weight_header: None,
             default_ban: SHORTEST_DOCUMENTED_BAN,
+            refusal_backoff: REFUSAL_BACKOFF,
+        }
+    }
+
+    /// These limits with a refusal backoff that starts at `initial`.
+    fn first_refusal_wait(self, initial: Duration) -> HostLimits {
+        HostLimits {
+            refusal_backoff: Backoff {
+                initial,
+                ..self.refusal_backoff
+            },
+            ..self
         }
     }
 
@@ -225,13 +264,17 @@ impl HostLimits {
             Host::Hyperliquid => HostLimits::budget(Budget::per(1200, MINUTE)),
             // 40 symbol-calls per minute per key, charged per symbol; 1.5 s
             // between starts spreads a scan's batches over the minute.
+            // Slow APIs (here and below) retry a bare 429 no sooner than
+            // their clients used to: 1 s, 2 s for Gemini.
             Host::Coinalyze => HostLimits {
                 min_spacing: Duration::from_millis(1500),
                 ..HostLimits::budget(Budget::per(40, MINUTE))
-            },
+            }
+            .first_refusal_wait(Duration::from_secs(1)),
             // Keyless access is "roughly 5 to 30 per minute": stay near the bottom.
-            Host::CoinGecko => HostLimits::budget(Budget::per(10, MINUTE)),
-            Host::Gemini => HostLimits::unbudgeted(),
+            Host::CoinGecko => HostLimits::budget(Budget::per(10, MINUTE))
+                .first_refusal_wait(Duration::from_secs(1)),
+            Host::Gemini => HostLimits::unbudgeted().first_refusal_wait(Duration::from_secs(2)),
             // A group chat takes at most 20 messages a minute (Bot API FAQ).
             Host::Telegram => HostLimits::budget(Budget::per(20, MINUTE)),
             // The community figure of 5 per 2 s per webhook; 429s pace the rest.
@@ -384,6 +427,19 @@ struct HostBook {
     phase: HostPhase,
     next_id: u64,
     charged: u64,
+    refusals: Refusals,
+}
+
+/// The host's refusals in a row, for its refusal backoff.
+struct Refusals {
+    /// Refusals in a row; 0 again once a call is served.
+    in_a_row: u32,
+    /// Permits from this id on were granted after the last refusal arrived.
+    /// Only their answers are news: calls in flight when the host started
+    /// refusing are refused together and count once, and one of them served
+    /// says nothing about the host since.
+    news_from: u64,
+    jitter: Jitter,
 }
 
 /// A 429 pause or a 418 ban: no call before `until`.
@@ -400,6 +456,11 @@ impl Governor {
     }
 
     pub fn new(limits: GovernorLimits) -> Arc<Governor> {
+        // Seeded by the wall clock, so two processes on one IP do not draw
+        // the same waits (tests hold for any draw within the bounds).
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
         let hosts = limits
             .0
             .into_iter()
@@ -416,6 +477,11 @@ impl Governor {
                     phase: HostPhase::Open,
                     next_id: 0,
                     charged: 0,
+                    refusals: Refusals {
+                        in_a_row: 0,
+                        news_from: 0,
+                        jitter: Jitter::new(seed ^ (host as u64).wrapping_mul(0x9E37_79B9)),
+                    },
                 };
                 (
                     host,
@@ -551,6 +617,7 @@ impl HostGate {
                             return Ok(Permit {
                                 gate: self.clone(),
                                 id,
+                                cost,
                             });
                         }
                         if wait >= VISIBLE_THROTTLE {
@@ -569,7 +636,8 @@ impl HostGate {
         }
     }
 
-    /// The host answered 429: every caller waits `wait` from now.
+    /// Every caller of the host waits `wait` from now (a 429's pause; the
+    /// refused call itself is settled by [`Permit::rate_limited`]).
     pub fn rate_limited(&self, wait: Duration) {
         self.block(false, wait);
     }
@@ -602,7 +670,8 @@ impl HostGate {
         book.host_window.as_mut().map_or(0, |w| w.used(now))
     }
 
-    /// Weight charged since the governor was built (retries included).
+    /// Weight charged since the governor was built (retries included,
+    /// refused calls not; the server's header corrects only the window).
     pub fn charged(&self) -> u64 {
         self.governor.book(self.host).charged
     }
@@ -692,15 +761,28 @@ impl HostGate {
         }
     }
 
-    /// The response of a permit's request arrived.
-    fn finished(&self, id: u64, headers: Option<&HeaderMap>) {
+    /// The answer (or the failure) of a permit's request arrived; for a
+    /// refusal, the wait its refusal backoff draws.
+    fn finished(&self, permit: &Permit, headers: Option<&HeaderMap>, outcome: Outcome) -> Duration {
         let mut book = self.governor.book(self.host);
         let now = Instant::now();
-        if let Some(window) = &mut book.host_window {
-            window.restamp(id, now);
-        }
-        for (_, window) in &mut book.lanes {
-            window.restamp(id, now);
+        let id = permit.id;
+        if outcome == Outcome::Refused {
+            // Counted only as the server's header (below) says.
+            if let Some(window) = &mut book.host_window {
+                window.remove(id);
+            }
+            for (_, window) in &mut book.lanes {
+                window.remove(id);
+            }
+            book.charged = book.charged.saturating_sub(u64::from(permit.cost.weight));
+        } else {
+            if let Some(window) = &mut book.host_window {
+                window.restamp(id, now);
+            }
+            for (_, window) in &mut book.lanes {
+                window.restamp(id, now);
+            }
         }
         let server_count =
             self.limits()
@@ -720,14 +802,45 @@ impl HostGate {
                 }
             }
         }
+        let news = id >= book.refusals.news_from;
+        match outcome {
+            Outcome::Answered => {}
+            Outcome::Served if news => book.refusals.in_a_row = 0,
+            Outcome::Served => {}
+            Outcome::Refused => {
+                if news {
+                    book.refusals.in_a_row = book.refusals.in_a_row.saturating_add(1);
+                    book.refusals.news_from = book.next_id;
+                }
+            }
+        }
+        let refusals = &mut book.refusals;
+        self.limits()
+            .refusal_backoff
+            .delay(refusals.in_a_row, &mut refusals.jitter)
     }
 }
 
-/// The right to send one request; [`Permit::finish`] it with the response.
-#[must_use = "finish the permit when the response arrives"]
+/// How a permit's request ended, for the host's books.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// An answer that is neither served nor refused (5xx, an error status),
+    /// or none at all (timeout, dropped connection).
+    Answered,
+    /// The answer the caller wanted.
+    Served,
+    /// 429 or 418.
+    Refused,
+}
+
+/// The right to send one request; settle it with the response:
+/// [`Permit::served`], [`Permit::rate_limited`], [`Permit::banned`], or
+/// [`Permit::finish`] for anything else.
+#[must_use = "settle the permit when the response arrives"]
 pub struct Permit {
     gate: HostGate,
     id: u64,
+    cost: Cost,
 }
 
 impl Permit {
@@ -735,7 +848,32 @@ impl Permit {
     /// and the server's used-weight header, when the host sends one,
     /// corrects the local count.
     pub fn finish(self, headers: Option<&HeaderMap>) {
-        self.gate.finished(self.id, headers);
+        self.gate.finished(&self, headers, Outcome::Answered);
+    }
+
+    /// The host served the call: [`Permit::finish`], and the host's
+    /// refusals in a row are over (its refusal backoff starts again small).
+    pub fn served(self, headers: Option<&HeaderMap>) {
+        self.gate.finished(&self, headers, Outcome::Served);
+    }
+
+    /// The host refused the call (429, or its API's word for it): the call
+    /// costs only what the used-weight header says the server counted, and
+    /// every caller of the host waits `asked` (the server's word) or, when
+    /// it names none, the host's refusal backoff, grown by this refusal.
+    /// Returns that wait.
+    pub fn rate_limited(self, headers: Option<&HeaderMap>, asked: Option<Duration>) -> Duration {
+        let backoff = self.gate.finished(&self, headers, Outcome::Refused);
+        let wait = asked.unwrap_or(backoff);
+        self.gate.rate_limited(wait);
+        wait
+    }
+
+    /// The host banned this IP (418): the call costs what the server
+    /// counted, and no call goes to the host for `ban`.
+    pub fn banned(self, headers: Option<&HeaderMap>, ban: Duration) {
+        self.gate.finished(&self, headers, Outcome::Refused);
+        self.gate.banned(ban);
     }
 }
 
@@ -804,6 +942,10 @@ impl Window {
         for spent in self.spent.iter_mut().filter(|s| s.id == id) {
             spent.at = spent.at.max(at);
         }
+    }
+
+    fn remove(&mut self, id: u64) {
+        self.spent.retain(|s| s.id != id);
     }
 }
 
@@ -1063,5 +1205,205 @@ mod tests {
             "2395 + 10 > 2400: the next call waits for the minute to pass"
         );
         assert_eq!(gate.used(), 10, "a lower header lowers nothing");
+    }
+
+    /// The bounds of the host's wait after the `n`th refusal in a row
+    /// (documented backoff: 0.5 s doubled per refusal up to 60 s, a random
+    /// half dropped).
+    fn refusal_wait_bounds(n: u32) -> (Duration, Duration) {
+        let full = (500 * MS * 2u32.pow(n - 1)).min(Duration::from_secs(60));
+        (full / 2, full)
+    }
+
+    fn assert_within(wait: Duration, (low, high): (Duration, Duration), what: &str) {
+        assert!(
+            low <= wait && wait <= high,
+            "{what}: {wait:?} not in {low:?}..={high:?}"
+        );
+    }
+
+    /// One call, through a gate of its own (as another symbol's fetcher
+    /// would hold), that the host refuses without naming a wait; returns
+    /// when it was sent.
+    async fn refused_call(governor: &Arc<Governor>, host: Host) -> Instant {
+        let permit = governor
+            .gate(host)
+            .acquire(Cost::weight(20), Duration::from_secs(120))
+            .await
+            .expect("the refusal backoff stays under the caller's patience");
+        let sent = Instant::now();
+        permit.rate_limited(None, None);
+        sent
+    }
+
+    async fn served_call(governor: &Arc<Governor>, host: Host) -> Instant {
+        let permit = governor
+            .gate(host)
+            .acquire(Cost::weight(20), Duration::from_secs(120))
+            .await
+            .unwrap();
+        let sent = Instant::now();
+        permit.served(None);
+        sent
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusals_in_a_row_grow_the_wait_of_every_caller_of_the_host() {
+        let governor = Governor::documented();
+        let mut sent = Vec::new();
+        for _ in 0..10 {
+            sent.push(refused_call(&governor, Host::Hyperliquid).await);
+        }
+        let status = governor.status();
+        assert_eq!(status.get(Host::Hyperliquid).phase, HostPhase::RateLimited);
+        sent.push(served_call(&governor, Host::Hyperliquid).await);
+        let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
+        for (n, &gap) in (1..).zip(&gaps) {
+            assert_within(gap, refusal_wait_bounds(n), &format!("after refusal {n}"));
+        }
+        // Below the cap each wait is at least the previous one's top.
+        for n in 1..7 {
+            assert!(gaps[n] >= gaps[n - 1], "{gaps:?}");
+        }
+        assert!(
+            gaps[3] > 500 * MS,
+            "no longer the 0.5 s of a fresh call: {gaps:?}"
+        );
+        assert!(
+            gaps[7..].iter().all(|&gap| gap <= Duration::from_secs(60)),
+            "capped: {gaps:?}"
+        );
+        assert_eq!(
+            governor.status().get(Host::MexcSpot).phase,
+            HostPhase::Open,
+            "other hosts never waited"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_served_call_starts_the_refusal_backoff_over() {
+        let governor = Governor::documented();
+        for _ in 0..5 {
+            refused_call(&governor, Host::Hyperliquid).await;
+        }
+        let served = served_call(&governor, Host::Hyperliquid).await;
+        let refused = refused_call(&governor, Host::Hyperliquid).await;
+        assert_eq!(refused, served, "nothing left to wait after a served call");
+        let next = served_call(&governor, Host::Hyperliquid).await;
+        assert_within(
+            next - refused,
+            refusal_wait_bounds(1),
+            "first refusal again",
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_in_flight_when_the_host_starts_refusing_count_once() {
+        let governor = Governor::documented();
+        let gate = governor.gate(Host::Hyperliquid);
+        let patience = Duration::from_secs(120);
+        let mut in_flight = Vec::new();
+        for _ in 0..4 {
+            in_flight.push(gate.acquire(Cost::weight(20), patience).await.unwrap());
+        }
+        let start = Instant::now();
+        let early = in_flight.remove(0);
+        for permit in in_flight {
+            permit.rate_limited(None, None);
+        }
+        // Served, but sent before the host started refusing: old news.
+        early.served(None);
+        let next = refused_call(&governor, Host::Hyperliquid).await;
+        assert_within(
+            next - start,
+            refusal_wait_bounds(1),
+            "three refusals at once",
+        );
+        let after = served_call(&governor, Host::Hyperliquid).await;
+        assert_within(after - next, refusal_wait_bounds(2), "the second in a row");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_that_names_its_wait_is_obeyed_and_still_counts() {
+        let governor = Governor::documented();
+        let gate = governor.gate(Host::BinanceFutures);
+        let patience = Duration::from_secs(120);
+        let permit = gate.acquire(Cost::weight(10), patience).await.unwrap();
+        let wait = permit.rate_limited(None, Some(Duration::from_secs(7)));
+        assert_eq!(wait, Duration::from_secs(7));
+        let start = Instant::now();
+        let second = refused_call(&governor, Host::BinanceFutures).await;
+        assert_eq!(
+            second - start,
+            Duration::from_secs(7),
+            "Retry-After as asked"
+        );
+        let third = served_call(&governor, Host::BinanceFutures).await;
+        assert_within(
+            third - second,
+            refusal_wait_bounds(2),
+            "the second in a row",
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_call_costs_only_what_the_server_counts() {
+        let governor = Governor::documented();
+        let patience = Duration::from_secs(120);
+
+        // Hyperliquid says nothing of its count: a refused call costs nothing.
+        let hyperliquid = governor.gate(Host::Hyperliquid);
+        for _ in 0..5 {
+            refused_call(&governor, Host::Hyperliquid).await;
+        }
+        assert_eq!(hyperliquid.used(), 0, "five refusals spent nothing");
+        assert_eq!(hyperliquid.charged(), 0);
+        served_call(&governor, Host::Hyperliquid).await;
+        assert_eq!(hyperliquid.used(), 20, "the served call alone");
+        assert_eq!(hyperliquid.charged(), 20);
+
+        // Binance's header on the refusal is the server's count.
+        let binance = governor.gate(Host::BinanceFutures);
+        let mut headers = HeaderMap::new();
+        headers.insert(BINANCE_USED_WEIGHT, "2400".parse().unwrap());
+        binance
+            .acquire(Cost::weight(10), patience)
+            .await
+            .unwrap()
+            .rate_limited(Some(&headers), Some(Duration::from_secs(1)));
+        assert_eq!(binance.used(), 2400, "the server counted the whole minute");
+        let spot = governor.gate(Host::BinanceSpot);
+        spot.acquire(Cost::weight(10), patience)
+            .await
+            .unwrap()
+            .rate_limited(None, Some(Duration::from_secs(1)));
+        assert_eq!(spot.used(), 0, "no header: nothing counted");
+        headers.insert(BINANCE_USED_WEIGHT, "0".parse().unwrap());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        spot.acquire(Cost::weight(10), patience)
+            .await
+            .unwrap()
+            .banned(Some(&headers), Duration::from_secs(1));
+        assert_eq!(
+            spot.used(),
+            0,
+            "a ban's refusal costs what the server says: 0"
+        );
+        assert_eq!(spot.charged(), 0);
+
+        // A refused call on a lane leaves the lane's budget too.
+        let mexc = governor.gate(Host::MexcFutures);
+        let detail = Cost::on_lane(MEXC_CONTRACT_DETAIL, 1);
+        mexc.acquire(detail, patience)
+            .await
+            .unwrap()
+            .rate_limited(None, Some(Duration::ZERO));
+        let start = Instant::now();
+        call(&mexc, detail).await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the refused detail call left its lane"
+        );
     }
 }

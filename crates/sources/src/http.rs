@@ -1,14 +1,18 @@
 //! The one request loop every client shares ([`ApiClient::send`]): wait on
 //! the governor's gate of the host, send, judge the response ([`Classify`]:
 //! by status, or the API's own rules for 200 bodies and error bodies), tell
-//! the governor about 429s (the whole host waits `Retry-After`) and 418s (no
-//! call until the ban ends), back off exponentially on 5xx, timeouts and
-//! dropped connections, give up after a fixed number of tries, and count
-//! what happened. Each API module only builds its request and reads its JSON.
+//! the governor how it ended: served, refused with a 429 (the whole host
+//! waits `Retry-After` or, without one, the host's refusal backoff, which
+//! grows across calls until one is served) or a 418 (no call until the ban
+//! ends); back off exponentially on 5xx, timeouts and dropped connections,
+//! give up after a fixed number of tries, and count what happened. The loop
+//! adds no wait of its own after a refusal: the governor's host-wide wait is
+//! the one rule. Each API module only builds its request and reads its JSON.
 
 use super::error::LastFailure;
 use super::governor::{Cost, HostGate};
 use super::SourceError;
+use crate::backoff::backoff_delay;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -21,7 +25,9 @@ use std::time::Duration;
 pub struct RetryPolicy {
     /// Attempts in total, the first one included.
     pub max_tries: u32,
-    /// Wait before the second attempt; doubled before each later one.
+    /// Wait before the second attempt after a 5xx, a timeout or a dropped
+    /// connection; doubled before each later one. (A 429 without a wait is
+    /// the host's: [`crate::governor::HostLimits::refusal_backoff`].)
     pub backoff_base: Duration,
     /// A wait longer than this is not waited out: a `Retry-After`, or a
     /// pause or ban the governor already holds for the host, fails the call
@@ -37,11 +43,6 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(120),
         }
     }
-}
-
-/// Exponential backoff: `base * 2^(attempt-1)` after failed attempt `attempt` (1-based).
-pub fn backoff_delay(base: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
 }
 
 /// The `Retry-After` header as a duration; only the delay-seconds form is
@@ -137,7 +138,7 @@ pub enum Verdict {
     /// The body is the answer.
     Accept,
     /// Too many requests: the whole host waits `wait` (the server's word) or,
-    /// without one, the caller's backoff; then this call tries again.
+    /// without one, the host's refusal backoff; then this call tries again.
     RateLimited {
         wait: Option<Duration>,
         reason: String,
@@ -307,28 +308,32 @@ impl ApiClient {
         let mut last_failure = LastFailure::Transport("no attempt was made".to_string());
         for attempt in 1..=tries {
             let permit = self.gate.acquire(cost, policy.max_retry_after).await?;
-            let verdict = match attempt_once(build).await {
-                Ok(response) => {
-                    permit.finish(Some(&response.headers));
-                    match classify.classify(api, &response) {
-                        Verdict::Accept => return Ok(response.body),
-                        verdict => verdict,
+            // The permit is settled below, by how the attempt ended.
+            let (verdict, headers) = match attempt_once(build).await {
+                Ok(response) => match classify.classify(api, &response) {
+                    Verdict::Accept => {
+                        permit.served(Some(&response.headers));
+                        return Ok(response.body);
                     }
-                }
-                Err(failure) => {
-                    permit.finish(None);
-                    Verdict::Retry(LastFailure::Transport(failure.to_string()))
-                }
+                    verdict => (verdict, Some(response.headers)),
+                },
+                Err(failure) => (
+                    Verdict::Retry(LastFailure::Transport(failure.to_string())),
+                    None,
+                ),
             };
-            let backoff = backoff_delay(policy.backoff_base, attempt);
+            let headers = headers.as_ref();
             let local_wait = match verdict {
                 Verdict::Accept => unreachable!("accepted responses returned above"),
-                Verdict::Fatal(error) => return Err(error),
+                Verdict::Fatal(error) => {
+                    permit.finish(headers);
+                    return Err(error);
+                }
                 Verdict::RateLimited { wait, reason } => {
                     self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    let pause = wait.unwrap_or(backoff);
-                    // Every caller of the host waits, this one included (in `acquire`).
-                    self.gate.rate_limited(pause);
+                    // Every caller of the host waits, this one included (in
+                    // `acquire`); no wait of our own on top.
+                    let pause = permit.rate_limited(headers, wait);
                     if pause > policy.max_retry_after {
                         return Err(SourceError::rate_limited(
                             api,
@@ -341,7 +346,7 @@ impl ApiClient {
                         if wait.is_some() {
                             " as asked"
                         } else {
-                            " (backoff)"
+                            " (the host's backoff)"
                         }
                     );
                     last_failure = LastFailure::RateLimited {
@@ -353,7 +358,7 @@ impl ApiClient {
                 Verdict::Banned { wait } => {
                     self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                     let ban = wait.unwrap_or(self.gate.limits().default_ban);
-                    self.gate.banned(ban);
+                    permit.banned(headers, ban);
                     if ban > policy.max_retry_after {
                         return Err(SourceError::Banned {
                             api,
@@ -368,8 +373,9 @@ impl ApiClient {
                     Duration::ZERO
                 }
                 Verdict::Retry(failure) => {
+                    permit.finish(headers);
                     last_failure = failure;
-                    backoff
+                    backoff_delay(policy.backoff_base, attempt)
                 }
             };
             if attempt < tries {
@@ -500,15 +506,12 @@ impl From<reqwest::Error> for TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::governor::{Governor, Host};
     use reqwest::header::{HeaderValue, RETRY_AFTER};
-
-    #[test]
-    fn backoff_doubles_per_attempt() {
-        let base = Duration::from_millis(100);
-        assert_eq!(backoff_delay(base, 1), Duration::from_millis(100));
-        assert_eq!(backoff_delay(base, 2), Duration::from_millis(200));
-        assert_eq!(backoff_delay(base, 3), Duration::from_millis(400));
-    }
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::time::Instant;
 
     #[test]
     fn retry_after_reads_seconds_and_ignores_dates() {
@@ -625,5 +628,163 @@ mod tests {
             text.contains("<url>") && !text.contains("BTCUSDT"),
             "{text}"
         );
+    }
+
+    /// A loopback server in the test's runtime (so on its paused clock):
+    /// answers the first `refusals` requests 429 without `Retry-After`,
+    /// later ones 200 `[]`, and records when each path arrived.
+    struct StormServer {
+        uri: String,
+        refusals: Arc<Mutex<usize>>,
+        arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
+    }
+
+    impl StormServer {
+        async fn start(refusals: usize) -> StormServer {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let server = StormServer {
+                uri: format!("http://{}", listener.local_addr().unwrap()),
+                refusals: Arc::new(Mutex::new(refusals)),
+                arrivals: Arc::default(),
+            };
+            let (refusals, arrivals) = (server.refusals.clone(), server.arrivals.clone());
+            tokio::spawn(async move {
+                loop {
+                    let (socket, _) = listener.accept().await.unwrap();
+                    tokio::spawn(answer(socket, refusals.clone(), arrivals.clone()));
+                }
+            });
+            server
+        }
+
+        fn refuse(&self, more: usize) {
+            *self.refusals.lock().unwrap() = more;
+        }
+
+        /// The times between consecutive requests.
+        fn gaps(&self) -> Vec<Duration> {
+            let arrivals = self.arrivals.lock().unwrap();
+            arrivals.windows(2).map(|w| w[1].0 - w[0].0).collect()
+        }
+
+        fn paths(&self) -> Vec<String> {
+            let arrivals = self.arrivals.lock().unwrap();
+            arrivals.iter().map(|(_, path)| path.clone()).collect()
+        }
+    }
+
+    /// Answers one GET and closes the connection.
+    async fn answer(
+        mut socket: TcpStream,
+        refusals: Arc<Mutex<usize>>,
+        arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
+    ) {
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the request ended early");
+            request.extend_from_slice(&chunk[..n]);
+        }
+        let head = String::from_utf8_lossy(&request);
+        let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+        arrivals.lock().unwrap().push((Instant::now(), path));
+        let refuse = {
+            let mut left = refusals.lock().unwrap();
+            let refuse = *left > 0;
+            *left = left.saturating_sub(1);
+            refuse
+        };
+        let response = if refuse {
+            "HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        } else {
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]"
+        };
+        socket.write_all(response.as_bytes()).await.unwrap();
+        socket.shutdown().await.unwrap();
+    }
+
+    /// The documented refusal backoff's bounds after the `n`th refusal in a
+    /// row: 0.5 s doubled per refusal, a random half dropped.
+    fn refusal_wait_bounds(n: u32) -> (Duration, Duration) {
+        let full = (Duration::from_millis(500) * 2u32.pow(n - 1)).min(Duration::from_secs(60));
+        (full / 2, full)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_storm_without_retry_after_grows_the_hosts_wait_across_symbols() {
+        // Seven refusals: BTC's three tries, ETH's three, SOL's first.
+        let server = StormServer::start(7).await;
+        let governor = Governor::documented();
+        let client = ApiClient::new(
+            "Hyperliquid",
+            governor.gate(Host::Hyperliquid),
+            RetryPolicy::default(),
+            Duration::from_secs(300),
+        )
+        .unwrap();
+        let weight = Cost::weight(20);
+        let candles = |coin: &str| {
+            let url = format!("{}/candles?coin={coin}", server.uri);
+            let http = client.http().clone();
+            move || http.get(&url)
+        };
+        for coin in ["BTC", "ETH"] {
+            let error = client
+                .send(&candles(coin), weight, &ByStatus)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, SourceError::Exhausted { tries: 3, .. }),
+                "{error}"
+            );
+        }
+        let served = client.send(&candles("SOL"), weight, &ByStatus).await;
+        assert_eq!(served.unwrap(), b"[]");
+
+        let gaps = server.gaps();
+        assert_eq!(gaps.len(), 7, "{gaps:?}");
+        for (n, &gap) in (1..).zip(&gaps) {
+            let (low, high) = refusal_wait_bounds(n);
+            assert!(
+                low <= gap && gap <= high,
+                "after refusal {n}: {gap:?} not in {low:?}..={high:?}"
+            );
+        }
+        assert!(
+            gaps.windows(2).all(|w| w[1] >= w[0]),
+            "each wait at least the last: {gaps:?}"
+        );
+        assert!(
+            gaps[3] >= Duration::from_secs(2),
+            "ETH's first refusal is the fourth in a row, not a fresh 0.5 s: {gaps:?}"
+        );
+        let paths = server.paths();
+        assert!(
+            paths[3].ends_with("coin=ETH") && paths[6].ends_with("coin=SOL"),
+            "{paths:?}"
+        );
+        assert_eq!(
+            client.gate().used(),
+            20,
+            "seven refused calls cost nothing; the served one its weight"
+        );
+        assert_eq!(client.gate().charged(), 20);
+        assert_eq!(client.stats().rate_limited, 7);
+
+        // SOL was served: the next storm starts small again.
+        server.refuse(1);
+        client
+            .send(&candles("DOGE"), weight, &ByStatus)
+            .await
+            .unwrap();
+        let gaps = server.gaps();
+        let (low, high) = refusal_wait_bounds(1);
+        let last = gaps[gaps.len() - 1];
+        assert!(
+            low <= last && last <= high,
+            "a fresh first refusal: {last:?}"
+        );
+        assert_eq!(client.gate().charged(), 40);
     }
 }

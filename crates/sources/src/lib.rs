@@ -12,11 +12,13 @@
 //! Shared plumbing: `governor` (the one rate-limit governor: per host the
 //! documented budget, 429 pauses and 418 bans shared by every caller, with a
 //! published status), `http` (the one retry loop every client sends
-//! through: Retry-After, backoff, statistics), `disk` (the TTL cache), `keys`
+//! through: Retry-After, backoff, statistics), `backoff` (growing waits with
+//! jitter: stream reconnects, a refusing host), `disk` (the TTL cache), `keys`
 //! (API keys that never print), `error` (the one error type). `clients`
 //! holds one of each client, and the governor, per process. Every base URL is a setting (`[sources]` in
 //! `quantpro.toml`), so each client runs against a local fake.
 
+pub mod backoff;
 pub mod clients;
 pub mod clock;
 pub mod coinalyze;

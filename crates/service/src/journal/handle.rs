@@ -3,13 +3,13 @@
 //! process starts does not stop it), with the trades that could not be
 //! written kept until the database is back.
 
-use super::entry::JournalEntry;
+use super::entry::{config_version, JournalEntry};
 use super::store::{Journal, JournalError, JournalLocation, TradeFilter};
 
 use crate::settings::JournalSettings;
 use quantpro_core::scan::stored_ltf;
 use quantpro_core::track::{track_record, update_open_trade};
-use quantpro_model::{Exchange, TrackConfig, TrackRecord, Trade};
+use quantpro_model::{BacktestReport, Exchange, TrackConfig, TrackRecord, Trade};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -110,6 +110,24 @@ impl JournalHandle {
                 error: Some(err.to_string()),
                 ..JournalReport::default()
             })
+    }
+
+    /// Records the trades of a backtest (origin `backtest`); returns how
+    /// many were new (a trade already there, or overlapping a recorded one
+    /// of the same strategy and symbol, is not recorded twice).
+    pub async fn record_backtest(
+        &self,
+        settings: &JournalSettings,
+        report: &BacktestReport,
+        now_ms: i64,
+    ) -> Result<usize, JournalError> {
+        let version = config_version(&report.config);
+        let entries: Vec<JournalEntry> = report
+            .trades
+            .iter()
+            .map(|trade| JournalEntry::replayed(trade.clone(), &version))
+            .collect();
+        self.journal(settings).await?.record(&entries, now_ms).await
     }
 
     /// The statistics of the journal's trades that pass `filter` (the

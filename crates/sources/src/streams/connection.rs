@@ -9,12 +9,12 @@
 //! those are retried one at a time after the reconnect; a subscription
 //! pending alone when the socket dropped twice is rejected.
 
-use super::backoff::Jitter;
 use super::frame_guard::{check_candle, gunzip, is_gzip, preview, FloodGuard, LogThrottle};
 use super::protocol::{AckRef, FrameError, Inbound, Protocol};
 use super::stats::StreamStats;
 use super::tracker::{CandleTracker, Observed};
 use super::{DisconnectReason, StreamConfig, StreamEvent, StreamKey};
+use crate::backoff::Jitter;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;

@@ -40,7 +40,6 @@
 //! [`crate::clock::Clock`] (the one clock of the pipeline and the live
 //! loop), so tests run on virtual time against a fake exchange.
 
-mod backoff;
 mod connection;
 pub(crate) mod frame_guard;
 pub(crate) mod protocol;
@@ -48,7 +47,7 @@ mod set;
 mod stats;
 pub(crate) mod tracker;
 
-pub use backoff::{Backoff, Jitter};
+pub use crate::backoff::{Backoff, Jitter};
 pub(crate) use set::spawn;
 pub use set::StreamHandle;
 pub use stats::{StreamCounts, StreamStats};

@@ -1,13 +1,21 @@
-//! Reconnect delays: exponential backoff with "equal jitter" (half the
-//! delay fixed, half random), so that many connections dropped at once by a
-//! server restart do not all come back in the same instant. The random part
-//! comes from a seeded generator, so a test knows the delays it will see.
+//! Exponential backoff with "equal jitter" (half the delay fixed, half
+//! random), for every wait that grows while a server keeps saying no: the
+//! streams' reconnects, and the governor's host-wide wait after 429s that do
+//! not say how long to wait. Many clients turned away at once (a server
+//! restart, a rate-limit storm) then do not all come back in the same
+//! instant. The random part comes from a seeded generator, so a test knows
+//! the delays it will see.
 
-use crate::http::backoff_delay;
 use std::time::Duration;
 
-/// Delay before reconnect attempt `n`: `initial * 2^(n-1)`, at most `max`,
-/// of which a random half is dropped.
+/// Exponential backoff: `base * 2^(attempt-1)` after failed attempt `attempt` (1-based).
+pub fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+}
+
+/// Delay before attempt `n` (a reconnect; a call after the `n`th refusal in
+/// a row): `initial * 2^(n-1)`, at most `max`, of which a random half is
+/// dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     pub initial: Duration,
@@ -56,6 +64,14 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_per_attempt() {
+        let base = Duration::from_millis(100);
+        assert_eq!(backoff_delay(base, 1), Duration::from_millis(100));
+        assert_eq!(backoff_delay(base, 2), Duration::from_millis(200));
+        assert_eq!(backoff_delay(base, 3), Duration::from_millis(400));
+    }
 
     #[test]
     fn delays_double_up_to_the_cap_and_keep_at_least_half() {
