@@ -694,9 +694,10 @@ async fn hyperliquid_429_without_retry_after_backs_off_and_top_skips_delisted() 
     );
     let requests = server.requests();
     assert_eq!(requests.len(), 3);
-    // Backoff 20 ms then 40 ms (the config's base), host-wide.
-    assert!(requests[1].at - requests[0].at >= Duration::from_millis(20));
-    assert!(requests[2].at - requests[1].at >= Duration::from_millis(40));
+    // The host's refusal backoff (the governor's, for every caller): the
+    // first wait is 0.25..0.5 s, the second 0.5..1 s (half of each is jitter).
+    assert!(requests[1].at - requests[0].at >= Duration::from_millis(250));
+    assert!(requests[2].at - requests[1].at >= Duration::from_millis(500));
 
     let (server, fetcher) = hyperliquid(10).await;
     server.script("/info", usize::MAX, Reply::text(200, "{\"universe\":"));

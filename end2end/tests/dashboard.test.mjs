@@ -74,6 +74,25 @@ test("a WAIT row says why in words, and the Action filter keeps the signals that
   assert.deepEqual(errors, []);
 });
 
+test("at 1440x900 the detail of a clicked row opens beside the table, in view", async () => {
+  const wide = await launchBrowser({ width: 1440, height: 900 });
+  try {
+    await wide.page.goto(server.url + "/");
+    await waitForHydration(wide.page);
+    await wide.page.locator("tr.signal-row", { hasText: "SOLUSDT" }).click();
+    const panel = wide.page.locator(".side-panel");
+    await panel.waitFor();
+    const box = await panel.boundingBox();
+    const table = await wide.page.locator(".table-wrap").boundingBox();
+    assert.ok(box.y < 900 - 200, `the panel starts in view (y = ${box.y})`);
+    assert.ok(box.x >= table.x + table.width - 1, "beside the table, not below it");
+    await wide.page.screenshot({ path: join(SCREENSHOTS, "detail-1440x900.png") });
+    assert.deepEqual(wide.errors, []);
+  } finally {
+    await wide.browser.close();
+  }
+});
+
 test("after hydration, clicks sort the table and select a row", async () => {
   const { page } = ui;
   await page.goto(server.url + "/");
