@@ -298,7 +298,7 @@ impl AppState {
             ))
         })
         .await
-        .map_err(|e| JournalError::Stopped(e.to_string()))?
+        .map_err(JournalError::Stopped)?
     }
 
     /// Starts a background scan (the Scan button and `POST /api/scan/start`).
@@ -354,22 +354,21 @@ impl AppState {
         let data_dir = self.paths().data_dir.clone();
         let for_charts = signal.clone();
         let rendered =
-            tokio::task::spawn_blocking(move || render_signal_charts(&data_dir, &for_charts))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|charts| charts.map_err(|e| e.to_string()));
+            tokio::task::spawn_blocking(move || render_signal_charts(&data_dir, &for_charts)).await;
+        // The reason the charts are missing is shown in their place.
         let (charts, chart_error) = match rendered {
-            Ok(charts) => (Some(charts), None),
-            Err(err) => {
-                tracing::warn!(
-                    "[CHARTS] {} {} {}: {err}",
-                    signal.exchange,
-                    signal.symbol,
-                    signal.strategy
-                );
-                (None, Some(err))
-            }
+            Ok(Ok(charts)) => (Some(charts), None),
+            Ok(Err(err)) => (None, Some(err.to_string())),
+            Err(err) => (None, Some(err.to_string())),
         };
+        if let Some(err) = &chart_error {
+            tracing::warn!(
+                "[CHARTS] {} {} {}: {err}",
+                signal.exchange,
+                signal.symbol,
+                signal.strategy
+            );
+        }
         let track = self.signal_track(&signal).await;
         Ok(Some(render_panels(SignalDetail {
             signal,
@@ -451,23 +450,17 @@ impl AppState {
     async fn strategy_records(
         &self,
         strategies: BTreeSet<Strategy>,
-    ) -> Result<StrategyRecords, String> {
+    ) -> Result<StrategyRecords, JournalError> {
         let trades = tokio::time::timeout(
             TABLE_TRACK_PATIENCE,
             self.journal_trades(&TradeFilter::default()),
         )
         .await
-        .map_err(|_| {
-            format!(
-                "the journal gave no answer within {} s",
-                TABLE_TRACK_PATIENCE.as_secs()
-            )
-        })?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| JournalError::NoAnswer(TABLE_TRACK_PATIENCE))??;
         tokio::task::spawn_blocking(move || StrategyRecords::of(&trades, strategies))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+            .map_err(JournalError::Stopped)?
+            .map_err(JournalError::from)
     }
 
     /// The journal's trades that pass `filter`.
@@ -523,22 +516,27 @@ impl AppState {
 /// `[alerts]` of `loaded` as the ConfigPanel edits it (TOML of that table,
 /// no secret in it), or why the file at `path` cannot be used.
 fn alerts_config(loaded: &Result<Arc<Settings>, SettingsError>, path: String) -> AlertsConfig {
-    match loaded
-        .as_ref()
-        .map_err(|e| e.to_string())
-        .and_then(|settings| {
-            SettingsStore::alerts_text(&settings.alerts).map_err(|e| e.to_string())
-        }) {
+    let text = match loaded {
+        Ok(settings) => SettingsStore::alerts_text(&settings.alerts),
+        Err(err) => return alerts_config_error(err, path),
+    };
+    match text {
         Ok(toml) => AlertsConfig {
             toml,
             path,
             error: None,
         },
-        Err(error) => AlertsConfig {
-            toml: String::new(),
-            path,
-            error: Some(error),
-        },
+        Err(err) => alerts_config_error(&err, path),
+    }
+}
+
+/// The ConfigPanel's `[alerts]` when the file cannot be used: no text, the
+/// reason shown instead.
+fn alerts_config_error(err: &SettingsError, path: String) -> AlertsConfig {
+    AlertsConfig {
+        toml: String::new(),
+        path,
+        error: Some(err.to_string()),
     }
 }
 

@@ -15,14 +15,6 @@ pub enum Market {
 #[error("unknown market '{0}' (expected spot or futures)")]
 pub struct UnknownMarket(pub String);
 
-/// For parsers whose own errors are still strings (`[universe] markets`
-/// in the service's settings uses `?`).
-impl From<UnknownMarket> for String {
-    fn from(e: UnknownMarket) -> String {
-        e.to_string()
-    }
-}
-
 impl std::str::FromStr for Market {
     type Err = UnknownMarket;
 
@@ -59,10 +51,6 @@ mod tests {
         assert_eq!(wrong, UnknownMarket("margin".into()));
         assert_eq!(
             wrong.to_string(),
-            "unknown market 'margin' (expected spot or futures)"
-        );
-        assert_eq!(
-            String::from(wrong),
             "unknown market 'margin' (expected spot or futures)"
         );
     }

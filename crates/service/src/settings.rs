@@ -17,8 +17,8 @@
 
 use crate::alerts::AlertSettings;
 use quantpro_model::atomic_file::{write_atomic, WriteError};
-use quantpro_model::Market;
 use quantpro_model::{ConfigError, Exchange, ScannerConfig};
+use quantpro_model::{Market, UnknownMarket, UnknownVariant};
 pub use quantpro_sources::keys::Environment;
 use quantpro_sources::keys::Secret;
 pub use quantpro_sources::urls::SourceUrls;
@@ -37,13 +37,23 @@ pub enum UniverseMarket {
     Exchange(Exchange, Market),
 }
 
+/// A `[universe] markets` entry that names no market: its exchange or its
+/// market part is unknown (the message lists the valid names).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownUniverseMarket {
+    #[error(transparent)]
+    Exchange(#[from] UnknownVariant),
+    #[error(transparent)]
+    Market(#[from] UnknownMarket),
+}
+
 impl std::str::FromStr for UniverseMarket {
-    type Err = String;
+    type Err = UnknownUniverseMarket;
 
     /// `simulated`, `binance:futures`, `binance:spot`, `mexc:futures`,
     /// `mexc:spot`, `hyperliquid` (its perps); the market defaults to the
     /// exchange's usual one.
-    fn from_str(text: &str) -> Result<UniverseMarket, String> {
+    fn from_str(text: &str) -> Result<UniverseMarket, UnknownUniverseMarket> {
         if text.eq_ignore_ascii_case("simulated") {
             return Ok(UniverseMarket::Simulated);
         }
@@ -51,9 +61,7 @@ impl std::str::FromStr for UniverseMarket {
             Some((e, m)) => (e, Some(m)),
             None => (text, None),
         };
-        let exchange: Exchange = exchange
-            .parse()
-            .map_err(|e: quantpro_model::UnknownVariant| e.to_string())?;
+        let exchange: Exchange = exchange.parse()?;
         let market = match market {
             Some(m) => m.parse()?,
             None => Market::default_for(exchange),
@@ -115,7 +123,7 @@ impl Default for UniverseSettings {
 
 impl UniverseSettings {
     /// The configured markets, each parsed.
-    pub fn parsed_markets(&self) -> Result<Vec<UniverseMarket>, String> {
+    pub fn parsed_markets(&self) -> Result<Vec<UniverseMarket>, UnknownUniverseMarket> {
         self.markets.iter().map(|m| m.parse()).collect()
     }
 

@@ -247,7 +247,7 @@ impl AuthGate {
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
         );
         if changes && *identity != Identity::Token {
-            same_origin(headers, client).map_err(ApiError::CrossSite)?;
+            same_origin(headers, client).map_err(|e| ApiError::CrossSite(e.to_string()))?;
         }
         if !access.needs_owner() {
             return Ok(None);
@@ -300,18 +300,27 @@ fn is_loopback_host(host: &str) -> bool {
         || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Why a change is taken for one a browser sent from another site.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrossSite {
+    #[error("the browser sent it from another site (Sec-Fetch-Site: {0})")]
+    OtherSite(String),
+    #[error("Origin {origin} is not this server ({server})")]
+    OtherOrigin { origin: String, server: String },
+    #[error("Origin {0} cannot be checked: the request names no host")]
+    NoHost(String),
+}
+
 /// Refuses a change a browser sent from another site. `Sec-Fetch-Site`
 /// (every current browser sends it) must be `same-origin` or `none` (typed
 /// by the user); without it, an `Origin` must be this server's. A request
 /// with neither is not from a browser page and carries no risk of forgery.
-fn same_origin(headers: &HeaderMap, client: &Client) -> Result<(), String> {
+fn same_origin(headers: &HeaderMap, client: &Client) -> Result<(), CrossSite> {
     let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = text(&HeaderName::from_static("sec-fetch-site")) {
         return match site {
             "same-origin" | "none" => Ok(()),
-            other => Err(format!(
-                "the browser sent it from another site (Sec-Fetch-Site: {other})"
-            )),
+            other => Err(CrossSite::OtherSite(other.to_string())),
         };
     }
     let Some(origin) = text(&header::ORIGIN) else {
@@ -320,12 +329,11 @@ fn same_origin(headers: &HeaderMap, client: &Client) -> Result<(), String> {
     let scheme = if client.tls { "https" } else { "http" };
     match &client.host {
         Some(host) if origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")) => Ok(()),
-        Some(host) => Err(format!(
-            "Origin {origin} is not this server ({scheme}://{host})"
-        )),
-        None => Err(format!(
-            "Origin {origin} cannot be checked: the request names no host"
-        )),
+        Some(host) => Err(CrossSite::OtherOrigin {
+            origin: origin.to_string(),
+            server: format!("{scheme}://{host}"),
+        }),
+        None => Err(CrossSite::NoHost(origin.to_string())),
     }
 }
 

@@ -247,8 +247,10 @@ impl Alerter {
                 self.settle(
                     &alert.id,
                     name,
-                    now_ms,
-                    Err(format!("no channel named {name:?}")),
+                    DeliveryState::Failed {
+                        at_ms: now_ms,
+                        reason: format!("no channel named {name:?}"),
+                    },
                 );
                 continue;
             };
@@ -278,8 +280,8 @@ impl Alerter {
         }
     }
 
-    fn settle(&self, id: &str, channel: &str, at_ms: i64, outcome: Result<(), String>) {
-        settle_entry(&self.entries, id, channel, at_ms, outcome);
+    fn settle(&self, id: &str, channel: &str, state: DeliveryState) {
+        settle_entry(&self.entries, id, channel, state);
     }
 
     /// The alerts of one rescan: the signals that turned between `before`
@@ -367,12 +369,13 @@ fn entry(alert: &Alert, held: bool, deliveries: Vec<ChannelDelivery>) -> AlertLo
     }
 }
 
+/// Puts the outcome of one channel's delivery in the log (a failure's
+/// reason is text: the log shows it, the store keeps it).
 fn settle_entry(
     entries: &Mutex<VecDeque<AlertLogEntry>>,
     id: &str,
     channel: &str,
-    at_ms: i64,
-    outcome: Result<(), String>,
+    state: DeliveryState,
 ) {
     let mut entries = locked(entries);
     let Some(delivery) = entries
@@ -383,10 +386,7 @@ fn settle_entry(
     else {
         return;
     };
-    delivery.state = match outcome {
-        Ok(()) => DeliveryState::Delivered { at_ms },
-        Err(reason) => DeliveryState::Failed { at_ms, reason },
-    };
+    delivery.state = state;
 }
 
 /// One alert to one outside channel, as a task of its own.
@@ -402,23 +402,32 @@ struct Delivery {
 impl Delivery {
     async fn run(self) {
         let name = self.channel.name().to_string();
-        let outcome = self
-            .channel
-            .send(&self.alert, self.deadline)
-            .await
-            .map_err(|e| e.to_string());
+        let outcome = self.channel.send(&self.alert, self.deadline).await;
         let at_ms = self.clock.now_ms();
-        match &outcome {
-            Ok(()) => tracing::info!("[ALERTS] {name}: delivered {}", self.alert.id),
-            Err(reason) => tracing::warn!("[ALERTS] {name}: {} failed: {reason}", self.alert.id),
-        }
-        settle_entry(&self.entries, &self.alert.id, &name, at_ms, outcome.clone());
+        let reason = match outcome {
+            Ok(()) => {
+                tracing::info!("[ALERTS] {name}: delivered {}", self.alert.id);
+                None
+            }
+            Err(err) => {
+                tracing::warn!("[ALERTS] {name}: {} failed: {err}", self.alert.id);
+                Some(err.to_string())
+            }
+        };
+        let state = match &reason {
+            None => DeliveryState::Delivered { at_ms },
+            Some(reason) => DeliveryState::Failed {
+                at_ms,
+                reason: reason.clone(),
+            },
+        };
+        settle_entry(&self.entries, &self.alert.id, &name, state);
         let record = DeliveryRecord {
             id: self.alert.id.clone(),
             channel: name,
             at_ms,
-            delivered: outcome.is_ok(),
-            reason: outcome.err(),
+            delivered: reason.is_none(),
+            reason,
         };
         if let Err(err) = self.store.record_delivery(&record).await {
             tracing::warn!("[ALERTS] {err}");

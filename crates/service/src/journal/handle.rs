@@ -161,7 +161,7 @@ impl JournalHandle {
 
 /// The journal's own runtime, built once per process.
 fn journal_runtime() -> Result<&'static tokio::runtime::Runtime, JournalError> {
-    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
@@ -169,10 +169,9 @@ fn journal_runtime() -> Result<&'static tokio::runtime::Runtime, JournalError> {
                 .thread_name("journal")
                 .enable_all()
                 .build()
-                .map_err(|e| format!("cannot start the journal's runtime: {e}"))
         })
         .as_ref()
-        .map_err(|e| JournalError::Stopped(e.clone()))
+        .map_err(JournalError::Runtime)
 }
 
 /// Runs `work` on the journal's runtime; the caller's blocking pool waits
@@ -183,7 +182,7 @@ async fn on_journal_runtime<T: Send + 'static>(
     let runtime = journal_runtime()?;
     tokio::task::spawn_blocking(move || runtime.block_on(work))
         .await
-        .map_err(|e| JournalError::Stopped(e.to_string()))
+        .map_err(JournalError::Stopped)
 }
 
 impl Inner {
@@ -294,7 +293,7 @@ impl Inner {
         let data_dir = self.data_dir.clone();
         let candles = tokio::task::spawn_blocking(move || stored_ltf(&data_dir, symbols, now_ms))
             .await
-            .map_err(|e| JournalError::Stopped(e.to_string()))?;
+            .map_err(JournalError::Stopped)?;
         let mut resolved = Vec::new();
         for mut trade in open {
             let Some(ltf) = candles.get(&(trade.exchange, trade.symbol.clone())) else {
@@ -318,7 +317,7 @@ impl Inner {
         let trades = self.journal(settings).await?.trades(filter).await?;
         tokio::task::spawn_blocking(move || track_record(&trades))
             .await
-            .map_err(|e| JournalError::Stopped(e.to_string()))?
+            .map_err(JournalError::Stopped)?
             .map_err(JournalError::from)
     }
 }

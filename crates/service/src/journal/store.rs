@@ -6,7 +6,7 @@
 use super::entry::{JournalEntry, Origin};
 use super::migrations;
 use crate::settings::JournalSettings;
-use quantpro_model::{Exchange, Outcome, Side, Strategy, Trade};
+use quantpro_model::{Exchange, Outcome, Side, Strategy, Trade, UnknownVariant};
 use quantpro_sources::keys::Secret;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -122,14 +122,41 @@ pub enum JournalError {
     Corrupt {
         location: String,
         key: String,
-        reason: String,
+        #[source]
+        reason: UnreadableRow,
     },
     #[error(transparent)]
     Stats(#[from] quantpro_core::track::StatsError),
     #[error("the journal's settings cannot be read: {0}")]
     Settings(#[from] crate::settings::SettingsError),
+    /// A task of the journal's work panicked or was cancelled.
     #[error("the journal task stopped unexpectedly: {0}")]
-    Stopped(String),
+    Stopped(#[source] tokio::task::JoinError),
+    /// The journal's own runtime could not be built (at the first use in
+    /// the process; every later use reports the same).
+    #[error("the journal task stopped unexpectedly: cannot start the journal's runtime: {0}")]
+    Runtime(#[source] &'static std::io::Error),
+    /// The journal did not answer within the time a caller can wait (the
+    /// dashboard's table does not wait for a slow database).
+    #[error("the journal gave no answer within {} s", .0.as_secs())]
+    NoAnswer(Duration),
+}
+
+/// Why a row of `journal_trades` cannot be read back as a trade.
+#[derive(Debug, thiserror::Error)]
+pub enum UnreadableRow {
+    /// A column that is missing or of another type.
+    #[error("{column}: {source}")]
+    Column {
+        column: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A name that is no exchange, strategy, side or outcome.
+    #[error(transparent)]
+    Value(#[from] UnknownVariant),
+    #[error("bars: {0} is negative")]
+    NegativeBars(i64),
 }
 
 /// Which trades to read back.
@@ -386,42 +413,35 @@ impl Journal {
     }
 }
 
-fn read_trade(row: &AnyRow) -> Result<Trade, String> {
-    let text = |c: &str| row.try_get::<String, _>(c).map_err(|e| format!("{c}: {e}"));
-    let float = |c: &str| row.try_get::<f64, _>(c).map_err(|e| format!("{c}: {e}"));
-    let bars = row
-        .try_get::<Option<i64>, _>("bars")
-        .map_err(|e| format!("bars: {e}"))?;
+fn read_trade(row: &AnyRow) -> Result<Trade, UnreadableRow> {
+    fn column<T>(row: &AnyRow, column: &'static str) -> Result<T, UnreadableRow>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        row.try_get::<T, _>(column)
+            .map_err(|source| UnreadableRow::Column { column, source })
+    }
+    let text = |c: &'static str| column::<String>(row, c);
+    let float = |c: &'static str| column::<f64>(row, c);
+    let bars = column::<Option<i64>>(row, "bars")?;
     Ok(Trade {
-        exchange: text("exchange")?
-            .parse::<Exchange>()
-            .map_err(|e| e.to_string())?,
+        exchange: text("exchange")?.parse::<Exchange>()?,
         symbol: text("symbol")?,
-        strategy: text("strategy")?
-            .parse::<Strategy>()
-            .map_err(|e| e.to_string())?,
-        side: text("side")?.parse::<Side>().map_err(|e| e.to_string())?,
-        opened_at: row
-            .try_get::<i64, _>("opened_at")
-            .map_err(|e| format!("opened_at: {e}"))?,
+        strategy: text("strategy")?.parse::<Strategy>()?,
+        side: text("side")?.parse::<Side>()?,
+        opened_at: column::<i64>(row, "opened_at")?,
         entry: float("entry")?,
         sl: float("sl")?,
         tp: float("tp")?,
         rr: float("rr")?,
         score: float("score")?,
-        outcome: text("outcome")?
-            .parse::<Outcome>()
-            .map_err(|e| e.to_string())?,
-        closed_at: row
-            .try_get::<Option<i64>, _>("closed_at")
-            .map_err(|e| format!("closed_at: {e}"))?,
-        r: row
-            .try_get::<Option<f64>, _>("r")
-            .map_err(|e| format!("r: {e}"))?,
+        outcome: text("outcome")?.parse::<Outcome>()?,
+        closed_at: column::<Option<i64>>(row, "closed_at")?,
+        r: column::<Option<f64>>(row, "r")?,
         mfe_r: float("mfe_r")?,
         mae_r: float("mae_r")?,
         bars: bars
-            .map(|b| usize::try_from(b).map_err(|_| format!("bars: {b} is negative")))
+            .map(|b| usize::try_from(b).map_err(|_| UnreadableRow::NegativeBars(b)))
             .transpose()?,
     })
 }

@@ -61,7 +61,7 @@ impl LiveLoop {
         let mut simulated = false;
         for market in universe
             .parsed_markets()
-            .map_err(LiveSetupError::Universe)?
+            .map_err(|e| LiveSetupError::Universe(e.to_string()))?
         {
             match market {
                 UniverseMarket::Simulated => {

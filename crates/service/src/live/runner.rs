@@ -19,11 +19,12 @@ use super::universe::{MarketUniverse, UniverseCache};
 use crate::pipeline::{PipelineRequest, ScanPipeline};
 use crate::settings::UniverseSettings;
 use quantpro_core::candles::series::{newest_contiguous_run, prepend_history, restart_after_gap};
-use quantpro_core::candles::store::{CandleStore, SeriesKey};
+use quantpro_core::candles::store::{CandleStore, SeriesKey, StoreError};
 use quantpro_core::candles::{drop_unclosed, Candle};
 use quantpro_core::scan::NoProgress;
 use quantpro_model::{Exchange, FeedMode, Interval, LiveStatus, MarkKind, Trade};
 use quantpro_sources::clock::Clock;
+use quantpro_sources::SourceError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -413,7 +414,7 @@ impl VenueRunner {
             for interval in INTERVALS {
                 match self.backfill(&symbol, interval).await {
                     Ok(added) => fresh |= added > 0,
-                    Err(reason) => self.mark_stale(&symbol, reason),
+                    Err(err) => self.mark_stale(&symbol, err.to_string()),
                 }
             }
             self.flush().await;
@@ -428,7 +429,11 @@ impl VenueRunner {
 
     /// Fetches what the series lacks: everything after its last candle, and
     /// older history up to the configured length. Returns the candles added.
-    async fn backfill(&mut self, symbol: &str, interval: Interval) -> Result<usize, String> {
+    async fn backfill(
+        &mut self,
+        symbol: &str,
+        interval: Interval,
+    ) -> Result<usize, SourceError> {
         let key: SeriesKey = (self.exchange, symbol.to_string(), interval);
         let step = interval.millis();
         let want = self.wanted(interval);
@@ -469,12 +474,8 @@ impl VenueRunner {
         interval: Interval,
         start: i64,
         end: i64,
-    ) -> Result<Vec<Candle>, String> {
-        let mut candles = self
-            .venue
-            .candles(symbol, interval, start, end)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<Vec<Candle>, SourceError> {
+        let mut candles = self.venue.candles(symbol, interval, start, end).await?;
         drop_unclosed(&mut candles, interval, self.clock().now_ms());
         Ok(candles)
     }
@@ -482,7 +483,7 @@ impl VenueRunner {
     /// Adds fetched or streamed candles without leaving a hole: a gap is
     /// fetched once more, and when the exchange no longer has it the series
     /// restarts after it (logged). Returns the candles added.
-    async fn join(&mut self, key: &SeriesKey, candles: Vec<Candle>) -> Result<usize, String> {
+    async fn join(&mut self, key: &SeriesKey, candles: Vec<Candle>) -> Result<usize, SourceError> {
         let interval = key.2;
         let keep = self.keep(interval);
         if self.store.series(key).is_empty() {
@@ -610,7 +611,7 @@ impl VenueRunner {
                 self.arrive(&symbol, close).await;
                 self.publish_counts();
             }
-            Err(reason) => self.mark_stale(&symbol, reason),
+            Err(err) => self.mark_stale(&symbol, err.to_string()),
         }
     }
 
@@ -635,7 +636,10 @@ impl VenueRunner {
                 self.live.status.clear_stale(self.exchange, &symbol);
                 self.arrive(&symbol, close).await;
             } else {
-                let why = reason.unwrap_or_else(|| "the exchange has not published it yet".into());
+                let why = reason.map_or_else(
+                    || "the exchange has not published it yet".to_string(),
+                    |err| err.to_string(),
+                );
                 self.mark_stale(
                     &symbol,
                     format!(
@@ -680,8 +684,11 @@ impl VenueRunner {
             Ok(())
         } else {
             match tokio::task::spawn_blocking(move || pending.write()).await {
-                Ok(outcome) => self.store.record_writes(outcome).map_err(|e| e.to_string()),
-                Err(e) => Err(format!("the candle writer stopped: {e}")),
+                Ok(outcome) => self
+                    .store
+                    .record_writes(outcome)
+                    .map_err(CandleWriteError::File),
+                Err(e) => Err(CandleWriteError::WriterStopped(e)),
             }
         };
         if let Err(err) = written {
@@ -710,6 +717,16 @@ impl VenueRunner {
             s.rate_limit = rate_limit;
         });
     }
+}
+
+/// Why the candles of a flush were not written (they stay in memory and
+/// are written again at the next flush).
+#[derive(Debug, thiserror::Error)]
+enum CandleWriteError {
+    #[error(transparent)]
+    File(StoreError),
+    #[error("the candle writer stopped: {0}")]
+    WriterStopped(tokio::task::JoinError),
 }
 
 /// Returns at `at`, or never without one.
