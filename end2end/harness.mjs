@@ -110,6 +110,11 @@ export async function launchBrowser({ javaScriptEnabled = true, width = 1280, he
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // Hydration warnings fail a test as errors do: Leptos warns of what can
+  // break hydration (a resource read outside <Suspense/>, a mismatch).
+  page.on("console", (message) => {
+    if (message.type() === "warning" && /hydrat|Suspense/i.test(message.text())) errors.push(message.text());
+  });
   return { browser, page, errors };
 }
 

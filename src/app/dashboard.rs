@@ -30,6 +30,7 @@ pub fn DashboardPage() -> impl IntoView {
         live: RwSignal::new(false),
         market: RwSignal::new(None),
         toasts: AlertToasts::new(),
+        shown_feed: RwSignal::new(None),
     };
     provide_context(state);
     provide_context(CalculatorInputs::new());
@@ -110,6 +111,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
         market,
     } = view;
     let state = expect_context::<DashboardState>();
+    state.shown_feed.set(Some(last_updated));
     if market.is_some() && state.market.with_untracked(Option::is_none) {
         state.market.set(market);
     }

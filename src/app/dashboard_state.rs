@@ -24,6 +24,10 @@ pub struct DashboardState {
     pub market: RwSignal<Option<MarketView>>,
     /// The alerts on screen (the stream's `alert` events).
     pub toasts: AlertToasts,
+    /// `last_updated` of the feed the table shows (set where the feed is
+    /// rendered, inside its Suspense), so the event stream can tell whether
+    /// a feed on disk is newer without reading the resource outside it.
+    pub shown_feed: RwSignal<Option<i64>>,
 }
 
 impl DashboardState {

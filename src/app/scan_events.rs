@@ -212,11 +212,7 @@ mod browser {
                     }
                 }
                 ScanEvent::FeedOnDisk(on_disk) => {
-                    let shown = state.feed.with_untracked(|feed| {
-                        feed.as_ref()
-                            .and_then(|result| result.as_ref().ok())
-                            .map(|view| view.last_updated)
-                    });
+                    let shown = state.shown_feed.get_untracked();
                     if shown.is_some_and(|shown| shown != on_disk)
                         && self.fetched_for != Some(on_disk)
                     {
