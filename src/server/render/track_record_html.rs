@@ -280,15 +280,15 @@ fn StatsTable(record: TrackRecord) -> impl IntoView {
                 <thead>
                     <tr>
                         <th>"Strategy"</th>
-                        <th title="Closed trades">"Trades"</th>
-                        <th title="Closed trades with R > 0, of all closed">"Win rate"</th>
-                        <th title="Mean R after fees">"Avg R"</th>
-                        <th title="Sum of R after fees">"Net R"</th>
-                        <th title="Sum of positive R / |sum of negative R|">"Profit factor"</th>
-                        <th title="Largest fall of cumulative R from its running peak">"Max DD"</th>
-                        <th title="Target hit / stop hit / expired">"TP / SL / exp."</th>
-                        <th title="Mean LTF candles from opening to resolution">"Avg bars"</th>
-                        <th title="Trades not resolved yet (not counted)">"Open"</th>
+                        <th class="num" title="Closed trades">"Trades"</th>
+                        <th class="num" title="Closed trades with R > 0, of all closed">"Win rate"</th>
+                        <th class="num" title="Mean R after fees">"Avg R"</th>
+                        <th class="num" title="Sum of R after fees">"Net R"</th>
+                        <th class="num" title="Sum of positive R / |sum of negative R|">"Profit factor"</th>
+                        <th class="num" title="Largest fall of cumulative R from its running peak">"Max DD"</th>
+                        <th class="num" title="Target hit / stop hit / expired">"TP / SL / exp."</th>
+                        <th class="num" title="Mean LTF candles from opening to resolution">"Avg bars"</th>
+                        <th class="num" title="Trades not resolved yet (not counted)">"Open"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -374,15 +374,15 @@ fn RecentTrades(trades: Vec<Trade>) -> impl IntoView {
                         <th>"Exchange"</th>
                         <th>"Strategy"</th>
                         <th>"Side"</th>
-                        <th title="Total score at the opening">"Score"</th>
-                        <th>"Entry"</th>
-                        <th>"SL"</th>
-                        <th>"TP"</th>
+                        <th class="num" title="Total score at the opening">"Score"</th>
+                        <th class="num">"Entry"</th>
+                        <th class="num">"SL"</th>
+                        <th class="num">"TP"</th>
                         <th>"Outcome"</th>
-                        <th title="Result in risk units after fees">"R"</th>
-                        <th title="Largest favourable move in R">"MFE"</th>
-                        <th title="Largest adverse move in R">"MAE"</th>
-                        <th title="LTF candles from opening to resolution">"Bars"</th>
+                        <th class="num" title="Result in risk units after fees">"R"</th>
+                        <th class="num" title="Largest favourable move in R">"MFE"</th>
+                        <th class="num" title="Largest adverse move in R">"MAE"</th>
+                        <th class="num" title="LTF candles from opening to resolution">"Bars"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
