@@ -387,6 +387,32 @@ test("on a phone the filters fold behind one button and still filter", async () 
   });
 });
 
+test("on a phone the signals that act come first, a WAIT row says why, and the Action filter works", async () => {
+  await onPage(PHONE, async (page) => {
+    await page.goto(server.url + "/");
+    await waitForHydration(page);
+    const actions = await page.$$eval("tr.signal-row td:nth-child(4) .action", (els) => els.map((e) => e.textContent));
+    const firstWait = actions.indexOf("WAIT");
+    assert.ok(firstWait > 0, `the data has signals that act and ones that wait: ${actions}`);
+    assert.ok(actions.slice(firstWait).every((a) => a === "WAIT"), `LONG and SHORT first: ${actions}`);
+    const reason = page.locator("[data-testid='row-wait-reason']").first();
+    await reason.scrollIntoViewIfNeeded();
+    assert.ok(await reason.isVisible(), "the reason shows on the row itself");
+    assert.match(await reason.getAttribute("title"), /^[a-z_]+$/, "the code in the tooltip");
+    assert.doesNotMatch(await reason.textContent(), /_/, "words on the row, not a code");
+    await assertCleanLayout(page, "wait reasons 390");
+
+    await page.click("[data-testid='filters-toggle']");
+    await page.selectOption("[data-testid='filter-action']", "actionable");
+    await page.waitForURL(/act=actionable/);
+    const acting = await page.$$eval("tr.signal-row td:nth-child(4) .action", (els) => els.map((e) => e.textContent));
+    assert.equal(acting.length, firstWait);
+    assert.ok(acting.every((a) => a !== "WAIT"), `${acting}`);
+    await assertCleanLayout(page, "action filter 390");
+    await page.screenshot({ path: join(SCREENSHOTS, "small-actionable-390.png") });
+  });
+});
+
 test("on a phone 'All columns' shows the whole table, scrolling inside its box", async () => {
   await onPage(PHONE, async (page) => {
     await page.goto(server.url + "/");

@@ -429,11 +429,7 @@ impl VenueRunner {
 
     /// Fetches what the series lacks: everything after its last candle, and
     /// older history up to the configured length. Returns the candles added.
-    async fn backfill(
-        &mut self,
-        symbol: &str,
-        interval: Interval,
-    ) -> Result<usize, SourceError> {
+    async fn backfill(&mut self, symbol: &str, interval: Interval) -> Result<usize, SourceError> {
         let key: SeriesKey = (self.exchange, symbol.to_string(), interval);
         let step = interval.millis();
         let want = self.wanted(interval);
