@@ -449,8 +449,8 @@ fn corrupt_and_short_files_are_skipped_with_their_names() {
         ..SyntheticSpec::default()
     };
     quantpro_core::synthetic::generate_dataset(dir.path(), &spec).unwrap();
-    std::fs::write(dir.path().join("ETHUSDT_BINANCE_15m.json"), "[[1,2,").unwrap();
-    let sol = dir.path().join("SOLUSDT_BINANCE_15m.json");
+    std::fs::write(dir.path().join("SYN001USDT_BINANCE_15m.json"), "[[1,2,").unwrap();
+    let sol = dir.path().join("SYN002USDT_BINANCE_15m.json");
     let short = &read_candle_file(&sol).unwrap()[..30];
     std::fs::write(&sol, quantpro_core::synthetic::candles_to_json(short)).unwrap();
     let outcome = backtest(dir.path(), |r| r.now_ms = Some(spec.end_ms));
@@ -463,7 +463,7 @@ fn corrupt_and_short_files_are_skipped_with_their_names() {
         .collect();
     skipped.sort();
     assert_eq!(skipped.len(), 2, "{skipped:?}");
-    assert_eq!(skipped[0].0, "ETHUSDT_BINANCE_15m.json");
+    assert_eq!(skipped[0].0, "SYN001USDT_BINANCE_15m.json");
     assert!(
         skipped[0].1.starts_with("not a candle array"),
         "{}",
@@ -472,11 +472,15 @@ fn corrupt_and_short_files_are_skipped_with_their_names() {
     assert_eq!(
         skipped[1],
         (
-            "SOLUSDT_BINANCE_15m.json",
+            "SYN002USDT_BINANCE_15m.json",
             "30 closed 15m candles: a replay needs at least 50 (data.min_ltf_candles)"
         )
     );
-    assert!(outcome.report.trades.iter().all(|t| t.symbol == "BTCUSDT"));
+    assert!(outcome
+        .report
+        .trades
+        .iter()
+        .all(|t| t.symbol == "SYN000USDT"));
 
     let missing = run_backtest(
         &BacktestRequest::new("/nonexistent/quantpro"),
@@ -600,8 +604,7 @@ fn cli_backtest_prints_the_table_and_writes_report_and_csv() {
 
 #[test]
 fn the_track_section_comes_from_the_file_and_the_environment() {
-    use quantpro_service::settings::SettingsStore;
-    use quantpro_sources::keys::Environment;
+    use quantpro_service::settings::{Environment, SettingsStore};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quantpro.toml");
     std::fs::write(&path, "[track]\nfee_bps = 2.5\n").unwrap();

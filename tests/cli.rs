@@ -103,7 +103,7 @@ fn scan_filters_by_symbol_merges_a_partial_scan_and_reports_skipped_files() {
             "--data-dir",
             data_arg,
             "--symbol",
-            "BTC",
+            "SYN000",
             "--out",
             out_arg,
         ];
@@ -114,8 +114,8 @@ fn scan_filters_by_symbol_merges_a_partial_scan_and_reports_skipped_files() {
         (stdout(&out), feed)
     };
 
-    // A partial scan updates BTC's three signals and keeps the other six
-    // (ETH on MEXC, SOL on HYPERLIQUID in the demo set).
+    // A partial scan updates SYN000's three signals (BINANCE) and keeps the
+    // other six (SYN001 on MEXC, SYN002 on HYPERLIQUID in the demo set).
     let (summary, merged) = scan_btc(&[]);
     assert!(
         summary.contains("(9 signals, 6 kept from the previous feed)"),
@@ -129,7 +129,7 @@ fn scan_filters_by_symbol_merges_a_partial_scan_and_reports_skipped_files() {
 
     let (_, feed) = scan_btc(&["--replace"]);
     assert_eq!(feed.signals.len(), 3);
-    assert!(feed.signals.iter().all(|s| s.canonical_symbol == "BTC"));
+    assert!(feed.signals.iter().all(|s| s.canonical_symbol == "SYN000"));
     assert!(feed.last_updated >= merged.last_updated);
 }
 

@@ -221,7 +221,7 @@ async fn a_restart_resumes_from_what_is_stored() {
     until_all_rescanned(&mut running.rescans, 9).await;
     running.stop().await;
     let data_dir = paths(dir.path()).data_dir;
-    let btc = data_dir.join("BTCUSDT_BINANCE_15m.json");
+    let btc = data_dir.join("SYN000USDT_BINANCE_15m.json");
     let before = read_candle_file(&btc).unwrap();
     assert_eq!(before.len(), 400);
 
@@ -240,7 +240,7 @@ async fn a_restart_resumes_from_what_is_stored() {
         .lock()
         .unwrap()
         .iter()
-        .find(|(symbol, interval, ..)| symbol == "BTCUSDT" && *interval == Interval::M15)
+        .find(|(symbol, interval, ..)| symbol == "SYN000USDT" && *interval == Interval::M15)
         .cloned()
         .unwrap();
     assert_eq!(

@@ -558,14 +558,14 @@ async fn the_event_stream_delivers_progress_then_done_and_the_feed_is_reread() {
     );
 
     // The stream follows the next job too, and ends when the server stops.
-    let next = server.scan(r#"{"symbol": "eth"}"#).await;
+    let next = server.scan(r#"{"symbol": "syn001"}"#).await;
     let again = events
         .until(|e| e.name == "done" && e.status.id == next.id)
         .await;
     assert_eq!(
         (again.status.total, again.status.signals),
         (2, 6),
-        "ETH on both exchanges"
+        "SYN001 (the demo's second asset) on both exchanges"
     );
     server.state.begin_shutdown();
     tokio::time::timeout(PATIENCE, async { while events.next().await.is_some() {} })

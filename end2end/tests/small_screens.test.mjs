@@ -413,6 +413,19 @@ test("on a phone the signals that act come first, a WAIT row says why, and the A
   });
 });
 
+test("no synthetic row wears a real pair's name, on any exchange", async () => {
+  await onPage(PHONE, async (page) => {
+    await page.goto(server.url + "/");
+    await waitForHydration(page);
+    assert.match(await page.textContent("[data-testid='data-source'], .badge-synthetic"), /SYNTHETIC/);
+    const symbols = await page.$$eval("tr.signal-row td.symbol", (tds) => tds.map((td) => td.textContent));
+    assert.ok(symbols.length > 0);
+    const real = symbols.filter((s) => !/^SYN\d{3}/.test(s));
+    assert.deepEqual(real, [], "every simulated symbol is SYNnnn...");
+    assert.deepEqual(new Set(feed.signals.map((s) => s.exchange)).size, 3, "on all three exchanges");
+  });
+});
+
 test("on a phone 'All columns' shows the whole table, scrolling inside its box", async () => {
   await onPage(PHONE, async (page) => {
     await page.goto(server.url + "/");

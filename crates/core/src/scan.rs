@@ -573,14 +573,14 @@ mod tests {
             2
         );
         let eth = run(ScanRequest {
-            symbol: Some("eth".into()),
+            symbol: Some("syn001".into()),
             ..base.clone()
         });
         assert_eq!(eth.feed.signals.len(), 3);
-        assert!(eth.feed.signals.iter().all(|s| s.symbol == "ETHUSDT"));
+        assert!(eth.feed.signals.iter().all(|s| s.symbol == "SYN001USDT"));
         assert_eq!(
             run(ScanRequest {
-                symbol: Some("ETHUSDT".into()),
+                symbol: Some("SYN001USDT".into()),
                 ..base.clone()
             })
             .feed
@@ -612,8 +612,8 @@ mod tests {
     fn bad_and_incomplete_symbols_are_skipped_with_reasons() {
         let (dir, spec) = dataset(4);
         let path = |name: &str| dir.path().join(name);
-        std::fs::write(path("ETHUSDT_BINANCE_15m.json"), "[{\"t\":1,").unwrap();
-        std::fs::remove_file(path("SOLUSDT_BINANCE_4h.json")).unwrap();
+        std::fs::write(path("SYN001USDT_BINANCE_15m.json"), "[{\"t\":1,").unwrap();
+        std::fs::remove_file(path("SYN002USDT_BINANCE_4h.json")).unwrap();
         std::fs::write(path("XYZ_NOWHERE_15m.json"), "[]").unwrap();
         let request = ScanRequest {
             now_ms: Some(spec.end_ms),
@@ -641,8 +641,8 @@ mod tests {
         assert_eq!(
             files,
             [
-                "ETHUSDT_BINANCE_15m.json",
-                "SOLUSDT_BINANCE_15m.json",
+                "SYN001USDT_BINANCE_15m.json",
+                "SYN002USDT_BINANCE_15m.json",
                 "XYZ_NOWHERE_15m.json"
             ]
         );
@@ -655,7 +655,7 @@ mod tests {
         );
         assert_eq!(
             skipped[1].reason,
-            "no 4h file for SOLUSDT on BINANCE (a scan needs both 15m and 4h)"
+            "no 4h file for SYN002USDT on BINANCE (a scan needs both 15m and 4h)"
         );
         assert!(skipped[2].reason.contains("unknown Exchange 'NOWHERE'"));
         assert_eq!(recorder.skips.lock().unwrap().len(), 3);
@@ -699,7 +699,7 @@ mod tests {
     #[test]
     fn csv_series_scan_like_json_ones() {
         let (dir, spec) = dataset(2);
-        let json_path = dir.path().join("ETHUSDT_BINANCE_4h.json");
+        let json_path = dir.path().join("SYN001USDT_BINANCE_4h.json");
         let candles = crate::candles::read_candle_file(&json_path).unwrap();
         let mut csv = String::from("t,o,h,l,c,v\n");
         for c in &candles {
@@ -723,7 +723,7 @@ mod tests {
         };
         let from_json = scan();
         std::fs::remove_file(&json_path).unwrap();
-        std::fs::write(dir.path().join("ETHUSDT_BINANCE_4h.csv"), csv).unwrap();
+        std::fs::write(dir.path().join("SYN001USDT_BINANCE_4h.csv"), csv).unwrap();
         let from_csv = scan();
         assert!(
             from_csv.summary.skipped.is_empty(),

@@ -467,59 +467,59 @@ pub fn candles_to_json(candles: &[Candle]) -> String {
     out
 }
 
-/// A named asset with a typical price.
+/// A synthetic asset: its name and starting price.
 struct Asset {
     name: String,
     price: f64,
 }
 
-const ASSETS: &[(&str, f64)] = &[
-    ("BTC", 65_000.0),
-    ("ETH", 3_400.0),
-    ("SOL", 150.0),
-    ("XRP", 0.55),
-    ("DOGE", 0.14),
-    ("ADA", 0.45),
-    ("AVAX", 30.0),
-    ("LINK", 14.0),
-    ("DOT", 6.5),
-    ("LTC", 75.0),
-    ("BNB", 580.0),
-    ("TRX", 0.12),
-    ("ATOM", 8.0),
-    ("NEAR", 5.0),
-    ("APT", 8.5),
-    ("ARB", 0.9),
-    ("OP", 1.8),
-    ("SUI", 1.1),
-    ("INJ", 25.0),
-    ("TIA", 7.0),
-    ("SEI", 0.45),
-    ("WIF", 2.2),
-    ("PEPE", 0.000011),
-    ("SHIB", 0.000018),
-    ("FIL", 4.5),
-    ("ETC", 22.0),
-    ("XLM", 0.1),
-    ("HBAR", 0.08),
-    ("ICP", 9.0),
-    ("AAVE", 95.0),
+/// Starting prices with the spread of real markets' scales (five figures
+/// to a hundred-thousandth), so the demo shows every kind of tick size.
+const PRICES: &[f64] = &[
+    65_000.0, // the scale of BTC
+    3_400.0,  // the scale of ETH
+    150.0,    // the scale of SOL
+    0.55,     // the scale of XRP
+    0.14,     // the scale of DOGE
+    0.45,     // the scale of ADA
+    30.0,     // the scale of AVAX
+    14.0,     // the scale of LINK
+    6.5,      // the scale of DOT
+    75.0,     // the scale of LTC
+    580.0,    // the scale of BNB
+    0.12,     // the scale of TRX
+    8.0,      // the scale of ATOM
+    5.0,      // the scale of NEAR
+    8.5,      // the scale of APT
+    0.9,      // the scale of ARB
+    1.8,      // the scale of OP
+    1.1,      // the scale of SUI
+    25.0,     // the scale of INJ
+    7.0,      // the scale of TIA
+    0.45,     // the scale of SEI
+    2.2,      // the scale of WIF
+    0.000011, // the scale of PEPE
+    0.000018, // the scale of SHIB
+    4.5,      // the scale of FIL
+    22.0,     // the scale of ETC
+    0.1,      // the scale of XLM
+    0.08,     // the scale of HBAR
+    9.0,      // the scale of ICP
+    95.0,     // the scale of AAVE
 ];
 
+/// Synthetic asset number `index`: named `SYN000`, `SYN001`, ... on every
+/// exchange (`SYN000USDT`, `SYN015_USDT`, `SYN030`), so a screenshot of the
+/// simulated market can never pass for a real pair; priced at the scales
+/// of `PRICES`, then at random scales from 0.001 to 1000.
 fn asset(index: usize) -> Asset {
-    match ASSETS.get(index) {
-        Some(&(name, price)) => Asset {
-            name: name.to_string(),
-            price,
-        },
-        None => {
-            // Beyond the named list: SYN030, SYN031, ... at prices from 0.001 to 1000.
-            let mut rng = SplitMix64::new(index as u64);
-            Asset {
-                name: format!("SYN{index:03}"),
-                price: 10f64.powf(rng.range(-3.0, 3.0)),
-            }
-        }
+    let price = PRICES.get(index).copied().unwrap_or_else(|| {
+        let mut rng = SplitMix64::new(index as u64);
+        10f64.powf(rng.range(-3.0, 3.0))
+    });
+    Asset {
+        name: format!("SYN{index:03}"),
+        price,
     }
 }
 
@@ -683,7 +683,7 @@ mod tests {
         let distinct: std::collections::HashSet<u64> =
             s.ltf.iter().map(|c| c.v.to_bits()).collect();
         assert!(distinct.len() > 4000, "volumes are noisy");
-        assert_eq!(s.symbol, "BTCUSDT");
+        assert_eq!(s.symbol, "SYN000USDT");
     }
 
     #[test]
@@ -711,7 +711,7 @@ mod tests {
             .collect();
         assert_eq!(
             &names[..2],
-            ["BTCUSDT_BINANCE_15m.json", "BTCUSDT_BINANCE_4h.json"]
+            ["SYN000USDT_BINANCE_15m.json", "SYN000USDT_BINANCE_4h.json"]
         );
         let parsed = parse_candles_json(&std::fs::read(&paths[0]).unwrap()).unwrap();
         assert_eq!(parsed, generate_series(&spec, 0).ltf);
@@ -777,14 +777,14 @@ mod tests {
         assert_eq!(
             ltf,
             [
-                "ADA_USDT_MEXC_15m.json",
-                "AVAX_HYPERLIQUID_15m.json",
-                "BTCUSDT_BINANCE_15m.json",
-                "DOGE_USDT_MEXC_15m.json",
-                "ETHUSDT_BINANCE_15m.json",
-                "LINK_HYPERLIQUID_15m.json",
-                "SOLUSDT_BINANCE_15m.json",
-                "XRP_USDT_MEXC_15m.json",
+                "SYN000USDT_BINANCE_15m.json",
+                "SYN001USDT_BINANCE_15m.json",
+                "SYN002USDT_BINANCE_15m.json",
+                "SYN003_USDT_MEXC_15m.json",
+                "SYN004_USDT_MEXC_15m.json",
+                "SYN005_USDT_MEXC_15m.json",
+                "SYN006_HYPERLIQUID_15m.json",
+                "SYN007_HYPERLIQUID_15m.json",
             ]
         );
         assert_eq!(paths.len(), 16);
