@@ -33,9 +33,9 @@ const QUOTA: u32 = 40;
 const WINDOW: Duration = Duration::from_secs(60);
 /// Symbols per exchange: 2 catalogue calls + 4 histories x 9 = 38 of the 40.
 const SYMBOLS: usize = 9;
-/// The synthetic data set's first assets (core::synthetic's list).
+/// The synthetic data set's first assets (core::synthetic's names).
 const BASES: [&str; SYMBOLS] = [
-    "BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "AVAX", "LINK", "DOT",
+    "SYN000", "SYN001", "SYN002", "SYN003", "SYN004", "SYN005", "SYN006", "SYN007", "SYN008",
 ];
 
 /// Coinalyze with its quota: every accepted request's arrival and

@@ -144,8 +144,8 @@ test("a feed written outside the dashboard (quantpro scan) shows up without a re
   const firstText = await page.textContent(label);
   await page.evaluate(() => (window.__notReloaded = true));
 
-  // The CLI rescans BTC into the same feed, as a cron job would.
-  execFileSync(SERVER_BIN, ["scan", "--data-dir", dataDir, "--symbol", "BTC", "--config", join(dataDir, "quantpro.toml")], { stdio: "pipe" });
+  // The CLI rescans SYN000 (the demo's first asset) into the same feed, as a cron job would.
+  execFileSync(SERVER_BIN, ["scan", "--data-dir", dataDir, "--symbol", "SYN000", "--config", join(dataDir, "quantpro.toml")], { stdio: "pipe" });
   const after = await results();
   assert.ok(after.last_updated > before.last_updated);
   assert.equal(after.signals.length, before.signals.length, "the partial scan kept the other signals");
@@ -217,10 +217,10 @@ test("sorting and filtering rewrite the URL, and the URL restores the view", asy
   // Text search, then clearing every filter.
   await page.click("[data-testid='filter-clear']");
   await page.waitForURL((url) => !url.searchParams.has("strategy") && !url.searchParams.has("bias"));
-  await page.fill("[data-testid='filter-search']", "eth");
-  await page.waitForURL(/q=eth/);
+  await page.fill("[data-testid='filter-search']", "syn001");
+  await page.waitForURL(/q=syn001/);
   const symbols = await rowTexts(page, 1);
-  assert.ok(symbols.length >= 1 && symbols.every((s) => s.toLowerCase().includes("eth")), `search: ${symbols}`);
+  assert.ok(symbols.length >= 1 && symbols.every((s) => s.toLowerCase().includes("syn001")), `search: ${symbols}`);
 });
 
 test("selecting a row opens the detail view with both charts, the setup levels and the calculator", async () => {

@@ -126,8 +126,8 @@ impl ScanPipeline {
     pub fn build(paths: DataPaths, env: Environment) -> Result<ScanPipeline, PipelineError> {
         let settings = SettingsStore::new(paths.config_path.clone(), env);
         let loaded = settings.current()?;
-        let sources =
-            SourceClients::new(&loaded.sources, settings.environment(), &paths.cache_dir())?;
+        let keys = settings.environment().api_keys();
+        let sources = SourceClients::new(&loaded.sources, keys, &paths.cache_dir())?;
         Ok(ScanPipeline::new(paths, settings, Arc::new(sources)))
     }
 

@@ -11,7 +11,7 @@ use super::coinalyze::{BatchProcessor, CoinalyzeConfig};
 use super::coingecko::{attach_market, market_base, MarketClient, MarketConfig};
 use super::gemini::{GeminiClient, GeminiConfig};
 use super::governor::Governor;
-use super::keys::{ApiKeys, Environment};
+use super::keys::ApiKeys;
 use super::urls::SourceUrls;
 use super::venues::{fetcher_for, CandleFetcher, FetcherConfig};
 use super::SourceError;
@@ -33,14 +33,13 @@ pub struct SourceClients {
 }
 
 impl SourceClients {
-    /// The clients of `urls`, with the keys of `env` and the documented
-    /// budgets; their caches live under `cache_dir` (`DATA_DIR/.cache`).
+    /// The clients of `urls`, with `keys` and the documented budgets;
+    /// their caches live under `cache_dir` (`DATA_DIR/.cache`).
     pub fn new(
         urls: &SourceUrls,
-        env: &Environment,
+        keys: ApiKeys,
         cache_dir: &Path,
     ) -> Result<SourceClients, SourceError> {
-        let keys = ApiKeys::from_environment(env);
         let mut coinalyze =
             CoinalyzeConfig::new(keys.coinalyze.clone(), cache_dir.join("coinalyze"));
         coinalyze.base_url = urls.coinalyze.clone();

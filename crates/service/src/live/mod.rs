@@ -2,27 +2,34 @@
 //! keep every symbol of a universe current by themselves and rescan at each
 //! 15m close.
 //!
-//! Flow: `universe` picks each market's symbols from its listings, `runner`
-//! backfills their series into the one candle store
-//! (`quantpro_core::candles::store`: the data directory the scanner reads,
-//! never with a hole), follows each market's stream of closes (REST repair
-//! and polling as fallback) and rescans the symbols that got new candles
-//! through the one `pipeline::ScanPipeline`; `status` publishes what the
-//! dashboard's status line shows. A [`LiveMarket`] is an exchange market
+//! Flow: `runner` runs one loop per market: `universe` picks its symbols
+//! from the listings, `backfill` brings their series into the one candle
+//! store (`quantpro_core::candles::store`: the data directory the scanner
+//! reads, never with a hole), `closes` follows the market's stream of
+//! closes (REST repair and polling as fallback), and `coordinator` rescans
+//! the symbols that got new candles through the one
+//! `pipeline::ScanPipeline`; `status` publishes what the dashboard's status
+//! line shows. A [`LiveMarket`] is an exchange market
 //! (`exchange_market`, over `quantpro_sources`) or the built-in `simulated`
 //! market, the embedded default. The pipeline's `Clock` runs at real pace,
 //! faster for demos, and on tokio's (virtual, in tests) time.
 
+mod backfill;
+mod closes;
+mod coordinator;
 pub mod exchange_market;
 pub mod market;
 mod runner;
+#[cfg(test)]
+mod scripted;
 pub mod simulated;
 pub mod status;
 pub mod universe;
 
+pub use coordinator::Rescan;
 pub use market::{CloseEvent, Listing, LiveMarket};
 pub use quantpro_sources::clock::Clock;
-pub use runner::{LiveLoop, Rescan};
+pub use runner::LiveLoop;
 
 use crate::pipeline::ScanPipeline;
 use crate::settings::{UniverseMarket, UniverseSettings};

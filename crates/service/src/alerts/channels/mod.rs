@@ -17,9 +17,10 @@ pub use webhook::{signature, WebhookClient, SIGNATURE_HEADER};
 
 use super::engine::Alert;
 use super::rules::{AlertSettings, ChannelSettings};
+use crate::settings::Environment;
 use quantpro_sources::governor::Governor;
 use quantpro_sources::http::RetryPolicy;
-use quantpro_sources::keys::{Environment, Secret};
+use quantpro_sources::keys::Secret;
 use quantpro_sources::SourceError;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
