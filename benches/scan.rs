@@ -4,10 +4,11 @@
 //! signals; the target is under 1 s on 2 cores).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use quantpro_core::candles::candles_to_json;
 use quantpro_core::candles::parse_candles_json;
 use quantpro_core::indicators::compute_all;
 use quantpro_core::scan::{run_scan, NoProgress, ScanRequest};
-use quantpro_core::synthetic::{candles_to_json, generate_dataset, generate_series, SyntheticSpec};
+use quantpro_core::synthetic::{generate_dataset, generate_series, SyntheticSpec};
 use quantpro_model::external::ExternalDataMap;
 use quantpro_model::ScannerConfig;
 use std::time::Duration;

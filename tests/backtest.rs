@@ -452,7 +452,7 @@ fn corrupt_and_short_files_are_skipped_with_their_names() {
     std::fs::write(dir.path().join("SYN001USDT_BINANCE_15m.json"), "[[1,2,").unwrap();
     let sol = dir.path().join("SYN002USDT_BINANCE_15m.json");
     let short = &read_candle_file(&sol).unwrap()[..30];
-    std::fs::write(&sol, quantpro_core::synthetic::candles_to_json(short)).unwrap();
+    std::fs::write(&sol, quantpro_core::candles::candles_to_json(short)).unwrap();
     let outcome = backtest(dir.path(), |r| r.now_ms = Some(spec.end_ms));
     let summary = &outcome.summary;
     assert_eq!((summary.symbols_total, summary.symbols_replayed), (3, 1));

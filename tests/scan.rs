@@ -555,7 +555,7 @@ proptest! {
 
     #[test]
     fn generated_json_parses_back_exactly(series in candle_series(50)) {
-        let text = quantpro_core::synthetic::candles_to_json(&series);
+        let text = quantpro_core::candles::candles_to_json(&series);
         prop_assert_eq!(parse_candles_json(text.as_bytes()).unwrap(), series);
     }
 }

@@ -129,7 +129,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("BTCUSDT_BINANCE_15m.json");
-        std::fs::write(&path, crate::synthetic::candles_to_json(&candles(30))).unwrap();
+        std::fs::write(&path, crate::candles::candles_to_json(&candles(30))).unwrap();
         let text = indicators_json_for_file(&path, i64::MAX).unwrap();
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&text).unwrap()["t"]

@@ -17,7 +17,6 @@ use quantpro_model::atomic_file::write_atomic;
 use quantpro_model::Exchange;
 use quantpro_model::Interval;
 use rayon::prelude::*;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// What to generate.
@@ -445,26 +444,6 @@ pub fn aggregate_walk_candles(window: &[Candle]) -> Option<Candle> {
 fn time_of_day_factor(t: i64) -> f64 {
     let hour = (t.rem_euclid(86_400_000) as f64) / 3_600_000.0;
     1.0 + 0.4 * ((hour - 15.0) / 24.0 * std::f64::consts::TAU).cos()
-}
-
-/// The candles as the exchange-style JSON object array. `f64`'s `Display`
-/// is the shortest text that parses back to the same value, never in
-/// exponent form, so the files are plain JSON and read back exactly.
-pub fn candles_to_json(candles: &[Candle]) -> String {
-    let mut out = String::with_capacity(candles.len() * 96 + 2);
-    out.push('[');
-    for (i, c) in candles.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(
-            out,
-            "{{\"t\":{},\"o\":{},\"h\":{},\"l\":{},\"c\":{},\"v\":{}}}",
-            c.t, c.o, c.h, c.l, c.c, c.v
-        );
-    }
-    out.push(']');
-    out
 }
 
 /// A synthetic asset: its name and starting price.

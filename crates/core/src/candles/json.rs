@@ -22,6 +22,7 @@ use super::Candle;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
+use std::fmt::Write as _;
 
 /// Parses a JSON candle array, oldest first (order is checked by validation, not here).
 pub fn parse_candles_json(bytes: &[u8]) -> Result<Vec<Candle>, serde_json::Error> {
@@ -480,6 +481,26 @@ impl<'de> Deserialize<'de> for Time {
         }
         deserializer.deserialize_any(TimeVisitor)
     }
+}
+
+/// The candles as the exchange-style JSON object array. `f64`'s `Display`
+/// is the shortest text that parses back to the same value, never in
+/// exponent form, so the files are plain JSON and read back exactly.
+pub fn candles_to_json(candles: &[Candle]) -> String {
+    let mut out = String::with_capacity(candles.len() * 96 + 2);
+    out.push('[');
+    for (i, c) in candles.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"t\":{},\"o\":{},\"h\":{},\"l\":{},\"c\":{},\"v\":{}}}",
+            c.t, c.o, c.h, c.l, c.c, c.v
+        );
+    }
+    out.push(']');
+    out
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub mod store;
 mod validate;
 
 pub use file_name::{CandleFileName, CandleFormat, FileNameError};
-pub use json::{parse_any_form, parse_candles_json, parse_object_form};
+pub use json::{candles_to_json, parse_any_form, parse_candles_json, parse_object_form};
 pub use load::{
     display_name, list_candle_files, load_candle_file, read_candle_file, CandleErrorKind,
     CandleFileError, CandleInventory, LoadedSeries, RejectedFile, SymbolFiles,

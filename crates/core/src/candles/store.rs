@@ -15,10 +15,9 @@
 
 use super::series::{extend_series, newest_contiguous_run, trim_to, Extension};
 use super::{
-    load_candle_file, Candle, CandleErrorKind, CandleFileError, CandleFileName, CandleFormat,
-    ValidationError,
+    candles_to_json, load_candle_file, Candle, CandleErrorKind, CandleFileError, CandleFileName,
+    CandleFormat, ValidationError,
 };
-use crate::synthetic::candles_to_json;
 use quantpro_model::atomic_file::write_atomic;
 use quantpro_model::{Exchange, Interval};
 use std::collections::HashMap;

@@ -8,18 +8,14 @@
 
 use super::backfill::INTERVALS;
 use super::market::CloseEvent;
-use super::runner::VenueRunner;
+use super::runner::{VenueRunner, M15};
 use quantpro_core::candles::store::SeriesKey;
 use quantpro_core::candles::Candle;
 use quantpro_model::{FeedMode, Interval};
-use std::time::Duration;
 use tokio::sync::mpsc;
 
-pub(super) const M15: i64 = 15 * 60_000;
 /// A candle whose close lies further in the future than this is refused.
 const SKEW_TOLERANCE_MS: i64 = 60_000;
-/// Wait before reopening a stream that ended.
-pub(super) const STREAM_RETRY: Duration = Duration::from_secs(30);
 
 impl VenueRunner {
     /// When to check the newest close: the settle delay after it while the
@@ -155,24 +151,6 @@ impl VenueRunner {
         let close = self.series.newest_close(symbol, Interval::M15)?;
         self.closes.insert(symbol.to_string(), close);
         Some(close)
-    }
-}
-
-/// Returns at `at`, or never without one.
-pub(super) async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The stream's next event, or never when there is no stream.
-pub(super) async fn next_event(
-    stream: &mut Option<mpsc::Receiver<CloseEvent>>,
-) -> Option<CloseEvent> {
-    match stream {
-        Some(receiver) => receiver.recv().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -25,6 +25,7 @@ mod scripted;
 pub mod simulated;
 pub mod status;
 pub mod universe;
+mod universe_refresh;
 
 pub use coordinator::Rescan;
 pub use market::{CloseEvent, Listing, LiveMarket};

@@ -11,8 +11,8 @@
 //! one `ScanPipeline`.
 
 use super::backfill::{MarketSeries, INTERVALS};
-use super::closes::{next_event, sleep_until, M15, STREAM_RETRY};
 use super::coordinator::{Arrival, Coordinator, Rescan};
+use super::market::CloseEvent;
 use super::market::LiveMarket;
 use super::status::StatusBoard;
 use super::universe::MarketUniverse;
@@ -23,6 +23,7 @@ use quantpro_sources::clock::Clock;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// The live market: built once by the server (or `quantpro watch`), run
@@ -35,6 +36,11 @@ pub struct LiveLoop {
     status: Arc<StatusBoard>,
     rescans: broadcast::Sender<Rescan>,
 }
+
+pub(super) const M15: i64 = 15 * 60_000;
+
+/// Wait before reopening a stream that ended.
+pub(super) const STREAM_RETRY: Duration = Duration::from_secs(30);
 
 impl LiveLoop {
     pub fn new(
@@ -268,6 +274,24 @@ impl VenueRunner {
             s.last_close_ms = latest;
             s.rate_limit = rate_limit;
         });
+    }
+}
+
+/// Returns at `at`, or never without one.
+pub(super) async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The stream's next event, or never when there is no stream.
+pub(super) async fn next_event(
+    stream: &mut Option<mpsc::Receiver<CloseEvent>>,
+) -> Option<CloseEvent> {
+    match stream {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

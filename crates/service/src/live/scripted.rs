@@ -6,10 +6,10 @@
 //! `universe`, `runner`) a venue over a tempdir candle store, on virtual
 //! time.
 
-pub(super) use super::closes::M15;
 use super::coordinator::Arrival;
 use super::market::{CloseEvent, Listing, LiveMarket};
 use super::runner::VenueRunner;
+pub(super) use super::runner::M15;
 use super::status::StatusBoard;
 use crate::settings::UniverseSettings;
 use async_trait::async_trait;
