@@ -28,7 +28,7 @@ use quantpro_service::alerts::channels::{signature, ChannelState};
 use quantpro_service::alerts::{
     turned_signals, AlertKind, AlertLogEntry, Alerter, DeliveryState, JournalAlertStore,
 };
-use quantpro_service::alerts::{Decision, DeliveryRecord};
+use quantpro_service::alerts::{AlertEngine, AlertStore, Decision, DeliveryRecord};
 use quantpro_service::feed_store::FeedStore;
 use quantpro_service::journal::{JournalEntry, JournalHandle};
 use quantpro_service::live::LiveLoop;
@@ -1269,4 +1269,193 @@ async fn the_services_own_answers_are_followed() {
         delivery(second, "tg"),
         DeliveryState::Delivered { .. }
     ));
+}
+
+/// A process that stopped while its webhook delivery was under way: the
+/// decision is in the journal (with the alert), the Telegram delivery's
+/// outcome too, the webhook's not. The next start sends it to the webhook
+/// once, with the same event id, records the outcome, and says in the log
+/// that it was resent; a channel since removed fails with that reason; a
+/// second restore, or a third start, sends nothing more.
+#[tokio::test(start_paused = true)]
+async fn a_delivery_a_stop_cut_short_is_resent_once_after_a_restart() {
+    let template = scanned_signals().await.remove(0);
+    for backend in backends("alerts_resume").await {
+        let what = backend.name();
+        let dir = tempfile::tempdir().unwrap();
+        let fakes = Fakes::start().await;
+        let mut env = fakes.env();
+        env.extend(backend.env_pairs());
+        let config = fakes.config(r#""tg", "hook", "browser""#, "");
+        let path = dir.path().join("quantpro.toml");
+        std::fs::write(&path, &config).unwrap();
+        let settings = SettingsStore::new(path, Environment::from_pairs(env.clone()))
+            .load()
+            .unwrap();
+
+        // The process before: decided, recorded, Telegram delivered, then stopped.
+        let mut engine = AlertEngine::new(settings.alerts.clone(), Vec::new());
+        let after = vec![acting(&template, "AAAUSDT", T0 - M15, Action::Long)];
+        let mut decided = engine.decide(&turned_signals(&[], &after), T0);
+        assert_eq!(decided.alerts.len(), 1, "{what}");
+        decided.alerts[0].channels.push("gone".into());
+        let alert = decided.alerts[0].clone();
+        let store = JournalAlertStore::new(
+            JournalHandle::new(dir.path().join("data")),
+            settings.journal,
+        );
+        let known = store
+            .record_decisions(&decided.decisions, &decided.alerts)
+            .await
+            .unwrap();
+        assert!(known.is_empty(), "{what}");
+        store
+            .record_delivery(&DeliveryRecord {
+                id: alert.id.clone(),
+                channel: "tg".into(),
+                at_ms: T0 + 500,
+                delivered: true,
+                reason: None,
+            })
+            .await
+            .unwrap();
+
+        // A minute later the next start over the same journal.
+        let restarted = alerter(
+            dir.path(),
+            &config,
+            env.clone(),
+            Clock::starting_at(T0 + 60_000, 1.0),
+        )
+        .await;
+        restarted.settled().await;
+        let hooks = fakes.hook.requests();
+        assert_eq!(hooks.len(), 1, "{what}: the webhook gets it once");
+        assert_eq!(
+            hooks[0].header("x-quantpro-event-id"),
+            Some(alert.id.as_str()),
+            "{what}: the same event id"
+        );
+        assert_eq!(hooks[0].json()["alert"]["id"], alert.id.as_str(), "{what}");
+        assert!(
+            fakes.telegram.requests().is_empty(),
+            "{what}: Telegram had it"
+        );
+
+        let (_, deliveries) = alert_records(dir.path(), &env, &alert.id).await;
+        let recorded: Vec<(&str, bool)> = deliveries
+            .iter()
+            .map(|d| (d.channel.as_str(), d.delivered))
+            .collect();
+        assert_eq!(
+            recorded,
+            [("gone", false), ("hook", true), ("tg", true)],
+            "{what}"
+        );
+        let gone = deliveries.iter().find(|d| d.channel == "gone").unwrap();
+        assert!(
+            gone.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("no channel named \"gone\"")),
+            "{what}: {gone:?}"
+        );
+
+        // Once per start, and once over the journal.
+        restarted.restore().await.unwrap();
+        restarted.settled().await;
+        let third = alerter(
+            dir.path(),
+            &config,
+            env.clone(),
+            Clock::starting_at(T0 + 120_000, 1.0),
+        )
+        .await;
+        third.settled().await;
+        assert_eq!(fakes.hook.requests().len(), 1, "{what}: nothing more");
+        assert!(third.log().entries.is_empty(), "{what}");
+    }
+}
+
+/// The log (`GET /api/alerts` and the page) says which delivery was
+/// resent after a restart, beside the outcomes recorded before it.
+#[tokio::test(start_paused = true)]
+async fn the_log_says_a_delivery_was_resent_after_a_restart() {
+    let template = scanned_signals().await.remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = Fakes::start().await;
+    let env = fakes.env();
+    let config = fakes.config(r#""tg", "discord""#, "");
+    let path = dir.path().join("quantpro.toml");
+    std::fs::write(&path, &config).unwrap();
+    let settings = SettingsStore::new(path, Environment::from_pairs(env.clone()))
+        .load()
+        .unwrap();
+    let mut engine = AlertEngine::new(settings.alerts.clone(), Vec::new());
+    let after = vec![acting(&template, "AAAUSDT", T0 - M15, Action::Long)];
+    let decided = engine.decide(&turned_signals(&[], &after), T0);
+    let store = JournalAlertStore::new(
+        JournalHandle::new(dir.path().join("data")),
+        settings.journal,
+    );
+    store
+        .record_decisions(&decided.decisions, &decided.alerts)
+        .await
+        .unwrap();
+    store
+        .record_delivery(&DeliveryRecord {
+            id: decided.alerts[0].id.clone(),
+            channel: "discord".into(),
+            at_ms: T0 + 500,
+            delivered: true,
+            reason: None,
+        })
+        .await
+        .unwrap();
+
+    let restarted = alerter(
+        dir.path(),
+        &config,
+        env.clone(),
+        Clock::starting_at(T0 + 60_000, 1.0),
+    )
+    .await;
+    restarted.settled().await;
+    assert_eq!(fakes.telegram.requests().len(), 1);
+    assert!(fakes.discord.requests().is_empty());
+
+    let log = restarted.log();
+    assert_eq!(log.entries.len(), 1);
+    let entry = &log.entries[0];
+    assert_eq!(entry.id, decided.alerts[0].id);
+    let tg = entry.deliveries.iter().find(|d| d.channel == "tg").unwrap();
+    assert!(tg.resent);
+    assert!(matches!(tg.state, DeliveryState::Delivered { .. }));
+    let discord = entry
+        .deliveries
+        .iter()
+        .find(|d| d.channel == "discord")
+        .unwrap();
+    assert!(!discord.resent);
+    assert_eq!(discord.state, DeliveryState::Delivered { at_ms: T0 + 500 });
+
+    let json = serde_json::to_value(&log).unwrap();
+    let deliveries = json["entries"][0]["deliveries"].as_array().unwrap();
+    let by_channel = |name: &str| {
+        deliveries
+            .iter()
+            .find(|d| d["channel"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_channel("tg")["resent"], true);
+    assert_eq!(by_channel("tg")["state"], "delivered");
+    assert!(by_channel("discord").get("resent").is_none());
+
+    let html = quantpro::server::render::render_alert_log_page(&log);
+    let tg_html = &html[html.find("data-channel=\"tg\"").expect("tg in the page")..];
+    let tg_html = &tg_html[..tg_html.find("</div>").unwrap()];
+    assert!(tg_html.contains("resent after a restart"), "{html}");
+    let discord_html = &html[html.find("data-channel=\"discord\"").unwrap()..];
+    let discord_html = &discord_html[..discord_html.find("</div>").unwrap()];
+    assert!(!discord_html.contains("resent"), "{html}");
 }

@@ -331,9 +331,10 @@ async fn migrations_are_idempotent_and_keep_recorded_trades() {
             .await
             .unwrap()
             .get("n");
+        // 0001 trades, 0002 alerts, 0003 the alerts' content (for resends).
         assert_eq!(
             applied,
-            2,
+            3,
             "{}: each migration applied once",
             backend.name()
         );

@@ -1,8 +1,8 @@
 //! The alert log page (`GET /alerts`, the owner's), rendered whole on the
 //! server like the sign-in form: every alert the alerter decided lately
 //! (newest first) with its time, rule, signal, and each channel's outcome
-//! (delivered, failed and why, pending), then every channel's state. The
-//! data is `Alerter::log`, the same as `GET /api/alerts`.
+//! (delivered, failed and why, pending, resent after a restart), then every
+//! channel's state. The data is `Alerter::log`, the same as `GET /api/alerts`.
 
 use super::page_document::{page_document, PageTopbar};
 use super::to_html;
@@ -103,11 +103,15 @@ fn Delivery(delivery: ChannelDelivery) -> impl IntoView {
             format!("failed {}: {reason}", format::utc_datetime(*at_ms)),
         ),
     };
+    // The process before stopped while this one was under way: the
+    // receiver may have had it already.
+    let resent = delivery.resent.then_some(" (resent after a restart)");
     view! {
         <div class=format!("delivery {class}") data-channel=delivery.channel.clone()>
             <strong>{delivery.channel.clone()}</strong>
             " "
             {text}
+            {resent}
         </div>
     }
 }

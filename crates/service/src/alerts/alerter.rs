@@ -10,13 +10,16 @@
 //! with a deadline, so a slow or failing channel never holds up another
 //! one or the scan. A bounded log in memory ([`Alerter::log`]) shows each
 //! alert with every channel's outcome (delivered, failed and why).
+//! [`Alerter::restore`] also resumes, once per start, the deliveries a
+//! stop cut short (an outside channel with no recorded outcome): the same
+//! alert, same id, through the same channel, marked `resent` in the log.
 //! [`Alerter::replace_settings`] puts rules saved from the dashboard in
 //! force without a restart.
 
 use super::channels::{build_channels, delivery_deadline, Channel, ChannelStatus};
 use super::engine::{turned_signals, Alert, AlertEngine, AlertEvent, AlertKind};
 use super::rules::{AlertSettings, BROWSER};
-use super::store::{AlertStore, AlertStoreError, DeliveryRecord};
+use super::store::{AlertStore, AlertStoreError, DeliveryRecord, UnfinishedAlert};
 use crate::feed_store::{FeedSnapshot, FeedStore};
 use crate::live::Rescan;
 use crate::settings::Environment;
@@ -25,6 +28,7 @@ use quantpro_sources::clock::Clock;
 use quantpro_sources::governor::Governor;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -47,6 +51,10 @@ pub struct ChannelDelivery {
     pub channel: String,
     #[serde(flatten)]
     pub state: DeliveryState,
+    /// Sent again at this start: the process before stopped while this
+    /// delivery was under way (the receiver may have it already).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resent: bool,
 }
 
 /// One alert in the log: time, rule, signal, channels and their outcomes.
@@ -85,6 +93,8 @@ pub struct Alerter {
     browser: broadcast::Sender<Alert>,
     clock: Clock,
     deliveries: Mutex<Vec<JoinHandle<()>>>,
+    /// The deliveries a stop cut short were resumed (once per start).
+    resumed: AtomicBool,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,11 +123,14 @@ impl Alerter {
             browser,
             clock,
             deliveries: Mutex::new(Vec::new()),
+            resumed: AtomicBool::new(false),
         }
     }
 
     /// Loads what was decided before (the cooldown's and the cap's span)
-    /// so that nothing is sent twice; returns how many decisions.
+    /// so that nothing is sent twice; returns how many decisions. The
+    /// first call also resumes the deliveries of that span a stop cut
+    /// short ([`Alerter::settled`] waits for them too).
     pub async fn restore(&self) -> Result<usize, AlertStoreError> {
         let since = {
             let engine = locked(&self.engine);
@@ -125,10 +138,62 @@ impl Alerter {
         };
         let past = self.store.past_decisions(since).await?;
         let count = past.len();
-        let mut engine = locked(&self.engine);
-        let settings = engine.settings().clone();
-        *engine = AlertEngine::new(settings, past);
+        {
+            let mut engine = locked(&self.engine);
+            let settings = engine.settings().clone();
+            *engine = AlertEngine::new(settings, past);
+        }
+        if !self.resumed.swap(true, Ordering::SeqCst) {
+            match self.store.unfinished(since).await {
+                Ok(unfinished) => {
+                    for alert in &unfinished {
+                        self.resume(alert);
+                    }
+                }
+                Err(err) => {
+                    self.resumed.store(false, Ordering::SeqCst);
+                    tracing::warn!("[ALERTS] {err}; deliveries a stop cut short are not resumed");
+                }
+            }
+        }
         Ok(count)
+    }
+
+    /// Sends `unfinished` again to its outside channels without a recorded
+    /// outcome; the log shows the recorded outcomes beside them.
+    fn resume(&self, unfinished: &UnfinishedAlert) {
+        let alert = &unfinished.alert;
+        let pending: Vec<String> = alert
+            .channels
+            .iter()
+            .filter(|c| *c != BROWSER && !unfinished.ended.iter().any(|d| &d.channel == *c))
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let configured = locked(&self.channels).clone();
+        let deliveries = alert
+            .channels
+            .iter()
+            .filter(|c| *c != BROWSER)
+            .map(|channel| {
+                let ended = unfinished.ended.iter().find(|d| &d.channel == channel);
+                ChannelDelivery {
+                    channel: channel.clone(),
+                    state: ended.map_or(DeliveryState::Pending, recorded_state),
+                    resent: ended.is_none() && configured.contains_key(channel),
+                }
+            })
+            .collect();
+        self.push_entry(entry(alert, false, deliveries));
+        tracing::info!(
+            "[ALERTS] {} ({}): resending to {} after a restart",
+            alert.title,
+            alert.rule,
+            pending.join(", ")
+        );
+        self.start_deliveries(alert, &pending);
     }
 
     /// Puts `settings` (validated: `SettingsStore::save_alerts`) in force:
@@ -190,7 +255,11 @@ impl Alerter {
         }
         let now_ms = self.clock.now_ms();
         let mut decided = locked(&self.engine).decide(events, now_ms);
-        match self.store.record_decisions(&decided.decisions).await {
+        match self
+            .store
+            .record_decisions(&decided.decisions, &decided.alerts)
+            .await
+        {
             Ok(known) if !known.is_empty() => {
                 // Another process on the same journal decided these first: its alerts.
                 tracing::info!(
@@ -235,27 +304,28 @@ impl Alerter {
                 } else {
                     DeliveryState::Pending
                 },
+                resent: false,
             })
             .collect();
         self.push_entry(entry(alert, false, deliveries));
         tracing::info!("[ALERTS] {} ({})", alert.title, alert.rule);
+        let outside: Vec<String> = alert
+            .channels
+            .iter()
+            .filter(|c| *c != BROWSER)
+            .cloned()
+            .collect();
+        self.start_deliveries(alert, &outside);
+    }
+
+    /// A task per channel of `names` sending `alert` (a channel no longer
+    /// configured fails at once, with that reason).
+    fn start_deliveries(&self, alert: &Alert, names: &[String]) {
         let deadline = delivery_deadline(locked(&self.engine).settings());
-        for name in alert.channels.iter().filter(|c| *c != BROWSER) {
-            let channel = locked(&self.channels).get(name).cloned();
-            let Some(channel) = channel else {
-                // Validation names every channel; a missing one is a bug.
-                self.settle(
-                    &alert.id,
-                    name,
-                    DeliveryState::Failed {
-                        at_ms: now_ms,
-                        reason: format!("no channel named {name:?}"),
-                    },
-                );
-                continue;
-            };
+        for name in names {
             let task = Delivery {
-                channel,
+                name: name.clone(),
+                channel: locked(&self.channels).get(name).cloned(),
                 alert: alert.clone(),
                 store: self.store.clone(),
                 entries: self.entries.clone(),
@@ -278,10 +348,6 @@ impl Alerter {
                 reason: "no dashboard was open".into(),
             },
         }
-    }
-
-    fn settle(&self, id: &str, channel: &str, state: DeliveryState) {
-        settle_entry(&self.entries, id, channel, state);
     }
 
     /// The alerts of one rescan: the signals that turned between `before`
@@ -389,9 +455,25 @@ fn settle_entry(
     delivery.state = state;
 }
 
+/// The log's state of a recorded outcome.
+fn recorded_state(record: &DeliveryRecord) -> DeliveryState {
+    if record.delivered {
+        DeliveryState::Delivered {
+            at_ms: record.at_ms,
+        }
+    } else {
+        DeliveryState::Failed {
+            at_ms: record.at_ms,
+            reason: record.reason.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// One alert to one outside channel, as a task of its own.
 struct Delivery {
-    channel: Arc<Channel>,
+    name: String,
+    /// None: no channel of that name is configured (any more).
+    channel: Option<Arc<Channel>>,
     alert: Alert,
     store: Arc<dyn AlertStore>,
     entries: Arc<Mutex<VecDeque<AlertLogEntry>>>,
@@ -401,8 +483,16 @@ struct Delivery {
 
 impl Delivery {
     async fn run(self) {
-        let name = self.channel.name().to_string();
-        let outcome = self.channel.send(&self.alert, self.deadline).await;
+        let name = self.name;
+        let outcome = match &self.channel {
+            Some(channel) => channel
+                .send(&self.alert, self.deadline)
+                .await
+                .map_err(|err| err.to_string()),
+            // Validation names every channel of a rule; one missing here
+            // was decided under settings since replaced.
+            None => Err(format!("no channel named {name:?} in the configuration")),
+        };
         let at_ms = self.clock.now_ms();
         let reason = match outcome {
             Ok(()) => {
@@ -411,7 +501,7 @@ impl Delivery {
             }
             Err(err) => {
                 tracing::warn!("[ALERTS] {name}: {} failed: {err}", self.alert.id);
-                Some(err.to_string())
+                Some(err)
             }
         };
         let state = match &reason {

@@ -5,7 +5,8 @@
 //! changes fire, to which channels, how calmly), `engine` (the decision:
 //! once per rule, symbol, exchange, strategy and candle, a cooldown per
 //! key, an hourly cap with one summary), `store` (what was decided and
-//! delivered, so a restart sends nothing twice), `channels` (the webhook,
+//! delivered, so a restart sends nothing twice and resumes what a stop
+//! cut short), `channels` (the webhook,
 //! Telegram and Discord clients over the shared request loop) and
 //! `alerter` (the service the server owns: follows the live loop's
 //! rescans, spawns the deliveries, keeps the alert log and feeds the
@@ -20,4 +21,4 @@ pub mod store;
 pub use alerter::{AlertLogEntry, AlertLogView, Alerter, DeliveryState};
 pub use engine::{turned_signals, Alert, AlertEngine, AlertEvent, AlertKind, Decided, Decision};
 pub use rules::{AlertRule, AlertSettings, ChannelSettings, Trigger, BROWSER};
-pub use store::{AlertStore, AlertStoreError, DeliveryRecord, JournalAlertStore};
+pub use store::{AlertStore, AlertStoreError, DeliveryRecord, JournalAlertStore, UnfinishedAlert};

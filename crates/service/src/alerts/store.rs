@@ -8,12 +8,17 @@
 //! rather than repeating it, and an alert whose decision another process
 //! on the same journal recorded first is left to that process.
 //!
+//! Each decision keeps its alert too: a delivery with no recorded outcome
+//! (the process stopped before it ended) is found by
+//! [`AlertStore::unfinished`] at the next start and sent again, once,
+//! with the same alert id (a webhook receiver drops repeats by it).
+//!
 //! The JSON-lines file of the first version (`DATA_DIR/.alerts/log.jsonl`)
 //! is no longer read: its decisions are not imported (a restart right
 //! after the upgrade may repeat an alert of the last cooldown); the start
 //! says so when the file is there.
 
-use super::engine::Decision;
+use super::engine::{Alert, Decision};
 use crate::journal::{JournalError, JournalHandle};
 use crate::settings::JournalSettings;
 use serde::{Deserialize, Serialize};
@@ -31,6 +36,14 @@ pub struct DeliveryRecord {
     pub reason: Option<String>,
 }
 
+/// A decided alert (sent, not held) and the delivery outcomes recorded
+/// for it so far: its channels without one never ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnfinishedAlert {
+    pub alert: Alert,
+    pub ended: Vec<DeliveryRecord>,
+}
+
 /// Why the alert records could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum AlertStoreError {
@@ -43,14 +56,19 @@ pub enum AlertStoreError {
 pub trait AlertStore: Send + Sync {
     /// The decisions taken at or after `since_ms`.
     async fn past_decisions(&self, since_ms: i64) -> Result<Vec<Decision>, AlertStoreError>;
-    /// Keeps `decisions` (before any of their alerts is sent); returns the
-    /// ids that were recorded already, by another writer: not to send.
+    /// Keeps `decisions` (before any of their alerts is sent), each with
+    /// its alert of `alerts` (those to send); returns the ids that were
+    /// recorded already, by another writer: not to send.
     async fn record_decisions(
         &self,
         decisions: &[Decision],
+        alerts: &[Alert],
     ) -> Result<Vec<String>, AlertStoreError>;
     /// Keeps how a delivery ended.
     async fn record_delivery(&self, delivery: &DeliveryRecord) -> Result<(), AlertStoreError>;
+    /// The alerts sent at or after `since_ms` that were kept, each with
+    /// its recorded deliveries (a channel without one is to resume).
+    async fn unfinished(&self, since_ms: i64) -> Result<Vec<UnfinishedAlert>, AlertStoreError>;
 }
 
 /// The alert records in the signal journal of `settings` (opened on first
@@ -97,15 +115,17 @@ impl AlertStore for JournalAlertStore {
     async fn record_decisions(
         &self,
         decisions: &[Decision],
+        alerts: &[Alert],
     ) -> Result<Vec<String>, AlertStoreError> {
         if decisions.is_empty() {
             return Ok(Vec::new());
         }
         let decisions = decisions.to_vec();
+        let alerts = alerts.to_vec();
         let known = self
             .journal
             .with_journal(&self.settings, move |journal| async move {
-                journal.record_alert_decisions(&decisions).await
+                journal.record_alert_decisions(&decisions, &alerts).await
             })
             .await?;
         Ok(known)
@@ -119,5 +139,15 @@ impl AlertStore for JournalAlertStore {
             })
             .await?;
         Ok(())
+    }
+
+    async fn unfinished(&self, since_ms: i64) -> Result<Vec<UnfinishedAlert>, AlertStoreError> {
+        let unfinished = self
+            .journal
+            .with_journal(&self.settings, move |journal| async move {
+                journal.unfinished_alerts(since_ms).await
+            })
+            .await?;
+        Ok(unfinished)
     }
 }

@@ -21,6 +21,11 @@ use std::pin::Pin;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "trades", include_str!("migrations/0001_trades.sql")),
     (2, "alerts", include_str!("migrations/0002_alerts.sql")),
+    (
+        3,
+        "alert content",
+        include_str!("migrations/0003_alert_content.sql"),
+    ),
 ];
 
 /// The migrations up to `last` (all of them: `i64::MAX`).
