@@ -1271,6 +1271,33 @@ async fn the_services_own_answers_are_followed() {
     ));
 }
 
+/// Records that `channel` delivered the alert `id` (half a second after T0).
+async fn record_delivered(store: &JournalAlertStore, id: &str, channel: &str) {
+    store
+        .record_delivery(&DeliveryRecord {
+            id: id.to_string(),
+            channel: channel.into(),
+            at_ms: T0 + 500,
+            delivered: true,
+            reason: None,
+        })
+        .await
+        .unwrap();
+}
+
+/// The next start over the same journal, a minute later, with its resends done.
+async fn restart_a_minute_later(dir: &Path, config: &str, env: &[(String, String)]) -> Alerter {
+    let restarted = alerter(
+        dir,
+        config,
+        env.to_vec(),
+        Clock::starting_at(T0 + 60_000, 1.0),
+    )
+    .await;
+    restarted.settled().await;
+    restarted
+}
+
 /// A process that stopped while its webhook delivery was under way: the
 /// decision is in the journal (with the alert), the Telegram delivery's
 /// outcome too, the webhook's not. The next start sends it to the webhook
@@ -1309,26 +1336,10 @@ async fn a_delivery_a_stop_cut_short_is_resent_once_after_a_restart() {
             .await
             .unwrap();
         assert!(known.is_empty(), "{what}");
-        store
-            .record_delivery(&DeliveryRecord {
-                id: alert.id.clone(),
-                channel: "tg".into(),
-                at_ms: T0 + 500,
-                delivered: true,
-                reason: None,
-            })
-            .await
-            .unwrap();
+        record_delivered(&store, &alert.id, "tg").await;
 
         // A minute later the next start over the same journal.
-        let restarted = alerter(
-            dir.path(),
-            &config,
-            env.clone(),
-            Clock::starting_at(T0 + 60_000, 1.0),
-        )
-        .await;
-        restarted.settled().await;
+        let restarted = restart_a_minute_later(dir.path(), &config, &env).await;
         let hooks = fakes.hook.requests();
         assert_eq!(hooks.len(), 1, "{what}: the webhook gets it once");
         assert_eq!(
@@ -1401,25 +1412,9 @@ async fn the_log_says_a_delivery_was_resent_after_a_restart() {
         .record_decisions(&decided.decisions, &decided.alerts)
         .await
         .unwrap();
-    store
-        .record_delivery(&DeliveryRecord {
-            id: decided.alerts[0].id.clone(),
-            channel: "discord".into(),
-            at_ms: T0 + 500,
-            delivered: true,
-            reason: None,
-        })
-        .await
-        .unwrap();
+    record_delivered(&store, &decided.alerts[0].id, "discord").await;
 
-    let restarted = alerter(
-        dir.path(),
-        &config,
-        env.clone(),
-        Clock::starting_at(T0 + 60_000, 1.0),
-    )
-    .await;
-    restarted.settled().await;
+    let restarted = restart_a_minute_later(dir.path(), &config, &env).await;
     assert_eq!(fakes.telegram.requests().len(), 1);
     assert!(fakes.discord.requests().is_empty());
 
