@@ -509,8 +509,6 @@ mod tests {
     use crate::governor::{Governor, Host};
     use reqwest::header::{HeaderValue, RETRY_AFTER};
     use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
     use tokio::time::Instant;
 
     #[test]
@@ -640,21 +638,29 @@ mod tests {
     }
 
     impl StormServer {
+        /// Refuses the first `refusals` requests with a 429 (no
+        /// Retry-After), then answers `[]`; notes every arrival.
         async fn start(refusals: usize) -> StormServer {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let server = StormServer {
-                uri: format!("http://{}", listener.local_addr().unwrap()),
-                refusals: Arc::new(Mutex::new(refusals)),
-                arrivals: Arc::default(),
-            };
-            let (refusals, arrivals) = (server.refusals.clone(), server.arrivals.clone());
-            tokio::spawn(async move {
-                loop {
-                    let (socket, _) = listener.accept().await.unwrap();
-                    tokio::spawn(answer(socket, refusals.clone(), arrivals.clone()));
+            let refusals = Arc::new(Mutex::new(refusals));
+            let arrivals: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+            let (left, seen) = (refusals.clone(), arrivals.clone());
+            let uri = crate::loopback::serve(move |request| {
+                seen.lock().unwrap().push((Instant::now(), request.path));
+                let mut left = left.lock().unwrap();
+                let refuse = *left > 0;
+                *left = left.saturating_sub(1);
+                if refuse {
+                    (429, String::new())
+                } else {
+                    (200, "[]".to_string())
                 }
-            });
-            server
+            })
+            .await;
+            StormServer {
+                uri,
+                refusals,
+                arrivals,
+            }
         }
 
         fn refuse(&self, more: usize) {
@@ -671,37 +677,6 @@ mod tests {
             let arrivals = self.arrivals.lock().unwrap();
             arrivals.iter().map(|(_, path)| path.clone()).collect()
         }
-    }
-
-    /// Answers one GET and closes the connection.
-    async fn answer(
-        mut socket: TcpStream,
-        refusals: Arc<Mutex<usize>>,
-        arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
-    ) {
-        let mut request = Vec::new();
-        let mut chunk = [0u8; 1024];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = socket.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "the request ended early");
-            request.extend_from_slice(&chunk[..n]);
-        }
-        let head = String::from_utf8_lossy(&request);
-        let path = head.split(' ').nth(1).unwrap_or_default().to_string();
-        arrivals.lock().unwrap().push((Instant::now(), path));
-        let refuse = {
-            let mut left = refusals.lock().unwrap();
-            let refuse = *left > 0;
-            *left = left.saturating_sub(1);
-            refuse
-        };
-        let response = if refuse {
-            "HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        } else {
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]"
-        };
-        socket.write_all(response.as_bytes()).await.unwrap();
-        socket.shutdown().await.unwrap();
     }
 
     /// The documented refusal backoff's bounds after the `n`th refusal in a

@@ -30,6 +30,8 @@ pub mod governor;
 pub mod http;
 mod json_fields;
 pub mod keys;
+#[cfg(test)]
+mod loopback;
 pub mod streams;
 pub mod urls;
 pub mod venues;

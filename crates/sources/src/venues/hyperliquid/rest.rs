@@ -209,8 +209,6 @@ mod tests {
     use super::*;
     use crate::governor::Host;
     use std::time::Duration;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
 
     #[test]
     fn candles_add_one_weight_per_sixty_or_part_of_sixty() {
@@ -224,64 +222,27 @@ mod tests {
         assert_eq!(candle_weight(121), 3);
     }
 
-    /// Hyperliquid's `/info` on a loopback port, served by tasks of the
-    /// test's runtime (so it shares the paused clock): `meta` lists BTC and
-    /// every `candleSnapshot` answers `candles` candles.
+    /// Hyperliquid's `/info` on a loopback port (on the test's paused
+    /// clock): `meta` lists BTC and every `candleSnapshot` answers
+    /// `candles` candles.
     async fn serve_info(candles: usize) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let uri = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            loop {
-                let (socket, _) = listener.accept().await.unwrap();
-                tokio::spawn(answer(socket, candles));
-            }
-        });
-        uri
-    }
-
-    /// Answers one request and closes the connection.
-    async fn answer(mut socket: TcpStream, candles: usize) {
-        let mut request = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let body = loop {
-            let n = socket.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "the request ended early");
-            request.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&request);
-            let Some((head, body)) = text.split_once("\r\n\r\n") else {
-                continue;
+        crate::loopback::serve(move |request| {
+            let body: Value = serde_json::from_str(&request.body).unwrap();
+            let reply = match body["type"].as_str() {
+                Some("meta") => json!({"universe": [{"name": "BTC", "szDecimals": 5}]}),
+                Some("candleSnapshot") => {
+                    let start = body["req"]["startTime"].as_i64().unwrap();
+                    let candle = |i: usize| {
+                        json!({"t": start + i as i64 * 900_000, "s": "BTC", "i": "15m",
+                            "o": "64010.0", "c": "64080.0", "h": "64120.0", "l": "63990.0", "v": "152.34", "n": 1890})
+                    };
+                    Value::Array((0..candles).map(candle).collect())
+                }
+                other => panic!("unexpected info request {other:?}"),
             };
-            let length = head
-                .lines()
-                .find_map(|line| {
-                    let (name, value) = line.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().unwrap())
-                })
-                .unwrap_or(0);
-            if body.len() >= length {
-                break serde_json::from_str::<Value>(body).unwrap();
-            }
-        };
-        let reply = match body["type"].as_str() {
-            Some("meta") => json!({"universe": [{"name": "BTC", "szDecimals": 5}]}),
-            Some("candleSnapshot") => {
-                let start = body["req"]["startTime"].as_i64().unwrap();
-                let candle = |i: usize| {
-                    json!({"t": start + i as i64 * 900_000, "s": "BTC", "i": "15m",
-                        "o": "64010.0", "c": "64080.0", "h": "64120.0", "l": "63990.0", "v": "152.34", "n": 1890})
-                };
-                Value::Array((0..candles).map(candle).collect())
-            }
-            other => panic!("unexpected info request {other:?}"),
-        }
-        .to_string();
-        let response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-            reply.len()
-        );
-        socket.write_all(response.as_bytes()).await.unwrap();
-        socket.shutdown().await.unwrap();
+            (200, reply.to_string())
+        })
+        .await
     }
 
     #[tokio::test(start_paused = true)]
