@@ -132,9 +132,7 @@ impl SettingsStore {
         if let Some(settings) = self.in_force.borrow().clone() {
             return Ok(settings);
         }
-        let loaded = Arc::new(self.load()?);
-        self.in_force.send_replace(Some(loaded.clone()));
-        Ok(loaded)
+        self.reload()
     }
 
     /// Every change of the settings in force (each save), for whoever must
@@ -158,9 +156,7 @@ impl SettingsStore {
         if self.in_force.borrow().is_none() {
             return Ok(());
         }
-        let saved = Arc::new(self.load()?);
-        self.in_force.send_replace(Some(saved));
-        Ok(())
+        self.reload().map(drop)
     }
 
     pub fn path(&self) -> &Path {
