@@ -10,7 +10,6 @@
 //! quote volume.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use quantpro_core::candles::series::restart_after_gap;
 use quantpro_core::candles::store::{CandleStore, SeriesKey};
 use quantpro_core::candles::{drop_unclosed, Candle};
 use quantpro_model::Exchange;
@@ -282,17 +281,13 @@ fn add_fetched(
     };
     // Asked from the stored end, answered from later: the exchange no
     // longer has the gap, so the series restarts after it.
-    let newer: Vec<Candle> = fetched.into_iter().filter(|c| c.t > gap.to_ms).collect();
     tracing::warn!(
         "fetch {} {interval}: the exchange has no candles for {} missing ones; \
          the series restarts after the gap",
         key.1,
         gap.candles(interval)
     );
-    store.update(key, usize::MAX, |series| {
-        restart_after_gap(series, &newer, interval);
-        true
-    });
+    store.restart_after(key, gap, &fetched, usize::MAX);
     store.series(key).len()
 }
 

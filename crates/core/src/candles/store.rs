@@ -13,7 +13,9 @@
 //! [`CandleStore::record_writes`] takes the outcome back; [`CandleStore::flush`]
 //! does all three in place.
 
-use super::series::{extend_series, newest_contiguous_run, trim_to, Extension};
+use super::series::{
+    extend_series, newest_contiguous_run, restart_after_gap, trim_to, Extension, Gap,
+};
 use super::{
     candles_to_json, load_candle_file, Candle, CandleErrorKind, CandleFileError, CandleFileName,
     CandleFormat, ValidationError,
@@ -156,6 +158,29 @@ impl CandleStore {
             extension.added > 0 || !extension.revised.is_empty()
         });
         extension
+    }
+
+    /// The exchange no longer has `gap`: the series restarts with the
+    /// candles of `candles` after it (see `restart_after_gap`); returns how
+    /// many candles it holds now.
+    pub fn restart_after(
+        &mut self,
+        key: &SeriesKey,
+        gap: Gap,
+        candles: &[Candle],
+        keep: usize,
+    ) -> usize {
+        let newer: Vec<Candle> = candles
+            .iter()
+            .filter(|c| c.t > gap.to_ms)
+            .copied()
+            .collect();
+        let kept = newer.len();
+        self.update(key, keep, |series| {
+            restart_after_gap(series, &newer, key.2);
+            true
+        });
+        kept
     }
 
     /// Takes the files of every changed series with their bytes, for

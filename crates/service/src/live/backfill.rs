@@ -13,9 +13,7 @@
 
 use super::market::LiveMarket;
 use crate::settings::UniverseSettings;
-use quantpro_core::candles::series::{
-    newest_contiguous_run, prepend_history, restart_after_gap, Revision,
-};
+use quantpro_core::candles::series::{newest_contiguous_run, prepend_history, Revision};
 use quantpro_core::candles::store::{CandleStore, SeriesKey, StoreError};
 use quantpro_core::candles::{drop_unclosed, Candle};
 use quantpro_model::{Exchange, Interval};
@@ -180,12 +178,7 @@ impl MarketSeries {
                 gap.candles(interval),
                 quantpro_model::format::utc_datetime(gap.from_ms)
             );
-            let newer: Vec<Candle> = all.into_iter().filter(|c| c.t > gap.to_ms).collect();
-            let n = newer.len();
-            self.store.update(key, keep, |series| {
-                restart_after_gap(series, &newer, interval);
-                true
-            });
+            let n = self.store.restart_after(key, gap, &all, keep);
             return Ok(extension.added + again.added + n);
         }
         Ok(extension.added + again.added)
