@@ -33,6 +33,7 @@ pub mod keys;
 #[cfg(test)]
 mod loopback;
 pub mod streams;
+pub mod trading;
 pub mod urls;
 pub mod venues;
 
