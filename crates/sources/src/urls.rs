@@ -37,9 +37,23 @@ pub struct SourceUrls {
 /// what a fetcher built without a configured URL asks.
 pub const BINANCE_SPOT: &str = "https://api.binance.com";
 pub const BINANCE_FUTURES: &str = "https://fapi.binance.com";
+/// Binance USDⓈ-M futures' test venue for orders (play money), REST: the
+/// current docs' demo host, and the SDK's older testnet host.
+pub const BINANCE_FUTURES_DEMO: &str = "https://demo-fapi.binance.com";
+pub const BINANCE_FUTURES_TESTNET: &str = "https://testnet.binancefuture.com";
+/// The root of Binance USDⓈ-M futures' private (user data) stream, and its
+/// test venue's.
+pub const BINANCE_FUTURES_PRIVATE_STREAM: &str = "wss://fstream.binance.com";
+pub const BINANCE_FUTURES_DEMO_PRIVATE_STREAM: &str = "wss://fstream.binancefuture.com";
 pub const MEXC_SPOT: &str = "https://api.mexc.com";
 pub const MEXC_FUTURES: &str = "https://contract.mexc.com";
 pub const HYPERLIQUID: &str = "https://api.hyperliquid.xyz";
+/// Hyperliquid's testnet (orders with play money; `meta` asset indices
+/// differ from mainnet's).
+pub const HYPERLIQUID_TESTNET: &str = "https://api.hyperliquid-testnet.xyz";
+/// Hyperliquid's WebSocket endpoints (EXTERNAL_APIS.md §9.2).
+pub const HYPERLIQUID_STREAM: &str = "wss://api.hyperliquid.xyz/ws";
+pub const HYPERLIQUID_TESTNET_STREAM: &str = "wss://api.hyperliquid-testnet.xyz/ws";
 
 impl Default for SourceUrls {
     fn default() -> Self {

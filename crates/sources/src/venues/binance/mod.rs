@@ -1,9 +1,10 @@
 //! Binance: spot and USDⓈ-M futures candles and listings over REST (`rest`),
 //! their closes over the WebSocket streams (`stream`); for USDⓈ-M orders, the
-//! signing of SIGNED requests (`signing`) and the symbol filters an order
-//! must pass (`filters`).
+//! signing of SIGNED requests (`signing`), the symbol filters an order
+//! must pass (`filters`) and the order client (`trading`).
 
 pub mod filters;
 pub mod rest;
 pub mod signing;
 pub(crate) mod stream;
+pub mod trading;
