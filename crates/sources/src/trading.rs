@@ -216,6 +216,114 @@ pub enum SymbolRules {
     Paper { tick: Decimal, step: Decimal },
 }
 
+pub use crate::venues::binance::filters::RoundDirection;
+
+impl SymbolRules {
+    /// The largest quantity on the venue's grid not above `qty` (zero when
+    /// `qty` is under the smallest one). `market`: Binance's
+    /// `MARKET_LOT_SIZE` applies to market orders.
+    pub fn floor_quantity(&self, qty: Decimal, market: bool) -> Decimal {
+        use crate::venues::{binance::filters::OrderKind, hyperliquid::rules};
+        match self {
+            SymbolRules::Binance(filters) => {
+                let kind = if market {
+                    OrderKind::Market
+                } else {
+                    OrderKind::Limit
+                };
+                filters.floor_quantity(qty, kind)
+            }
+            SymbolRules::Hyperliquid { sz_decimals, .. } => {
+                rules::round_size_down(qty, *sz_decimals)
+            }
+            SymbolRules::Paper { step, .. } => floor_to_step(qty, *step),
+        }
+    }
+
+    /// `price` on the venue's grid, rounded in `direction`.
+    pub fn round_price(
+        &self,
+        price: Decimal,
+        direction: RoundDirection,
+    ) -> Result<Decimal, TradeError> {
+        use crate::venues::hyperliquid::rules;
+        let rounded = match self {
+            SymbolRules::Binance(filters) => filters.round_price(price, direction),
+            SymbolRules::Hyperliquid { sz_decimals, .. } => {
+                let direction = match direction {
+                    RoundDirection::Down => rules::RoundDirection::Down,
+                    RoundDirection::Up => rules::RoundDirection::Up,
+                };
+                rules::round_price(price, *sz_decimals, direction)
+                    .map_err(|e| TradeError::Invalid(e.to_string()))?
+            }
+            SymbolRules::Paper { tick, .. } => match direction {
+                RoundDirection::Down => floor_to_step(price, *tick),
+                RoundDirection::Up => -floor_to_step(-price, *tick),
+            },
+        };
+        if rounded <= Decimal::ZERO {
+            return Err(TradeError::Invalid(format!(
+                "price {price} rounds to {rounded}"
+            )));
+        }
+        Ok(rounded)
+    }
+
+    /// Refuses what the venue would refuse: a size off its grid or under
+    /// its minimum, a price off its grid, an order under its minimum value
+    /// (reduce-only orders are exempt there, as at Binance).
+    pub fn check(
+        &self,
+        price: Decimal,
+        qty: Decimal,
+        market: bool,
+        reduce_only: bool,
+    ) -> Result<(), TradeError> {
+        use crate::venues::{binance::filters::OrderKind, hyperliquid::rules};
+        let invalid = |e: &dyn std::fmt::Display| TradeError::Invalid(e.to_string());
+        match self {
+            SymbolRules::Binance(filters) => {
+                let kind = if market {
+                    OrderKind::Market
+                } else {
+                    OrderKind::Limit
+                };
+                filters.check_quantity(qty, kind).map_err(|e| invalid(&e))?;
+                filters.check_price(price).map_err(|e| invalid(&e))?;
+                if !reduce_only {
+                    filters
+                        .check_notional(price, qty)
+                        .map_err(|e| invalid(&e))?;
+                }
+            }
+            SymbolRules::Hyperliquid { sz_decimals, .. } => {
+                rules::check_size(qty, *sz_decimals).map_err(|e| invalid(&e))?;
+                rules::check_price(price, *sz_decimals).map_err(|e| invalid(&e))?;
+                if !reduce_only {
+                    rules::check_min_order_value(price, qty).map_err(|e| invalid(&e))?;
+                }
+            }
+            SymbolRules::Paper { step, .. } => {
+                if qty <= Decimal::ZERO || floor_to_step(qty, *step) != qty {
+                    return Err(TradeError::Invalid(format!(
+                        "quantity {qty} is not a positive multiple of {step}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `value` floored to a multiple of `step` (unchanged with no step).
+fn floor_to_step(value: Decimal, step: Decimal) -> Decimal {
+    if step <= Decimal::ZERO {
+        return value;
+    }
+    ((value / step).floor() * step).normalize()
+}
+
 /// Why an order call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TradeError {
@@ -310,6 +418,42 @@ mod tests {
         assert!(ClientId::parse("has space").is_err());
         assert!(ClientId::parse(&"x".repeat(37)).is_err());
         assert!(ClientId::parse("web_abc.1:2/3-4").is_ok());
+    }
+
+    #[test]
+    fn paper_rules_floor_sizes_and_round_prices_both_ways() {
+        let rules = SymbolRules::Paper {
+            tick: Decimal::new(1, 2),
+            step: Decimal::new(1, 3),
+        };
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(rules.floor_quantity(d("1.23456"), true), d("1.234"));
+        assert_eq!(
+            rules.round_price(d("100.123"), RoundDirection::Down),
+            Ok(d("100.12"))
+        );
+        assert_eq!(
+            rules.round_price(d("100.123"), RoundDirection::Up),
+            Ok(d("100.13"))
+        );
+        assert!(rules.check(d("100"), d("1.234"), true, false).is_ok());
+        assert!(rules.check(d("100"), d("0"), true, false).is_err());
+        let hl = SymbolRules::Hyperliquid {
+            asset: 0,
+            sz_decimals: 5,
+        };
+        assert_eq!(
+            hl.round_price(d("64010.7"), RoundDirection::Down),
+            Ok(d("64010"))
+        );
+        assert!(
+            hl.check(d("64010"), d("0.0001"), true, false).is_err(),
+            "$6.40 is under $10"
+        );
+        assert!(
+            hl.check(d("64010"), d("0.0001"), true, true).is_ok(),
+            "reduce-only is exempt"
+        );
     }
 
     #[test]
