@@ -89,11 +89,12 @@ async fn scan_at(pipeline: &ScanPipeline, now_ms: i64) -> PipelineReport {
         .expect("the scan runs")
 }
 
-async fn journal_of(pipeline: &ScanPipeline) -> Arc<Journal> {
+/// The trades the pipeline's journal holds that pass `filter`.
+async fn journal_trades(pipeline: &ScanPipeline, filter: &TradeFilter) -> Vec<Trade> {
     let settings = pipeline.current_settings().unwrap();
     pipeline
         .journal()
-        .journal(&settings.journal)
+        .trades(&settings.journal, filter)
         .await
         .expect("the journal opens")
 }
@@ -144,8 +145,7 @@ async fn signals_are_recorded_once_and_resolved_as_the_backtest_resolves_them() 
                     "the embedded journal is in the data dir"
                 );
             }
-            let journal = journal_of(&first).await;
-            let recorded = journal.trades(&TradeFilter::default()).await.unwrap();
+            let recorded = journal_trades(&first, &TradeFilter::default()).await;
             let opened: Vec<&Trade> = recorded
                 .iter()
                 .filter(|t| same_trade(t, expected))
@@ -182,7 +182,7 @@ async fn signals_are_recorded_once_and_resolved_as_the_backtest_resolves_them() 
                 "{what}"
             );
             assert_eq!(other.journal.error, None, "{what}");
-            let after = journal.trades(&TradeFilter::default()).await.unwrap();
+            let after = journal_trades(&first, &TradeFilter::default()).await;
             assert_eq!(after.len(), recorded.len(), "{what}: no duplicate");
 
             // The close of the resolution candle: the outcome is the backtest's.
@@ -199,7 +199,7 @@ async fn signals_are_recorded_once_and_resolved_as_the_backtest_resolves_them() 
                 Some(expected),
                 "{what}: the report names the resolved trade as it closed"
             );
-            let resolved = journal.trades(&TradeFilter::default()).await.unwrap();
+            let resolved = journal_trades(&first, &TradeFilter::default()).await;
             let resolved = resolved.iter().find(|t| same_trade(t, expected)).unwrap();
             assert_eq!(resolved, expected, "{what}: outcome, R, MFE/MAE and bars");
 
@@ -391,11 +391,7 @@ async fn an_unreachable_journal_leaves_the_feed_written_and_catches_up() {
         "{:?}",
         up.journal
     );
-    let trades = journal_of(&pipeline)
-        .await
-        .trades(&TradeFilter::default())
-        .await
-        .unwrap();
+    let trades = journal_trades(&pipeline, &TradeFilter::default()).await;
     let caught_up = trades.iter().find(|t| same_trade(t, &expected)).unwrap();
     assert_eq!(caught_up, &expected);
 }
@@ -561,8 +557,7 @@ async fn an_empty_journal_gets_the_backtest_of_the_history_once() {
         origin: Some(Origin::Backtest),
         ..TradeFilter::default()
     };
-    let journal = journal_of(&pipeline).await;
-    let recorded = journal.trades(&replayed).await.unwrap();
+    let recorded = journal_trades(&pipeline, &replayed).await;
     assert_eq!(recorded.len(), reference.trades.len());
     for trade in &reference.trades {
         assert!(
@@ -579,7 +574,7 @@ async fn an_empty_journal_gets_the_backtest_of_the_history_once() {
         FirstTrackRecord::AlreadyThere
     );
     assert_eq!(
-        journal.trades(&replayed).await.unwrap().len(),
-        recorded.len()
+        journal_trades(&again, &replayed).await.len(),
+        reference.trades.len()
     );
 }

@@ -288,9 +288,11 @@ impl AppState {
     /// with the trades they come from drawn and listed.
     pub async fn track_record_page(&self, query: TrackQuery) -> Result<String, JournalError> {
         let settings = self.pipeline.current_settings()?;
-        let journal = self.journal.journal(&settings.journal).await?;
-        let trades = journal.trades(&TradeFilter::from(query.clone())).await?;
-        let location = journal.location().to_string();
+        let trades = self
+            .journal
+            .trades(&settings.journal, &TradeFilter::from(query.clone()))
+            .await?;
+        let location = self.journal.location(&settings.journal).describe();
         tokio::task::spawn_blocking(move || {
             let record = quantpro_core::track::track_record(&trades)?;
             Ok(render_track_record_page(
@@ -466,11 +468,7 @@ impl AppState {
     /// The journal's trades that pass `filter`.
     async fn journal_trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, JournalError> {
         let settings = self.pipeline.current_settings()?;
-        self.journal
-            .journal(&settings.journal)
-            .await?
-            .trades(filter)
-            .await
+        self.journal.trades(&settings.journal, filter).await
     }
 
     /// Gemini's commentary of one signal, through the process's client;

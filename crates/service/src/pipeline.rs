@@ -181,12 +181,16 @@ impl ScanPipeline {
     /// before live trades close.
     pub async fn backtest_into_empty_journal(&self) -> Result<FirstTrackRecord, PipelineError> {
         let settings = self.settings.current()?;
-        let journal = self.journal.journal(&settings.journal).await?;
         let replayed = TradeFilter {
             origin: Some(Origin::Backtest),
             ..TradeFilter::default()
         };
-        if !journal.trades(&replayed).await?.is_empty() {
+        if !self
+            .journal
+            .trades(&settings.journal, &replayed)
+            .await?
+            .is_empty()
+        {
             return Ok(FirstTrackRecord::AlreadyThere);
         }
         let request = BacktestRequest {

@@ -88,6 +88,30 @@ impl Clock {
     }
 }
 
+/// Awaits `work` that waits on something tokio does not see (a database
+/// driver's own thread, a database server's answer), without letting a
+/// paused test clock jump ahead meanwhile.
+///
+/// Why: with tokio's time paused (`start_paused`, the virtual time of the
+/// live loop's tests), the clock advances to the next timer whenever the
+/// runtime is idle, and a task waiting on another thread looks idle: a pool's
+/// acquire timeout would fire, or the loop's next close would come, while a
+/// query takes a millisecond of real time. Tokio holds its paused clock while
+/// a blocking task is in flight, so one is parked for the duration of `work`.
+/// On a real clock this costs a parked blocking-pool thread per call in
+/// flight; `work` itself runs on the caller's runtime.
+pub async fn holding_virtual_time<F: std::future::Future>(work: F) -> F::Output {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let marker = tokio::task::spawn_blocking(move || {
+        // Returns when `done` is dropped: `work` ended or was cancelled.
+        let _ = wait.recv();
+    });
+    let output = work.await;
+    drop(done);
+    let _ = marker.await;
+    output
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +177,32 @@ mod tests {
             clock.instant_at(1_000_000),
             origin + Duration::from_nanos(1)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn work_on_another_thread_does_not_let_virtual_time_jump() {
+        let before = Instant::now();
+        // A timer far ahead is pending while a thread tokio cannot see works.
+        let far = tokio::spawn(tokio::time::sleep(Duration::from_secs(3600)));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let _ = tx.send(());
+        });
+        holding_virtual_time(rx).await.unwrap();
+        assert!(
+            before.elapsed() < Duration::from_secs(1),
+            "virtual time moved by {:?}",
+            before.elapsed()
+        );
+        // Without the hold, the same wait lets the clock run to the timer.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let _ = tx.send(());
+        });
+        rx.await.unwrap();
+        assert!(before.elapsed() >= Duration::from_secs(3600));
+        far.abort();
     }
 }

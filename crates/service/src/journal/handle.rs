@@ -10,11 +10,12 @@ use crate::settings::JournalSettings;
 use quantpro_core::scan::stored_ltf;
 use quantpro_core::track::{track_record, update_open_trade};
 use quantpro_model::{BacktestReport, Exchange, TrackConfig, TrackRecord, Trade};
+use quantpro_sources::clock::holding_virtual_time;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// Trades kept in memory while the database is unreachable; past this the
 /// oldest are dropped (and the drop logged).
@@ -40,11 +41,11 @@ pub struct JournalReport {
 
 /// The journal of one process: one per `ScanPipeline`, shared by the server.
 ///
-/// Its database work runs on a runtime of its own (one thread, the real
-/// clock), entered through `spawn_blocking`: a caller whose clock is
-/// virtual (the live loop's tests, an accelerated market) neither has its
-/// time jump while a query waits on the disk or the network, nor sees the
-/// pool's timeouts fire on its clock.
+/// Its database work runs on the caller's runtime, each call wrapped in
+/// `clock::holding_virtual_time`: a caller whose clock is virtual (the live
+/// loop's tests) neither has its time jump while a query waits on the
+/// driver's thread or the server, nor sees the pool's timeouts fire on it.
+/// This handle is the one door to the database: every use goes through it.
 #[derive(Debug, Clone)]
 pub struct JournalHandle {
     inner: Arc<Inner>,
@@ -74,14 +75,6 @@ impl JournalHandle {
         self.inner.location(settings)
     }
 
-    /// The open journal; opened (and migrated) on first use, and tried
-    /// again on the next call after a failure. The location is read at
-    /// the first successful open: changing it needs a restart.
-    pub async fn journal(&self, settings: &JournalSettings) -> Result<Arc<Journal>, JournalError> {
-        let (inner, settings) = (self.inner.clone(), settings.clone());
-        on_journal_runtime(async move { inner.journal(&settings).await }).await?
-    }
-
     /// After a scan: records what waited for the database, resolves the
     /// open trades of the `scanned` symbols against their stored candles
     /// (closed by `now_ms`), then records `entries`. Never fails: a
@@ -95,21 +88,7 @@ impl JournalHandle {
         track: &TrackConfig,
         now_ms: i64,
     ) -> JournalReport {
-        let (inner, settings) = (self.inner.clone(), settings.clone());
-        let (scanned, track) = (scanned.clone(), track.clone());
-        let location = self.location(&settings).describe();
-        let work = async move {
-            inner
-                .sync(&settings, entries, &scanned, &track, now_ms)
-                .await
-        };
-        on_journal_runtime(work)
-            .await
-            .unwrap_or_else(|err| JournalReport {
-                location,
-                error: Some(err.to_string()),
-                ..JournalReport::default()
-            })
+        holding_virtual_time(self.inner.sync(settings, entries, scanned, track, now_ms)).await
     }
 
     /// Records the trades of a backtest (origin `backtest`); returns how
@@ -127,7 +106,24 @@ impl JournalHandle {
             .iter()
             .map(|trade| JournalEntry::replayed(trade.clone(), &version))
             .collect();
-        self.journal(settings).await?.record(&entries, now_ms).await
+        self.with_journal(settings, |journal| async move {
+            journal.record(&entries, now_ms).await
+        })
+        .await
+    }
+
+    /// The journal's trades that pass `filter`, in the backtest report's
+    /// order.
+    pub async fn trades(
+        &self,
+        settings: &JournalSettings,
+        filter: &TradeFilter,
+    ) -> Result<Vec<Trade>, JournalError> {
+        self.with_journal(
+            settings,
+            |journal| async move { journal.trades(filter).await },
+        )
+        .await
     }
 
     /// The statistics of the journal's trades that pass `filter` (the
@@ -137,52 +133,28 @@ impl JournalHandle {
         settings: &JournalSettings,
         filter: &TradeFilter,
     ) -> Result<TrackRecord, JournalError> {
-        let (inner, settings, filter) = (self.inner.clone(), settings.clone(), filter.clone());
-        on_journal_runtime(async move { inner.track_record(&settings, &filter).await }).await?
+        let trades = self.trades(settings, filter).await?;
+        tokio::task::spawn_blocking(move || track_record(&trades))
+            .await
+            .map_err(JournalError::Stopped)?
+            .map_err(JournalError::from)
     }
 
-    /// Runs `work` on the open journal (opened on first use), on the
-    /// journal's runtime: the one way other services (the alerter's store)
-    /// use the journal.
+    /// Runs `work` on the open journal (opened and migrated on first use,
+    /// and tried again on the next call after a failure; the location is
+    /// read at the first successful open: changing it needs a restart).
+    /// The one way other services (the alerter's store) use the journal.
     pub async fn with_journal<T, F, Fut>(
         &self,
         settings: &JournalSettings,
         work: F,
     ) -> Result<T, JournalError>
     where
-        T: Send + 'static,
-        F: FnOnce(Arc<Journal>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, JournalError>> + Send + 'static,
+        F: FnOnce(Arc<Journal>) -> Fut,
+        Fut: Future<Output = Result<T, JournalError>>,
     {
-        let (inner, settings) = (self.inner.clone(), settings.clone());
-        on_journal_runtime(async move { work(inner.journal(&settings).await?).await }).await?
+        holding_virtual_time(async move { work(self.inner.journal(settings).await?).await }).await
     }
-}
-
-/// The journal's own runtime, built once per process.
-fn journal_runtime() -> Result<&'static tokio::runtime::Runtime, JournalError> {
-    static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("journal")
-                .enable_all()
-                .build()
-        })
-        .as_ref()
-        .map_err(JournalError::Runtime)
-}
-
-/// Runs `work` on the journal's runtime; the caller's blocking pool waits
-/// for it (so a paused clock does not advance meanwhile).
-async fn on_journal_runtime<T: Send + 'static>(
-    work: impl Future<Output = T> + Send + 'static,
-) -> Result<T, JournalError> {
-    let runtime = journal_runtime()?;
-    tokio::task::spawn_blocking(move || runtime.block_on(work))
-        .await
-        .map_err(JournalError::Stopped)
 }
 
 impl Inner {
@@ -307,17 +279,5 @@ impl Inner {
             }
         }
         Ok(resolved)
-    }
-
-    async fn track_record(
-        &self,
-        settings: &JournalSettings,
-        filter: &TradeFilter,
-    ) -> Result<TrackRecord, JournalError> {
-        let trades = self.journal(settings).await?.trades(filter).await?;
-        tokio::task::spawn_blocking(move || track_record(&trades))
-            .await
-            .map_err(JournalError::Stopped)?
-            .map_err(JournalError::from)
     }
 }

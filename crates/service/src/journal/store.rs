@@ -132,10 +132,6 @@ pub enum JournalError {
     /// A task of the journal's work panicked or was cancelled.
     #[error("the journal task stopped unexpectedly: {0}")]
     Stopped(#[source] tokio::task::JoinError),
-    /// The journal's own runtime could not be built (at the first use in
-    /// the process; every later use reports the same).
-    #[error("the journal task stopped unexpectedly: cannot start the journal's runtime: {0}")]
-    Runtime(#[source] &'static std::io::Error),
     /// The journal did not answer within the time a caller can wait (the
     /// dashboard's table does not wait for a slow database).
     #[error("the journal gave no answer within {} s", .0.as_secs())]
