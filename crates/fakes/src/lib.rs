@@ -7,3 +7,5 @@
 //! A fake is not a mock: it keeps the venue's state (orders, positions,
 //! balances) and answers from it, so a client that resends an order blindly
 //! ends up with two positions here as it would there.
+
+pub mod hyperliquid;
