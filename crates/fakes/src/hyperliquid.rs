@@ -573,7 +573,7 @@ impl Venue {
                 .collect();
             return ok("order", statuses);
         }
-        let mut orders = checked.into_iter().map(|o| o.ok().expect("checked"));
+        let mut orders = checked.into_iter().map(|o| o.expect("checked"));
         let entry = orders.next().expect("an entry");
         let (entry_status, entry_oid) = self.place(user, entry, now);
         let mut statuses = vec![entry_status.clone()];
