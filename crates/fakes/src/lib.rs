@@ -8,4 +8,5 @@
 //! balances) and answers from it, so a client that resends an order blindly
 //! ends up with two positions here as it would there.
 
+pub mod binance;
 pub mod hyperliquid;
