@@ -7,6 +7,9 @@
 #[path = "common/served_app.rs"]
 mod served_app;
 
+#[path = "common/reference_candles.rs"]
+mod reference_candles;
+
 use quantpro::server::AppState;
 use quantpro_core::feed_writer::write_feed;
 use quantpro_core::scan::{run_scan, NoProgress, ScanRequest};
@@ -1388,4 +1391,87 @@ async fn the_share_page_is_rendered_whole_and_unknown_signals_get_a_404() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
         assert!(html.contains("Signal not found"), "{missing}");
     }
+}
+
+#[tokio::test]
+async fn on_real_markets_without_a_coinalyze_key_the_table_says_once_what_breakout_v2_needs() {
+    // Real candles (two Binance symbols of the reference data), no key.
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    for name in [
+        "BTCUSDT_BINANCE_15m.json",
+        "BTCUSDT_BINANCE_4h.json",
+        "ETHUSDT_BINANCE_15m.json",
+        "ETHUSDT_BINANCE_4h.json",
+    ] {
+        std::fs::copy(
+            reference_candles::candles_dir().join(name),
+            data_dir.join(name),
+        )
+        .unwrap();
+    }
+    let paths = quantpro_service::pipeline::DataPaths {
+        data_dir,
+        feed_path: dir.path().join("master_feed.json"),
+        config_path: dir.path().join("quantpro.toml"),
+    };
+    let pipeline = quantpro_service::pipeline::ScanPipeline::build(
+        paths,
+        Environment::from_pairs(Vec::<(&str, &str)>::new()),
+    )
+    .unwrap();
+    let (base, state) = served_app::serve_pipeline(pipeline, dir.path()).await;
+    let server = TestServer {
+        base,
+        state,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    };
+    assert_eq!(server.scan("{}").await.state, ScanState::Finished);
+
+    let (status, text) = server.server_fn("table_feed", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let table: Value = serde_json::from_str(&text).unwrap();
+    let notice = table["notice"].as_str().expect("a notice");
+    assert!(
+        notice.starts_with("BreakoutV2 needs open interest: set COINALYZE_API_KEY"),
+        "{notice}"
+    );
+    // What it explains: every BreakoutV2 row waits for open interest; the
+    // rows themselves do not repeat the sentence.
+    let rows = table["rows"].as_array().unwrap();
+    let v2: Vec<&Value> = rows
+        .iter()
+        .filter(|row| row["strategy"] == "BreakoutV2")
+        .collect();
+    assert_eq!(v2.len(), 2);
+    assert!(v2.iter().all(|row| row["action"] == "WAIT"), "{v2:?}");
+    assert!(!rows
+        .iter()
+        .any(|row| row.to_string().contains("COINALYZE_API_KEY")));
+    // Once on the page, above the table.
+    let html = server
+        .client
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        html.matches("data-testid=\"feed-notice\"").count(),
+        1,
+        "{html}"
+    );
+    let notice_at = html.find("data-testid=\"feed-notice\"").unwrap();
+    let table_at = html.find("<table").expect("the table");
+    assert!(notice_at < table_at, "the notice is above the table");
+
+    // The simulated market simulates its derivatives: nothing to say.
+    let simulated = TestServer::start(&[Exchange::Binance]).await;
+    let (_, text) = simulated.server_fn("table_feed", &[]).await;
+    let table: Value = serde_json::from_str(&text).unwrap();
+    assert!(table["notice"].is_null(), "{table}");
 }

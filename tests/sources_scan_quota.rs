@@ -144,6 +144,9 @@ async fn two_dashboard_scans_within_a_minute_share_one_coinalyze_quota() {
         SYMBOLS,
         5,
     );
+    // The candles stand in for a real market's: without the SYNTHETIC
+    // marker the scans ask Coinalyze (a simulated market simulates its own).
+    std::fs::remove_file(paths.data_dir.join(quantpro_model::SYNTHETIC_MARKER)).unwrap();
     let keys = ApiKeys {
         coinalyze: Some(Secret::new(KEY)),
         ..ApiKeys::default()

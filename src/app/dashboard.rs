@@ -106,6 +106,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
         last_updated,
         error,
         synthetic,
+        notice,
         server_time_ms,
         stale_after_ms,
         market,
@@ -184,6 +185,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
             </div>
         </div>
         {error.map(|message| view! { <ErrorBanner message /> })}
+        {notice.map(|text| view! { <p class="feed-notice" data-testid="feed-notice">{text}</p> })}
         <MarketStatus />
         <div class="workspace" class:with-detail=move || selected.with(Option::is_some)>
             <div class="table-wrap" class:all-columns=all_columns>

@@ -112,8 +112,9 @@ string_enum!(
 );
 
 string_enum!(
-    /// Whether derivatives data came from Coinalyze (`aggregated`) or is absent (`neutral`).
-    OiStatus { Aggregated => "aggregated", Neutral => "neutral" }
+    /// Where derivatives data came from: Coinalyze (`aggregated`), the
+    /// simulated market's own simulation (`synthetic`), or nowhere (`neutral`).
+    OiStatus { Aggregated => "aggregated", Synthetic => "synthetic", Neutral => "neutral" }
 );
 
 impl Interval {

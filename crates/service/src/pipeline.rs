@@ -14,11 +14,11 @@ use crate::settings::{Environment, Settings, SettingsError, SettingsStore};
 use quantpro_core::backtest::{run_backtest, BacktestError, BacktestRequest};
 use quantpro_core::feed_merge::{update_feed, FeedUpdate, FeedWritten};
 use quantpro_core::scan::{
-    run_scan, scan_symbols, ScanError, ScanObserver, ScanRequest, ScanSummary,
+    run_scan, scan_symbols, stored_ltf, ScanError, ScanObserver, ScanRequest, ScanSummary,
 };
 use quantpro_model::atomic_file::WriteError;
-use quantpro_model::Exchange;
-use quantpro_sources::clients::SourceClients;
+use quantpro_model::{Exchange, Strategy};
+use quantpro_sources::clients::{Derivatives, SourceClients};
 use quantpro_sources::clock::Clock;
 use quantpro_sources::SourceError;
 use std::collections::BTreeSet;
@@ -209,6 +209,25 @@ impl ScanPipeline {
         })
     }
 
+    /// The sentence the table shows once, above its rows, when a strategy
+    /// cannot act for want of a key: on real markets without
+    /// `COINALYZE_API_KEY`, BreakoutV2 while it requires open interest
+    /// (`v2.require_oi`). `None` when every strategy can act (the simulated
+    /// market simulates its derivatives data).
+    pub fn missing_data_notice(&self) -> Option<String> {
+        if self.paths.is_synthetic() || self.sources.keys.coinalyze.is_some() {
+            return None;
+        }
+        let settings = self.settings.current().ok()?;
+        settings.scanner.v2.require_oi.then(|| {
+            format!(
+                "{} needs open interest: set {} to let it act (until then its rows wait with \"OI unavailable\", or turn off \"Require OI filter\" in Config).",
+                Strategy::BreakoutV2,
+                quantpro_sources::keys::COINALYZE_API_KEY
+            )
+        })
+    }
+
     /// The settings the next run uses (held in memory; a save replaces them).
     pub fn current_settings(&self) -> Result<Arc<Settings>, SettingsError> {
         self.settings.current()
@@ -239,9 +258,25 @@ impl ScanPipeline {
         if symbols.is_empty() {
             return Err(PipelineError::NothingToScan(self.paths.data_dir.clone()));
         }
+        let now_ms = scan.now_ms.unwrap_or_else(|| self.clock.now_ms());
+        // The simulated market simulates its derivatives data too, from the
+        // candles it made; real markets get Coinalyze's.
+        let simulated = if self.paths.is_synthetic() {
+            let (dir, wanted) = (
+                self.paths.data_dir.clone(),
+                symbols.iter().cloned().collect(),
+            );
+            Some(blocking(move || stored_ltf(&dir, wanted, now_ms)).await?)
+        } else {
+            None
+        };
+        let derivatives = match &simulated {
+            Some(candles) => Derivatives::Synthetic { candles, now_ms },
+            None => Derivatives::Coinalyze,
+        };
         let external = self
             .sources
-            .external_data(&symbols, request.market_data)
+            .external_data(&symbols, derivatives, request.market_data)
             .await;
         let update = if request.replace {
             FeedUpdate::Replace
@@ -250,7 +285,6 @@ impl ScanPipeline {
         };
         let feed_path = self.paths.feed_path.clone();
         let config = settings.scanner.clone();
-        let now_ms = scan.now_ms.unwrap_or_else(|| self.clock.now_ms());
         let (mut report, entries) = blocking(move || {
             let outcome = run_scan(&scan, &config, &external, observer.as_ref())?;
             if outcome.summary.symbols_total == 0 {
@@ -298,4 +332,142 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| PipelineError::Stopped(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quantpro_core::scan::NoProgress;
+    use quantpro_model::{Action, MasterFeed, OiStatus, Signal};
+
+    /// 2026-01-01 plus 2 h 37 min: a scan between two hour marks.
+    const NOW_MS: i64 = 1_767_225_600_000 + (2 * 60 + 37) * 60_000;
+
+    fn paths(root: &std::path::Path) -> DataPaths {
+        DataPaths {
+            data_dir: root.join("data"),
+            feed_path: root.join("master_feed.json"),
+            config_path: root.join("quantpro.toml"),
+        }
+    }
+
+    /// The embedded default's market: the simulated market's symbols and
+    /// history (`quantpro demo-data`, which the simulated market continues).
+    fn simulated_market(root: &std::path::Path) -> DataPaths {
+        let paths = paths(root);
+        let symbols = crate::settings::UniverseSettings::default().simulated_symbols;
+        quantpro_core::synthetic::generate_demo_dataset(&paths.data_dir, symbols, NOW_MS).unwrap();
+        paths
+    }
+
+    async fn scan(pipeline: &ScanPipeline, now_ms: i64) -> Vec<Signal> {
+        let request = PipelineRequest {
+            now_ms: Some(now_ms),
+            ..PipelineRequest::default()
+        };
+        let report = pipeline.run(&request, Arc::new(NoProgress)).await.unwrap();
+        let text = std::fs::read_to_string(&report.feed_path).unwrap();
+        MasterFeed::parse(&text).unwrap().signals
+    }
+
+    #[tokio::test]
+    async fn breakout_v2_is_alive_on_the_simulated_market_without_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline =
+            ScanPipeline::build(simulated_market(dir.path()), Environment::default()).unwrap();
+        assert!(pipeline.sources().keys.coinalyze.is_none());
+        let signals = scan(&pipeline, NOW_MS).await;
+        let v2: Vec<&Signal> = signals
+            .iter()
+            .filter(|s| s.strategy == Strategy::BreakoutV2)
+            .collect();
+        assert!(!v2.is_empty());
+        // Every row has its (synthetic) derivatives data, labelled so.
+        for s in &v2 {
+            assert_eq!(s.oi_metadata.status, OiStatus::Synthetic, "{}", s.symbol);
+            assert_eq!(s.oi_metadata.coinalyze_symbol, None);
+            let sc = &s.observability.score_composition;
+            assert!(
+                sc.oi_available
+                    && sc.funding_available
+                    && sc.ls_ratio_available
+                    && sc.liquidations_available,
+                "{}",
+                s.symbol
+            );
+            assert!(
+                !s.wait_reasons.iter().any(|r| r == "oi_unavailable"),
+                "{}: {:?}",
+                s.symbol,
+                s.wait_reasons
+            );
+        }
+        // The OI filter is a real filter: it passes for some symbols, not all.
+        let passed = v2
+            .iter()
+            .filter(|s| s.observability.score_composition.filters_passed.oi_zscore)
+            .count();
+        assert!(
+            passed > 0 && passed < v2.len(),
+            "{passed} of {} pass the OI filter",
+            v2.len()
+        );
+        // And it acts: at one close or another of the last three hours (the
+        // scan judges the candles closed at its time, so an earlier time
+        // sees the market as it was then).
+        let mut acting = Vec::new();
+        for k in 0..12 {
+            let then = scan(&pipeline, NOW_MS - k * 15 * 60_000).await;
+            acting.extend(
+                then.into_iter()
+                    .filter(|s| s.strategy == Strategy::BreakoutV2 && s.action != Action::Wait)
+                    .map(|s| (k, s.symbol, s.action)),
+            );
+        }
+        assert!(
+            !acting.is_empty(),
+            "BreakoutV2 never acted over the last 12 closes"
+        );
+        eprintln!("BreakoutV2 acted (closes ago, symbol, action): {acting:?}");
+        assert!(
+            pipeline.missing_data_notice().is_none(),
+            "nothing is missing"
+        );
+    }
+
+    #[tokio::test]
+    async fn real_markets_without_a_coinalyze_key_say_once_what_breakout_v2_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = simulated_market(dir.path());
+        // The same candles without the SYNTHETIC marker: a real market's files.
+        std::fs::remove_file(paths.data_dir.join(quantpro_model::SYNTHETIC_MARKER)).unwrap();
+        let pipeline = ScanPipeline::build(paths.clone(), Environment::default()).unwrap();
+        let notice = pipeline.missing_data_notice().expect("a notice");
+        assert!(
+            notice.starts_with("BreakoutV2 needs open interest: set COINALYZE_API_KEY"),
+            "{notice}"
+        );
+        // What it explains: no derivatives data, so BreakoutV2 waits.
+        let signals = scan(&pipeline, NOW_MS).await;
+        assert!(signals
+            .iter()
+            .all(|s| s.oi_metadata.status == OiStatus::Neutral));
+        assert!(signals
+            .iter()
+            .filter(|s| s.strategy == Strategy::BreakoutV2)
+            .all(|s| s.action == Action::Wait
+                && s.wait_reasons.iter().any(|r| r == "oi_unavailable")));
+
+        // Not said when the filter is not required, nor with a key.
+        std::fs::write(&paths.config_path, "[v2]\nrequire_oi = false\n").unwrap();
+        let relaxed = ScanPipeline::build(paths.clone(), Environment::default()).unwrap();
+        assert_eq!(relaxed.missing_data_notice(), None);
+        std::fs::remove_file(&paths.config_path).unwrap();
+        let keyed = ScanPipeline::build(
+            paths,
+            Environment::from_pairs([("COINALYZE_API_KEY", "test-key")]),
+        )
+        .unwrap();
+        assert_eq!(keyed.missing_data_notice(), None);
+    }
 }

@@ -7,6 +7,7 @@
 //! governor's status ([`Governor::subscribe`]) says when a host makes them
 //! wait.
 
+use super::coinalyze::synthetic::synthetic_external_data;
 use super::coinalyze::{BatchProcessor, CoinalyzeConfig};
 use super::coingecko::{attach_market, market_base, MarketClient, MarketConfig};
 use super::gemini::{GeminiClient, GeminiConfig};
@@ -15,11 +16,27 @@ use super::keys::ApiKeys;
 use super::urls::SourceUrls;
 use super::venues::{fetcher_for, CandleFetcher, FetcherConfig};
 use super::SourceError;
-use quantpro_model::external::ExternalDataMap;
+use quantpro_model::external::{ExternalDataMap, SymbolKey};
 use quantpro_model::Exchange;
-use quantpro_model::Market;
+use quantpro_model::{Candle, Market};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Where a scan's derivatives data (open interest, funding, long/short
+/// ratio, liquidations) comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Derivatives<'a> {
+    /// Coinalyze, when its key is set (unavailable otherwise).
+    Coinalyze,
+    /// Simulated from these closed 15m candles (the simulated market's),
+    /// at `now_ms`, in Coinalyze's shapes and labelled `synthetic`
+    /// (`coinalyze::synthetic`).
+    Synthetic {
+        candles: &'a HashMap<SymbolKey, Vec<Candle>>,
+        now_ms: i64,
+    },
+}
 
 pub struct SourceClients {
     pub keys: ApiKeys,
@@ -111,16 +128,27 @@ impl SourceClients {
         fetcher_for(exchange, market, &config, &self.governor)
     }
 
-    /// Derivatives data (Coinalyze, when its key is set) and, when asked
-    /// for, market caps (CoinGecko) of `symbols`. Never fails: a missing key
-    /// or a failing API leaves that data out (the signals then say
-    /// `*_available: false`), and the reason is logged.
+    /// Derivatives data (from `derivatives`: Coinalyze, when its key is
+    /// set, or the simulated market's own) and, when asked for, market caps
+    /// (CoinGecko) of `symbols`. Never fails: a missing key or a failing API
+    /// leaves that data out (the signals then say `*_available: false`), and
+    /// the reason is logged.
     pub async fn external_data(
         &self,
         symbols: &[(Exchange, String)],
+        derivatives: Derivatives<'_>,
         with_market_data: bool,
     ) -> ExternalDataMap {
-        let mut map = self.coinalyze.process_symbols(symbols).await;
+        let mut map = match derivatives {
+            Derivatives::Coinalyze => self.coinalyze.process_symbols(symbols).await,
+            Derivatives::Synthetic { candles, now_ms } => {
+                let mut map = synthetic_external_data(candles, now_ms.div_euclid(1000));
+                for key in symbols {
+                    map.entry(key.clone()).or_default();
+                }
+                map
+            }
+        };
         if with_market_data {
             self.attach_market_data(&mut map, symbols).await;
         }

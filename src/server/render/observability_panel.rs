@@ -154,33 +154,41 @@ pub fn SignalBadges(signal: Signal) -> impl IntoView {
             </span>
         }
     });
+    // The simulated market's derivatives are simulated too, and say so.
+    let simulated = signal.oi_metadata.status == quantpro_model::OiStatus::Synthetic;
+    let source = if simulated {
+        "synthetic: simulated from the candles, docs/STRATEGIES.md §7"
+    } else {
+        "Coinalyze"
+    };
     let data = [
         (
             "OI",
             c.oi_available,
-            "Open-interest history (Coinalyze)",
+            "Open-interest history",
             "open-interest-history",
         ),
         (
             "Funding",
             c.funding_available,
-            "Latest funding rate (Coinalyze)",
+            "Latest funding rate",
             "funding-rate-history",
         ),
         (
             "L/S ratio",
             c.ls_ratio_available,
-            "Latest long/short ratio (Coinalyze)",
+            "Latest long/short ratio",
             "long-short-ratio-history",
         ),
         (
             "Liquidations",
             c.liquidations_available,
-            "Liquidations of the last 24 h (Coinalyze)",
+            "Liquidations of the last 24 h",
             "liquidation-history",
         ),
     ]
     .map(|(name, ok, help, series)| {
+        let help = format!("{help} ({source})");
         // A value that was fetched but too old says how old it was.
         let age = signal
             .oi_metadata
@@ -189,6 +197,7 @@ pub fn SignalBadges(signal: Signal) -> impl IntoView {
             .find(|s| s.series == series)
             .map(|s| format::age(s.age_secs));
         let (text, help) = match (ok, age) {
+            (true, _) if simulated => (format!("{name} · synthetic"), format!("{help}: available")),
             (true, _) => (name.to_string(), format!("{help}: available")),
             (false, Some(age)) => (
                 format!("{name} · {age} old"),

@@ -7,11 +7,14 @@
 //! every scan of the process), `cache` keeps batch responses for an hour, and `batch`
 //! (`BatchProcessor::process_symbols`) ties them into one scan step that never
 //! fails the scan: without a key or on API failure the data is just absent.
+//! `synthetic` simulates the same histories from the simulated market's
+//! candles, for the embedded default (no key, no network).
 
 pub mod batch;
 pub mod cache;
 pub mod client;
 pub mod resolver;
+pub mod synthetic;
 
 pub use batch::BatchProcessor;
 pub use client::{CoinalyzeClient, HistoryBar, HistoryEndpoint, SymbolHistory};
