@@ -58,7 +58,7 @@ use super::SourceError;
 use crate::backoff::{Backoff, Jitter};
 use crate::clock::Clock;
 use reqwest::header::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,7 +67,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// An external API with a budget of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Host {
     BinanceSpot,
     BinanceFutures,
@@ -368,6 +368,57 @@ impl HostStatus {
     }
 }
 
+impl HostStatus {
+    /// What is left of the wait at `now_ms` (the loop's clock), `None`
+    /// when open or once the wait is over.
+    pub fn remaining_at(&self, now_ms: i64) -> Option<Duration> {
+        let resumes = self
+            .resumes_at_ms
+            .filter(|_| self.phase != HostPhase::Open)?;
+        (resumes > now_ms).then(|| Duration::from_millis((resumes - now_ms) as u64))
+    }
+
+    /// [`HostStatus::line`] as it reads at `now_ms` (the countdown moved
+    /// on since it was published); `None` once the wait is over.
+    pub fn line_at(&self, now_ms: i64) -> Option<String> {
+        let remaining = self.remaining_at(now_ms)?;
+        Some(HostStatus::waiting(self.host, self.phase, remaining, now_ms).line)
+    }
+
+    /// The wait in a few words at `now_ms`, for a row waiting on the host:
+    /// "BINANCE futures (banned, resumes in 14 s)".
+    pub fn short_at(&self, now_ms: i64) -> Option<String> {
+        let remaining = self.remaining_at(now_ms)?;
+        let what = match self.phase {
+            HostPhase::Open => return None,
+            HostPhase::Throttled => "at its request budget",
+            HostPhase::RateLimited => "rate-limited",
+            HostPhase::Banned => "banned",
+        };
+        Some(format!(
+            "{} ({what}, resumes in {} s)",
+            self.host,
+            remaining.as_secs_f64().ceil() as u64
+        ))
+    }
+}
+
+/// Weight spent on each host within its window, stamped in Unix ms:
+/// what a restart must not spend again (Hyperliquid, unlike Binance, says
+/// nothing of what it counted). Saved by the live loop with the candle
+/// store; see [`Governor::spent`] and [`Governor::restore_spent`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SpentWeight {
+    pub hosts: BTreeMap<Host, Vec<SpentAt>>,
+}
+
+/// `weight` counted from `at_ms` (Unix ms) for one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpentAt {
+    pub at_ms: i64,
+    pub weight: u32,
+}
+
 /// Every host's status, in [`Host::ALL`] order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GovernorStatus {
@@ -428,6 +479,8 @@ struct HostBook {
     next_id: u64,
     charged: u64,
     refusals: Refusals,
+    /// When the published wait ends (`None` while open).
+    published_until: Option<Instant>,
 }
 
 /// The host's refusals in a row, for its refusal backoff.
@@ -477,6 +530,7 @@ impl Governor {
                     phase: HostPhase::Open,
                     next_id: 0,
                     charged: 0,
+                    published_until: None,
                     refusals: Refusals {
                         in_a_row: 0,
                         news_from: 0,
@@ -518,6 +572,63 @@ impl Governor {
         }
     }
 
+    /// The weight still counted in every host's window, stamped on the
+    /// governor's clock ([`Governor::use_clock`]).
+    pub fn spent(&self) -> SpentWeight {
+        let clock = self.clock();
+        let mut hosts = BTreeMap::new();
+        for &host in self.hosts.keys() {
+            let mut book = self.book(host);
+            let now = Instant::now();
+            let Some(window) = book.host_window.as_mut() else {
+                continue;
+            };
+            window.forget_expired(now);
+            let spent: Vec<SpentAt> = window
+                .spent
+                .iter()
+                .map(|s| SpentAt {
+                    at_ms: clock.ms_at(s.at),
+                    weight: s.weight,
+                })
+                .collect();
+            if !spent.is_empty() {
+                hosts.insert(host, spent);
+            }
+        }
+        SpentWeight { hosts }
+    }
+
+    /// Counts what a previous run spent (saved from [`Governor::spent`]) as
+    /// spent here, for as long as it stays in each host's window: a restart
+    /// within the minute does not spend the budget twice. Not charged.
+    pub fn restore_spent(&self, spent: &SpentWeight) {
+        let clock = self.clock();
+        for (host, entries) in &spent.hosts {
+            let Some(state) = self.hosts.get(host) else {
+                continue;
+            };
+            let mut book = state.book.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let Some(span) = book.host_window.as_ref().map(|w| w.budget.window) else {
+                continue;
+            };
+            for entry in entries {
+                // Before this clock's origin (a process started since):
+                // counted from the origin, longer than the server does.
+                let at = clock.instant_at(entry.at_ms).min(now);
+                if at + span <= now {
+                    continue;
+                }
+                let id = book.next_id;
+                book.next_id += 1;
+                if let Some(window) = &mut book.host_window {
+                    window.record(id, entry.weight, at);
+                }
+            }
+        }
+    }
+
     /// Every host's status from now on (the receiver starts at the current one).
     pub fn subscribe(&self) -> watch::Receiver<GovernorStatus> {
         self.status.subscribe()
@@ -545,13 +656,19 @@ impl Governor {
 
     /// Records a phase change and publishes it (and logs it) when it is one.
     fn set_phase(&self, host: Host, book: &mut HostBook, phase: HostPhase, wait: Duration) {
+        let until = Instant::now() + wait;
         let changed = book.phase != phase;
-        // A longer block than the one published is news too.
-        let extended = matches!(phase, HostPhase::RateLimited | HostPhase::Banned);
+        // A longer wait than the one published is news too (a throttle
+        // that grows, a longer pause): the line counts down to the new end.
+        let extended = phase != HostPhase::Open
+            && book
+                .published_until
+                .is_none_or(|published| until > published + Duration::from_millis(500));
         if !changed && !extended {
             return;
         }
         book.phase = phase;
+        book.published_until = (phase != HostPhase::Open).then_some(until);
         let resumes_at_ms = self.clock().ms_at(Instant::now() + wait);
         let status = HostStatus::waiting(host, phase, wait, resumes_at_ms);
         match phase {
@@ -1149,6 +1266,73 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_secs(14)).await;
         assert_eq!(Some(market.now_ms()), host.resumes_at_ms);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_counts_down_on_the_clock_and_a_longer_throttle_is_published() {
+        let governor = Governor::documented();
+        let clock = Clock::starting_at(1_721_088_000_000, 1.0);
+        governor.use_clock(clock);
+        let gate = governor.gate(Host::BinanceFutures);
+        gate.banned(Duration::from_secs(14));
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        let status = governor.status();
+        let host = status.get(Host::BinanceFutures);
+        let now = clock.now_ms();
+        assert!(host.line.ends_with("resuming in 14 s"), "as published");
+        assert!(
+            host.line_at(now).unwrap().ends_with("resuming in 2 s"),
+            "{:?}",
+            host.line_at(now)
+        );
+        assert_eq!(
+            host.short_at(now).as_deref(),
+            Some("BINANCE futures (banned, resumes in 2 s)")
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(host.line_at(clock.now_ms()), None, "the ban is over");
+
+        // A throttle that grows is published again with its new end.
+        let hl = Host::Hyperliquid;
+        {
+            let mut book = governor.book(hl);
+            governor.set_phase(hl, &mut book, HostPhase::Throttled, Duration::from_secs(2));
+            governor.set_phase(hl, &mut book, HostPhase::Throttled, Duration::from_secs(25));
+        }
+        let status = governor.status();
+        let line = status.get(hl).line_at(clock.now_ms()).unwrap();
+        assert!(line.ends_with("resuming in 25 s"), "{line}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_counts_what_the_previous_run_spent_within_the_window() {
+        let clock = Clock::starting_at(1_721_088_000_000, 1.0);
+        let before = Governor::documented();
+        before.use_clock(clock);
+        let gate = before.gate(Host::Hyperliquid);
+        for _ in 0..50 {
+            call(&gate, Cost::weight(20)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert_eq!(gate.used(), 1000);
+        let saved: SpentWeight =
+            serde_json::from_str(&serde_json::to_string(&before.spent()).unwrap()).unwrap();
+
+        // A kill -9 and a start 20 s after those calls: they still count.
+        let after = Governor::documented();
+        after.use_clock(clock);
+        after.restore_spent(&saved);
+        let gate = after.gate(Host::Hyperliquid);
+        assert_eq!(gate.used(), 1000);
+        assert_eq!(gate.charged(), 0, "not charged to this run");
+        let start = Instant::now();
+        call(&gate, Cost::weight(300)).await;
+        let waited = start.elapsed();
+        assert!(
+            (Duration::from_secs(40)..Duration::from_millis(40_010)).contains(&waited),
+            "the previous run's calls leave the window a minute after they were made: {waited:?}"
+        );
+        assert_eq!(gate.used(), 300);
     }
 
     #[tokio::test(start_paused = true)]

@@ -26,6 +26,50 @@ use std::sync::Arc;
 /// The series every symbol of the universe has.
 pub(super) const INTERVALS: [Interval; 2] = [Interval::M15, Interval::H4];
 
+/// One REST request a series needs: candles of `key` opening in
+/// `[start, end)`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Fetch {
+    pub(super) key: SeriesKey,
+    pub(super) start: i64,
+    pub(super) end: i64,
+    pub(super) part: Part,
+}
+
+/// What a [`Fetch`] is for.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Part {
+    /// What closed after the series' last candle.
+    Newer,
+    /// Older history, up to the configured length.
+    Older,
+    /// A hole once more (the exchange's answer, or the stream, left one),
+    /// then `after`, the candles that came after it.
+    Gap { after: Vec<Candle> },
+}
+
+/// What [`MarketSeries::join`] did.
+#[derive(Debug)]
+pub(super) struct Joined {
+    pub(super) added: usize,
+    /// The request that fills the hole the candles would have left.
+    pub(super) gap: Option<Fetch>,
+}
+
+/// The closed candles a [`Fetch`] asks for, from the venue's REST.
+pub(super) async fn fetch_closed(
+    venue: &dyn LiveMarket,
+    clock: Clock,
+    fetch: &Fetch,
+) -> Result<Vec<Candle>, SourceError> {
+    let (_, symbol, interval) = &fetch.key;
+    let mut candles = venue
+        .candles(symbol, *interval, fetch.start, fetch.end)
+        .await?;
+    drop_unclosed(&mut candles, *interval, clock.now_ms());
+    Ok(candles)
+}
+
 /// One market's series in the candle store, kept complete over REST.
 pub(super) struct MarketSeries {
     venue: Arc<dyn LiveMarket>,
@@ -80,67 +124,119 @@ impl MarketSeries {
         self.store.last_open(&key).map(|t| t + interval.millis())
     }
 
-    /// Fetches what the series lacks: everything after its last candle, and
-    /// older history up to the configured length. Returns the candles added.
+    /// The REST requests `symbol`'s `interval` series needs now: what
+    /// closed after its last candle, else older history up to the
+    /// configured length. Empty when it lacks nothing.
+    pub(super) fn plan(&mut self, symbol: &str, interval: Interval) -> Vec<Fetch> {
+        let key: SeriesKey = (self.exchange, symbol.to_string(), interval);
+        let step = interval.millis();
+        let now = self.clock.now_ms();
+        let start = match self.store.last_open(&key) {
+            Some(last) => last + step,
+            None => (now.div_euclid(step) - self.wanted(interval) as i64) * step,
+        };
+        if start + step <= now {
+            return vec![Fetch {
+                key,
+                start,
+                end: now,
+                part: Part::Newer,
+            }];
+        }
+        self.older(key).into_iter().collect()
+    }
+
+    /// The request for older history a series lacks, if it lacks any.
+    fn older(&mut self, key: SeriesKey) -> Option<Fetch> {
+        let want = self.wanted(key.2);
+        let have = self.store.series(&key).len();
+        if have == 0 || have >= want || self.no_older.contains(&key) {
+            return None;
+        }
+        let first = self.store.series(&key)[0].t;
+        Some(Fetch {
+            start: first - (want - have) as i64 * key.2.millis(),
+            end: first,
+            key,
+            part: Part::Older,
+        })
+    }
+
+    /// Joins what a [`Fetch`] brought. REST only adds what the series does
+    /// not have yet: what the stream delivered meanwhile stays as
+    /// delivered. Returns the candles added and the requests that follow
+    /// (a hole in the answer is asked once more, then older history).
+    pub(super) fn apply(&mut self, fetch: Fetch, fetched: Vec<Candle>) -> (usize, Vec<Fetch>) {
+        let key = fetch.key;
+        let interval = key.2;
+        let keep = self.keep(interval);
+        match fetch.part {
+            Part::Older => {
+                let want = self.wanted(interval);
+                let joined = self.store.update(&key, keep, |series| {
+                    prepend_history(series, &fetched, interval) > 0
+                });
+                if self.store.series(&key).len() < want {
+                    self.no_older.insert(key);
+                }
+                (usize::from(joined), Vec::new())
+            }
+            Part::Newer => {
+                let newest = self.store.last_open(&key).unwrap_or(i64::MIN);
+                let fetched: Vec<Candle> = fetched.into_iter().filter(|c| c.t > newest).collect();
+                let joined = self.join(&key, fetched);
+                match joined.gap {
+                    Some(gap) => (joined.added, vec![gap]),
+                    None => (joined.added, self.older(key).into_iter().collect()),
+                }
+            }
+            Part::Gap { after } => {
+                let newest = self.store.last_open(&key).unwrap_or(i64::MIN);
+                let mut all = fetched;
+                all.extend(after);
+                all.retain(|c| c.t > newest);
+                let again = self.store.extend(&key, &all, keep);
+                let mut added = again.added;
+                if let Some(gap) = again.gap {
+                    tracing::warn!(
+                        "[GAP] {} {} {interval}: {} candles from {} are missing on the exchange; the series restarts after the gap",
+                        key.0,
+                        key.1,
+                        gap.candles(interval),
+                        quantpro_model::format::utc_datetime(gap.from_ms)
+                    );
+                    added += self.store.restart_after(&key, gap, &all, keep);
+                }
+                (added, self.older(key).into_iter().collect())
+            }
+        }
+    }
+
+    /// Fetches what the series lacks (see [`MarketSeries::plan`]) and joins
+    /// it, waiting for each request (the backfill of a start, before the
+    /// stream is followed). Returns the candles added.
     pub(super) async fn backfill(
         &mut self,
         symbol: &str,
         interval: Interval,
     ) -> Result<usize, SourceError> {
-        let key: SeriesKey = (self.exchange, symbol.to_string(), interval);
-        let step = interval.millis();
-        let want = self.wanted(interval);
-        let now = self.clock.now_ms();
+        let mut todo = self.plan(symbol, interval);
         let mut added = 0;
-        let start = match self.store.last_open(&key) {
-            Some(last) => last + step,
-            None => (now.div_euclid(step) - want as i64) * step,
-        };
-        if start + step <= now {
-            let fetched = self.fetch_closed(symbol, interval, start, now).await?;
-            added += self.join(&key, fetched).await?;
-        }
-        let have = self.store.series(&key).len();
-        if have > 0 && have < want && !self.no_older.contains(&key) {
-            let first = self.store.series(&key)[0].t;
-            let older = self
-                .fetch_closed(symbol, interval, first - (want - have) as i64 * step, first)
-                .await?;
-            let keep = self.keep(interval);
-            let joined = self.store.update(&key, keep, |series| {
-                prepend_history(series, &older, interval) > 0
-            });
-            if joined {
-                added += 1;
-            }
-            if self.store.series(&key).len() < want {
-                self.no_older.insert(key);
-            }
+        while let Some(fetch) = todo.pop() {
+            let fetched = fetch_closed(&*self.venue, self.clock, &fetch).await?;
+            let (n, more) = self.apply(fetch, fetched);
+            added += n;
+            todo.extend(more);
         }
         Ok(added)
     }
 
-    /// Closed candles opening in `[start, end)` from REST.
-    async fn fetch_closed(
-        &self,
-        symbol: &str,
-        interval: Interval,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<Candle>, SourceError> {
-        let mut candles = self.venue.candles(symbol, interval, start, end).await?;
-        drop_unclosed(&mut candles, interval, self.clock.now_ms());
-        Ok(candles)
-    }
-
-    /// Adds fetched or streamed candles without leaving a hole: a gap is
-    /// fetched once more, and when the exchange no longer has it the series
-    /// restarts after it (logged). Returns the candles added.
-    pub(super) async fn join(
-        &mut self,
-        key: &SeriesKey,
-        candles: Vec<Candle>,
-    ) -> Result<usize, SourceError> {
+    /// Adds streamed or fetched candles without leaving a hole: candles
+    /// after a hole are not added but come back with the request that
+    /// fills it ([`Joined::gap`]; when the exchange no longer has the hole
+    /// the series restarts after it). A revision keeps the exchange's final
+    /// value (logged).
+    pub(super) fn join(&mut self, key: &SeriesKey, candles: Vec<Candle>) -> Joined {
         let interval = key.2;
         let keep = self.keep(interval);
         if self.store.series(key).is_empty() {
@@ -152,36 +248,31 @@ impl MarketSeries {
                     key.1
                 );
             }
-            let n = run.len();
+            let added = run.len();
             self.store.update(key, keep, |series| {
                 series.extend(run);
-                n > 0
+                added > 0
             });
-            return Ok(n);
+            return Joined { added, gap: None };
         }
         let extension = self.store.extend(key, &candles, keep);
         log_revisions(key, &extension.revised);
-        let Some(gap) = extension.gap else {
-            return Ok(extension.added);
-        };
-        let refetched = self
-            .fetch_closed(&key.1, interval, gap.from_ms, gap.to_ms + interval.millis())
-            .await?;
-        let mut all = refetched;
-        all.extend(candles.iter().filter(|c| c.t > gap.to_ms).copied());
-        let again = self.store.extend(key, &all, keep);
-        if let Some(gap) = again.gap {
-            tracing::warn!(
-                "[GAP] {} {} {interval}: {} candles from {} are missing on the exchange; the series restarts after the gap",
-                key.0,
-                key.1,
-                gap.candles(interval),
-                quantpro_model::format::utc_datetime(gap.from_ms)
-            );
-            let n = self.store.restart_after(key, gap, &all, keep);
-            return Ok(extension.added + again.added + n);
+        let gap = extension.gap.map(|gap| Fetch {
+            key: key.clone(),
+            start: gap.from_ms,
+            end: gap.to_ms + interval.millis(),
+            part: Part::Gap {
+                after: candles
+                    .iter()
+                    .filter(|c| c.t > gap.to_ms)
+                    .copied()
+                    .collect(),
+            },
+        });
+        Joined {
+            added: extension.added,
+            gap,
         }
-        Ok(extension.added + again.added)
     }
 
     /// Writes the changed series' files, on a blocking thread (off the
@@ -397,12 +488,49 @@ mod tests {
 
         clock.sleep_until_ms(T0 + 3 * M15).await;
         let newest = candle(L0 + 3 * M15, Interval::M15);
-        assert_eq!(series.join(&key(), vec![newest]).await.unwrap(), 3);
+        let joined = series.join(&key(), vec![newest]);
+        assert_eq!(joined.added, 0, "not after a hole");
+        let gap = joined.gap.expect("the hole to fill");
+        assert_eq!((gap.start, gap.end), (L0 + M15, L0 + 3 * M15));
+        assert!(
+            market.take_asked().is_empty(),
+            "joining asks nothing itself"
+        );
+
+        let fetched = fetch_closed(&*market, clock, &gap).await.unwrap();
+        assert_eq!(
+            series.apply(gap, fetched).0,
+            3,
+            "the hole, then the streamed candle"
+        );
         assert_eq!(
             market.take_asked(),
             [(BTC.to_string(), Interval::M15, L0 + M15, L0 + 3 * M15)]
         );
         assert_eq!(series.newest_close(BTC, Interval::M15), Some(C0 + 3 * M15));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rest_adds_only_what_the_series_does_not_have_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::starting_at(T0, 1.0);
+        let market = market(clock);
+        let mut series = series(&market, clock, dir.path());
+        series.backfill(BTC, Interval::M15).await.unwrap();
+        clock.sleep_until_ms(T0 + M15).await;
+        let repair = series.plan(BTC, Interval::M15).remove(0);
+        let fetched = fetch_closed(&*market, clock, &repair).await.unwrap();
+
+        // Meanwhile the stream delivered the same close, with the values
+        // it saw: the repair's answer does not overwrite them.
+        let streamed = Candle {
+            c: 1.0,
+            ..candle(L0 + M15, Interval::M15)
+        };
+        assert_eq!(series.join(&key(), vec![streamed]).added, 1);
+        assert_eq!(series.apply(repair, fetched).0, 0);
+        series.flush().await.unwrap();
+        assert_eq!(stored(dir.path()).last(), Some(&streamed));
     }
 
     #[tokio::test(start_paused = true)]
@@ -417,7 +545,7 @@ mod tests {
             ..candle(L0, Interval::M15)
         };
 
-        assert_eq!(series.join(&key(), vec![revised]).await.unwrap(), 0);
+        assert_eq!(series.join(&key(), vec![revised]).added, 0);
         series.flush().await.unwrap();
         assert_eq!(stored(dir.path()).last(), Some(&revised));
     }

@@ -1,12 +1,16 @@
 //! Following a market's closes: the part of a venue's loop (`runner`) that
 //! takes each closed candle from the stream into the series (`backfill`)
-//! and hands the symbol to the coordinator, and that, at each 15m close
-//! plus the settle delay, asks REST for what the stream did not bring (the
-//! whole universe when there is no stream). A symbol whose candle still did
-//! not come is marked stale with the reason; a candle from the future
-//! (clock skew) is refused.
+//! and hands the symbol to the coordinator at once, and that, at each 15m
+//! close plus the settle delay, checks every interval's series (15m, 4h,
+//! any other: each against its own last close) and hands those behind to
+//! the REST repair (`repair`; the whole universe when there is no stream).
+//! After a reconnect the repair waits for every subscription to be
+//! acknowledged (`Connected`), so it covers whatever closed until the
+//! stream brings everything again. A candle from the future (clock skew)
+//! is refused.
 
 use super::backfill::INTERVALS;
+use super::coordinator::Delivery;
 use super::market::CloseEvent;
 use super::runner::{VenueRunner, M15};
 use quantpro_core::candles::store::SeriesKey;
@@ -59,8 +63,10 @@ impl VenueRunner {
                 } else {
                     FeedMode::Streaming
                 });
-                // Whatever closed while disconnected comes over REST.
-                self.backfill_all(false).await;
+                // Whatever closed until every subscription was acknowledged
+                // comes over REST (the stream brings the rest).
+                self.repair_all();
+                self.publish_counts();
             }
             CloseEvent::Down { reason } => {
                 tracing::warn!("[STREAM] {} {} down: {reason}", self.exchange, self.market);
@@ -93,64 +99,48 @@ impl VenueRunner {
             return;
         }
         let key: SeriesKey = (self.exchange, symbol.clone(), interval);
-        match self.series.join(&key, vec![candle]).await {
-            Ok(0) => {}
-            Ok(_) => {
-                self.flush().await;
-                let close = self
-                    .note_close(&symbol)
-                    .unwrap_or(candle.t + interval.millis());
-                self.status.clear_stale(self.exchange, &symbol);
-                self.arrive(&symbol, close).await;
-                self.publish_counts();
-            }
-            Err(err) => self.mark_stale(&symbol, err.to_string()),
-        }
-    }
-
-    /// After a close's settle delay: REST for every symbol whose 15m candle
-    /// of that close is missing; those still without it are marked stale.
-    pub(super) async fn check_close(&mut self, close: i64) {
-        let missing: Vec<String> = self
-            .universe
-            .live_symbols()
-            .into_iter()
-            .filter(|s| self.closes.get(s).is_none_or(|&c| c < close))
-            .collect();
-        for symbol in missing {
-            let mut reason = None;
-            for interval in INTERVALS {
-                if let Err(err) = self.series.backfill(&symbol, interval).await {
-                    reason = Some(err);
-                }
-            }
-            self.flush().await;
-            let got = self.note_close(&symbol);
-            if got.is_some_and(|c| c >= close) {
-                self.status.clear_stale(self.exchange, &symbol);
-                self.arrive(&symbol, close).await;
+        let joined = self.series.join(&key, vec![candle]);
+        if let Some(gap) = joined.gap {
+            // The candle comes with the hole's repair; the symbol waits.
+            if self.repairs.busy(&key) {
+                self.repairs.again.insert(key);
             } else {
-                let why = reason.map_or_else(
-                    || "the exchange has not published it yet".to_string(),
-                    |err| err.to_string(),
-                );
-                self.mark_stale(
-                    &symbol,
-                    format!(
-                        "no 15m candle for the {} close: {why}",
-                        quantpro_model::format::utc_datetime(close)
-                    ),
-                );
+                self.repairs.send(gap);
             }
+        }
+        if joined.added > 0 {
+            self.flush().await;
+            self.deliver(&symbol, candle.t + interval.millis()).await;
         }
         self.publish_counts();
     }
 
-    /// Records the newest 15m close of a symbol's series.
-    pub(super) fn note_close(&mut self, symbol: &str) -> Option<i64> {
-        let close = self.series.newest_close(symbol, Interval::M15)?;
-        self.closes.insert(symbol.to_string(), close);
-        Some(close)
+    /// A symbol got a close from the stream: to the coordinator at once,
+    /// unless a repair of its series is under way (then with the repair).
+    async fn deliver(&mut self, symbol: &str, close: i64) {
+        if self.repairs.waiting(symbol) {
+            let held = self.held.entry(symbol.to_string()).or_insert(close);
+            *held = (*held).max(close);
+        } else {
+            self.arrive(symbol, close, Delivery::Stream).await;
+        }
+    }
+
+    /// After a close's settle delay: every series that lacks its
+    /// interval's last close by then (15m at every check, 4h at a 4h close,
+    /// and anything missed before) goes to the REST repair.
+    pub(super) fn check_close(&mut self, close: i64) {
+        for symbol in self.universe.live_symbols() {
+            for interval in INTERVALS {
+                let step = interval.millis();
+                let due = close.div_euclid(step) * step;
+                let newest = self.series.newest_close(&symbol, interval);
+                if newest.is_none_or(|c| c < due) {
+                    self.repair(&symbol, interval);
+                }
+            }
+        }
+        self.publish_counts();
     }
 }
 
@@ -184,6 +174,7 @@ mod tests {
         let (mut runner, mut arrivals) = venue_runner(&market, dir);
         assert!(runner.refresh_universe().await);
         runner.on_stream_event(CloseEvent::Connected).await;
+        runner.finish_repairs().await;
         assert_eq!(arrived(&mut arrivals), [(BTC.into(), C0), (ETH.into(), C0)]);
         market.take_asked();
         Following {
@@ -217,13 +208,13 @@ mod tests {
         f.runner.on_stream_event(closed(BTC, L0 + M15)).await;
         assert_eq!(arrived(&mut f.arrivals), [(BTC.into(), C1)]);
         assert_eq!(stored_15m(dir.path(), BTC).last().unwrap().t, L0 + M15);
-        assert_eq!(f.runner.closes[BTC], C1);
+        assert_eq!(f.runner.series.newest_close(BTC, Interval::M15), Some(C1));
         assert!(f.market.take_asked().is_empty(), "no REST for a close");
         let venue = &f.runner.status.current().venues[0];
         assert_eq!(
-            (venue.current, venue.last_close_ms),
-            (1, Some(C1)),
-            "BTC has the newest close, ETH not yet"
+            (venue.current, venue.stale, venue.last_close_ms),
+            (2, 0, Some(C1)),
+            "BTC has the newest close; ETH is not late before the settle delay"
         );
 
         // A symbol outside the universe is not followed.
@@ -253,7 +244,8 @@ mod tests {
         arrived(&mut f.arrivals);
 
         f.clock.sleep_until_ms(check).await;
-        f.runner.check_close(C1).await;
+        f.runner.check_close(C1);
+        f.runner.finish_repairs().await;
         let asked = f.market.take_asked();
         assert!(!asked.is_empty());
         assert!(
@@ -274,7 +266,8 @@ mod tests {
         f.runner.on_stream_event(closed(BTC, L0 + M15)).await;
         arrived(&mut f.arrivals);
 
-        f.runner.check_close(C1).await;
+        f.runner.check_close(C1);
+        f.runner.finish_repairs().await;
         assert!(arrived(&mut f.arrivals).is_empty());
         let marks = f.runner.status.current().marks;
         assert_eq!(marks.len(), 1);
@@ -293,7 +286,8 @@ mod tests {
 
         // Published late: the next check brings it and clears the mark.
         f.market.publish(ETH, Interval::M15, L0 + M15, L0 + 2 * M15);
-        f.runner.check_close(C1).await;
+        f.runner.check_close(C1);
+        f.runner.finish_repairs().await;
         assert_eq!(arrived(&mut f.arrivals), [(ETH.into(), C1)]);
         assert!(f.runner.status.current().marks.is_empty());
     }
@@ -330,6 +324,7 @@ mod tests {
 
         f.clock.sleep_until_ms(C1 + M15 + 1_000).await;
         f.runner.on_stream_event(CloseEvent::Connected).await;
+        f.runner.finish_repairs().await;
         assert!(f.runner.stream_up);
         assert_eq!(
             f.runner.status.current().venues[0].mode,
@@ -340,5 +335,133 @@ mod tests {
             [(BTC.into(), C1 + M15), (ETH.into(), C1 + M15)]
         );
         assert_eq!(stored_15m(dir.path(), ETH).last().unwrap().t, L0 + 2 * M15);
+    }
+
+    fn closed_at(symbol: &str, interval: Interval, t: i64) -> CloseEvent {
+        CloseEvent::Closed {
+            symbol: symbol.into(),
+            interval,
+            candle: candle(t, interval),
+        }
+    }
+
+    /// 2026-03-02 12:00 UTC, the first 4h close after `T0`.
+    const H4_CLOSE: i64 = 1_772_452_800_000;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_4h_close_the_stream_missed_is_repaired_at_its_own_settle_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = following(dir.path()).await;
+        assert_eq!(H4_CLOSE.rem_euclid(Interval::H4.millis()), 0);
+        f.clock.sleep_until_ms(H4_CLOSE + 1_000).await;
+        // The stream brought every 15m close of both, and BTC's 4h close;
+        // ETH's 4h close never came.
+        for t in (L0 + M15..H4_CLOSE).step_by(M15 as usize) {
+            f.runner.on_stream_event(closed(BTC, t)).await;
+            f.runner.on_stream_event(closed(ETH, t)).await;
+        }
+        let h4_open = H4_CLOSE - Interval::H4.millis();
+        f.runner
+            .on_stream_event(closed_at(BTC, Interval::H4, h4_open))
+            .await;
+        arrived(&mut f.arrivals);
+        assert!(f.market.take_asked().is_empty());
+
+        f.clock.sleep_until_ms(H4_CLOSE + 20_000).await;
+        let checked_at = f.clock.now_ms();
+        f.runner.check_close(H4_CLOSE);
+        let marks = f.runner.status.current().marks;
+        assert_eq!(marks.len(), 1, "{marks:?}");
+        assert_eq!(marks[0].symbol, ETH);
+        assert!(
+            marks[0].reason.starts_with("no 4h candle for the ")
+                && marks[0]
+                    .reason
+                    .ends_with("close yet: being repaired over REST"),
+            "{}",
+            marks[0].reason
+        );
+        assert_eq!(f.runner.status.current().venues[0].stale, 1);
+        f.runner.finish_repairs().await;
+        assert_eq!(
+            f.market.take_asked(),
+            [(ETH.to_string(), Interval::H4, h4_open, checked_at)],
+            "only the 4h series the stream missed"
+        );
+        assert_eq!(arrived(&mut f.arrivals), [(ETH.into(), H4_CLOSE)]);
+        assert_eq!(
+            f.runner.series.newest_close(ETH, Interval::H4),
+            Some(H4_CLOSE)
+        );
+        assert!(f.runner.status.current().marks.is_empty());
+        let venue = &f.runner.status.current().venues[0];
+        assert_eq!((venue.current, venue.stale), (2, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_repair_waiting_on_the_exchange_holds_up_only_its_own_symbol() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = following(dir.path()).await;
+        f.clock.sleep_until_ms(C1 + 1_000).await;
+        f.runner.on_stream_event(closed(BTC, L0 + M15)).await;
+        assert_eq!(arrived(&mut f.arrivals), [(BTC.into(), C1)]);
+
+        // ETH's close was missed; its repair waits behind a ban.
+        f.market.hold_rest();
+        f.market
+            .set_wait(Some("BINANCE futures (banned, resumes in 14 s)"));
+        f.clock.sleep_until_ms(C1 + 20_000).await;
+        f.runner.check_close(C1);
+        let marks = f.runner.status.current().marks;
+        assert_eq!(marks.len(), 1);
+        assert_eq!(
+            (marks[0].symbol.as_str(), marks[0].reason.as_str()),
+            (ETH, "waiting for BINANCE futures (banned, resumes in 14 s)")
+        );
+
+        // The next close: BTC's whole series takes it at once; ETH's,
+        // which would leave a hole, waits for the repair.
+        f.clock.sleep_until_ms(C1 + M15 + 1_000).await;
+        f.runner.on_stream_event(closed(BTC, L0 + 2 * M15)).await;
+        assert_eq!(arrived(&mut f.arrivals), [(BTC.into(), C1 + M15)]);
+        f.runner.on_stream_event(closed(ETH, L0 + 2 * M15)).await;
+        assert!(arrived(&mut f.arrivals).is_empty());
+        let venue = &f.runner.status.current().venues[0];
+        assert_eq!((venue.current, venue.stale), (1, 1), "adds up to 2");
+
+        // The exchange answers again: ETH gets both closes.
+        f.market.set_wait(None);
+        f.market.release_rest();
+        f.runner.finish_repairs().await;
+        assert_eq!(arrived(&mut f.arrivals), [(ETH.into(), C1 + M15)]);
+        assert_eq!(stored_15m(dir.path(), ETH).last().unwrap().t, L0 + 2 * M15);
+        assert!(f.runner.status.current().marks.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_repair_is_tried_again_within_the_settle_delay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = following(dir.path()).await;
+        f.market.fail_rest(Some("HTTP 429"));
+        f.clock.sleep_until_ms(C1 + 20_000).await;
+        f.runner.check_close(C1);
+        f.runner.finish_repairs().await;
+        let marks = f.runner.status.current().marks;
+        assert_eq!(marks.len(), 2);
+        assert!(marks[0].reason.contains("HTTP 429"), "{}", marks[0].reason);
+
+        // The exchange answers again: the next try comes within the settle
+        // delay (20 s), not at the next close.
+        f.market.fail_rest(None);
+        let retry = f.runner.repair_retry_ms();
+        assert!(retry <= 20_000);
+        f.clock.sleep_until_ms(C1 + 20_000 + retry).await;
+        f.runner.retry_due();
+        f.runner.finish_repairs().await;
+        assert_eq!(
+            arrived(&mut f.arrivals),
+            [(BTC.into(), C1), (ETH.into(), C1)]
+        );
+        assert!(f.runner.status.current().marks.is_empty());
     }
 }

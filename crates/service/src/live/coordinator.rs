@@ -9,7 +9,7 @@ use crate::pipeline::{PipelineRequest, ScanPipeline};
 use quantpro_core::scan::NoProgress;
 use quantpro_model::{Exchange, Trade};
 use quantpro_sources::clock::Clock;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
@@ -29,12 +29,34 @@ pub struct Rescan {
     /// The journal trades this rescan resolved (for the alerter's
     /// `resolution` trigger); empty when it failed.
     pub resolved: Vec<Trade>,
+    /// Each symbol's newest close in the batch and how it came.
+    pub arrived: Vec<Arrived>,
+}
+
+/// How a symbol's new candles came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The stream brought them.
+    Stream,
+    /// REST brought them: the backfill of a start, a repair (what the
+    /// stream missed), or polling; or the stream's close waited for a
+    /// repair of the symbol's series.
+    Rest,
+}
+
+/// One symbol of a rescan: its newest close and how it came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrived {
+    pub key: (Exchange, String),
+    pub close_ms: i64,
+    pub delivery: Delivery,
 }
 
 /// A symbol with new closed candles.
 pub(super) struct Arrival {
     pub(super) key: (Exchange, String),
     pub(super) close_ms: i64,
+    pub(super) delivery: Delivery,
 }
 
 /// Rescans what arrives, batch by batch, and announces each rescan.
@@ -61,17 +83,20 @@ impl Coordinator {
     /// gone and what they sent is rescanned.
     pub(super) async fn coordinate(self, mut arrivals: mpsc::Receiver<Arrival>) {
         while let Some(first) = arrivals.recv().await {
-            let mut batch = BTreeSet::from([first.key]);
+            let mut batch = BTreeMap::new();
             let mut earliest = first.close_ms;
+            gather(&mut batch, first);
             while let Ok(Some(next)) = tokio::time::timeout(GATHER, arrivals.recv()).await {
                 earliest = earliest.min(next.close_ms);
-                batch.insert(next.key);
+                gather(&mut batch, next);
             }
             self.rescan(batch, earliest).await;
         }
     }
 
-    async fn rescan(&self, symbols: BTreeSet<(Exchange, String)>, earliest_close: i64) {
+    async fn rescan(&self, batch: BTreeMap<(Exchange, String), Arrived>, earliest_close: i64) {
+        let symbols: std::collections::BTreeSet<(Exchange, String)> =
+            batch.keys().cloned().collect();
         let request = PipelineRequest {
             only: Some(symbols.clone()),
             now_ms: Some(self.clock.now_ms()),
@@ -99,7 +124,25 @@ impl Coordinator {
             last_updated,
             latency_ms: self.clock.now_ms() - earliest_close,
             resolved,
+            arrived: batch.into_values().collect(),
         });
+    }
+}
+
+/// Adds an arrival to a batch: a symbol once, with its newest close (and
+/// how that one came).
+fn gather(batch: &mut BTreeMap<(Exchange, String), Arrived>, arrival: Arrival) {
+    let arrived = Arrived {
+        key: arrival.key.clone(),
+        close_ms: arrival.close_ms,
+        delivery: arrival.delivery,
+    };
+    match batch.get_mut(&arrival.key) {
+        Some(known) if known.close_ms >= arrival.close_ms => {}
+        Some(known) => *known = arrived,
+        None => {
+            batch.insert(arrival.key, arrived);
+        }
     }
 }
 
@@ -156,6 +199,7 @@ mod tests {
         Arrival {
             key: (Exchange::Binance, symbol.to_string()),
             close_ms,
+            delivery: Delivery::Stream,
         }
     }
 

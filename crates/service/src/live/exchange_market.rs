@@ -14,7 +14,7 @@ use quantpro_model::Market;
 use quantpro_model::{Exchange, Interval};
 use quantpro_sources::clients::SourceClients;
 use quantpro_sources::clock::Clock;
-use quantpro_sources::governor::{Governor, HostPhase};
+use quantpro_sources::governor::Governor;
 use quantpro_sources::streams::{self, StreamConfig, Subscription};
 use quantpro_sources::urls::SourceUrls;
 use quantpro_sources::venues::{self, host_of, CandleFetcher};
@@ -121,8 +121,16 @@ impl LiveMarket for ExchangeMarket {
 
     fn rate_limit(&self) -> Option<String> {
         let status = self.governor.status();
-        let host = status.get(host_of(self.exchange, self.market));
-        (host.phase != HostPhase::Open).then(|| host.line.clone())
+        status
+            .get(host_of(self.exchange, self.market))
+            .line_at(self.clock.now_ms())
+    }
+
+    fn host_wait(&self) -> Option<String> {
+        let status = self.governor.status();
+        status
+            .get(host_of(self.exchange, self.market))
+            .short_at(self.clock.now_ms())
     }
 
     fn stream(
@@ -167,13 +175,16 @@ async fn forward(mut raw: mpsc::Receiver<streams::StreamEvent>, sender: mpsc::Se
 
 /// The loop's view of a stream event: closes (a revision is the exchange's
 /// final value of a close, which the store keeps and logs), connection
-/// state (a reconnect makes the loop repair the gap over REST); the rest is
-/// logged here or left to the close check (a key's missed candles are
-/// fetched when its close is found missing after the settle delay).
+/// state (`Connected` once every subscription of a connection is answered:
+/// the loop's REST repair then covers everything that closed until the
+/// stream brings it all); the rest is logged here or left to the close
+/// check (a key's missed candles are fetched when its close is found
+/// missing after the settle delay).
 fn loop_event(event: streams::StreamEvent) -> Option<CloseEvent> {
     use streams::StreamEvent as S;
     match event {
-        S::Connected { .. } | S::Reconnected { .. } => Some(CloseEvent::Connected),
+        S::Connected { .. } | S::Reconnected { .. } => None,
+        S::Subscribed { .. } => Some(CloseEvent::Connected),
         S::Disconnected {
             venue,
             connection,

@@ -21,8 +21,9 @@ pub enum CloseEvent {
         interval: Interval,
         candle: Candle,
     },
-    /// Connected (again): whatever closed while it was down must be
-    /// repaired over REST.
+    /// Connected (again) with every subscription acknowledged: from now
+    /// on the stream brings every close; whatever closed before (while it
+    /// was down, while subscribing) must be repaired over REST.
     Connected,
     /// The stream is down; the loop polls REST until `Connected`.
     Down { reason: String },
@@ -56,6 +57,12 @@ pub trait LiveMarket: Send + Sync {
     /// The wait the exchange's limits impose right now, in words
     /// ("BINANCE futures rate-limited, resuming in 14 s"), for the status line.
     fn rate_limit(&self) -> Option<String> {
+        None
+    }
+
+    /// The same wait in a few words, for a row waiting on it:
+    /// "BINANCE futures (banned, resumes in 14 s)".
+    fn host_wait(&self) -> Option<String> {
         None
     }
 

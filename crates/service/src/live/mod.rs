@@ -6,7 +6,9 @@
 //! from the listings, `backfill` brings their series into the one candle
 //! store (`quantpro_core::candles::store`: the data directory the scanner
 //! reads, never with a hole), `closes` follows the market's stream of
-//! closes (REST repair and polling as fallback), and `coordinator` rescans
+//! closes and checks each interval's close, `repair` fetches what the
+//! stream missed on a worker of its own (REST waits never hold the stream
+//! up), and `coordinator` rescans
 //! the symbols that got new candles through the one
 //! `pipeline::ScanPipeline`; `status` publishes what the dashboard's status
 //! line shows. A [`LiveMarket`] is an exchange market
@@ -19,15 +21,17 @@ mod closes;
 mod coordinator;
 pub mod exchange_market;
 pub mod market;
+mod repair;
 mod runner;
 #[cfg(test)]
 mod scripted;
 pub mod simulated;
+mod spent_weight;
 pub mod status;
 pub mod universe;
 mod universe_refresh;
 
-pub use coordinator::Rescan;
+pub use coordinator::{Arrived, Delivery, Rescan};
 pub use market::{CloseEvent, Listing, LiveMarket};
 pub use quantpro_sources::clock::Clock;
 pub use runner::LiveLoop;

@@ -5,20 +5,27 @@
 //! A venue's loop ties the other parts together: it reads its universe
 //! (`universe`; hourly, from the cache when the network is down), backfills
 //! every series (`backfill`: only what is missing), then follows the stream
-//! and checks each 15m close after the settle delay (`closes`: REST repair
-//! and polling), and sends every symbol that got new closed candles to the
-//! coordinator (`coordinator`), which rescans them in batches through the
-//! one `ScanPipeline`.
+//! and checks every interval's close after the settle delay (`closes`),
+//! hands what is missing to its REST repair worker (`repair`: the stream
+//! is never held up by a rate-limit wait), and sends every symbol that got
+//! new closed candles to the coordinator (`coordinator`), which rescans
+//! them in batches through the one `ScanPipeline`. The venue's status
+//! (current and stale symbols, each stale row with its reason, the
+//! exchange's wait counting down) is refreshed every second while anything
+//! is behind or waiting.
 
 use super::backfill::{MarketSeries, INTERVALS};
-use super::coordinator::{Arrival, Coordinator, Rescan};
+use super::coordinator::{Arrival, Coordinator, Delivery, Rescan};
 use super::market::CloseEvent;
 use super::market::LiveMarket;
+use super::repair::Repairs;
+use super::spent_weight;
 use super::status::StatusBoard;
 use super::universe::MarketUniverse;
 use crate::pipeline::ScanPipeline;
 use crate::settings::UniverseSettings;
-use quantpro_model::{Exchange, FeedMode, LiveStatus, MarkKind};
+use quantpro_core::candles::store::SeriesKey;
+use quantpro_model::{Exchange, FeedMode, Interval, LiveStatus, MarkKind};
 use quantpro_sources::clock::Clock;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,6 +48,14 @@ pub(super) const M15: i64 = 15 * 60_000;
 
 /// Wait before reopening a stream that ended.
 pub(super) const STREAM_RETRY: Duration = Duration::from_secs(30);
+
+/// How often the status is refreshed while a symbol is behind or the
+/// exchange makes calls wait (the countdowns stay true).
+const STATUS_TICK: Duration = Duration::from_secs(1);
+
+/// Longest wait before a failed repair is tried again (shorter when the
+/// settle delay is).
+const REPAIR_RETRY_MS: i64 = 5_000;
 
 impl LiveLoop {
     pub fn new(
@@ -84,6 +99,11 @@ impl LiveLoop {
     /// coordinator finish: the rescan in progress, and the closes that
     /// already arrived, reach the feed and the journal before `run` returns.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // What a previous run spent within the window is spent.
+        let governor = self.pipeline.sources().governor.clone();
+        let data_dir = self.pipeline.paths().data_dir.clone();
+        spent_weight::restore(&governor, &data_dir);
+        let saver = tokio::spawn(spent_weight::keep_saved(governor.clone(), data_dir.clone()));
         let (arrivals, receiver) = mpsc::channel::<Arrival>(4096);
         let mut venues = tokio::task::JoinSet::new();
         for venue in &self.venues {
@@ -104,6 +124,8 @@ impl LiveLoop {
         // The venues hold the only senders: once they are gone the
         // coordinator drains what arrived and returns.
         venues.shutdown().await;
+        saver.abort();
+        spent_weight::save(&governor.spent(), &data_dir);
         let _ = coordinator.await;
     }
 }
@@ -121,10 +143,18 @@ pub(super) struct VenueRunner {
     pub(super) series: MarketSeries,
     pub(super) universe: MarketUniverse,
     arrivals: mpsc::Sender<Arrival>,
-    /// The newest close each symbol's 15m series has.
-    pub(super) closes: BTreeMap<String, i64>,
-    /// The stream is connected (it said `Connected` and no `Down` since):
-    /// only then is a close left to it for the settle delay.
+    /// The REST repairs under way (`repair`).
+    pub(super) repairs: Repairs,
+    /// Why the last repair of a series failed, until one succeeds.
+    pub(super) failures: BTreeMap<SeriesKey, String>,
+    /// Symbols with new candles held back until their repair is done
+    /// (the rescan needs every series whole), with the newest close.
+    pub(super) held: BTreeMap<String, i64>,
+    /// Stale symbols at the last count.
+    stale: usize,
+    /// The stream is connected with every subscription acknowledged (it
+    /// said `Connected` and no `Down` since): only then is a close left to
+    /// it for the settle delay.
     pub(super) stream_up: bool,
 }
 
@@ -148,7 +178,10 @@ impl VenueRunner {
             series: MarketSeries::new(venue.clone(), clock, data_dir.clone(), &settings),
             universe: MarketUniverse::default(),
             arrivals,
-            closes: BTreeMap::new(),
+            repairs: Repairs::start(venue.clone(), clock),
+            failures: BTreeMap::new(),
+            held: BTreeMap::new(),
+            stale: 0,
             stream_up: false,
             venue,
             clock,
@@ -169,8 +202,12 @@ impl VenueRunner {
             self.status.venue(self.exchange, &self.market, |s| {
                 s.next_close_ms = Some(check_at - check_at.rem_euclid(M15));
             });
+            let tick_at = self
+                .needs_ticks()
+                .then(|| tokio::time::Instant::now() + STATUS_TICK);
             let clock = self.clock;
             tokio::select! {
+                Some(repaired) = self.repairs.next() => self.on_repaired(repaired).await,
                 event = next_event(&mut stream) => match event {
                     Some(event) => self.on_stream_event(event).await,
                     None => {
@@ -186,17 +223,33 @@ impl VenueRunner {
                 }
                 _ = clock.sleep_until_ms(check_at) => {
                     let close = check_at - check_at.rem_euclid(M15);
-                    self.check_close(close).await;
+                    self.check_close(close);
+                }
+                _ = sleep_until(tick_at) => {
+                    self.retry_due();
+                    self.publish_counts();
                 }
                 _ = clock.sleep_until_ms(next_refresh) => {
                     next_refresh = self.clock.now_ms() + self.refresh_ms();
                     if self.refresh_universe().await {
-                        self.backfill_all(false).await;
+                        self.repair_all();
+                        self.publish_counts();
                         stream = self.open_stream();
                     }
                 }
             }
         }
+    }
+
+    /// Whether the status must be refreshed every second: a symbol is
+    /// behind, a repair is under way, or the exchange makes calls wait.
+    fn needs_ticks(&self) -> bool {
+        self.stale > 0 || self.repairs.pending() || self.venue.rate_limit().is_some()
+    }
+
+    /// How long after a failed repair it is tried again.
+    pub(super) fn repair_retry_ms(&self) -> i64 {
+        (self.settings.settle_secs as i64 * 1000).clamp(1_000, REPAIR_RETRY_MS)
     }
 
     fn refresh_ms(&self) -> i64 {
@@ -208,41 +261,49 @@ impl VenueRunner {
             .venue(self.exchange, &self.market, |s| s.mode = mode);
     }
 
-    /// Brings every series of the universe up to date, then asks for a scan
-    /// of every symbol that got candles (of every symbol with `everyone`:
-    /// the first scan of a start).
+    /// Brings every series of the universe up to date, waiting for each,
+    /// then asks for a scan of every symbol that got candles (of every
+    /// symbol with `everyone`: the first scan of a start). Only before the
+    /// stream is followed; later, `repair_all` leaves REST to the worker.
     pub(super) async fn backfill_all(&mut self, everyone: bool) {
         for symbol in self.universe.live_symbols() {
             let mut fresh = false;
             for interval in INTERVALS {
+                let key = (self.exchange, symbol.clone(), interval);
                 match self.series.backfill(&symbol, interval).await {
-                    Ok(added) => fresh |= added > 0,
-                    Err(err) => self.mark_stale(&symbol, err.to_string()),
+                    Ok(added) => {
+                        fresh |= added > 0;
+                        self.failures.remove(&key);
+                    }
+                    Err(err) => {
+                        self.failures.insert(key.clone(), err.to_string());
+                        let retry_at = self.clock.now_ms() + self.repair_retry_ms();
+                        self.repairs.retry.insert(key, retry_at);
+                    }
                 }
             }
             self.flush().await;
-            let close = self.note_close(&symbol);
+            let close = self.series.newest_close(&symbol, Interval::M15);
             if fresh || (everyone && close.is_some()) {
-                self.arrive(&symbol, close.unwrap_or(self.clock.now_ms()))
-                    .await;
+                self.arrive(
+                    &symbol,
+                    close.unwrap_or(self.clock.now_ms()),
+                    Delivery::Rest,
+                )
+                .await;
             }
         }
         self.publish_counts();
     }
 
-    pub(super) fn mark_stale(&self, symbol: &str, reason: String) {
-        tracing::warn!("[LIVE] {} {symbol}: {reason}", self.exchange);
-        self.status
-            .mark(self.exchange, symbol, MarkKind::Stale, reason);
-    }
-
     /// Hands a symbol with new closed candles to the coordinator.
-    pub(super) async fn arrive(&self, symbol: &str, close_ms: i64) {
+    pub(super) async fn arrive(&self, symbol: &str, close_ms: i64, delivery: Delivery) {
         let _ = self
             .arrivals
             .send(Arrival {
                 key: (self.exchange, symbol.to_string()),
                 close_ms,
+                delivery,
             })
             .await;
     }
@@ -259,14 +320,43 @@ impl VenueRunner {
         }
     }
 
-    pub(super) fn publish_counts(&self) {
-        let latest = self.closes.values().copied().max();
-        let symbols = self.universe.live_symbols();
-        let current = symbols
-            .iter()
-            .filter(|s| latest.is_some() && self.closes.get(*s).copied() == latest)
-            .count();
-        let stale = self.status.marked(self.exchange, MarkKind::Stale);
+    /// Counts and marks every symbol of the universe: current when each of
+    /// its series has the last close whose settle delay has passed, stale
+    /// otherwise, marked with the reason (so current + stale + delisted
+    /// add up to the symbols); and the exchange's wait as it stands now.
+    pub(super) fn publish_counts(&mut self) {
+        let now = self.clock.now_ms();
+        let settled = now - self.settings.settle_secs as i64 * 1000;
+        let host_wait = self.venue.host_wait();
+        let mut latest: Option<i64> = None;
+        let (mut current, mut stale) = (0, 0);
+        for symbol in self.universe.live_symbols() {
+            let mut behind = None;
+            for interval in INTERVALS {
+                let step = interval.millis();
+                let due = settled.div_euclid(step) * step;
+                let newest = self.series.newest_close(&symbol, interval);
+                if interval == Interval::M15 {
+                    latest = latest.max(newest);
+                }
+                if behind.is_none() && newest.is_none_or(|close| close < due) {
+                    behind = Some((interval, due));
+                }
+            }
+            match behind {
+                None => {
+                    current += 1;
+                    self.status.clear_stale(self.exchange, &symbol);
+                }
+                Some((interval, due)) => {
+                    stale += 1;
+                    let reason = self.stale_reason(&symbol, interval, due, host_wait.as_deref());
+                    self.status
+                        .mark(self.exchange, &symbol, MarkKind::Stale, reason);
+                }
+            }
+        }
+        self.stale = stale;
         let rate_limit = self.venue.rate_limit();
         self.status.venue(self.exchange, &self.market, |s| {
             s.current = current;
@@ -274,6 +364,32 @@ impl VenueRunner {
             s.last_close_ms = latest;
             s.rate_limit = rate_limit;
         });
+    }
+
+    /// Why `symbol`'s `interval` series lacks the `due` close.
+    fn stale_reason(
+        &self,
+        symbol: &str,
+        interval: Interval,
+        due: i64,
+        host_wait: Option<&str>,
+    ) -> String {
+        let key = (self.exchange, symbol.to_string(), interval);
+        let close = quantpro_model::format::utc_datetime(due);
+        let repairing = self.repairs.waiting(symbol) || self.repairs.retry.contains_key(&key);
+        match (repairing, host_wait, self.failures.get(&key)) {
+            (true, Some(wait), _) => format!("waiting for {wait}"),
+            (true, None, Some(err)) => {
+                format!("no {interval} candle for the {close} close: {err}; trying again")
+            }
+            (true, None, None) => {
+                format!("no {interval} candle for the {close} close yet: being repaired over REST")
+            }
+            (false, _, Some(err)) => format!("no {interval} candle for the {close} close: {err}"),
+            (false, _, None) => format!(
+                "no {interval} candle for the {close} close: the exchange has not published it yet"
+            ),
+        }
     }
 }
 

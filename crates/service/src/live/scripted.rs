@@ -19,7 +19,7 @@ use quantpro_sources::SourceError;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// 2026-03-02 10:07 UTC: seven minutes after a 15m close.
 pub(super) const T0: i64 = 1_772_446_020_000;
@@ -64,12 +64,18 @@ struct Script {
     candles: BTreeMap<(String, Interval), BTreeMap<i64, Candle>>,
     asked: Vec<Asked>,
     stream: Option<mpsc::Sender<CloseEvent>>,
+    /// Every REST call fails with this (a ban, say).
+    failing: Option<String>,
+    /// The exchange's wait, as the status shows it.
+    wait: Option<String>,
 }
 
 pub(super) struct ScriptedMarket {
     clock: Clock,
     streams: bool,
     script: Mutex<Script>,
+    /// False while REST calls are held (as behind a rate-limit wait).
+    rest_open: watch::Sender<bool>,
 }
 
 impl ScriptedMarket {
@@ -88,6 +94,7 @@ impl ScriptedMarket {
             clock,
             streams,
             script: Mutex::new(Script::default()),
+            rest_open: watch::Sender::new(true),
         })
     }
 
@@ -151,6 +158,25 @@ impl ScriptedMarket {
         std::mem::take(&mut self.script().asked)
     }
 
+    /// REST calls wait (as behind a ban) until [`ScriptedMarket::release_rest`].
+    pub(super) fn hold_rest(&self) {
+        self.rest_open.send_replace(false);
+    }
+
+    pub(super) fn release_rest(&self) {
+        self.rest_open.send_replace(true);
+    }
+
+    /// Every REST call fails with `reason` from now on (`None`: answered).
+    pub(super) fn fail_rest(&self, reason: Option<&str>) {
+        self.script().failing = reason.map(str::to_string);
+    }
+
+    /// The wait the exchange imposes, as `host_wait` says it.
+    pub(super) fn set_wait(&self, wait: Option<&str>) {
+        self.script().wait = wait.map(str::to_string);
+    }
+
     /// Sends `event` over the open stream.
     pub(super) async fn send(&self, event: CloseEvent) {
         let sender = self.script().stream.clone().expect("an open stream");
@@ -185,8 +211,16 @@ impl LiveMarket for ScriptedMarket {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Candle>, SourceError> {
+        let mut open = self.rest_open.subscribe();
+        let _ = open.wait_for(|open| *open).await;
         let now = self.clock.now_ms();
         let mut script = self.script();
+        if let Some(reason) = script.failing.clone() {
+            return Err(SourceError::Declined {
+                api: "scripted market",
+                reason,
+            });
+        }
         script
             .asked
             .push((symbol.to_string(), interval, start_ms, end_ms));
@@ -201,6 +235,10 @@ impl LiveMarket for ScriptedMarket {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    fn host_wait(&self) -> Option<String> {
+        self.script().wait.clone()
     }
 
     fn stream(

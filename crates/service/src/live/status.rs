@@ -68,6 +68,15 @@ impl StatusBoard {
 
     /// Marks a row (stale with the reason, or delisted); replaces its mark.
     pub fn mark(&self, exchange: Exchange, symbol: &str, kind: MarkKind, reason: String) {
+        let key = (exchange, symbol.to_string());
+        let same = self
+            .lock()
+            .marks
+            .get(&key)
+            .is_some_and(|m| m.kind == kind && m.reason == reason);
+        if same {
+            return;
+        }
         self.edit(|board| {
             board.marks.insert(
                 (exchange, symbol.to_string()),

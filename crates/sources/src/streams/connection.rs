@@ -101,6 +101,16 @@ struct Session {
     flood: FloodGuard,
     /// A valid kline arrived: the backoff starts over after this session.
     healthy: bool,
+    /// `Subscribed` was reported and no subscription was asked since.
+    settled: bool,
+}
+
+impl Session {
+    /// Every key is subscribed or given up: nothing queued, nothing awaiting
+    /// its answer.
+    fn all_answered(&self) -> bool {
+        self.queue.is_empty() && self.alone.is_empty() && self.pending.is_empty()
+    }
 }
 
 pub(crate) struct Connection {
@@ -357,6 +367,7 @@ impl Connection {
             started: now,
             flood: FloodGuard::new(self.flood_limit()),
             healthy: false,
+            settled: false,
         };
         for (key, info) in &self.keys {
             if s.active.contains(key) {
@@ -370,6 +381,12 @@ impl Connection {
         }
         let timing = self.config.timing;
         let flow = loop {
+            if !s.settled && s.all_answered() {
+                s.settled = true;
+                if let Flow::Stop = self.subscribed(&s).await {
+                    break Flow::Stop;
+                }
+            }
             let control_at = self.control_due(&s);
             let timer_at = self
                 .tracker
@@ -417,6 +434,7 @@ impl Connection {
                 for (key, contract_size) in keys {
                     if self.add_key(key.clone(), contract_size) {
                         s.queue.push_back(key);
+                        s.settled = false;
                     }
                 }
             }
@@ -435,6 +453,23 @@ impl Connection {
         }
         s.flood.set_limit(self.flood_limit());
         Flow::Continue
+    }
+
+    /// Reports that every subscription of the session is answered: from
+    /// now on the stream brings each key's closes, and whatever closed
+    /// before (while down, while subscribing) is the loop's to repair.
+    async fn subscribed(&self, s: &Session) -> Flow {
+        let event = StreamEvent::Subscribed {
+            venue: self.venue(),
+            connection: self.id,
+            at_ms: self.config.clock.now_ms(),
+            keys: s.active.len(),
+        };
+        if self.emit(event).await {
+            Flow::Continue
+        } else {
+            Flow::Stop
+        }
     }
 
     fn take_id(&mut self) -> u64 {

@@ -18,6 +18,9 @@
 //!   connection state, for the status line; `Reconnected` carries
 //!   `disconnected_at_ms` so the loop can repair the gap over REST (no venue
 //!   replays missed pushes).
+//! - [`StreamEvent::Subscribed`]: every subscription of a connection is
+//!   answered; only from then on are its closes all pushed (the loop's REST
+//!   repair after a reconnect waits for it).
 //! - [`StreamEvent::Rejected`]: the venue refused a subscription (unknown
 //!   symbol); it is dropped.
 //!
@@ -224,6 +227,17 @@ pub enum StreamEvent {
         connection: usize,
         at_ms: i64,
         keys: Vec<StreamKey>,
+    },
+    /// Every subscription of a connection's session is answered (acknowledged,
+    /// taken as made after `ack_timeout`, or rejected): from `at_ms` on the
+    /// stream brings every `keys` key's closes; what closed before (while
+    /// down, or while subscribing: no venue replays a push) is for REST.
+    /// Reported once per session, and again after later subscriptions.
+    Subscribed {
+        venue: Venue,
+        connection: usize,
+        at_ms: i64,
+        keys: usize,
     },
     /// A connection was lost; it reconnects by itself.
     Disconnected {

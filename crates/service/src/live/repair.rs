@@ -1,0 +1,222 @@
+//! REST repairs off the stream's path: each venue's loop (`runner`) hands
+//! the requests its series need ([`Fetch`]es planned by `backfill`) to a
+//! worker task of its own, which waits for the exchange (a ban, a 429, the
+//! budget: the governor's waits) while the loop goes on reading the stream.
+//! The answers come back to the loop, which alone writes the series, so a
+//! close of a symbol whose series are whole reaches the coordinator at once
+//! whatever REST is doing; only the symbols with a repair under way wait
+//! for it, marked stale with the reason ("waiting for BINANCE futures
+//! (banned, resumes in 14 s)").
+
+use super::backfill::{fetch_closed, Fetch, Part, INTERVALS};
+use super::coordinator::Delivery;
+use super::market::LiveMarket;
+use super::runner::VenueRunner;
+use quantpro_core::candles::store::SeriesKey;
+use quantpro_core::candles::Candle;
+use quantpro_model::Interval;
+use quantpro_sources::clock::Clock;
+use quantpro_sources::SourceError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// A request's answer, back from the worker.
+pub(super) struct Repaired {
+    pub(super) fetch: Fetch,
+    pub(super) result: Result<Vec<Candle>, SourceError>,
+}
+
+/// One venue's repair queue: the requests sent to its worker and not back
+/// yet, per series.
+pub(super) struct Repairs {
+    jobs: mpsc::UnboundedSender<Fetch>,
+    done: mpsc::UnboundedReceiver<Repaired>,
+    worker: JoinHandle<()>,
+    /// Requests out per series, and how many of them bring candles the
+    /// series lacks at its end (not older history).
+    out: BTreeMap<SeriesKey, Out>,
+    /// Series to plan again once their requests are back (asked for while
+    /// busy: a close came, a check found them behind).
+    pub(super) again: BTreeSet<SeriesKey>,
+    /// Series whose repair failed, with the clock time to try again.
+    pub(super) retry: BTreeMap<SeriesKey, i64>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Out {
+    all: usize,
+    newer: usize,
+}
+
+impl Repairs {
+    /// The queue of `venue`, with its worker running.
+    pub(super) fn start(venue: Arc<dyn LiveMarket>, clock: Clock) -> Repairs {
+        let (jobs, mut queued) = mpsc::unbounded_channel::<Fetch>();
+        let (answers, done) = mpsc::unbounded_channel();
+        let worker = tokio::spawn(async move {
+            while let Some(fetch) = queued.recv().await {
+                let result = fetch_closed(&*venue, clock, &fetch).await;
+                if answers.send(Repaired { fetch, result }).is_err() {
+                    return;
+                }
+            }
+        });
+        Repairs {
+            jobs,
+            done,
+            worker,
+            out: BTreeMap::new(),
+            again: BTreeSet::new(),
+            retry: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn send(&mut self, fetch: Fetch) {
+        let out = self.out.entry(fetch.key.clone()).or_default();
+        out.all += 1;
+        if fetch.part != Part::Older {
+            out.newer += 1;
+        }
+        let _ = self.jobs.send(fetch);
+    }
+
+    /// The next answer (never, while nothing is out).
+    pub(super) async fn next(&mut self) -> Option<Repaired> {
+        let repaired = self.done.recv().await?;
+        let key = &repaired.fetch.key;
+        if let Some(out) = self.out.get_mut(key) {
+            out.all -= 1;
+            if repaired.fetch.part != Part::Older {
+                out.newer -= 1;
+            }
+            if out.all == 0 {
+                self.out.remove(key);
+            }
+        }
+        Some(repaired)
+    }
+
+    /// Whether requests of the series are out.
+    pub(super) fn busy(&self, key: &SeriesKey) -> bool {
+        self.out.contains_key(key)
+    }
+
+    /// Whether `symbol` waits for candles it lacks at the end of a series.
+    pub(super) fn waiting(&self, symbol: &str) -> bool {
+        self.out
+            .iter()
+            .any(|(key, out)| key.1 == symbol && out.newer > 0)
+    }
+
+    /// Whether any request is out.
+    #[cfg(test)]
+    pub(super) fn busy_any(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Whether anything is out or due to be tried again.
+    pub(super) fn pending(&self) -> bool {
+        !self.out.is_empty() || !self.retry.is_empty()
+    }
+}
+
+impl Drop for Repairs {
+    fn drop(&mut self) {
+        self.worker.abort();
+    }
+}
+
+impl VenueRunner {
+    /// Sends what `symbol`'s `interval` series lacks to the worker (once
+    /// more after the requests out, when some are).
+    pub(super) fn repair(&mut self, symbol: &str, interval: Interval) {
+        let key: SeriesKey = (self.exchange, symbol.to_string(), interval);
+        if self.repairs.busy(&key) {
+            self.repairs.again.insert(key);
+            return;
+        }
+        self.repairs.retry.remove(&key);
+        for fetch in self.series.plan(symbol, interval) {
+            self.repairs.send(fetch);
+        }
+    }
+
+    /// Every series of the universe (after a reconnect, a new universe).
+    pub(super) fn repair_all(&mut self) {
+        for symbol in self.universe.live_symbols() {
+            for interval in INTERVALS {
+                self.repair(&symbol, interval);
+            }
+        }
+    }
+
+    /// Joins a repair's answer; a symbol whose repairs are all back goes
+    /// to the coordinator with what it got (and what the stream brought
+    /// meanwhile). A failure is kept as the symbol's reason and tried again
+    /// shortly.
+    pub(super) async fn on_repaired(&mut self, repaired: Repaired) {
+        let key = repaired.fetch.key.clone();
+        let symbol = key.1.clone();
+        match repaired.result {
+            Ok(candles) => {
+                self.failures.remove(&key);
+                let (added, more) = self.series.apply(repaired.fetch, candles);
+                for fetch in more {
+                    self.repairs.send(fetch);
+                }
+                if added > 0 {
+                    self.flush().await;
+                    if let Some(close) = self.series.newest_close(&symbol, key.2) {
+                        let held = self.held.entry(symbol.clone()).or_insert(close);
+                        *held = (*held).max(close);
+                    }
+                }
+                if !self.repairs.busy(&key) && self.repairs.again.remove(&key) {
+                    self.repair(&symbol, key.2);
+                }
+            }
+            Err(err) => {
+                tracing::warn!("[LIVE] {} {symbol} {}: repair failed: {err}", key.0, key.2);
+                self.failures.insert(key.clone(), err.to_string());
+                self.repairs.again.remove(&key);
+                let at = self.clock.now_ms() + self.repair_retry_ms();
+                self.repairs.retry.insert(key, at);
+            }
+        }
+        if !self.repairs.waiting(&symbol) {
+            if let Some(close) = self.held.remove(&symbol) {
+                self.arrive(&symbol, close, Delivery::Rest).await;
+            }
+        }
+        self.publish_counts();
+    }
+
+    /// Tries the failed repairs again once their time has come.
+    pub(super) fn retry_due(&mut self) {
+        let now = self.clock.now_ms();
+        let due: Vec<SeriesKey> = self
+            .repairs
+            .retry
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in due {
+            self.repairs.retry.remove(&key);
+            self.repair(&key.1, key.2);
+        }
+    }
+
+    /// [test] Joins every answer until no repair is out.
+    #[cfg(test)]
+    pub(super) async fn finish_repairs(&mut self) {
+        while self.repairs.busy_any() {
+            let Some(repaired) = self.repairs.next().await else {
+                return;
+            };
+            self.on_repaired(repaired).await;
+        }
+    }
+}
