@@ -24,6 +24,13 @@
 //! targets rest until the mark crosses their trigger, then fill reduce-only
 //! through a child MARKET order and reduce or close the position.
 //!
+//! The user data stream: `POST/PUT/DELETE /fapi/v1/listenKey` (-1125 on a
+//! dead key) and `/private/ws?listenKey=…&events=…` ([`FakeBinance::ws_url`])
+//! with `ORDER_TRADE_UPDATE`, `ALGO_UPDATE` and `ACCOUNT_UPDATE` for every
+//! change, filtered by `events`; [`FakeBinance::expire_listen_key`] sends
+//! `listenKeyExpired` and leaves the socket silent, and
+//! [`FakeBinance::mute_stream_events`] answers calls without their events.
+//!
 //! Faults on demand ([`FakeBinance::fail_next`]), for the next call of an
 //! order endpoint: before acceptance (503 "Service Unavailable.", -1008, any
 //! refusal: nothing is placed) or after it (the order exists, but the reply
@@ -213,6 +220,13 @@ struct Account {
     faults: HashMap<FaultOn, VecDeque<Fault>>,
     margin_refused: bool,
     requests: Vec<(Method, String)>,
+    /// The active listen key of the user data stream.
+    listen_key: Option<String>,
+    /// Every user-stream event, to each open stream socket.
+    events: tokio::sync::broadcast::Sender<Value>,
+    /// While set, changes are not reported on the stream (§11.4: "answer
+    /// but skip the stream event").
+    events_muted: bool,
 }
 
 type Shared = Arc<Mutex<Account>>;
@@ -253,12 +267,18 @@ impl FakeBinance {
             faults: HashMap::new(),
             margin_refused: false,
             requests: Vec::new(),
+            listen_key: None,
+            events: tokio::sync::broadcast::channel(4096).0,
+            events_muted: false,
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free port on 127.0.0.1");
         let url = format!("http://{}", listener.local_addr().expect("bound address"));
-        let router = Router::new().fallback(handle).with_state(account.clone());
+        let router = Router::new()
+            .route("/private/ws", axum::routing::get(user_stream))
+            .fallback(handle)
+            .with_state(account.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -333,6 +353,30 @@ impl FakeBinance {
     /// The wallet balance (realized PnL and fees included).
     pub fn balance(&self) -> Decimal {
         self.lock().wallet
+    }
+
+    /// The WebSocket root of the user data stream, e.g.
+    /// `ws://127.0.0.1:41234` (the client adds `/private/ws?listenKey=…`).
+    pub fn ws_url(&self) -> String {
+        self.url.replacen("http://", "ws://", 1)
+    }
+
+    /// The listen key expires now: its sockets get `listenKeyExpired`, then
+    /// silence; a `PUT` answers -1125 until a `POST` makes a new key.
+    pub fn expire_listen_key(&self) {
+        let mut account = self.lock();
+        if let Some(key) = account.listen_key.take() {
+            let now = account.now_ms();
+            let _ = account.events.send(json!({
+                "e": "listenKeyExpired", "E": now.to_string(), "listenKey": key,
+            }));
+        }
+    }
+
+    /// While muted, orders are answered but their stream events are not
+    /// sent (REST must be trusted over the stream).
+    pub fn mute_stream_events(&self, muted: bool) {
+        self.lock().events_muted = muted;
     }
 
     /// How many requests reached `method path`.
@@ -543,6 +587,12 @@ async fn handle(
                 let body = account.config.exchange_info.clone();
                 return json_response(StatusCode::OK, body);
             }
+            (_, "/fapi/v1/listenKey") => {
+                if let Err(refused) = check_key(&account, &headers) {
+                    return refused.into_response();
+                }
+                (account.listen_key_call(&method), None)
+            }
             _ => {
                 if let Err(refused) = authenticate(&account, &headers, &query, &body, &params) {
                     return refused.into_response();
@@ -591,6 +641,59 @@ async fn handle(
         .into_response(),
         Some(other) => before_acceptance(other),
     }
+}
+
+/// `/private/ws?listenKey=…&events=…`: the user data stream of the active
+/// key, filtered by `events`. Once the key expires the socket stays open and
+/// silent, as the venue's does.
+async fn user_stream(
+    State(shared): State<Shared>,
+    uri: Uri,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    use axum::extract::ws::Message;
+    let params = Params(parse_form(uri.query().unwrap_or("")));
+    let key = params.get("listenKey").unwrap_or("").to_string();
+    let allowed: Option<Vec<String>> = params
+        .get("events")
+        .map(|list| list.split('/').map(str::to_string).collect());
+    let mut events = {
+        let account = shared.lock().expect("fake account");
+        if account.listen_key.as_deref() != Some(key.as_str()) {
+            return refusal(-1125, "This listenKey does not exist.").into_response();
+        }
+        account.events.subscribe()
+    };
+    upgrade.on_upgrade(move |mut socket| async move {
+        loop {
+            tokio::select! {
+                event = events.recv() => {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => return,
+                    };
+                    let name = event["e"].as_str().unwrap_or("").to_string();
+                    let for_this_socket = if name == "listenKeyExpired" {
+                        event["listenKey"] == key.as_str()
+                    } else {
+                        shared.lock().expect("fake account").listen_key.as_deref()
+                            == Some(key.as_str())
+                    };
+                    let wanted = allowed.as_ref().is_none_or(|list| list.contains(&name));
+                    if for_this_socket && wanted
+                        && socket.send(Message::Text(event.to_string().into())).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+    })
 }
 
 fn before_acceptance(fault: Fault) -> Response {
@@ -723,6 +826,32 @@ impl Account {
         })
     }
 
+    /// `POST` makes a key (or extends and returns the active one), `PUT`
+    /// extends it (-1125 when there is none), `DELETE` closes it.
+    fn listen_key_call(&mut self, method: &Method) -> Result<Value, Refusal> {
+        match *method {
+            Method::POST => {
+                let key = match &self.listen_key {
+                    Some(key) => key.clone(),
+                    None => {
+                        let id = self.next_id();
+                        let key = format!("{:0>64}", format!("fakeListenKey{id}"));
+                        self.listen_key = Some(key.clone());
+                        key
+                    }
+                };
+                ok(json!({"listenKey": key}))
+            }
+            Method::PUT if self.listen_key.is_some() => ok(json!({})),
+            Method::PUT => Err(refusal(-1125, "This listenKey does not exist.")),
+            Method::DELETE => {
+                self.listen_key = None;
+                ok(json!({}))
+            }
+            _ => Err(refusal(-1000, "unsupported method")),
+        }
+    }
+
     fn route(&mut self, method: &Method, path: &str, params: &Params) -> Result<Value, Refusal> {
         match (method, path) {
             (&Method::POST, "/fapi/v1/order") => self.new_order(params),
@@ -753,6 +882,7 @@ impl Account {
                     return Err(refusal(-2011, "Unknown order sent."));
                 }
                 self.algos[algo].status = "CANCELED";
+                self.emit_algo(algo);
                 let answer = &self.algos[algo];
                 ok(
                     json!({"algoId": answer.algo_id, "clientAlgoId": answer.client_algo_id,
@@ -924,10 +1054,18 @@ impl Account {
             (OrderKind::Limit, Side::Buy) => price >= mark,
             (OrderKind::Limit, Side::Sell) => price <= mark,
         };
+        self.emit_order(index, "NEW", Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         // Post-only (GTX) never takes; IOC and FOK never rest.
         let tif = self.orders[index].time_in_force.as_str();
         if (marketable && tif == "GTX") || (!marketable && matches!(tif, "IOC" | "FOK")) {
             self.orders[index].status = "EXPIRED";
+            self.emit_order(
+                index,
+                "EXPIRED",
+                Decimal::ZERO,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            );
         } else if marketable {
             self.fill(index, mark);
         }
@@ -1008,6 +1146,17 @@ impl Account {
             if qty.is_zero() {
                 order.status = "EXPIRED";
                 order.update_time = now;
+                let symbol = order.symbol.clone();
+                if position.amount.is_zero() {
+                    self.positions.remove(&symbol);
+                }
+                self.emit_order(
+                    index,
+                    "EXPIRED",
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                );
                 return;
             }
         }
@@ -1058,6 +1207,8 @@ impl Account {
             order.status = "EXPIRED";
         }
         order.update_time = now;
+        self.emit_order(index, "TRADE", qty, price, realized);
+        self.emit_account();
     }
 
     /// The mark of `symbol` moved: resting LIMIT orders it reached fill,
@@ -1125,18 +1276,35 @@ impl Account {
             update_time: now,
         };
         self.orders.push(child);
+        self.emit_algo(index);
         let child_index = self.orders.len() - 1;
+        self.emit_order(
+            child_index,
+            "NEW",
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        );
         self.fill(child_index, mark);
         self.algos[index].status = "FINISHED";
+        self.emit_algo(index);
     }
 
     /// GTD orders whose date passed expire.
     fn expire_orders(&mut self) {
         let now = self.now_ms();
-        for order in &mut self.orders {
+        for index in 0..self.orders.len() {
+            let order = &mut self.orders[index];
             if order.is_open() && order.good_till_date > 0 && order.good_till_date <= now {
                 order.status = "EXPIRED";
                 order.update_time = now;
+                self.emit_order(
+                    index,
+                    "EXPIRED",
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                );
             }
         }
     }
@@ -1168,6 +1336,13 @@ impl Account {
         }
         self.orders[index].status = "CANCELED";
         self.orders[index].update_time = self.now_ms();
+        self.emit_order(
+            index,
+            "CANCELED",
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        );
         ok(self.order_json(index))
     }
 
@@ -1252,6 +1427,7 @@ impl Account {
             trigger_time: 0,
             actual_order_id: None,
         });
+        self.emit_algo(self.algos.len() - 1);
         ok(self.algo_json(self.algos.len() - 1))
     }
 
@@ -1275,6 +1451,94 @@ impl Account {
             .map_or((Decimal::ZERO, Decimal::ZERO), |f| {
                 (f.price.tick_size, f.lot_size.step_size)
             })
+    }
+
+    /// Sends a user-stream event to every open stream socket.
+    fn emit(&self, event: Value) {
+        if !self.events_muted {
+            let _ = self.events.send(event);
+        }
+    }
+
+    /// `ORDER_TRADE_UPDATE` of order `index` (`x` = `execution`, with this
+    /// fill's quantity, price and realized PnL).
+    fn emit_order(
+        &self,
+        index: usize,
+        execution: &str,
+        last_qty: Decimal,
+        last_price: Decimal,
+        realized: Decimal,
+    ) {
+        let o = &self.orders[index];
+        let (tick, step) = self.steps(&o.symbol);
+        let now = self.now_ms();
+        let fee = last_qty * last_price * self.config.taker_fee;
+        self.emit(json!({
+            "e": "ORDER_TRADE_UPDATE", "E": now, "T": now,
+            "o": {
+                "s": o.symbol, "c": o.client_order_id, "S": side_text(o.side),
+                "o": o.order_type, "f": o.time_in_force, "q": wire(o.quantity, step),
+                "p": wire(o.price, tick), "ap": o.average_price.normalize().to_string(),
+                "sp": "0", "x": execution, "X": o.status, "i": o.order_id,
+                "l": wire(last_qty, step), "z": wire(o.executed, step),
+                "L": last_price.normalize().to_string(), "N": "USDT",
+                "n": fee.normalize().to_string(), "T": now, "t": now,
+                "b": "0", "a": "0", "m": false, "R": o.reduce_only,
+                "wt": "CONTRACT_PRICE", "ot": o.order_type, "ps": "BOTH", "cp": false,
+                "rp": realized.normalize().to_string(), "pP": false, "si": 0, "ss": 0,
+                "V": "EXPIRE_MAKER", "pm": "NONE", "gtd": o.good_till_date,
+            }
+        }));
+    }
+
+    /// `ALGO_UPDATE` of algo order `index`.
+    fn emit_algo(&self, index: usize) {
+        let a = &self.algos[index];
+        let (tick, step) = self.steps(&a.symbol);
+        let child = a
+            .actual_order_id
+            .and_then(|id| self.orders.iter().find(|o| o.order_id == id));
+        let now = self.now_ms();
+        self.emit(json!({
+            "e": "ALGO_UPDATE", "T": now, "E": now,
+            "o": {
+                "caid": a.client_algo_id, "aid": a.algo_id, "at": "CONDITIONAL",
+                "o": a.order_type, "s": a.symbol, "S": side_text(a.side), "ps": "BOTH",
+                "f": "GTC", "q": wire(a.quantity, step), "X": a.status,
+                "ai": a.actual_order_id.map_or(String::new(), |id| id.to_string()),
+                "ap": child.map_or("0".to_string(), |c| c.average_price.normalize().to_string()),
+                "aq": child.map_or("0".to_string(), |c| wire(c.executed, step)),
+                "act": "0", "tp": wire(a.trigger_price, tick), "p": "0", "V": "EXPIRE_MAKER",
+                "wt": a.working_type, "pm": "NONE", "cp": a.close_position, "pP": false,
+                "R": a.reduce_only, "tt": a.trigger_time, "gtd": 0, "rm": "",
+            }
+        }));
+    }
+
+    /// `ACCOUNT_UPDATE` after a fill: the wallet and every position.
+    fn emit_account(&self) {
+        let now = self.now_ms();
+        let mut positions: Vec<Value> = self
+            .positions
+            .iter()
+            .map(|(symbol, p)| {
+                let mark = self.marks.get(symbol).copied().unwrap_or(p.entry_price);
+                json!({"s": symbol, "pa": p.amount.normalize().to_string(),
+                    "ep": p.entry_price.normalize().to_string(),
+                    "bep": p.entry_price.normalize().to_string(), "cr": "0",
+                    "up": ((mark - p.entry_price) * p.amount).normalize().to_string(),
+                    "mt": "cross", "iw": "0", "ps": "BOTH"})
+            })
+            .collect();
+        positions.sort_by(|a, b| a["s"].as_str().cmp(&b["s"].as_str()));
+        self.emit(json!({
+            "e": "ACCOUNT_UPDATE", "E": now, "T": now,
+            "a": {"m": "ORDER",
+                "B": [{"a": "USDT", "wb": self.wallet.normalize().to_string(),
+                    "cw": self.wallet.normalize().to_string(), "bc": "0"}],
+                "P": positions}
+        }));
     }
 
     fn order_json(&self, index: usize) -> Value {
@@ -1418,6 +1682,9 @@ mod tests {
             faults: HashMap::new(),
             margin_refused: false,
             requests: Vec::new(),
+            listen_key: None,
+            events: tokio::sync::broadcast::channel(16).0,
+            events_muted: false,
         }
     }
 

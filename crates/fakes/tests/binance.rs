@@ -538,3 +538,116 @@ async fn equity_comes_from_the_account() {
     assert_eq!(equity.available, d("9771.8"));
     assert!(EXCHANGE_INFO.contains("BTCUSDT"));
 }
+
+mod user_stream {
+    use super::*;
+    use quantpro_sources::venues::binance::user_stream::{
+        spawn_user_stream, AccountEvent, UserStreamConfig,
+    };
+    use std::sync::Arc;
+    use tokio::sync::mpsc::Receiver;
+
+    /// The next event that `wanted` accepts (others are skipped); fails the
+    /// test rather than hang if none comes.
+    async fn next_matching(
+        events: &mut Receiver<AccountEvent>,
+        wanted: impl Fn(&AccountEvent) -> bool,
+    ) -> AccountEvent {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .expect("an event")
+                .expect("the stream runs");
+            if wanted(&event) {
+                return event;
+            }
+        }
+    }
+
+    fn stream_config(fake: &FakeBinance) -> UserStreamConfig {
+        let mut config = UserStreamConfig::new(fake.ws_url());
+        config.backoff.initial = Duration::from_millis(20);
+        config.backoff.max = Duration::from_millis(100);
+        config
+    }
+
+    #[tokio::test]
+    async fn fills_stops_and_positions_arrive_on_the_user_stream() {
+        let fake = btc_at("64000").await;
+        let venue = Arc::new(client(&fake));
+        let (mut events, task) = spawn_user_stream(venue.clone(), stream_config(&fake));
+        next_matching(&mut events, |e| *e == AccountEvent::Connected).await;
+
+        let bracket = long_bracket("streamed", "0.01", "63000", "66000");
+        assert!(venue.place(&bracket).await.iter().all(Result::is_ok));
+        let entry_id = bracket[0].client_id.clone();
+        let filled = next_matching(&mut events, |e| {
+            matches!(e, AccountEvent::Order(o)
+                if o.client_id.as_ref() == Some(&entry_id) && o.state == OrderState::Filled)
+        })
+        .await;
+        let AccountEvent::Order(filled) = filled else {
+            unreachable!()
+        };
+        assert_eq!(filled.filled, d("0.01"));
+        assert_eq!(filled.average_price, Some(d("64000")));
+        assert_eq!(filled.fee, d("0.32"));
+        let stop_id = bracket[1].client_id.clone();
+        next_matching(&mut events, |e| {
+            matches!(e, AccountEvent::Algo(a)
+                if a.client_id.as_ref() == Some(&stop_id) && a.status == "NEW")
+        })
+        .await;
+
+        fake.set_mark("BTCUSDT", d("62990"));
+        let finished = next_matching(&mut events, |e| {
+            matches!(e, AccountEvent::Algo(a)
+                if a.client_id.as_ref() == Some(&stop_id) && a.status == "FINISHED")
+        })
+        .await;
+        let AccountEvent::Algo(finished) = finished else {
+            unreachable!()
+        };
+        assert_eq!(finished.state, OrderState::Filled);
+        assert!(finished.child_order_id.is_some());
+        // The flat position came in an ACCOUNT_UPDATE before FINISHED.
+        let account = fake.position("BTCUSDT");
+        assert!(account.amount.is_zero());
+        drop(events);
+        let _ = task.await;
+    }
+
+    #[tokio::test]
+    async fn an_expired_listen_key_is_replaced_and_the_stream_reconnects() {
+        let fake = btc_at("64000").await;
+        let venue = Arc::new(client(&fake));
+        let (mut events, task) = spawn_user_stream(venue.clone(), stream_config(&fake));
+        next_matching(&mut events, |e| *e == AccountEvent::Connected).await;
+        assert_eq!(fake.request_count(&Method::POST, "/fapi/v1/listenKey"), 1);
+
+        fake.expire_listen_key();
+        // A PUT on the dead key is refused as the venue does.
+        assert!(matches!(
+            venue.keep_listen_key_alive().await,
+            Err(TradeError::Refused { ref code, .. }) if code == "-1125"
+        ));
+        next_matching(&mut events, |e| matches!(e, AccountEvent::Disconnected(_))).await;
+        next_matching(&mut events, |e| *e == AccountEvent::Connected).await;
+        assert_eq!(fake.request_count(&Method::POST, "/fapi/v1/listenKey"), 2);
+
+        // Events flow on the new connection.
+        let entry = market("after-expiry", Side::Buy, "0.01");
+        assert!(venue.place(std::slice::from_ref(&entry)).await[0].is_ok());
+        next_matching(&mut events, |e| {
+            matches!(e, AccountEvent::Order(o) if o.client_id.as_ref() == Some(&entry.client_id))
+        })
+        .await;
+        let position = next_matching(&mut events, |e| matches!(e, AccountEvent::Account(_))).await;
+        let AccountEvent::Account(update) = position else {
+            unreachable!()
+        };
+        assert_eq!(update.positions[0].quantity, d("0.01"));
+        drop(events);
+        let _ = task.await;
+    }
+}

@@ -168,6 +168,57 @@ impl BinanceTrading {
             .map_err(|e| TradeError::Unavailable(format!("{VENUE}: {e}")))
     }
 
+    /// Opens (or, when one is active, extends and returns) the user data
+    /// stream's listen key: `POST /fapi/v1/listenKey`, the API key only.
+    pub async fn new_listen_key(&self) -> Result<String, TradeError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            listen_key: String,
+        }
+        let body = self
+            .send(
+                Method::POST,
+                LISTEN_KEY,
+                String::new(),
+                Some(&self.config.api_key),
+                1,
+                Effect::Read,
+            )
+            .await?;
+        let answer: Answer = decode(LISTEN_KEY, &body, Effect::Read)?;
+        Ok(answer.listen_key)
+    }
+
+    /// Extends the active listen key by 60 minutes (`PUT`); a key that is
+    /// gone answers -1125 and a new one must be made.
+    pub async fn keep_listen_key_alive(&self) -> Result<(), TradeError> {
+        self.send(
+            Method::PUT,
+            LISTEN_KEY,
+            String::new(),
+            Some(&self.config.api_key),
+            1,
+            Effect::Read,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Closes the user data stream (`DELETE`).
+    pub async fn close_listen_key(&self) -> Result<(), TradeError> {
+        self.send(
+            Method::DELETE,
+            LISTEN_KEY,
+            String::new(),
+            Some(&self.config.api_key),
+            1,
+            Effect::Read,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// A SIGNED call: sent once, and once more only after a -1021 (the
     /// venue refused the first, so the second cannot double anything).
     async fn signed(
@@ -378,6 +429,7 @@ impl BinanceTrading {
 
 const ORDER: &str = "/fapi/v1/order";
 const ALGO_ORDER: &str = "/fapi/v1/algoOrder";
+const LISTEN_KEY: &str = "/fapi/v1/listenKey";
 
 /// The legs that live in the Algo Order service, by the leg code of the id.
 fn is_algo_id(id: &ClientId) -> bool {
