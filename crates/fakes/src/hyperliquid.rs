@@ -16,7 +16,12 @@
 //!   position; when the test moves the mid past one it fills at the mid, the
 //!   other is canceled, and the position is flat;
 //! - **faults after acceptance** ([`Fault`]): the action is carried out,
-//!   then the answer is cut off, never comes, or is a 502.
+//!   then the answer is cut off, never comes, or is a 502;
+//! - **the user stream** (`/ws`): `orderUpdates` and `userFills` of a
+//!   master, `userFills` opening with an `isSnapshot` of past fills on every
+//!   subscription; the test can drop every socket
+//!   ([`FakeHyperliquid::drop_user_streams`]) or keep an action's events off
+//!   the stream ([`FakeHyperliquid::skip_user_events`]).
 //!
 //! State (universe, mids, accounts, orders by oid and cloid, positions,
 //! fills) lives in the fake, so a client that resends blindly gets two
@@ -31,11 +36,13 @@
 //! did not match answer the entry's error.
 
 use axum::body::{Body, Bytes};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
 use quantpro_sources::venues::hyperliquid::rules;
 use quantpro_sources::venues::hyperliquid::signing::{
     parse_address, recover_l1_signer, Action, Address, CancelAction, CancelByCloidAction, Cloid,
@@ -43,9 +50,10 @@ use quantpro_sources::venues::hyperliquid::signing::{
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 /// Nonces kept per signer.
@@ -120,10 +128,14 @@ impl FakeHyperliquid {
             fault: None,
             fixed_time: None,
             exchange_requests: 0,
+            events: broadcast::channel(1024).0,
+            kick: watch::channel(0).0,
+            skip_events: false,
         }));
         let app = Router::new()
             .route("/exchange", post(exchange))
             .route("/info", post(info))
+            .route("/ws", get(user_stream))
             .with_state(venue.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -138,6 +150,22 @@ impl FakeHyperliquid {
     /// `http://127.0.0.1:<port>`: the base URL of `/exchange` and `/info`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// `ws://127.0.0.1:<port>/ws`: the WebSocket of the user stream.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.url.replacen("http://", "ws://", 1))
+    }
+
+    /// Drops every user-stream socket at once, without a close frame.
+    pub fn drop_user_streams(&self) {
+        self.venue().kick.send_modify(|generation| *generation += 1);
+    }
+
+    /// While set, order updates and fills happen without a stream event
+    /// (only REST and a later snapshot show them).
+    pub fn skip_user_events(&self, skip: bool) {
+        self.venue().skip_events = skip;
     }
 
     fn venue(&self) -> MutexGuard<'_, Venue> {
@@ -163,7 +191,9 @@ impl FakeHyperliquid {
             .asset_index(coin)
             .unwrap_or_else(|| panic!("{coin} is not in the fake's universe"));
         venue.assets[asset as usize].mid = mid;
+        let before = venue.marks();
         venue.sweep(asset);
+        venue.publish_since(&before);
     }
 
     pub fn mid(&self, coin: &str) -> Decimal {
@@ -347,6 +377,25 @@ struct Venue {
     fault: Option<Fault>,
     fixed_time: Option<u64>,
     exchange_requests: usize,
+    /// User-stream frames: (user, subscription type, text).
+    events: broadcast::Sender<UserEvent>,
+    /// Bumped to drop every user-stream socket.
+    kick: watch::Sender<u64>,
+    skip_events: bool,
+}
+
+#[derive(Clone)]
+struct UserEvent {
+    user: Address,
+    kind: &'static str,
+    text: String,
+}
+
+/// Each order's status and unfilled size, and the number of fills, before
+/// a change: what changed is published on the user stream.
+struct Marks {
+    orders: HashMap<u64, (Status, Decimal)>,
+    fills: usize,
 }
 
 fn err(text: impl Into<String>) -> Value {
@@ -1004,6 +1053,105 @@ impl Venue {
         })
     }
 
+    fn marks(&self) -> Marks {
+        Marks {
+            orders: self
+                .orders
+                .values()
+                .map(|o| (o.oid, (o.status, o.sz)))
+                .collect(),
+            fills: self.fills.len(),
+        }
+    }
+
+    /// Order updates for orders new or changed since `before`, then the new fills.
+    fn publish_since(&self, before: &Marks) {
+        if self.skip_events {
+            return;
+        }
+        let mut updates: HashMap<Address, Vec<Value>> = HashMap::new();
+        for order in self.orders.values() {
+            if before.orders.get(&order.oid) != Some(&(order.status, order.sz)) {
+                updates
+                    .entry(order.user)
+                    .or_default()
+                    .push(self.order_update(order));
+            }
+        }
+        for (user, data) in updates {
+            self.emit(
+                user,
+                "orderUpdates",
+                json!({"channel": "orderUpdates", "data": data}),
+            );
+        }
+        let mut fills: HashMap<Address, Vec<Value>> = HashMap::new();
+        for fill in &self.fills[before.fills..] {
+            fills
+                .entry(fill.user)
+                .or_default()
+                .push(self.fill_json(fill));
+        }
+        for (user, fills) in fills {
+            let data = json!({"user": hex_address(&user), "fills": fills});
+            self.emit(
+                user,
+                "userFills",
+                json!({"channel": "userFills", "data": data}),
+            );
+        }
+    }
+
+    fn emit(&self, user: Address, kind: &'static str, frame: Value) {
+        // No subscriber is not an error.
+        let _ = self.events.send(UserEvent {
+            user,
+            kind,
+            text: frame.to_string(),
+        });
+    }
+
+    /// An element of `orderUpdates`.
+    fn order_update(&self, order: &Order) -> Value {
+        json!({
+            "order": {
+                "coin": self.assets[order.asset as usize].name,
+                "side": if order.is_buy { "B" } else { "A" },
+                "limitPx": wire(order.limit_px),
+                "sz": wire(order.sz),
+                "oid": order.oid,
+                "timestamp": order.timestamp,
+                "origSz": wire(order.orig_sz),
+                "cloid": order.cloid.as_ref().map(|c| c.as_str().to_string()),
+            },
+            "status": order.status.word(),
+            "statusTimestamp": order.status_timestamp,
+        })
+    }
+
+    /// A fill as `userFills` shows it (REST and stream).
+    fn fill_json(&self, f: &Fill) -> Value {
+        json!({
+            "coin": f.coin, "px": wire(f.px), "sz": wire(f.sz),
+            "side": if f.is_buy { "B" } else { "A" }, "time": f.time,
+            "startPosition": wire(f.start_position), "dir": f.dir,
+            "closedPnl": wire(f.closed_pnl.round_dp(6)),
+            "hash": format!("0x{:064x}", f.tid), "oid": f.oid, "crossed": f.crossed,
+            "fee": wire(f.fee.round_dp(6)), "tid": f.tid, "feeToken": "USDC",
+        })
+    }
+
+    /// A user's fills, newest first, at most 2000.
+    fn user_fills(&self, user: &Address) -> Vec<Value> {
+        self.fills
+            .iter()
+            .rev()
+            .filter(|f| f.user == *user)
+            .take(2000)
+            .map(|f| self.fill_json(f))
+            .collect()
+    }
+
     /// `/info`; `None` for a request the venue cannot read.
     fn info(&self, body: &Value) -> Option<Value> {
         let user = || {
@@ -1059,27 +1207,7 @@ impl Venue {
                     None => json!({"status": "unknownOid"}),
                 }
             }
-            "userFills" => {
-                let user = user()?;
-                Value::Array(
-                    self.fills
-                        .iter()
-                        .rev()
-                        .filter(|f| f.user == user)
-                        .take(2000)
-                        .map(|f| {
-                            json!({
-                                "coin": f.coin, "px": wire(f.px), "sz": wire(f.sz),
-                                "side": if f.is_buy { "B" } else { "A" }, "time": f.time,
-                                "startPosition": wire(f.start_position), "dir": f.dir,
-                                "closedPnl": wire(f.closed_pnl.round_dp(6)),
-                                "hash": format!("0x{:064x}", f.tid), "oid": f.oid, "crossed": f.crossed,
-                                "fee": wire(f.fee.round_dp(6)), "tid": f.tid, "feeToken": "USDC",
-                            })
-                        })
-                        .collect(),
-                )
-            }
+            "userFills" => Value::Array(self.user_fills(&user()?)),
             _ => return None,
         };
         Some(answer)
@@ -1109,7 +1237,9 @@ async fn exchange(State(venue): State<Arc<Mutex<Venue>>>, body: Bytes) -> Respon
     let (answer, fault) = {
         let mut venue = venue.lock().unwrap_or_else(|e| e.into_inner());
         venue.exchange_requests += 1;
+        let before = venue.marks();
         let answer = venue.handle(&request);
+        venue.publish_since(&before);
         (answer, venue.fault.take())
     };
     match fault {
@@ -1141,6 +1271,88 @@ async fn info(State(venue): State<Arc<Mutex<Venue>>>, body: Bytes) -> Response {
     match answer {
         Some(answer) => Json(answer).into_response(),
         None => (StatusCode::UNPROCESSABLE_ENTITY, UNREADABLE).into_response(),
+    }
+}
+
+async fn user_stream(
+    State(venue): State<Arc<Mutex<Venue>>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade.on_upgrade(move |socket| user_session(venue, socket))
+}
+
+/// One user-stream socket: subscriptions of `orderUpdates`/`userFills`
+/// (acknowledged; `userFills` then gets its snapshot), pings, and the
+/// subscribed users' events until the test drops the socket.
+async fn user_session(venue: Arc<Mutex<Venue>>, socket: WebSocket) {
+    let (mut events, mut kick) = {
+        let venue = venue.lock().unwrap_or_else(|e| e.into_inner());
+        (venue.events.subscribe(), venue.kick.subscribe())
+    };
+    let (mut sink, mut stream) = socket.split();
+    let mut subscribed: HashSet<(String, Address)> = HashSet::new();
+    loop {
+        let outgoing: Vec<String> = tokio::select! {
+            frame = stream.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text.to_string(),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Ok(_)) => continue,
+                };
+                let venue = venue.lock().unwrap_or_else(|e| e.into_inner());
+                user_request(&venue, &text, &mut subscribed)
+            }
+            event = events.recv() => match event {
+                Ok(event) if subscribed.contains(&(event.kind.to_string(), event.user)) => vec![event.text],
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            // Dropped without a close frame, as a lost connection.
+            _ = kick.changed() => return,
+        };
+        for text in outgoing {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The frames answering one client message of the user stream.
+fn user_request(
+    venue: &Venue,
+    text: &str,
+    subscribed: &mut HashSet<(String, Address)>,
+) -> Vec<String> {
+    let error = |detail: &str| vec![json!({"channel": "error", "data": detail}).to_string()];
+    let Ok(message) = serde_json::from_str::<Value>(text) else {
+        return error(&format!(
+            "Error parsing JSON into valid websocket request: {text}"
+        ));
+    };
+    match message.get("method").and_then(Value::as_str) {
+        Some("ping") => vec![json!({"channel": "pong"}).to_string()],
+        Some("subscribe") => {
+            let subscription = &message["subscription"];
+            let kind = subscription["type"].as_str().unwrap_or_default();
+            let user = subscription["user"]
+                .as_str()
+                .and_then(|u| parse_address(u).ok());
+            let (Some(user), true) = (user, matches!(kind, "orderUpdates" | "userFills")) else {
+                return error(&format!("Invalid subscription {subscription}"));
+            };
+            if !subscribed.insert((kind.to_string(), user)) {
+                return error(&format!("Already subscribed: {subscription}"));
+            }
+            let mut frames =
+                vec![json!({"channel": "subscriptionResponse", "data": message}).to_string()];
+            if kind == "userFills" {
+                let data = json!({"isSnapshot": true, "user": hex_address(&user), "fills": venue.user_fills(&user)});
+                frames.push(json!({"channel": "userFills", "data": data}).to_string());
+            }
+            frames
+        }
+        _ => error(&format!("Unknown method: {text}")),
     }
 }
 

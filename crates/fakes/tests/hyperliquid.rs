@@ -1,7 +1,8 @@
 //! The Hyperliquid client (`quantpro_sources::venues::hyperliquid::trading`)
 //! against the fake venue, over real HTTP on 127.0.0.1: brackets as one
 //! `normalTpsl` action, signatures, nonces, the venue's price and size
-//! rules, lost replies, stops that fill, restarts and cancels.
+//! rules, lost replies, stops that fill, restarts, cancels and the user
+//! stream.
 
 use quantpro_fakes::hyperliquid::{FakeHyperliquid, Fault};
 use quantpro_sources::keys::Secret;
@@ -14,6 +15,9 @@ use quantpro_sources::venues::hyperliquid::signing::{
 };
 use quantpro_sources::venues::hyperliquid::trading::{
     HyperliquidTrading, HyperliquidTradingConfig, ORDER_GONE,
+};
+use quantpro_sources::venues::hyperliquid::user_stream::{
+    OrderUpdate, UserFill, UserStreamConfig, UserUpdate,
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -499,4 +503,113 @@ async fn cancel_of_an_unknown_cloid_is_ok() {
         client.cancel("NOPE", &never).await,
         Err(TradeError::Invalid(_))
     ));
+}
+
+/// The next update, failing the test rather than hanging if none comes.
+async fn next(updates: &mut tokio::sync::mpsc::Receiver<UserUpdate>) -> UserUpdate {
+    tokio::time::timeout(Duration::from_secs(30), updates.recv())
+        .await
+        .expect("an update")
+        .expect("the stream runs")
+}
+
+/// Updates until `done` says stop (that one included).
+async fn until(
+    updates: &mut tokio::sync::mpsc::Receiver<UserUpdate>,
+    done: impl Fn(&UserUpdate) -> bool,
+) -> Vec<UserUpdate> {
+    let mut seen = Vec::new();
+    loop {
+        let update = next(updates).await;
+        let stop = done(&update);
+        seen.push(update);
+        if stop {
+            return seen;
+        }
+    }
+}
+
+fn fills(updates: &[UserUpdate]) -> Vec<&UserFill> {
+    updates
+        .iter()
+        .filter_map(|u| match u {
+            UserUpdate::Fill(fill) => Some(fill),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_user_stream_reports_orders_and_each_fill_once_across_reconnects() {
+    let (fake, _) = venue().await;
+    let client = client(&fake);
+    let mut config = UserStreamConfig::new(fake.ws_url());
+    config.reconnect.initial = Duration::from_millis(10);
+    let (mut updates, task) = client.user_stream(config);
+    assert_eq!(next(&mut updates).await, UserUpdate::Connected);
+
+    let bracket = long_bracket("HL|BTC|test|10", OrderKind::Market);
+    assert!(client.place(&bracket).await.iter().all(Result::is_ok));
+    let seen = until(&mut updates, |u| matches!(u, UserUpdate::Fill(_))).await;
+    let entry_fill = fills(&seen)[0].clone();
+    assert_eq!(entry_fill.client_id, Some(bracket[0].client_id.clone()));
+    assert_eq!(entry_fill.size, d("0.001"));
+    assert_eq!(entry_fill.price, d("64000"));
+    assert!(!entry_fill.from_snapshot);
+    let orders: Vec<&OrderUpdate> = seen
+        .iter()
+        .filter_map(|u| match u {
+            UserUpdate::Order(order) => Some(order),
+            _ => None,
+        })
+        .collect();
+    let entry = orders
+        .iter()
+        .find(|o| o.client_id.as_ref() == Some(&bracket[0].client_id))
+        .expect("the entry's update");
+    assert_eq!(entry.state, OrderState::Filled);
+    for leg in &bracket[1..] {
+        let update = orders
+            .iter()
+            .find(|o| o.client_id.as_ref() == Some(&leg.client_id))
+            .expect("the stop's and the target's updates");
+        assert_eq!(update.state, OrderState::Open);
+    }
+
+    // The socket drops; the stop fills while nothing is connected...
+    fake.skip_user_events(true);
+    fake.drop_user_streams();
+    fake.set_mid("BTC", d("61000"));
+    fake.skip_user_events(false);
+    // ...and comes with the snapshot after the reconnect; the entry's fill,
+    // in the snapshot too, is not passed on again.
+    let seen = until(&mut updates, |u| matches!(u, UserUpdate::Fill(_))).await;
+    assert!(matches!(seen[0], UserUpdate::Disconnected(_)), "{seen:?}");
+    assert!(seen.contains(&UserUpdate::Connected));
+    let stop_fill = fills(&seen)[0].clone();
+    assert!(stop_fill.from_snapshot);
+    assert_eq!(stop_fill.price, d("61000"));
+    assert_eq!(stop_fill.side, Side::Sell);
+    // No cloid on a fill: its order's update named the id.
+    assert_eq!(stop_fill.client_id, Some(bracket[1].client_id.clone()));
+    assert_ne!(stop_fill.trade_id, entry_fill.trade_id);
+
+    // A live fill after the reconnect; no fill twice.
+    let close = order(
+        "HL|BTC|test|11",
+        Leg::Entry,
+        Side::Buy,
+        OrderKind::Market,
+        "0.001",
+    );
+    assert!(client.place(std::slice::from_ref(&close)).await[0].is_ok());
+    let seen = until(&mut updates, |u| matches!(u, UserUpdate::Fill(_))).await;
+    let live = fills(&seen)[0].clone();
+    assert_eq!(live.client_id, Some(close.client_id.clone()));
+    assert!(!live.from_snapshot);
+    let mut trade_ids = vec![entry_fill.trade_id, stop_fill.trade_id, live.trade_id];
+    trade_ids.sort_unstable();
+    trade_ids.dedup();
+    assert_eq!(trade_ids.len(), 3);
+    task.abort();
 }

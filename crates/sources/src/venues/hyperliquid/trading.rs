@@ -134,7 +134,31 @@ pub struct HyperliquidTrading {
     assets: Mutex<Option<Arc<HashMap<String, AssetRules>>>>,
     /// The client ids behind the cloids this process sent (or was told of),
     /// so open orders read back carry the executor's ids.
-    client_ids: Mutex<HashMap<Cloid, ClientId>>,
+    client_ids: ClientIds,
+}
+
+/// The client ids behind cloids, shared by a client and its user stream.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientIds(Arc<Mutex<HashMap<Cloid, ClientId>>>);
+
+impl ClientIds {
+    fn remember(&self, ids: impl IntoIterator<Item = ClientId>) {
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            known.insert(HyperliquidTrading::cloid_of(&id), id);
+        }
+    }
+
+    /// The id of an order read back: ours when we know its cloid, else the
+    /// cloid's text; `None` for an order without a cloid.
+    pub(crate) fn resolve(&self, cloid: Option<&str>) -> Option<ClientId> {
+        let cloid = Cloid::parse(cloid?).ok()?;
+        let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match known.get(&cloid) {
+            Some(id) => Some(id.clone()),
+            None => ClientId::parse(cloid.as_str()).ok(),
+        }
+    }
 }
 
 impl fmt::Debug for HyperliquidTrading {
@@ -174,7 +198,7 @@ impl HyperliquidTrading {
             account: format!("0x{}", hex::encode(account)),
             nonces: NonceSource::new(),
             assets: Mutex::new(None),
-            client_ids: Mutex::new(HashMap::new()),
+            client_ids: ClientIds::default(),
         })
     }
 
@@ -203,21 +227,15 @@ impl HyperliquidTrading {
     /// so [`TradingVenue::open_orders`] reports them by these ids rather
     /// than by their cloid after a restart.
     pub fn remember(&self, ids: impl IntoIterator<Item = ClientId>) {
-        let mut known = self.client_ids.lock().unwrap_or_else(|e| e.into_inner());
-        for id in ids {
-            known.insert(Self::cloid_of(&id), id);
-        }
+        self.client_ids.remember(ids);
     }
 
-    /// The id of an order read back: ours when we know its cloid, else the
-    /// cloid's text; `None` for an order without a cloid.
     fn client_id_of(&self, cloid: Option<&str>) -> Option<ClientId> {
-        let cloid = Cloid::parse(cloid?).ok()?;
-        let known = self.client_ids.lock().unwrap_or_else(|e| e.into_inner());
-        match known.get(&cloid) {
-            Some(id) => Some(id.clone()),
-            None => ClientId::parse(cloid.as_str()).ok(),
-        }
+        self.client_ids.resolve(cloid)
+    }
+
+    pub(crate) fn client_ids(&self) -> ClientIds {
+        self.client_ids.clone()
     }
 
     /// The asset index and size decimals of a perp; `meta` is read again
@@ -518,7 +536,7 @@ fn trigger_wire(trigger: Decimal, tpsl: Tpsl) -> Result<OrderTypeWire, TradeErro
         .map_err(|e| TradeError::Invalid(format!("trigger price: {e}")))
 }
 
-fn side_of(side: &str) -> Side {
+pub(crate) fn side_of(side: &str) -> Side {
     // "B" bid (buy), "A" ask (sell).
     if side == "B" {
         Side::Buy
@@ -552,8 +570,8 @@ fn excerpt(bytes: &[u8]) -> String {
     }
 }
 
-/// An order status of `orderStatus`, as an [`OrderState`].
-fn state_of(status: &str) -> OrderState {
+/// An order status of `orderStatus` and `orderUpdates`, as an [`OrderState`].
+pub(crate) fn state_of(status: &str) -> OrderState {
     match status {
         "open" => OrderState::Open,
         // A market trigger that fired became a market order of the same oid.
