@@ -9,10 +9,12 @@
 //! - `live`: the live loop (universe, backfill, stream closes, rescans);
 //! - `journal`: the signal journal (SQLite or PostgreSQL);
 //! - `alerts`: alert rules, decisions and their delivery;
+//! - `execution`: trade execution, paper by default (sizing, risk limits, the executor);
 //! - `password`: the owner's password hash;
 //! - `shutdown`: Ctrl-C or SIGTERM, and how long a stop waits for alerts.
 
 pub mod alerts;
+pub mod execution;
 pub mod feed_store;
 pub mod fetch;
 pub mod journal;

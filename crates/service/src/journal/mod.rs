@@ -21,10 +21,12 @@
 
 mod alert_records;
 mod entry;
+mod execution_records;
 mod handle;
 mod migrations;
 mod store;
 
 pub use entry::{config_version, JournalEntry, Origin};
+pub use execution_records::ExecutionRow;
 pub use handle::{JournalHandle, JournalReport};
 pub use store::{Journal, JournalError, JournalLocation, TradeFilter, SQLITE_FILE};

@@ -23,11 +23,13 @@
 //! message).
 
 mod environment;
+mod execution;
 mod redact;
 mod save;
 mod sections;
 
 pub use environment::{env_var_name, parse_dotenv, DotenvError, Environment};
+pub use execution::{EntryKind, ExecutionSettings, VenueMode};
 pub use quantpro_sources::urls::SourceUrls;
 pub use sections::{
     AuthSettings, JournalSettings, UniverseMarket, UniverseSettings, UnknownUniverseMarket,
@@ -56,6 +58,8 @@ pub struct Settings {
     /// `[alerts]`: no rules (nothing fires) without the table.
     pub alerts: AlertSettings,
     pub journal: JournalSettings,
+    /// `[execution]`: paper everywhere without the table.
+    pub execution: ExecutionSettings,
 }
 
 /// Why the settings could not be loaded or saved.
@@ -78,6 +82,11 @@ pub enum SettingsError {
     Override { var: String, error: ConfigError },
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Urls(Vec<UrlError>),
+    #[error("{path} has invalid [execution]: {}", .problems.join("; "))]
+    Execution {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
     #[error("{path} has an invalid [universe]: {}", .problems.join("; "))]
     Universe {
         path: PathBuf,
@@ -193,6 +202,18 @@ impl SettingsStore {
             None => JournalSection::default(),
         };
         let journal = journal.resolve(&self.env, &self.path)?;
+        let execution = match table.remove("execution") {
+            Some(value) => {
+                execution::ExecutionSection::deserialize(value).map_err(|e| self.syntax(e))?
+            }
+            None => execution::ExecutionSection::default(),
+        };
+        let execution = execution
+            .resolve()
+            .map_err(|problems| SettingsError::Execution {
+                path: self.path.clone(),
+                problems,
+            })?;
         let alerts = match table.remove("alerts") {
             Some(value) => AlertSettings::deserialize(value).map_err(|e| self.alerts_syntax(e))?,
             None => AlertSettings::default(),
@@ -218,6 +239,7 @@ impl SettingsStore {
             auth,
             alerts,
             journal,
+            execution,
         })
     }
 
