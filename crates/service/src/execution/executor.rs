@@ -906,3 +906,361 @@ async fn settle(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::JournalSettings;
+    use async_trait::async_trait;
+    use quantpro_model::fixtures::sample_signal;
+    use quantpro_model::Strategy;
+    use quantpro_sources::trading::{Equity, PositionReport, SymbolRules};
+    use std::sync::Mutex;
+
+    /// 2024-07-16 00:00 UTC, the fixture signal's candle.
+    const T0: i64 = 1_721_088_000_000;
+
+    /// The paper venue with faults of a real one on demand: a reply lost
+    /// after the order was placed, or a leg refused as Binance refuses a
+    /// stop that would trigger at once (-2021).
+    struct Faulty {
+        inner: Arc<PaperVenue>,
+        lose_reply: Mutex<Vec<Leg>>,
+        refuse: Mutex<Vec<Leg>>,
+        sent: Mutex<Vec<ClientId>>,
+    }
+
+    #[async_trait]
+    impl TradingVenue for Faulty {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+        fn is_live(&self) -> bool {
+            false
+        }
+        async fn equity(&self) -> Result<Equity, TradeError> {
+            self.inner.equity().await
+        }
+        async fn rules(&self, symbol: &str) -> Result<SymbolRules, TradeError> {
+            self.inner.rules(symbol).await
+        }
+        async fn place(&self, orders: &[OrderRequest]) -> Vec<Result<OrderReport, TradeError>> {
+            let mut out = Vec::new();
+            for order in orders {
+                self.sent.lock().unwrap().push(order.client_id.clone());
+                if self.refuse.lock().unwrap().contains(&order.leg) {
+                    out.push(Err(TradeError::Refused {
+                        venue: "FAKE".into(),
+                        code: "-2021".into(),
+                        message: "Order would immediately trigger.".into(),
+                    }));
+                    continue;
+                }
+                let placed = self
+                    .inner
+                    .place(std::slice::from_ref(order))
+                    .await
+                    .remove(0);
+                let mut lose = self.lose_reply.lock().unwrap();
+                if let Some(i) = lose.iter().position(|l| *l == order.leg) {
+                    lose.remove(i);
+                    out.push(Err(TradeError::Unknown {
+                        venue: "FAKE".into(),
+                        reason: "the connection dropped before the answer".into(),
+                    }));
+                } else {
+                    out.push(placed);
+                }
+            }
+            out
+        }
+        async fn order(
+            &self,
+            symbol: &str,
+            id: &ClientId,
+        ) -> Result<Option<OrderReport>, TradeError> {
+            self.inner.order(symbol, id).await
+        }
+        async fn cancel(&self, symbol: &str, id: &ClientId) -> Result<(), TradeError> {
+            self.inner.cancel(symbol, id).await
+        }
+        async fn open_orders(&self) -> Result<Vec<OrderReport>, TradeError> {
+            self.inner.open_orders().await
+        }
+        async fn positions(&self) -> Result<Vec<PositionReport>, TradeError> {
+            self.inner.positions().await
+        }
+    }
+
+    struct Desk {
+        _dir: tempfile::TempDir,
+        dir: std::path::PathBuf,
+        executor: Executor,
+        venue: Arc<Faulty>,
+        settings: ExecutionSettings,
+        clock: Clock,
+    }
+
+    /// An executor whose BINANCE venue is a faulty paper venue, at `T0`
+    /// plus a minute.
+    fn desk() -> Desk {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let clock = Clock::starting_at(T0 + 60_000, 1.0);
+        let settings = ExecutionSettings::default();
+        let (executor, venue) = reopen(&path, clock, &settings);
+        Desk {
+            _dir: dir,
+            dir: path,
+            executor,
+            venue,
+            settings,
+            clock,
+        }
+    }
+
+    /// The desk after a restart: a new executor on the same journal and
+    /// the same paper account.
+    fn reopen(dir: &Path, clock: Clock, settings: &ExecutionSettings) -> (Executor, Arc<Faulty>) {
+        let free = ExecutionSettings {
+            fee_bps: Decimal::ZERO,
+            slippage_bps: Decimal::ZERO,
+            ..settings.clone()
+        };
+        let journal = JournalHandle::new(dir);
+        let mut executor =
+            Executor::paper(dir, &free, journal, JournalSettings::default(), clock).unwrap();
+        // The executor's own paper venue (prices and candles reach it),
+        // seen through the faults.
+        let venue = Arc::new(Faulty {
+            inner: executor.papers[&Exchange::Binance].clone(),
+            lose_reply: Mutex::new(Vec::new()),
+            refuse: Mutex::new(Vec::new()),
+            sent: Mutex::new(Vec::new()),
+        });
+        executor.venues.insert(Exchange::Binance, venue.clone());
+        (executor, venue)
+    }
+
+    fn signal() -> Signal {
+        sample_signal("BTCUSDT", Strategy::Legacy)
+    }
+
+    fn candle(o: f64, h: f64, l: f64, c: f64) -> Candle {
+        Candle {
+            t: T0 + 15 * 60_000,
+            o,
+            h,
+            l,
+            c,
+            v: 1.0,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_confirmed_ticket_opens_one_bracket_with_its_stop() {
+        let d = desk();
+        let ticket = d.executor.ticket(&signal(), &d.settings).await.unwrap();
+        assert_eq!(ticket.refusal, None);
+        assert!(!ticket.live);
+        let bracket = d
+            .executor
+            .open(&signal(), ticket.signal_candle, &d.settings)
+            .await
+            .unwrap();
+        assert_eq!(bracket.state, BracketState::Open, "{:?}", bracket.note);
+        assert_eq!(bracket.sizing, ticket.sizing);
+        assert!(bracket.leg(Leg::Stop).unwrap().is_resting());
+        assert!(bracket.leg(Leg::Target).unwrap().is_resting());
+
+        // A second confirmation (a double click) is refused: one position.
+        let again = d
+            .executor
+            .open(&signal(), ticket.signal_candle, &d.settings)
+            .await;
+        assert!(matches!(
+            again,
+            Err(ExecutionError::Risk(RiskRefusal::AlreadyOpen { .. }))
+        ));
+        let positions = d.venue.positions().await.unwrap();
+        assert_eq!(positions.len(), 1);
+        assert_eq!(positions[0].quantity, ticket.sizing.quantity);
+        let view = d.executor.positions(&d.settings).await.unwrap();
+        assert_eq!(view.open.len(), 1);
+        assert_eq!(view.open[0].unrealized, Some(Decimal::ZERO));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_reply_is_looked_up_and_never_placed_twice() {
+        let d = desk();
+        d.venue.lose_reply.lock().unwrap().push(Leg::Entry);
+        let bracket = d.executor.open(&signal(), T0, &d.settings).await.unwrap();
+        assert_eq!(bracket.state, BracketState::Open);
+        let entry_id = &bracket.leg(Leg::Entry).unwrap().request.client_id;
+        let sends = d
+            .venue
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|id| *id == entry_id)
+            .count();
+        assert_eq!(sends, 1, "found by its client id, not sent again");
+        assert_eq!(
+            d.venue.positions().await.unwrap()[0].quantity,
+            bracket.sizing.quantity
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_that_cannot_be_placed_closes_the_position_at_once() {
+        let d = desk();
+        d.venue.refuse.lock().unwrap().push(Leg::Stop);
+        let bracket = d.executor.open(&signal(), T0, &d.settings).await.unwrap();
+        assert_eq!(bracket.state, BracketState::Closed);
+        let note = bracket.note.clone().unwrap();
+        assert!(
+            note.contains("the stop could not be placed") && note.contains("-2021"),
+            "{note}"
+        );
+        assert!(
+            d.venue.positions().await.unwrap().is_empty(),
+            "no entry without its stop"
+        );
+        assert!(
+            d.venue.open_orders().await.unwrap().is_empty(),
+            "the target went too"
+        );
+        assert_eq!(
+            bracket.pnl,
+            Some(Decimal::ZERO),
+            "in and out at the same price, no fees"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_out_closes_the_bracket_and_counts_against_the_day() {
+        let d = desk();
+        let bracket = d.executor.open(&signal(), T0, &d.settings).await.unwrap();
+        let changed = d
+            .executor
+            .on_candle(
+                Exchange::Binance,
+                "BTCUSDT",
+                &candle(64000.0, 64100.0, 63000.0, 63100.0),
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.len(), 1);
+        let closed = &changed[0];
+        assert_eq!(closed.state, BracketState::Closed);
+        let loss =
+            (Decimal::from(63500) - Decimal::try_from(64080.5).unwrap()) * bracket.sizing.quantity;
+        assert_eq!(closed.pnl, Some(loss.round_dp(8).normalize()));
+        assert_eq!(
+            closed.r,
+            Some(Decimal::NEGATIVE_ONE),
+            "the stop loses what sizing risked: -1 R"
+        );
+        let view = d.executor.positions(&d.settings).await.unwrap();
+        assert!(view.open.is_empty());
+        assert_eq!(view.realized_today_r, Decimal::NEGATIVE_ONE);
+        assert_eq!(view.headroom_r, Decimal::TWO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_daily_loss_limit_refuses_new_orders() {
+        let mut d = desk();
+        d.settings.max_daily_loss_r = Decimal::ONE;
+        d.executor.open(&signal(), T0, &d.settings).await.unwrap();
+        d.executor
+            .on_candle(
+                Exchange::Binance,
+                "BTCUSDT",
+                &candle(64000.0, 64100.0, 63000.0, 63100.0),
+            )
+            .await
+            .unwrap();
+        let err = d
+            .executor
+            .open(&signal(), T0, &d.settings)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ExecutionError::Risk(RiskRefusal::DailyLossR { .. })),
+            "{err}"
+        );
+        let ticket = d.executor.ticket(&signal(), &d.settings).await.unwrap();
+        assert!(ticket.refusal.unwrap().contains("max_daily_loss_r"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ticket_on_a_changed_signal_or_a_wait_is_refused() {
+        let d = desk();
+        let err = d
+            .executor
+            .open(&signal(), T0 - 15 * 60_000, &d.settings)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ExecutionError::Stale { .. }), "{err}");
+        let mut wait = signal();
+        wait.action = Action::Wait;
+        assert!(matches!(
+            d.executor.open(&wait, T0, &d.settings).await,
+            Err(ExecutionError::NoSetup(_))
+        ));
+        let mut wrong = signal();
+        wrong.setup.as_mut().unwrap().sl = 65000.0;
+        let err = d.executor.open(&wrong, T0, &d.settings).await.unwrap_err();
+        assert!(err.to_string().contains("must be below the entry"), "{err}");
+        assert!(d.venue.sent.lock().unwrap().is_empty(), "nothing was sent");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_reconciles_and_puts_back_a_missing_stop() {
+        let d = desk();
+        let bracket = d.executor.open(&signal(), T0, &d.settings).await.unwrap();
+        // Someone cancels the stop at the venue while QuantPro is down.
+        let stop = bracket.leg(Leg::Stop).unwrap().request.client_id.clone();
+        d.venue.cancel("BTCUSDT", &stop).await.unwrap();
+        drop(d.executor);
+
+        let (executor, venue) = reopen(&d.dir, d.clock, &d.settings);
+        executor.sync().await.unwrap();
+        let open = executor.positions(&d.settings).await.unwrap().open;
+        assert_eq!(open.len(), 1);
+        let reconciled = &open[0].bracket;
+        assert_eq!(reconciled.state, BracketState::Open);
+        assert!(reconciled
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("a new one was placed"));
+        let resting = venue.open_orders().await.unwrap();
+        assert_eq!(resting.len(), 2, "the new stop and the target: {resting:?}");
+        assert!(resting
+            .iter()
+            .any(|o| o.client_id != stop && o.client_id.as_str().starts_with("qp-sl-")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_kill_switch_leaves_nothing_open() {
+        let d = desk();
+        d.executor.open(&signal(), T0, &d.settings).await.unwrap();
+        let eth = sample_signal("ETHUSDT", Strategy::Legacy);
+        d.executor.open(&eth, T0, &d.settings).await.unwrap();
+        assert_eq!(d.venue.positions().await.unwrap().len(), 2);
+        let done = d.executor.flatten().await.unwrap();
+        assert_eq!(done.closed.len(), 2, "{done:?}");
+        assert!(done.errors.is_empty(), "{done:?}");
+        assert!(d.venue.positions().await.unwrap().is_empty());
+        assert!(d.venue.open_orders().await.unwrap().is_empty());
+        assert!(d
+            .executor
+            .positions(&d.settings)
+            .await
+            .unwrap()
+            .open
+            .is_empty());
+    }
+}
