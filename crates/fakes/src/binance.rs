@@ -222,6 +222,9 @@ struct Account {
     requests: Vec<(Method, String)>,
     /// The active listen key of the user data stream.
     listen_key: Option<String>,
+    leverages: HashMap<String, Decimal>,
+    /// Hedge (dual-side) position mode: orders must name `positionSide`.
+    hedge_mode: bool,
     /// Every user-stream event, to each open stream socket.
     events: tokio::sync::broadcast::Sender<Value>,
     /// While set, changes are not reported on the stream (§11.4: "answer
@@ -268,6 +271,8 @@ impl FakeBinance {
             margin_refused: false,
             requests: Vec::new(),
             listen_key: None,
+            leverages: HashMap::new(),
+            hedge_mode: false,
             events: tokio::sync::broadcast::channel(4096).0,
             events_muted: false,
         }));
@@ -323,6 +328,16 @@ impl FakeBinance {
     /// The next call of `on` meets `fault` (faults queue up per endpoint).
     pub fn fail_next(&self, on: FaultOn, fault: Fault) {
         self.lock().faults.entry(on).or_default().push_back(fault);
+    }
+
+    /// Puts the account in hedge (dual-side) mode: orders get -4061.
+    pub fn set_hedge_mode(&self, hedge: bool) {
+        self.lock().hedge_mode = hedge;
+    }
+
+    /// The leverage of `symbol` (the config's until the client sets one).
+    pub fn leverage(&self, symbol: &str) -> Decimal {
+        self.lock().leverage(symbol)
     }
 
     /// While set, every order that needs margin gets -2019.
@@ -805,6 +820,15 @@ impl Account {
         quantpro_model::now_ms() + self.clock_offset_ms
     }
 
+    /// The symbol's leverage: set by `POST /fapi/v1/leverage`, else the
+    /// config's.
+    fn leverage(&self, symbol: &str) -> Decimal {
+        self.leverages
+            .get(symbol)
+            .copied()
+            .unwrap_or(self.config.leverage)
+    }
+
     fn next_id(&mut self) -> i64 {
         self.next_id += 1;
         self.next_id
@@ -872,6 +896,22 @@ impl Account {
                 ok(Value::Array(open))
             }
             (&Method::POST, "/fapi/v1/algoOrder") => self.new_algo_order(params),
+            (&Method::POST, "/fapi/v1/leverage") => {
+                let symbol = params.required("symbol")?.to_string();
+                self.filters(&symbol)?;
+                let leverage: u32 = params
+                    .required("leverage")?
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=125).contains(l))
+                    .ok_or_else(|| refusal(-4028, "Leverage is not valid"))?;
+                self.leverages
+                    .insert(symbol.clone(), Decimal::from(leverage));
+                ok(json!({"leverage": leverage, "maxNotionalValue": "1000000", "symbol": symbol}))
+            }
+            (&Method::GET, "/fapi/v1/positionSide/dual") => {
+                ok(json!({"dualSidePosition": self.hedge_mode}))
+            }
             (&Method::GET, "/fapi/v1/algoOrder") => {
                 let algo = self.find_algo(params)?;
                 ok(self.algo_json(algo))
@@ -926,6 +966,7 @@ impl Account {
     fn new_order(&mut self, params: &Params) -> Result<Value, Refusal> {
         let symbol = params.required("symbol")?.to_string();
         let side = side_of(params)?;
+        self.check_position_side(params)?;
         let order_type = params.required("type")?;
         let order_type: &'static str = match order_type {
             "MARKET" => "MARKET",
@@ -1026,7 +1067,7 @@ impl Account {
                 .map(|r| r.min(qty))
                 .ok_or_else(|| refusal(-2022, "ReduceOnly Order is rejected."))?
         } else {
-            self.check_margin(qty, notional_price)?;
+            self.check_margin(&symbol, qty, notional_price)?;
             qty
         };
         let order_id = self.next_id();
@@ -1072,10 +1113,24 @@ impl Account {
         ok(self.order_json(index))
     }
 
+    /// The fake trades one-way only: in hedge mode every order is refused
+    /// (-4061), as the venue refuses one without the matching
+    /// `positionSide`; in one-way mode only `BOTH` is accepted.
+    fn check_position_side(&self, params: &Params) -> Result<(), Refusal> {
+        let side = params.get("positionSide").unwrap_or("BOTH");
+        if self.hedge_mode || side != "BOTH" {
+            return Err(refusal(
+                -4061,
+                "Order's position side does not match user's setting.",
+            ));
+        }
+        Ok(())
+    }
+
     /// -2019 when the initial margin of `qty` at `price` exceeds what is
     /// available (or while the test refuses margin).
-    fn check_margin(&self, qty: Decimal, price: Decimal) -> Result<(), Refusal> {
-        let needed = qty * price / self.config.leverage;
+    fn check_margin(&self, symbol: &str, qty: Decimal, price: Decimal) -> Result<(), Refusal> {
+        let needed = qty * price / self.leverage(symbol);
         if self.margin_refused || needed > self.available() {
             return Err(refusal(-2019, "Margin is insufficient."));
         }
@@ -1112,14 +1167,14 @@ impl Account {
             .iter()
             .map(|(symbol, p)| {
                 let mark = self.marks.get(symbol).copied().unwrap_or(p.entry_price);
-                p.amount.abs() * mark / self.config.leverage
+                p.amount.abs() * mark / self.leverage(symbol)
             })
             .sum();
         let orders: Decimal = self
             .orders
             .iter()
             .filter(|o| o.is_open() && !o.reduce_only)
-            .map(|o| (o.quantity - o.executed) * o.price / self.config.leverage)
+            .map(|o| (o.quantity - o.executed) * o.price / self.leverage(&o.symbol))
             .sum();
         positions + orders
     }
@@ -1352,6 +1407,7 @@ impl Account {
         }
         let symbol = params.required("symbol")?.to_string();
         let side = side_of(params)?;
+        self.check_position_side(params)?;
         let order_type = params.required("type")?.to_string();
         if !matches!(order_type.as_str(), "STOP_MARKET" | "TAKE_PROFIT_MARKET") {
             return Err(refusal(
@@ -1639,7 +1695,8 @@ impl Account {
                     "unRealizedProfit": ((mark - p.entry_price) * p.amount).normalize().to_string(),
                     "liquidationPrice": "0",
                     "notional": (p.amount * mark).normalize().to_string(),
-                    "initialMargin": (p.amount.abs() * mark / self.config.leverage).normalize().to_string(),
+                    "initialMargin": (p.amount.abs() * mark / self.leverage(symbol)).normalize().to_string(),
+                    "leverage": self.leverage(symbol).to_string(),
                     "maintMargin": "0", "updateTime": self.now_ms(),
                 })
             })
@@ -1683,6 +1740,8 @@ mod tests {
             margin_refused: false,
             requests: Vec::new(),
             listen_key: None,
+            leverages: HashMap::new(),
+            hedge_mode: false,
             events: tokio::sync::broadcast::channel(16).0,
             events_muted: false,
         }

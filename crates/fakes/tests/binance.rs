@@ -536,7 +536,52 @@ async fn equity_comes_from_the_account() {
     // +100 unrealized, −3.2 taker fee, 325 of initial margin at 20×.
     assert_eq!(equity.total, d("10096.8"));
     assert_eq!(equity.available, d("9771.8"));
-    assert!(EXCHANGE_INFO.contains("BTCUSDT"));
+}
+
+#[tokio::test]
+async fn leverage_position_mode_and_listing_are_read_and_set() {
+    let fake = btc_at("64000").await;
+    let venue = client(&fake);
+    assert!(!venue.is_hedge_mode().await.unwrap());
+    assert_eq!(venue.set_leverage("BTCUSDT", 5).await.unwrap(), 5);
+    assert_eq!(fake.leverage("BTCUSDT"), d("5"));
+    // At 5×, 1 BTC (64 000) needs 12 800 of margin: more than the 10 000.
+    let placed = venue.place(&[market("levered", Side::Buy, "1")]).await;
+    assert_eq!(refused_code(&placed[0]), "-2019");
+    // A symbol that is not listed is refused before anything is sent.
+    assert!(matches!(
+        venue.rules("NOPEUSDT").await,
+        Err(TradeError::Invalid(_))
+    ));
+    assert!(matches!(
+        venue.rules("BTCUSDT").await,
+        Ok(SymbolRules::Binance(_))
+    ));
+    assert_eq!(fake.request_count(&Method::GET, "/fapi/v1/exchangeInfo"), 1);
+    // A hedge-mode account refuses one-way orders: the client can tell.
+    fake.set_hedge_mode(true);
+    assert!(venue.is_hedge_mode().await.unwrap());
+    let placed = venue.place(&[market("hedged", Side::Buy, "0.01")]).await;
+    assert_eq!(refused_code(&placed[0]), "-4061");
+}
+
+#[tokio::test]
+async fn a_symbol_that_is_not_trading_has_no_rules() {
+    let config = FakeBinanceConfig {
+        exchange_info: EXCHANGE_INFO.replacen(
+            r#""symbol":"ETHUSDT","pair":"ETHUSDT","contractType":"PERPETUAL","status":"TRADING""#,
+            r#""symbol":"ETHUSDT","pair":"ETHUSDT","contractType":"PERPETUAL","status":"SETTLING""#,
+            1,
+        ),
+        ..FakeBinanceConfig::default()
+    };
+    let fake = FakeBinance::start(config).await;
+    let venue = client(&fake);
+    let refused = venue.rules("ETHUSDT").await;
+    assert!(
+        matches!(refused, Err(TradeError::Invalid(ref why)) if why.contains("SETTLING")),
+        "{refused:?}"
+    );
 }
 
 mod user_stream {

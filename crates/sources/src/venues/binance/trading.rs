@@ -92,8 +92,62 @@ pub struct BinanceTrading {
     /// The governor's Binance futures host, when the caller shares it with
     /// the candle fetcher (one IP weight budget).
     gate: Option<HostGate>,
-    rules: Mutex<HashMap<String, (SymbolFilters, Instant)>>,
+    /// `exchangeInfo`, read once for every symbol.
+    rules: Mutex<Option<ListedSymbols>>,
 }
+
+/// Every symbol of one `exchangeInfo` answer: its `status` and its filters
+/// (or why they could not be read).
+#[derive(Debug)]
+struct ListedSymbols {
+    read_at: Instant,
+    symbols: HashMap<String, (String, Result<SymbolFilters, String>)>,
+}
+
+impl ListedSymbols {
+    fn parse(body: &[u8]) -> Result<ListedSymbols, TradeError> {
+        #[derive(Deserialize)]
+        struct Info {
+            symbols: Vec<serde_json::Value>,
+        }
+        let info: Info = decode("/fapi/v1/exchangeInfo", body, Effect::Read)?;
+        let symbols = info
+            .symbols
+            .iter()
+            .filter_map(|entry| {
+                let name = entry.get("symbol")?.as_str()?.to_string();
+                let status = entry
+                    .get("status")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("TRADING")
+                    .to_string();
+                let filters =
+                    SymbolFilters::from_symbol_json(&entry.to_string()).map_err(|e| e.to_string());
+                Some((name, (status, filters)))
+            })
+            .collect();
+        Ok(ListedSymbols {
+            read_at: Instant::now(),
+            symbols,
+        })
+    }
+
+    /// The rules of `symbol`, or why it takes no orders.
+    fn rules(&self, symbol: &str) -> Option<Result<SymbolRules, TradeError>> {
+        let (status, filters) = self.symbols.get(symbol)?;
+        Some(match filters {
+            _ if status != "TRADING" => Err(TradeError::Invalid(format!(
+                "{VENUE}: {symbol} is not trading (status {status})"
+            ))),
+            Ok(filters) => Ok(SymbolRules::Binance(filters.clone())),
+            Err(e) => Err(garbage("/fapi/v1/exchangeInfo", e)),
+        })
+    }
+}
+
+/// A symbol missing from `exchangeInfo` older than this is read again (a
+/// new listing).
+const RELIST_AFTER: Duration = Duration::from_secs(60);
 
 /// Whether a request can change the account: its failures in flight are
 /// [`TradeError::Unknown`], a read's are [`TradeError::Unavailable`].
@@ -132,7 +186,7 @@ impl BinanceTrading {
             http,
             offset: ServerTimeOffset::default(),
             gate: None,
-            rules: Mutex::new(HashMap::new()),
+            rules: Mutex::new(None),
         })
     }
 
@@ -217,6 +271,43 @@ impl BinanceTrading {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Sets the leverage of `symbol` (`POST /fapi/v1/leverage`); returns the
+    /// leverage the venue applied. Run before an entry when the risk limits
+    /// name a leverage.
+    pub async fn set_leverage(&self, symbol: &str, leverage: u32) -> Result<u32, TradeError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            leverage: u32,
+        }
+        let body = self
+            .signed(
+                Method::POST,
+                "/fapi/v1/leverage",
+                &[
+                    ("symbol", symbol.to_string()),
+                    ("leverage", leverage.to_string()),
+                ],
+                1,
+                Effect::Write,
+            )
+            .await?;
+        let answer: Answer = decode("/fapi/v1/leverage", &body, Effect::Read)?;
+        Ok(answer.leverage)
+    }
+
+    /// Whether the account is in hedge (dual-side) position mode. This
+    /// client sends one-way orders (`positionSide` `BOTH`, `reduceOnly`),
+    /// which a hedge-mode account refuses with -4061: check at start.
+    pub async fn is_hedge_mode(&self) -> Result<bool, TradeError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            dual_side_position: bool,
+        }
+        let answer: Answer = self.get_json("/fapi/v1/positionSide/dual", &[], 30).await?;
+        Ok(answer.dual_side_position)
     }
 
     /// A SIGNED call: sent once, and once more only after a -1021 (the
@@ -467,9 +558,14 @@ impl TradingVenue for BinanceTrading {
     }
 
     async fn rules(&self, symbol: &str) -> Result<SymbolRules, TradeError> {
-        if let Some((filters, at)) = self.rules.lock().expect("rules cache").get(symbol) {
-            if at.elapsed() < self.config.rules_ttl {
-                return Ok(SymbolRules::Binance(filters.clone()));
+        if let Some(listed) = self.rules.lock().expect("rules cache").as_ref() {
+            let age = listed.read_at.elapsed();
+            if age < self.config.rules_ttl {
+                match listed.rules(symbol) {
+                    Some(rules) => return rules,
+                    None if age < RELIST_AFTER => return Err(not_listed(symbol)),
+                    None => {}
+                }
             }
         }
         let body = self
@@ -482,14 +578,10 @@ impl TradingVenue for BinanceTrading {
                 Effect::Read,
             )
             .await?;
-        let text = String::from_utf8_lossy(&body);
-        let filters = SymbolFilters::from_exchange_info(&text, symbol)
-            .map_err(|e| TradeError::Invalid(format!("{VENUE}: {e}")))?;
-        self.rules
-            .lock()
-            .expect("rules cache")
-            .insert(symbol.to_string(), (filters.clone(), Instant::now()));
-        Ok(SymbolRules::Binance(filters))
+        let listed = ListedSymbols::parse(&body)?;
+        let rules = listed.rules(symbol);
+        *self.rules.lock().expect("rules cache") = Some(listed);
+        rules.unwrap_or_else(|| Err(not_listed(symbol)))
     }
 
     /// Each leg is sent once, in order. When an entry was refused outright
@@ -771,6 +863,10 @@ fn side_text(side: Side) -> &'static str {
 /// zeros (fewer decimals than the step never cause -1111).
 fn wire(value: Decimal) -> String {
     value.normalize().to_string()
+}
+
+fn not_listed(symbol: &str) -> TradeError {
+    TradeError::Invalid(format!("{VENUE}: {symbol} is not listed on USDⓈ-M futures"))
 }
 
 fn garbage(path: &str, detail: &str) -> TradeError {
