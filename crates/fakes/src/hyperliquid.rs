@@ -16,7 +16,13 @@
 //!   position; when the test moves the mid past one it fills at the mid, the
 //!   other is canceled, and the position is flat;
 //! - **faults after acceptance** ([`Fault`]): the action is carried out,
-//!   then the answer is cut off, never comes, or is a 502;
+//!   then the answer is cut off, never comes, or is a 502 (or, before
+//!   acceptance, a 429 and nothing done);
+//! - **answers** of §11.4 item 8: one status per order of a batch (resting,
+//!   partly filled against a shallow book ([`FakeHyperliquid::set_depth`]),
+//!   refused), "Insufficient margin to place order." at 20× leverage, and
+//!   `unknownOid` for a while after placing on demand
+//!   ([`FakeHyperliquid::lag_order_lookups`]);
 //! - **the user stream** (`/ws`): `orderUpdates` and `userFills` of a
 //!   master, `userFills` opening with an `isSnapshot` of past fills on every
 //!   subscription; the test can drop every socket
@@ -27,7 +33,8 @@
 //! fills) lives in the fake, so a client that resends blindly gets two
 //! orders here as it would there. Liquidity is infinite at the mid; a
 //! crossing order fills whole at the mid, a resting limit at its price when
-//! the mid reaches it. No margin check, no funding.
+//! the mid reaches it (unless [`FakeHyperliquid::set_depth`] says
+//! otherwise). Margin is checked at a fixed 20× leverage; no funding.
 //!
 //! Choices where the venue's behaviour is not documented (CHECK them
 //! against the venue): a standalone trigger answers `resting`; when one leg
@@ -84,6 +91,8 @@ pub enum Fault {
     Stall,
     /// `502 Bad Gateway`.
     ServerError,
+    /// Refused before acceptance: `429 Too Many Requests`, nothing done.
+    RateLimited,
 }
 
 /// The fake venue; serves until dropped.
@@ -116,6 +125,7 @@ impl FakeHyperliquid {
                     name: (*name).to_string(),
                     sz_decimals: *sz_decimals,
                     mid: Decimal::from(*mid),
+                    depth: None,
                 })
                 .collect(),
             accounts: HashMap::new(),
@@ -131,6 +141,7 @@ impl FakeHyperliquid {
             events: broadcast::channel(1024).0,
             kick: watch::channel(0).0,
             skip_events: false,
+            lookup_lag: 0,
         }));
         let app = Router::new()
             .route("/exchange", post(exchange))
@@ -179,6 +190,7 @@ impl FakeHyperliquid {
             name: name.to_string(),
             sz_decimals,
             mid,
+            depth: None,
         });
         index_u32(venue.assets.len() - 1)
     }
@@ -192,7 +204,7 @@ impl FakeHyperliquid {
             .unwrap_or_else(|| panic!("{coin} is not in the fake's universe"));
         venue.assets[asset as usize].mid = mid;
         let before = venue.marks();
-        venue.sweep(asset);
+        venue.sweep(asset, true);
         venue.publish_since(&before);
     }
 
@@ -227,6 +239,21 @@ impl FakeHyperliquid {
     /// follows the wall clock again.
     pub fn set_time_ms(&self, ms: Option<u64>) {
         self.venue().fixed_time = ms;
+    }
+
+    /// The most a crossing order of `coin` fills on arrival (the rest of an
+    /// IOC is canceled, the rest of a GTC rests); `None`: all of it.
+    pub fn set_depth(&self, coin: &str, depth: Option<Decimal>) {
+        let mut venue = self.venue();
+        let asset = venue.asset_index(coin).expect("listed coin");
+        venue.assets[asset as usize].depth = depth;
+    }
+
+    /// The next `queries` `orderStatus` lookups answer `unknownOid` whether
+    /// or not the order exists (the lag after placing that clients report;
+    /// EXTERNAL_APIS.md §11.4 item 8 says to CHECK it).
+    pub fn lag_order_lookups(&self, queries: usize) {
+        self.venue().lookup_lag = queries;
     }
 
     /// `/exchange` requests received, refused ones included.
@@ -282,6 +309,8 @@ struct Asset {
     name: String,
     sz_decimals: u32,
     mid: Decimal,
+    /// The most a crossing order fills on arrival (`None`: all of it).
+    depth: Option<Decimal>,
 }
 
 struct Account {
@@ -382,6 +411,8 @@ struct Venue {
     /// Bumped to drop every user-stream socket.
     kick: watch::Sender<u64>,
     skip_events: bool,
+    /// `orderStatus` lookups still to answer `unknownOid`.
+    lookup_lag: usize,
 }
 
 #[derive(Clone)]
@@ -451,6 +482,22 @@ impl Venue {
                 .sum::<Decimal>()
     }
 
+    /// Account value less the positions' margin at the fake's leverage.
+    fn free_margin(&self, user: &Address) -> Decimal {
+        let used: Decimal = self
+            .accounts
+            .get(user)
+            .map(|a| {
+                a.positions
+                    .iter()
+                    .map(|(asset, p)| p.szi.abs() * self.assets[*asset as usize].mid)
+                    .sum::<Decimal>()
+            })
+            .unwrap_or_default()
+            / Decimal::from(LEVERAGE);
+        self.account_value(user) - used
+    }
+
     fn position(&self, user: &Address, asset: u32) -> Decimal {
         self.accounts
             .get(user)
@@ -505,7 +552,9 @@ impl Venue {
             Action::Cancel(cancel) => self.cancel_by_oid(master, cancel, now),
         };
         for asset in 0..self.assets.len() {
-            self.sweep(index_u32(asset));
+            // Resting limits wait for the mid to move (a partly filled one
+            // took the book's depth); triggers placed already crossed fire.
+            self.sweep(index_u32(asset), false);
         }
         answer
     }
@@ -631,7 +680,12 @@ impl Venue {
             statuses.extend(orders.map(|_| entry_status.clone()));
             return ok("order", statuses);
         };
-        let parent_filled = self.orders[&parent].status == Status::Filled;
+        // Armed at the entry's first fill; reduce-only, they never exceed
+        // the position.
+        let parent_filled = {
+            let entry = &self.orders[&parent];
+            entry.sz < entry.orig_sz
+        };
         for mut child in orders {
             child.reduce_only = true;
             let oid = self.insert(user, &child, Some(parent), now);
@@ -686,6 +740,19 @@ impl Venue {
         }
         let mid = self.assets[order.asset as usize].mid;
         let asset = order.asset;
+        if !order.reduce_only {
+            let px = match order.kind {
+                Kind::Trigger { trigger_px, .. } => trigger_px,
+                Kind::Limit(_) => order.limit_px,
+            };
+            let required = order.sz * px / Decimal::from(LEVERAGE);
+            if required > self.free_margin(&user) {
+                return (
+                    json!({"error": format!("Insufficient margin to place order. asset={asset}")}),
+                    None,
+                );
+            }
+        }
         match order.kind {
             Kind::Trigger { .. } => {
                 let oid = self.insert(user, &order, None, now);
@@ -709,7 +776,13 @@ impl Venue {
                     ),
                     (_, true) => {
                         let oid = self.insert(user, &order, None, now);
-                        let filled = self.execute(oid, mid, TAKER_FEE, true, now);
+                        let depth = self.assets[asset as usize].depth;
+                        let filled = self.execute(oid, mid, TAKER_FEE, true, now, depth);
+                        let order = self.orders.get_mut(&oid).expect("order");
+                        if tif == Tif::Ioc && !order.sz.is_zero() {
+                            // An IOC's unfilled rest is canceled at once.
+                            order.status = Status::Canceled("canceled");
+                        }
                         let status = json!({"filled": {"totalSz": wire(filled), "avgPx": wire(mid), "oid": oid}});
                         (with_cloid_in(status, "filled", &order.cloid), Some(oid))
                     }
@@ -731,11 +804,13 @@ impl Venue {
         fee_rate: Decimal,
         crossed: bool,
         now: u64,
+        depth: Option<Decimal>,
     ) -> Decimal {
-        let (user, asset, is_buy, mut sz, reduce_only) = {
+        let (user, asset, is_buy, remaining, reduce_only) = {
             let o = &self.orders[&oid];
             (o.user, o.asset, o.is_buy, o.sz, o.reduce_only)
         };
+        let mut sz = depth.map_or(remaining, |depth| remaining.min(depth));
         let start = self.position(&user, asset);
         if reduce_only {
             let reduces = (is_buy && start < Decimal::ZERO) || (!is_buy && start > Decimal::ZERO);
@@ -822,13 +897,18 @@ impl Venue {
             crossed,
         });
         let order = self.orders.get_mut(&oid).expect("order");
-        order.sz = Decimal::ZERO;
-        if order.status == Status::Open {
+        // A reduce-only order never outlives the position it reduced.
+        order.sz = if reduce_only {
+            Decimal::ZERO
+        } else {
+            remaining - sz
+        };
+        if order.status == Status::Open && order.sz.is_zero() {
             order.status = Status::Filled;
         }
         order.status_timestamp = now;
         let children = order.children.clone();
-        // The entry filled: its stop and target are armed.
+        // The entry filled (in part or whole): its stop and target are armed.
         for child in children {
             if let Some(child) = self.orders.get_mut(&child) {
                 if child.status == Status::WaitingForParent {
@@ -853,9 +933,9 @@ impl Venue {
         sz
     }
 
-    /// Fills the limits the mid reached and fires the triggers it crossed,
-    /// until nothing changes.
-    fn sweep(&mut self, asset: u32) {
+    /// Fills the limits the mid reached (with `limits`) and fires the
+    /// triggers it crossed, until nothing changes.
+    fn sweep(&mut self, asset: u32, limits: bool) {
         let now = self.now();
         let mid = self.assets[asset as usize].mid;
         loop {
@@ -863,6 +943,7 @@ impl Venue {
                 o.asset == asset
                     && o.status == Status::Open
                     && match o.kind {
+                        Kind::Limit(_) if !limits => false,
                         Kind::Limit(_) => {
                             if o.is_buy {
                                 mid <= o.limit_px
@@ -881,7 +962,7 @@ impl Venue {
                 (order.oid, order.kind, order.limit_px, order.parent);
             match kind {
                 Kind::Limit(_) => {
-                    self.execute(oid, limit_px, MAKER_FEE, false, now);
+                    self.execute(oid, limit_px, MAKER_FEE, false, now, None);
                 }
                 Kind::Trigger { .. } => {
                     self.orders.get_mut(&oid).expect("order").status = Status::Triggered;
@@ -898,7 +979,7 @@ impl Venue {
                             }
                         }
                     }
-                    self.execute(oid, mid, TAKER_FEE, true, now);
+                    self.execute(oid, mid, TAKER_FEE, true, now, None);
                 }
             }
         }
@@ -1153,7 +1234,7 @@ impl Venue {
     }
 
     /// `/info`; `None` for a request the venue cannot read.
-    fn info(&self, body: &Value) -> Option<Value> {
+    fn info(&mut self, body: &Value) -> Option<Value> {
         let user = || {
             body.get("user")
                 .and_then(Value::as_str)
@@ -1180,6 +1261,10 @@ impl Venue {
                     .map(|o| self.frontend(o))
                     .collect();
                 Value::Array(open)
+            }
+            "orderStatus" if self.lookup_lag > 0 => {
+                self.lookup_lag -= 1;
+                json!({"status": "unknownOid"})
             }
             "orderStatus" => {
                 let user = user()?;
@@ -1237,6 +1322,10 @@ async fn exchange(State(venue): State<Arc<Mutex<Venue>>>, body: Bytes) -> Respon
     let (answer, fault) = {
         let mut venue = venue.lock().unwrap_or_else(|e| e.into_inner());
         venue.exchange_requests += 1;
+        if venue.fault == Some(Fault::RateLimited) {
+            venue.fault = None;
+            return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+        }
         let before = venue.marks();
         let answer = venue.handle(&request);
         venue.publish_since(&before);
@@ -1245,6 +1334,7 @@ async fn exchange(State(venue): State<Arc<Mutex<Venue>>>, body: Bytes) -> Respon
     match fault {
         None => Json(answer).into_response(),
         Some(Fault::ServerError) => (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response(),
+        Some(Fault::RateLimited) => unreachable!("answered before the action"),
         Some(Fault::Stall) => {
             std::future::pending::<()>().await;
             unreachable!("a stalled answer never comes")
@@ -1265,7 +1355,7 @@ async fn info(State(venue): State<Arc<Mutex<Venue>>>, body: Bytes) -> Response {
     let answer = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|body| {
-            let venue = venue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut venue = venue.lock().unwrap_or_else(|e| e.into_inner());
             venue.info(&body)
         });
     match answer {

@@ -613,3 +613,135 @@ async fn the_user_stream_reports_orders_and_each_fill_once_across_reconnects() {
     assert_eq!(trade_ids.len(), 3);
     task.abort();
 }
+
+#[tokio::test]
+async fn a_batch_answers_each_order_in_turn() {
+    let (fake, master) = venue().await;
+    let client = client(&fake);
+    fake.set_depth("BTC", Some(d("0.0015")));
+    let limit = |price: &str| OrderKind::Limit {
+        price: d(price),
+        expires_at_ms: None,
+    };
+    let batch = [
+        order(
+            "HL|BTC|batch|1",
+            Leg::Entry,
+            Side::Buy,
+            limit("60000"),
+            "0.001",
+        ),
+        order(
+            "HL|BTC|batch|2",
+            Leg::Entry,
+            Side::Buy,
+            OrderKind::Market,
+            "0.002",
+        ),
+        order(
+            "HL|BTC|batch|3",
+            Leg::Entry,
+            Side::Buy,
+            limit("60000.5"),
+            "0.001",
+        ),
+        order(
+            "HL|BTC|batch|4",
+            Leg::Entry,
+            Side::Buy,
+            limit("65000"),
+            "0.002",
+        ),
+    ];
+    let results = client.place(&batch).await;
+    assert_eq!(fake.exchange_requests(), 1);
+    let resting = results[0].as_ref().unwrap();
+    assert_eq!(resting.state, OrderState::Open);
+    // An IOC against a shallow book: part filled, the rest canceled.
+    let ioc = results[1].as_ref().unwrap();
+    assert_eq!(
+        (ioc.state.clone(), ioc.filled),
+        (OrderState::Canceled, d("0.0015"))
+    );
+    assert!(
+        matches!(&results[2], Err(TradeError::Refused { message, .. }) if message == "Price must be divisible by tick size.")
+    );
+    // A GTC: part filled, the rest rests.
+    let gtc = results[3].as_ref().unwrap();
+    assert_eq!(
+        (gtc.state.clone(), gtc.filled),
+        (OrderState::PartiallyFilled, d("0.0015"))
+    );
+    assert_eq!(fake.position(master, "BTC"), d("0.003"));
+
+    let ioc = client
+        .order("BTC", &batch[1].client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((ioc.state, ioc.filled), (OrderState::Canceled, d("0.0015")));
+    let open = client.open_orders().await.unwrap();
+    let gtc = open
+        .iter()
+        .find(|o| o.client_id == batch[3].client_id)
+        .unwrap();
+    assert_eq!(
+        (gtc.state.clone(), gtc.filled, gtc.quantity),
+        (OrderState::PartiallyFilled, d("0.0015"), d("0.002"))
+    );
+    assert_eq!(open.len(), 2);
+}
+
+#[tokio::test]
+async fn an_order_beyond_the_margin_and_a_rate_limited_request_are_refused() {
+    let (fake, master) = venue().await;
+    let client = client(&fake);
+    // 4 BTC is $256 000: $12 800 of margin at 20x, more than the $10 000.
+    let big = order(
+        "HL|BTC|big|1",
+        Leg::Entry,
+        Side::Buy,
+        OrderKind::Market,
+        "4",
+    );
+    let results = client.place(std::slice::from_ref(&big)).await;
+    assert!(
+        matches!(&results[0], Err(TradeError::Refused { message, .. }) if message == "Insufficient margin to place order. asset=0"),
+        "{results:?}"
+    );
+
+    fake.fail_next_exchange(Fault::RateLimited);
+    let results = client
+        .place(&long_bracket("HL|BTC|test|12", OrderKind::Market))
+        .await;
+    for result in &results {
+        assert!(
+            matches!(result, Err(TradeError::Refused { code, .. }) if code == "429"),
+            "{result:?}"
+        );
+    }
+    assert_eq!(fake.position(master, "BTC"), Decimal::ZERO);
+    assert_eq!(fake.open_orders(master), 0);
+}
+
+#[tokio::test]
+async fn a_lookup_right_after_placing_may_not_find_the_order_yet() {
+    let (fake, master) = venue().await;
+    let client = client(&fake);
+    let bracket = long_bracket("HL|BTC|test|13", OrderKind::Market);
+    fake.lag_order_lookups(1);
+    assert!(client.place(&bracket).await.iter().all(Result::is_ok));
+    // The venue says it never had it: a caller that resent now would open a
+    // second position, so it asks again before trusting a `None`.
+    assert_eq!(
+        client.order("BTC", &bracket[0].client_id).await.unwrap(),
+        None
+    );
+    let entry = client
+        .order("BTC", &bracket[0].client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.state, OrderState::Filled);
+    assert_eq!(fake.position(master, "BTC"), d("0.001"));
+}
