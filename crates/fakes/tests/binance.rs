@@ -584,6 +584,27 @@ async fn a_symbol_that_is_not_trading_has_no_rules() {
     );
 }
 
+#[tokio::test]
+async fn calls_count_on_the_governor_and_a_429_refuses_without_placing() {
+    use quantpro_sources::governor::{Governor, Host};
+    let fake = btc_at("64000").await;
+    let gate = Governor::documented().gate(Host::BinanceFutures);
+    let venue = client(&fake).with_gate(gate.clone());
+    assert!(venue.place(&[market("gated", Side::Buy, "0.01")]).await[0].is_ok());
+    assert!(gate.charged() > 0);
+    fake.fail_next(
+        FaultOn::Order,
+        Fault::Refuse {
+            status: 429,
+            code: -1015,
+            msg: "Too many new orders; current limit is 300 orders per TEN_SECONDS.".into(),
+        },
+    );
+    let placed = venue.place(&[market("limited", Side::Buy, "0.01")]).await;
+    assert_eq!(refused_code(&placed[0]), "-1015");
+    assert_eq!(fake.orders().len(), 1);
+}
+
 mod user_stream {
     use super::*;
     use quantpro_sources::venues::binance::user_stream::{
