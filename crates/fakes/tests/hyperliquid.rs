@@ -745,3 +745,35 @@ async fn a_lookup_right_after_placing_may_not_find_the_order_yet() {
     assert_eq!(entry.state, OrderState::Filled);
     assert_eq!(fake.position(master, "BTC"), d("0.001"));
 }
+
+#[tokio::test]
+async fn a_stop_added_to_an_open_position_is_a_plain_trigger_that_closes_it() {
+    let (fake, master) = venue().await;
+    let client = client(&fake);
+    let origin = "HL|BTC|test|14";
+    let entry = order(origin, Leg::Entry, Side::Buy, OrderKind::Market, "0.001");
+    assert_eq!(
+        client.place(std::slice::from_ref(&entry)).await[0]
+            .as_ref()
+            .unwrap()
+            .state,
+        OrderState::Filled
+    );
+    // The position has no stop (say, it was lost): one is added on its own.
+    let stop = order(
+        origin,
+        Leg::Stop,
+        Side::Sell,
+        OrderKind::StopMarket {
+            trigger: d("63000"),
+        },
+        "0.001",
+    );
+    let placed = client.place(std::slice::from_ref(&stop)).await;
+    assert_eq!(placed[0].as_ref().unwrap().state, OrderState::Open);
+    assert_eq!(client.open_orders().await.unwrap().len(), 1);
+    fake.set_mid("BTC", d("62950"));
+    assert_eq!(fake.position(master, "BTC"), Decimal::ZERO);
+    let stop = client.order("BTC", &stop.client_id).await.unwrap().unwrap();
+    assert_eq!(stop.state, OrderState::Filled);
+}

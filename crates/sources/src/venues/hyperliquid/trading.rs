@@ -523,7 +523,8 @@ fn is_bracket(orders: &[OrderRequest]) -> bool {
         && orders[0].leg == Leg::Entry
         && matches!(orders[0].kind, OrderKind::Market | OrderKind::Limit { .. })
         && orders[1..].iter().all(|o| {
-            matches!(o.leg, Leg::Stop | Leg::Target)
+            o.symbol == orders[0].symbol
+                && matches!(o.leg, Leg::Stop | Leg::Target)
                 && matches!(
                     o.kind,
                     OrderKind::StopMarket { .. } | OrderKind::TakeProfitMarket { .. }
@@ -906,7 +907,10 @@ mod tests {
         assert!(is_bracket(&[entry.clone(), stop.clone(), target.clone()]));
         assert!(is_bracket(&[entry.clone(), stop.clone()]));
         assert!(!is_bracket(std::slice::from_ref(&entry)));
-        assert!(!is_bracket(&[stop.clone(), target]));
+        assert!(!is_bracket(&[stop.clone(), target.clone()]));
+        let mut elsewhere = target.clone();
+        elsewhere.symbol = "ETH".into();
+        assert!(!is_bracket(&[entry.clone(), elsewhere]));
         let close = request(Leg::Close, OrderKind::Market);
         assert!(!is_bracket(&[close, stop]));
     }
