@@ -519,7 +519,9 @@ fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
         exchange: args.exchange,
         ..backtest::BacktestRequest::new(&args.data_dir)
     };
-    let outcome = backtest::run_backtest(&request, &config)?;
+    // The simulated market replays its synthetic derivatives, as it scans them.
+    let derivatives = quantpro_service::pipeline::replayed_derivatives(&args.data_dir);
+    let outcome = backtest::run_backtest_with(&request, &config, derivatives)?;
     let (report, summary) = (&outcome.report, &outcome.summary);
     println!(
         "[BACKTEST] {} of {} symbols replayed, {} closes, {} evaluations, {} trades ({} open) in {:.3} s",

@@ -11,9 +11,12 @@
 //! (one full scan per close).
 //!
 //! What the replay may see at the close of candle i is exactly what a live
-//! scan then would: LTF candles 0..=i, the HTF candles closed by then, no
-//! external data (none exists historically). `--to` ends the data: later
-//! candles are not read, so trades still open then are reported open.
+//! scan then would: LTF candles 0..=i, the HTF candles closed by then, and
+//! external data only as it was known then: none on real markets (none
+//! exists historically), the synthetic derivatives of candles 0..=i on the
+//! simulated market ([`HistoricalDerivatives`], given by the caller). `--to`
+//! ends the data: later candles are not read, so trades still open then are
+//! reported open.
 
 mod bench;
 mod output;
@@ -25,14 +28,15 @@ pub use bench::{
     run_backtest_bench, run_synthetic_backtest_bench, BacktestBenchError, BacktestBenchReport,
 };
 pub use output::{trades_csv, write_report, write_trades_csv, OutputError, StrategyTable};
-pub use replay::{first_replayed, replay_symbol, SymbolReplay};
+pub use replay::{first_replayed, replay_symbol, replay_symbol_with, SymbolReplay};
 pub use time_bound::{parse_time_ms, TimeBoundError};
 pub use walk::{scan_context_at, WalkForward};
 
 use crate::candles::display_name;
 use crate::scan::{load_target, plan_scan, ScanError, ScanRequest, ScanTarget, SkippedFile};
 use crate::track::{sort_trades, track_record, StatsError};
-use quantpro_model::{BacktestReport, Exchange, ScannerConfig, Strategy, Trade};
+use quantpro_model::external::ExternalData;
+use quantpro_model::{BacktestReport, Candle, Exchange, ScannerConfig, Strategy, Trade};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -79,6 +83,13 @@ impl BacktestRequest {
     }
 }
 
+/// The derivatives data a live scan would have had at a moment of a
+/// symbol's history: from (exchange, symbol, its LTF candles closed by
+/// then, the moment in Unix ms). The simulated market's synthetic
+/// derivatives are one (they are made from the candles); real markets have
+/// none to replay.
+pub type HistoricalDerivatives = dyn Fn(Exchange, &str, &[Candle], i64) -> ExternalData + Sync;
+
 /// What the replay did besides the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BacktestSummary {
@@ -118,10 +129,21 @@ pub enum BacktestError {
     Stats(#[from] StatsError),
 }
 
-/// Replays every symbol of the request and computes the statistics.
+/// Replays every symbol of the request and computes the statistics, with
+/// no external data.
 pub fn run_backtest(
     request: &BacktestRequest,
     config: &ScannerConfig,
+) -> Result<BacktestOutcome, BacktestError> {
+    run_backtest_with(request, config, None)
+}
+
+/// [`run_backtest`] with the external data of `derivatives` at every close
+/// (the simulated market's synthetic derivatives), or none.
+pub fn run_backtest_with(
+    request: &BacktestRequest,
+    config: &ScannerConfig,
+    derivatives: Option<&HistoricalDerivatives>,
 ) -> Result<BacktestOutcome, BacktestError> {
     config.validate().map_err(ScanError::Config)?;
     if let (Some(from), Some(to)) = (request.from_ms, request.to_ms) {
@@ -155,7 +177,7 @@ pub fn run_backtest(
     let results: Vec<Result<(SymbolReplay, usize), Vec<SkippedFile>>> = plan
         .targets
         .par_iter()
-        .map(|target| replay_target(target, request, config, &strategies, now_ms))
+        .map(|target| replay_target(target, request, config, &strategies, now_ms, derivatives))
         .collect();
     let replay_secs = started.elapsed().as_secs_f64();
 
@@ -221,6 +243,7 @@ fn replay_target(
     config: &ScannerConfig,
     strategies: &[Strategy],
     now_ms: i64,
+    derivatives: Option<&HistoricalDerivatives>,
 ) -> Result<(SymbolReplay, usize), Vec<SkippedFile>> {
     let (ltf, htf) = load_target(target, now_ms)?;
     let (mut ltf, mut htf) = (ltf.candles, htf.candles);
@@ -250,7 +273,7 @@ fn replay_target(
         return skip("no 15m candle from --from on".to_string());
     }
     let candles = ltf.len() + htf.len();
-    let replay = replay_symbol(
+    let replay = replay_symbol_with(
         &target.symbol,
         target.exchange,
         &ltf,
@@ -258,6 +281,7 @@ fn replay_target(
         config,
         strategies,
         request.from_ms,
+        derivatives,
     );
     Ok((replay, candles))
 }

@@ -10,6 +10,8 @@
 //! information: the trades are those of evaluating every close.
 
 use super::walk::WalkForward;
+use super::HistoricalDerivatives;
+use crate::context::ExternalContext;
 use crate::strategies::evaluate;
 use crate::track::TradeBook;
 use quantpro_model::Candle;
@@ -39,7 +41,7 @@ pub fn first_replayed(ltf: &[Candle], config: &ScannerConfig, from_ms: Option<i6
 
 /// Replays the closed candles of one symbol with `strategies`, from
 /// `from_ms` (open time; earlier candles are history only) to the end of
-/// `ltf`. Trades still open at the end are reported open.
+/// `ltf`, with no external data. Trades still open at the end are reported open.
 pub fn replay_symbol(
     symbol: &str,
     exchange: Exchange,
@@ -48,6 +50,24 @@ pub fn replay_symbol(
     config: &ScannerConfig,
     strategies: &[Strategy],
     from_ms: Option<i64>,
+) -> SymbolReplay {
+    replay_symbol_with(
+        symbol, exchange, ltf, htf, config, strategies, from_ms, None,
+    )
+}
+
+/// [`replay_symbol`] with the external data `derivatives` gives at each
+/// close evaluated, from the candles closed by then.
+#[allow(clippy::too_many_arguments)]
+pub fn replay_symbol_with(
+    symbol: &str,
+    exchange: Exchange,
+    ltf: &[Candle],
+    htf: &[Candle],
+    config: &ScannerConfig,
+    strategies: &[Strategy],
+    from_ms: Option<i64>,
+    derivatives: Option<&HistoricalDerivatives>,
 ) -> SymbolReplay {
     let start = first_replayed(ltf, config, from_ms);
     if start >= ltf.len() {
@@ -61,7 +81,15 @@ pub fn replay_symbol(
         if strategies.iter().all(|&s| book.is_open(s)) {
             continue;
         }
-        let ctx = walk.context_at(i, config);
+        let ctx = match derivatives {
+            Some(derivatives) => {
+                let data = derivatives(exchange, symbol, &ltf[..=i], walk.close_time(i));
+                let external =
+                    ExternalContext::from_data(Some(&data), config.indicators.oi_z_window);
+                walk.context_with_external_at(i, config, external)
+            }
+            None => walk.context_at(i, config),
+        };
         for &strategy in strategies {
             if !book.is_open(strategy) {
                 evaluations += 1;

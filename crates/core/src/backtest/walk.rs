@@ -93,6 +93,19 @@ impl<'a> WalkForward<'a> {
         self.ctx.refresh(config, now_ms);
         &self.ctx
     }
+
+    /// [`WalkForward::context_at`] with the external data known at that
+    /// close (the simulated market's synthetic derivatives).
+    pub fn context_with_external_at(
+        &mut self,
+        i: usize,
+        config: &ScannerConfig,
+        external: ExternalContext,
+    ) -> &SharedContext {
+        self.context_at(i, config);
+        self.ctx.external = external;
+        &self.ctx
+    }
 }
 
 /// The context a plain scan at the close of LTF candle `i` builds from the

@@ -93,7 +93,11 @@ pub fn synthetic_histories(
 ) -> HistorySet {
     let name = synthetic_name(exchange, symbol);
     let mut set = HistorySet::new();
-    let hours = hourly_bars(ltf);
+    let from_ms = (now_secs - HISTORY_HOURS * 3600) * 1000;
+    // The window's hours read the impulses of the day before them, and
+    // those the day before that: older candles change nothing.
+    let needed_from = from_ms - (MEMORY_HOURS + LOOKBACK_HOURS) as i64 * HOUR_MS;
+    let hours = hourly_bars(&ltf[ltf.partition_point(|c| c.t < needed_from)..]);
     let Some(last) = hours.last() else {
         return set;
     };
@@ -107,7 +111,6 @@ pub fn synthetic_histories(
     // Positions worth 5e7..5e8 USD at the latest price.
     let notional = 10f64.powf(7.7 + uniform(seed, 0, Stream::Size));
     let units = notional / last.close;
-    let from_ms = (now_secs - HISTORY_HOURS * 3600) * 1000;
     let recent: Vec<usize> = (0..hours.len())
         .filter(|&i| hours[i].t >= from_ms)
         .collect();
@@ -452,6 +455,16 @@ mod tests {
             .iter()
             .zip(before)
             .all(|(a, b)| (a - b).abs() < 1e-12));
+    }
+
+    #[test]
+    fn candles_older_than_the_window_needs_change_nothing() {
+        let long = walk(2000, false);
+        let short = &long[long.len() - 4 * (HISTORY_HOURS as usize + 48)..];
+        assert_eq!(
+            synthetic_derivatives(Exchange::Binance, "SYN000USDT", &long, NOW_SECS),
+            synthetic_derivatives(Exchange::Binance, "SYN000USDT", short, NOW_SECS)
+        );
     }
 
     #[test]
