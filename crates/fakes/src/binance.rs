@@ -43,7 +43,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use quantpro_sources::venues::binance::filters::{
-    format_to_step, step_decimals, FilterError, OrderKind, Side, SymbolFilters,
+    format_to_step, round_to_grid, step_decimals, FilterError, OrderKind, RoundDirection, Side,
+    SymbolFilters,
 };
 use quantpro_sources::venues::binance::signing;
 use rust_decimal::Decimal;
@@ -225,6 +226,8 @@ struct Account {
     leverages: HashMap<String, Decimal>,
     /// Hedge (dual-side) position mode: orders must name `positionSide`.
     hedge_mode: bool,
+    /// Each fill comes in this many steps.
+    fill_steps: u32,
     /// Every user-stream event, to each open stream socket.
     events: tokio::sync::broadcast::Sender<Value>,
     /// While set, changes are not reported on the stream (§11.4: "answer
@@ -273,6 +276,7 @@ impl FakeBinance {
             listen_key: None,
             leverages: HashMap::new(),
             hedge_mode: false,
+            fill_steps: 1,
             events: tokio::sync::broadcast::channel(4096).0,
             events_muted: false,
         }));
@@ -328,6 +332,12 @@ impl FakeBinance {
     /// The next call of `on` meets `fault` (faults queue up per endpoint).
     pub fn fail_next(&self, on: FaultOn, fault: Fault) {
         self.lock().faults.entry(on).or_default().push_back(fault);
+    }
+
+    /// Every later fill comes in `steps` partial fills (at least 1), each
+    /// with its own `ORDER_TRADE_UPDATE`.
+    pub fn set_fill_steps(&self, steps: u32) {
+        self.lock().fill_steps = steps.max(1);
     }
 
     /// Puts the account in hedge (dual-side) mode: orders get -4061.
@@ -1096,6 +1106,8 @@ impl Account {
             (OrderKind::Limit, Side::Sell) => price <= mark,
         };
         self.emit_order(index, "NEW", Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+        // `ACK` (the default) answers as accepted, before any fill.
+        let ack = self.order_json(index);
         // Post-only (GTX) never takes; IOC and FOK never rest.
         let tif = self.orders[index].time_in_force.as_str();
         if (marketable && tif == "GTX") || (!marketable && matches!(tif, "IOC" | "FOK")) {
@@ -1110,7 +1122,10 @@ impl Account {
         } else if marketable {
             self.fill(index, mark);
         }
-        ok(self.order_json(index))
+        match params.get("newOrderRespType") {
+            Some("RESULT") => ok(self.order_json(index)),
+            _ => ok(ack),
+        }
     }
 
     /// The fake trades one-way only: in hedge mode every order is refused
@@ -1183,13 +1198,43 @@ impl Account {
         (self.wallet + self.unrealized() - self.initial_margin()).max(Decimal::ZERO)
     }
 
-    /// Fills the rest of order `index` at `price`: the position moves,
-    /// realized PnL and the taker fee go to the wallet.
+    /// Fills the rest of order `index` at `price`, in the configured number
+    /// of steps (each a `TRADE` event with the cumulative `z` and `ap`).
     fn fill(&mut self, index: usize, price: Decimal) {
+        let steps = self.fill_steps.max(1);
+        let order = &self.orders[index];
+        let rest = order.quantity - order.executed;
+        let step = self
+            .filters
+            .get(&order.symbol)
+            .map_or(Decimal::ZERO, |f| f.lot_size.step_size);
+        let part = round_to_grid(
+            rest / Decimal::from(steps),
+            Decimal::ZERO,
+            step,
+            RoundDirection::Down,
+        );
+        if steps > 1 && !part.is_zero() {
+            for _ in 1..steps {
+                self.fill_part(index, price, part);
+                if !self.orders[index].is_open() {
+                    return;
+                }
+            }
+        }
+        let rest = self.orders[index].quantity - self.orders[index].executed;
+        self.fill_part(index, price, rest);
+    }
+
+    /// Fills up to `part` of order `index` at `price`: the position moves,
+    /// realized PnL and the taker fee go to the wallet. A reduce-only order
+    /// fills only what reduces the position; its rest expires.
+    fn fill_part(&mut self, index: usize, price: Decimal, part: Decimal) {
         let now = self.now_ms();
         let fee_rate = self.config.taker_fee;
         let order = &mut self.orders[index];
-        let mut qty = order.quantity - order.executed;
+        let mut qty = (order.quantity - order.executed).min(part);
+        let mut clipped = false;
         let position = self.positions.entry(order.symbol.clone()).or_default();
         if order.reduce_only {
             let reducible = match order.side {
@@ -1197,6 +1242,7 @@ impl Account {
                 Side::Buy if position.amount < Decimal::ZERO => -position.amount,
                 _ => Decimal::ZERO,
             };
+            clipped = reducible < qty;
             qty = qty.min(reducible);
             if qty.is_zero() {
                 order.status = "EXPIRED";
@@ -1257,7 +1303,7 @@ impl Account {
         } else {
             "PARTIALLY_FILLED"
         };
-        if order.reduce_only && order.status == "PARTIALLY_FILLED" {
+        if clipped {
             // The rest could only grow the position: the venue expires it.
             order.status = "EXPIRED";
         }
@@ -1378,7 +1424,19 @@ impl Account {
                 "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
             ));
         };
-        found.ok_or_else(|| refusal(-2013, "Order does not exist."))
+        // Forgotten: unfilled CANCELED/EXPIRED orders after 3 days, any
+        // order after 90.
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        let now = self.now_ms();
+        found
+            .filter(|&i| {
+                let o = &self.orders[i];
+                let age = now - o.update_time;
+                let unfilled_final =
+                    matches!(o.status, "CANCELED" | "EXPIRED") && o.executed.is_zero();
+                age <= 90 * DAY_MS && !(unfilled_final && age > 3 * DAY_MS)
+            })
+            .ok_or_else(|| refusal(-2013, "Order does not exist."))
     }
 
     fn cancel_order(&mut self, params: &Params) -> Result<Value, Refusal> {
@@ -1742,6 +1800,7 @@ mod tests {
             listen_key: None,
             leverages: HashMap::new(),
             hedge_mode: false,
+            fill_steps: 1,
             events: tokio::sync::broadcast::channel(16).0,
             events_muted: false,
         }

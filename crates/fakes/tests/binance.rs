@@ -605,6 +605,44 @@ async fn calls_count_on_the_governor_and_a_429_refuses_without_placing() {
     assert_eq!(fake.orders().len(), 1);
 }
 
+#[tokio::test]
+async fn an_unfilled_cancelled_order_is_forgotten_after_3_days_a_filled_one_is_not() {
+    let fake = btc_at("64000").await;
+    let venue = client(&fake);
+    let resting = OrderRequest {
+        client_id: ClientId::derive("old-limit", Leg::Entry),
+        kind: OrderKind::Limit {
+            price: d("60000"),
+            expires_at_ms: None,
+        },
+        ..market("old-limit", Side::Buy, "0.01")
+    };
+    let filled = market("old-market", Side::Buy, "0.01");
+    assert!(venue
+        .place(&[resting.clone(), filled.clone()])
+        .await
+        .iter()
+        .all(Result::is_ok));
+    venue.cancel("BTCUSDT", &resting.client_id).await.unwrap();
+    assert!(venue
+        .order("BTCUSDT", &resting.client_id)
+        .await
+        .unwrap()
+        .is_some());
+    // Four days later (the client's clock follows the venue's after a -1021).
+    fake.set_clock_offset_ms(4 * 24 * 3600 * 1000);
+    assert_eq!(
+        venue.order("BTCUSDT", &resting.client_id).await.unwrap(),
+        None
+    );
+    let still = venue
+        .order("BTCUSDT", &filled.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.state, OrderState::Filled);
+}
+
 mod user_stream {
     use super::*;
     use quantpro_sources::venues::binance::user_stream::{
@@ -679,6 +717,52 @@ mod user_stream {
         // The flat position came in an ACCOUNT_UPDATE before FINISHED.
         let account = fake.position("BTCUSDT");
         assert!(account.amount.is_zero());
+        drop(events);
+        let _ = task.await;
+    }
+
+    #[tokio::test]
+    async fn partial_fills_arrive_with_cumulative_quantities_and_the_key_is_kept_alive() {
+        let fake = btc_at("64000").await;
+        fake.set_fill_steps(3);
+        let venue = Arc::new(client(&fake));
+        let mut config = stream_config(&fake);
+        config.keepalive = Duration::from_millis(20);
+        let (mut events, task) = spawn_user_stream(venue.clone(), config);
+        next_matching(&mut events, |e| *e == AccountEvent::Connected).await;
+        let entry = market("partial", Side::Buy, "0.03");
+        let placed = venue.place(std::slice::from_ref(&entry)).await;
+        let report = placed[0].as_ref().unwrap();
+        assert_eq!(report.state, OrderState::Filled);
+        assert_eq!(report.filled, d("0.03"));
+        let mut cumulative = Vec::new();
+        while cumulative.len() < 3 {
+            let event = next_matching(
+                &mut events,
+                |e| matches!(e, AccountEvent::Order(o) if o.execution == "TRADE"),
+            )
+            .await;
+            if let AccountEvent::Order(o) = event {
+                cumulative.push((o.filled, o.state));
+            }
+        }
+        assert_eq!(
+            cumulative,
+            vec![
+                (d("0.01"), OrderState::PartiallyFilled),
+                (d("0.02"), OrderState::PartiallyFilled),
+                (d("0.03"), OrderState::Filled),
+            ]
+        );
+        // The listen key is extended on its timer.
+        let kept_alive = async {
+            while fake.request_count(&Method::PUT, "/fapi/v1/listenKey") == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), kept_alive)
+            .await
+            .expect("a keepalive PUT");
         drop(events);
         let _ = task.await;
     }
