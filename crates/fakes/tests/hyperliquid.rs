@@ -777,3 +777,21 @@ async fn a_stop_added_to_an_open_position_is_a_plain_trigger_that_closes_it() {
     let stop = client.order("BTC", &stop.client_id).await.unwrap().unwrap();
     assert_eq!(stop.state, OrderState::Filled);
 }
+
+#[tokio::test]
+async fn the_client_counts_its_weight_on_the_governors_hyperliquid_host() {
+    use quantpro_sources::governor::{Governor, Host};
+    let (fake, _) = venue().await;
+    let governor = Governor::documented();
+    let gate = governor.gate(Host::Hyperliquid);
+    let client = client(&fake).with_gate(gate.clone());
+    assert!(client
+        .place(&long_bracket("HL|BTC|test|15", OrderKind::Market))
+        .await
+        .iter()
+        .all(Result::is_ok));
+    // meta 20 + allMids 2 + the order action 1.
+    assert_eq!(gate.charged(), 23);
+    client.positions().await.unwrap();
+    assert_eq!(gate.charged(), 25);
+}

@@ -34,6 +34,7 @@ use super::signing::{
     CancelByCloidAction, CancelByCloidWire, Cloid, ExchangeRequest, Grouping, NonceSource,
     OrderAction, OrderTypeWire, OrderWire, Tif, Tpsl,
 };
+use crate::governor::{Cost, HostGate};
 use crate::keys::Secret;
 use crate::trading::{
     ClientId, Equity, Leg, OrderKind, OrderReport, OrderRequest, OrderState, PositionReport, Side,
@@ -124,6 +125,9 @@ pub struct AssetRules {
 /// The Hyperliquid perpetuals client of the executor.
 pub struct HyperliquidTrading {
     http: reqwest::Client,
+    timeout: Duration,
+    /// The governor's Hyperliquid host, when the service shares it.
+    gate: Option<HostGate>,
     base_url: String,
     network: Network,
     key: SigningKey,
@@ -192,6 +196,8 @@ impl HyperliquidTrading {
             .map_err(|e| TradeError::Unavailable(format!("{VENUE}: HTTP client: {e}")))?;
         Ok(HyperliquidTrading {
             http,
+            timeout: config.timeout,
+            gate: None,
             base_url: config.base_url.trim_end_matches('/').to_string(),
             network: config.network,
             key,
@@ -200,6 +206,13 @@ impl HyperliquidTrading {
             assets: Mutex::new(None),
             client_ids: ClientIds::default(),
         })
+    }
+
+    /// Counts this client's calls on the governor's Hyperliquid host (per
+    /// IP, shared with the candle fetcher).
+    pub fn with_gate(mut self, gate: HostGate) -> HyperliquidTrading {
+        self.gate = Some(gate);
+        self
     }
 
     /// The master account (`0x` + lowercase hex).
@@ -277,19 +290,71 @@ impl HyperliquidTrading {
         })
     }
 
+    /// One POST, counted on the governor's Hyperliquid gate when the client
+    /// has one (the venue's weight is per IP, shared with the candles).
+    async fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+        weight: u32,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), Failure> {
+        let permit = match &self.gate {
+            Some(gate) => Some(
+                gate.acquire(Cost::weight(weight), self.timeout)
+                    .await
+                    .map_err(|e| Failure::NotSent(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let answer = async {
+            let response = self
+                .http
+                .post(format!("{}{path}", self.base_url))
+                .json(body)
+                .send()
+                .await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, bytes.to_vec()))
+        }
+        .await;
+        let (status, headers, bytes) = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                if let Some(permit) = permit {
+                    permit.finish(None);
+                }
+                return Err(if e.is_connect() {
+                    // No connection: nothing was sent.
+                    Failure::NotSent(e.to_string())
+                } else if e.is_timeout() {
+                    Failure::Lost(format!("no answer in time: {e}"))
+                } else {
+                    Failure::Lost(format!("connection lost: {e}"))
+                });
+            }
+        };
+        if let Some(permit) = permit {
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                permit.rate_limited(Some(&headers), None);
+            } else if status.is_success() {
+                permit.served(Some(&headers));
+            } else {
+                permit.finish(Some(&headers));
+            }
+        }
+        Ok((status, bytes))
+    }
+
     /// `POST /info`. Reads change nothing, so any failure is `Unavailable`.
     async fn info<T: DeserializeOwned>(&self, body: Value) -> Result<T, TradeError> {
         let what = body["type"].as_str().unwrap_or("info").to_string();
         let fail = |detail: String| TradeError::Unavailable(format!("{VENUE} {what}: {detail}"));
-        let response = self
-            .http
-            .post(format!("{}/info", self.base_url))
-            .json(&body)
-            .send()
+        let (status, bytes) = self
+            .post("/info", &body, info_weight(&what))
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| fail(e.to_string()))?;
         if !status.is_success() {
             return Err(fail(format!("HTTP {status}: {}", excerpt(&bytes))));
         }
@@ -300,6 +365,11 @@ impl HyperliquidTrading {
     /// Signs and sends an action once; `Ok` is the `response.data` of a
     /// `{"status":"ok"}` answer.
     async fn exchange(&self, action: Action) -> Result<Value, TradeError> {
+        let batch = match &action {
+            Action::Order(order) => order.orders.len(),
+            Action::Cancel(cancel) => cancel.cancels.len(),
+            Action::CancelByCloid(cancel) => cancel.cancels.len(),
+        };
         let nonce = self
             .nonces
             .next(u64::try_from(quantpro_model::now_ms()).unwrap_or(0));
@@ -316,28 +386,16 @@ impl HyperliquidTrading {
             venue: VENUE.into(),
             reason,
         };
-        let response = match self
-            .http
-            .post(format!("{}/exchange", self.base_url))
-            .json(&request)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            // No connection, nothing sent.
-            Err(e) if e.is_connect() => {
+        // An action weighs 1 + floor(batch / 40) (EXTERNAL_APIS.md §11.2).
+        let weight = 1 + u32::try_from(batch / 40).unwrap_or(u32::MAX);
+        let (status, bytes) = match self.post("/exchange", &request, weight).await {
+            Ok(answer) => answer,
+            Err(Failure::NotSent(reason)) => {
                 return Err(TradeError::Unavailable(format!(
-                    "{VENUE} cannot be reached: {e}"
+                    "{VENUE}: nothing sent: {reason}"
                 )))
             }
-            Err(e) if e.is_timeout() => return Err(unknown(format!("no answer in time: {e}"))),
-            Err(e) => return Err(unknown(format!("connection lost: {e}"))),
-        };
-        let status = response.status();
-        let bytes = match response.bytes().await {
-            Ok(bytes) => bytes,
-            Err(e) if e.is_timeout() => return Err(unknown(format!("no answer in time: {e}"))),
-            Err(e) => return Err(unknown(format!("answer cut off: {e}"))),
+            Err(Failure::Lost(reason)) => return Err(unknown(reason)),
         };
         if status.is_server_error() {
             return Err(unknown(format!("HTTP {status}: {}", excerpt(&bytes))));
@@ -513,6 +571,32 @@ impl HyperliquidTrading {
             average_price: None,
             fee: Decimal::ZERO,
         })
+    }
+}
+
+/// Why a POST got no answer.
+#[derive(Debug)]
+enum Failure {
+    /// Nothing left this process (no connection, or the governor said no).
+    NotSent(String),
+    /// Sent, and the answer was lost: the venue may have acted.
+    Lost(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::NotSent(reason) | Failure::Lost(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// The weight of an info request (EXTERNAL_APIS.md §3): 2 for the light
+/// reads, 20 for the others (`userFills` adds 1 per 20 rows, not counted).
+fn info_weight(kind: &str) -> u32 {
+    match kind {
+        "allMids" | "clearinghouseState" | "orderStatus" | "l2Book" => 2,
+        _ => 20,
     }
 }
 
