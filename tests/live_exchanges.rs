@@ -16,7 +16,7 @@ use common::fake_exchange::{self as fake, FakeConfig, FakeExchange, Inject, Iv};
 use quantpro_core::candles::store::CandleStore;
 use quantpro_core::candles::{read_candle_file, Candle};
 use quantpro_model::{Exchange, Interval, LiveStatus, MarkKind, MasterFeed};
-use quantpro_service::live::{LiveLoop, Rescan};
+use quantpro_service::live::{Delivery, LiveLoop, Rescan};
 use quantpro_service::pipeline::{DataPaths, ScanPipeline};
 use quantpro_service::settings::{Environment, UniverseSettings};
 use quantpro_sources::clock::Clock;
@@ -566,6 +566,216 @@ async fn mexc_contract_closes_reach_the_feed_in_base_volume() {
     }
     let status = running.live.current_status();
     assert_eq!(status.venues[0].mode, quantpro_model::FeedMode::Streaming);
+    assert_no_holes(&paths(dir.path()).data_dir);
+    running.stop().await;
+}
+
+const SEC: i64 = 1_000;
+const H4: i64 = 4 * 3_600_000;
+
+/// Every rescan from now on, kept as it comes.
+fn record_rescans(running: &Running) -> Arc<Mutex<Vec<Rescan>>> {
+    let mut rescans = running.live.rescans();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    tokio::spawn(async move {
+        while let Ok(rescan) = rescans.recv().await {
+            kept.lock().unwrap().push(rescan);
+        }
+    });
+    seen
+}
+
+/// How long after `close` the feed had `symbol`'s candle of that close
+/// (market ms), and how it came.
+fn feed_latency(
+    rescans: &Mutex<Vec<Rescan>>,
+    exchange: Exchange,
+    symbol: &str,
+    close: i64,
+) -> Option<(i64, Delivery)> {
+    rescans.lock().unwrap().iter().find_map(|rescan| {
+        let arrived = rescan
+            .arrived
+            .iter()
+            .find(|a| a.key == (exchange, symbol.to_string()) && a.close_ms >= close)?;
+        Some((rescan.last_updated - close, arrived.delivery))
+    })
+}
+
+/// Each venue's counts add up: current + stale + delisted = symbols.
+fn assert_counts_add_up(status: &LiveStatus) {
+    for venue in &status.venues {
+        assert_eq!(
+            venue.current + venue.stale + venue.delisted,
+            venue.symbols,
+            "{}",
+            venue.line()
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_4h_close_between_connecting_and_the_acknowledgements_is_stored_within_the_settle_time() {
+    // Hyperliquid answers 4h subscriptions 8 s late (within the client's
+    // 10 s patience): a 4h close in those seconds is never pushed to the
+    // new socket (15m ones are).
+    let fake = FakeExchange::start(FakeConfig {
+        slow_acks: Some((Iv::H4, Duration::from_secs(8))),
+        ..FakeConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = start(dir.path(), &fake, universe(20, 60));
+    running.until_all_rescanned().await;
+    let close_4h = (fake.now_ms() + 10 * MIN).div_euclid(H4) * H4 + H4;
+
+    // The socket drops 5 s before the 4h close and is back at once; its
+    // 4h subscriptions are answered after the close.
+    fake.sleep_until_market(close_4h - 5 * SEC).await;
+    fake.disconnect(fake::Venue::Hyperliquid, false, false);
+    fake.sleep_until_market(close_4h + 15 * SEC).await;
+    for symbol in ["BTC", "ETH"] {
+        let key = (Exchange::Hyperliquid, symbol.to_string(), Interval::H4);
+        let path = CandleStore::path_of(&paths(dir.path()).data_dir, &key);
+        let stored = read_candle_file(&path).unwrap();
+        assert_eq!(
+            stored.last().map(|c| c.t),
+            Some(close_4h - H4),
+            "{symbol}: the 4h candle of that close is stored within the settle time (20 s)"
+        );
+    }
+    let asked_4h: Vec<_> = kline_requests(&fake, fake::Venue::Hyperliquid, "ETH")
+        .into_iter()
+        .filter(|(at, interval, _)| interval == "4h" && *at > close_4h - 5 * SEC)
+        .collect();
+    assert!(!asked_4h.is_empty(), "repaired over REST: {asked_4h:?}");
+    assert_counts_add_up(&running.live.current_status());
+    assert_no_holes(&paths(dir.path()).data_dir);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn during_a_ban_the_closes_of_whole_series_reach_the_feed_at_their_usual_latency() {
+    let fake = FakeExchange::start(FakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A settle delay that puts the check of close 2 twenty seconds before
+    // close 3, so its repair waits out a ban across close 3.
+    let mut running = start(dir.path(), &fake, universe(880, 60));
+    running.until_all_rescanned().await;
+    let rescans = record_rescans(&running);
+    let binance = fake::Venue::BinanceFutures;
+
+    // Binance's ETHUSDT candle of close 2 is never pushed (the stream
+    // reports it missed at the next push); BTCUSDT's is.
+    fake.hide(binance, "ETHUSDT", Iv::M15, close(&fake, 1));
+    fake.sleep_until_market(close(&fake, 3) - 25 * SEC).await;
+    fake.ban(binance, Duration::from_secs(60));
+
+    fake.sleep_until_market(close(&fake, 3) + 10 * SEC).await;
+    let status = running.live.current_status();
+    assert_counts_add_up(&status);
+    let eth = status
+        .marks
+        .iter()
+        .find(|m| m.exchange == Exchange::Binance && m.symbol == "ETHUSDT")
+        .unwrap_or_else(|| panic!("ETHUSDT is marked while it waits: {status:?}"));
+    assert!(
+        eth.reason
+            .starts_with("waiting for BINANCE futures (banned, resumes in "),
+        "{}",
+        eth.reason
+    );
+    // The closes of whole series came as usual: Binance's BTCUSDT (the
+    // banned venue's), Hyperliquid's.
+    for (exchange, symbol) in [
+        (Exchange::Binance, "BTCUSDT"),
+        (Exchange::Hyperliquid, "BTC"),
+        (Exchange::Hyperliquid, "ETH"),
+    ] {
+        let usual = feed_latency(&rescans, exchange, symbol, close(&fake, 2))
+            .expect("close 2 reached the feed");
+        let during = feed_latency(&rescans, exchange, symbol, close(&fake, 3))
+            .expect("close 3 reached the feed during the ban");
+        assert_eq!(during.1, Delivery::Stream, "{exchange} {symbol}");
+        assert!(
+            during.0 <= usual.0 + SEC,
+            "{exchange} {symbol}: {} ms during the ban, {} ms before",
+            during.0,
+            usual.0
+        );
+    }
+    assert_eq!(
+        feed_latency(&rescans, Exchange::Binance, "ETHUSDT", close(&fake, 3)),
+        None,
+        "ETHUSDT waits for its repair"
+    );
+
+    // The ban ends (close 3 + 35 s): ETHUSDT's repair brings both closes.
+    fake.sleep_until_market(close(&fake, 3) + 60 * SEC).await;
+    let (latency, delivery) =
+        feed_latency(&rescans, Exchange::Binance, "ETHUSDT", close(&fake, 3)).unwrap();
+    assert_eq!(delivery, Delivery::Rest);
+    assert!(latency >= 35 * SEC, "after the ban: {latency} ms");
+    assert_eq!(
+        fake.log().requests_during_ban(binance).len(),
+        1,
+        "only the request that learned of the ban"
+    );
+    assert!(running.live.current_status().marks.is_empty());
+    assert_all_final(dir.path(), &fake, -10, 3);
+    assert_no_holes(&paths(dir.path()).data_dir);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_storm_is_met_with_growing_gaps_and_the_venue_is_current_a_settle_time_after_it() {
+    let fake = FakeExchange::start(FakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = start(dir.path(), &fake, universe(20, 60));
+    running.until_all_rescanned().await;
+    let hl = fake::Venue::Hyperliquid;
+
+    // The stream is down across close 1, so the close needs REST, and
+    // Hyperliquid answers every call 429 (no Retry-After) for 20 s.
+    fake.sleep_until_market(close(&fake, 1) - 30 * SEC).await;
+    fake.refuse_connections(hl, Duration::from_secs(60));
+    fake.disconnect(hl, false, false);
+    fake.sleep_until_market(close(&fake, 1) - SEC).await;
+    fake.rate_limit_storm(hl, Duration::from_secs(20), 0);
+    let storm_end = close(&fake, 1) + 19 * SEC;
+
+    fake.sleep_until_market(storm_end + 20 * SEC).await;
+    let refused: Vec<i64> = fake
+        .log()
+        .rest(hl)
+        .iter()
+        .filter(|r| r.status == 429)
+        .map(|r| r.at_ms)
+        .collect();
+    assert!(refused.len() >= 3, "{refused:?}");
+    let gaps: Vec<i64> = refused.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.windows(2).all(|g| g[1] + 5 >= g[0]) && gaps.last() > gaps.first(),
+        "the gaps between refused calls grow: {gaps:?}"
+    );
+    for symbol in ["BTC", "ETH"] {
+        assert_eq!(
+            stored(dir.path(), Exchange::Hyperliquid, symbol)
+                .last()
+                .map(|c| c.t),
+            Some(close(&fake, 1) - M15),
+            "{symbol} is current a settle time after the storm"
+        );
+    }
+    let status = running.live.current_status();
+    assert_counts_add_up(&status);
+    let venue = status
+        .venues
+        .iter()
+        .find(|v| v.exchange == Exchange::Hyperliquid)
+        .unwrap();
+    assert_eq!((venue.current, venue.stale), (2, 0), "{}", venue.line());
     assert_no_holes(&paths(dir.path()).data_dir);
     running.stop().await;
 }

@@ -215,6 +215,8 @@ struct DataFaults {
     revisions: HashMap<(Venue, String, Iv, i64), Bar>,
     gaps: Vec<(SeriesKey, i64, i64)>,
     silences: Vec<(SeriesKey, i64, i64)>,
+    /// Bars (by open time) the streams never push.
+    hidden: Vec<(SeriesKey, i64)>,
     delisted: BTreeMap<(Venue, String), i64>,
 }
 
@@ -483,6 +485,24 @@ impl Market {
             .any(|((v, s, i), from, to)| {
                 *v == venue && s == symbol && *i == iv && at >= *from && at < *to
             })
+    }
+
+    pub(crate) fn hide(&self, venue: Venue, symbol: &str, iv: Iv, t: i64) {
+        self.faults
+            .lock()
+            .unwrap()
+            .hidden
+            .push(((venue, symbol.to_string(), iv), t));
+    }
+
+    /// The streams never push the bar of this key opening at `t`.
+    pub fn hidden(&self, venue: Venue, symbol: &str, iv: Iv, t: i64) -> bool {
+        self.faults
+            .lock()
+            .unwrap()
+            .hidden
+            .iter()
+            .any(|((v, s, i), at)| *v == venue && s == symbol && *i == iv && *at == t)
     }
 
     pub(crate) fn gap(&self, venue: Venue, symbol: &str, iv: Iv, from: i64, to: i64) {

@@ -186,6 +186,10 @@ pub struct FakeConfig {
     pub ban_duration: Duration,
     /// REST weight budgets per minute (MEXC: calls per 2 s).
     pub budgets: Budgets,
+    /// Subscriptions of this interval made by message are answered (and
+    /// pushed) only this long after they are asked (a slow server: a close
+    /// in between is never pushed to that socket); `None`: at once.
+    pub slow_acks: Option<(Iv, Duration)>,
     /// Symbols per venue: the real ones, then clones of them by name
     /// replaying their original's candles (`BTC2USDT`, `BTC2_USDT`, `BTC2`;
     /// for benchmarks at a universe's size); `None`: the real ones only.
@@ -234,6 +238,7 @@ impl Default for FakeConfig {
             ban_after_violations: 3,
             ban_duration: Duration::from_secs(120),
             budgets: Budgets::default(),
+            slow_acks: None,
             symbols_per_venue: None,
         }
     }
@@ -523,6 +528,13 @@ impl FakeExchange {
         self.shared
             .market
             .silence(venue, symbol, iv, from_ms, to_ms);
+    }
+
+    /// The streams never push the bar of a key opening at `t` (neither
+    /// forming nor final): its close is missed, the bars around it are
+    /// pushed as usual. REST serves it.
+    pub fn hide(&self, venue: Venue, symbol: &str, iv: Iv, t: i64) {
+        self.shared.market.hide(venue, symbol, iv, t);
     }
 
     /// REST omits the candles of a key opening in `[from_ms, to_ms)`.

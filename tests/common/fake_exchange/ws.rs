@@ -145,6 +145,7 @@ pub(crate) async fn serve(
         },
         muted: false,
         client_times: VecDeque::new(),
+        slow: Vec::new(),
     };
     session.log(WsKind::Opened(asked));
     for (symbol, iv) in &initial {
@@ -163,6 +164,9 @@ struct Session {
     muted: bool,
     /// Arrival of the client's recent messages (rate limit).
     client_times: VecDeque<Instant>,
+    /// Subscriptions answered late (`FakeConfig::slow_acks`): when, the
+    /// keys, and the answers.
+    slow: Vec<(Instant, Vec<(String, Iv)>, Vec<Message>)>,
 }
 
 /// Why the socket loop stopped.
@@ -207,6 +211,9 @@ impl Session {
         let mut faults = shared.faults(self.venue());
         loop {
             let now = Instant::now();
+            if let Err(end) = self.answer_slow(now).await {
+                return end;
+            }
             let periodic = now >= next_push;
             while next_push <= now {
                 next_push += config.push_every;
@@ -254,6 +261,9 @@ impl Session {
             if let Some(t) = next_ping {
                 wake = wake.min(t);
             }
+            if let Some(t) = self.slow.iter().map(|(t, ..)| *t).min() {
+                wake = wake.min(t);
+            }
             if let (Some((_, deadline)), Some((_, sent))) = (pings, &awaiting_pong) {
                 wake = wake.min(*sent + deadline);
             }
@@ -283,6 +293,23 @@ impl Session {
                 _ = sleep_until(wake) => {}
             }
         }
+    }
+
+    /// Makes the slow subscriptions that are due and answers them.
+    async fn answer_slow(&mut self, now: Instant) -> Result<(), End> {
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.slow)
+            .into_iter()
+            .partition(|(t, ..)| *t <= now);
+        self.slow = later;
+        for (_, keys, replies) in due {
+            for (symbol, iv) in keys {
+                self.conn.add(&symbol, iv);
+            }
+            for reply in replies {
+                self.send(reply).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The next instant a subscription has a push due (a close or a final).
@@ -327,7 +354,7 @@ impl Session {
             }
             if let Some(pf) = st.pending_final {
                 if now_ms >= pf + step + delay {
-                    if !quiet {
+                    if !quiet && !market.hidden(venue, symbol, *iv, pf) {
                         if let Some(bar) = market.final_bar(venue, symbol, *iv, pf) {
                             frames.push(self.flavor.kline(&self.shared, symbol, *iv, &bar, true));
                         }
@@ -338,7 +365,9 @@ impl Session {
             // The new bar waits for the old one's final, unless it goes first.
             let blocked = st.pending_final.is_some() && !new_first;
             let first = st.current.is_none();
-            if (first || periodic) && !blocked && !quiet {
+            if (first || periodic) && !blocked && market.hidden(venue, symbol, *iv, cur_t) {
+                st.current = Some(cur_t);
+            } else if (first || periodic) && !blocked && !quiet {
                 if let Some(bar) = market.forming(venue, symbol, *iv, now_ms) {
                     frames.push(self.flavor.kline(&self.shared, symbol, *iv, &bar, false));
                     st.current = Some(cur_t);
@@ -377,7 +406,24 @@ impl Session {
                 let body = body.to_string();
                 self.log(WsKind::ClientText(body.clone()));
                 let shared = self.shared.clone();
-                let outcome = self.flavor.on_client(&shared, &mut self.conn, &body);
+                let before: Vec<(String, Iv)> = self.conn.subs.keys().cloned().collect();
+                let mut outcome = self.flavor.on_client(&shared, &mut self.conn, &body);
+                if let Some((iv, delay)) = shared.config.slow_acks {
+                    let added: Vec<(String, Iv)> = self
+                        .conn
+                        .subs
+                        .keys()
+                        .filter(|k| k.1 == iv && !before.contains(k))
+                        .cloned()
+                        .collect();
+                    if !added.is_empty() {
+                        for (symbol, iv) in &added {
+                            self.conn.remove(symbol, *iv);
+                        }
+                        let replies = std::mem::take(&mut outcome.replies);
+                        self.slow.push((Instant::now() + delay, added, replies));
+                    }
+                }
                 if let Some(why) = outcome.drop {
                     self.log(WsKind::Breach(why.clone()));
                     return Err(why);
