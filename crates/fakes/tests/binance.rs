@@ -801,3 +801,72 @@ mod user_stream {
         let _ = task.await;
     }
 }
+
+/// Figures for the issue's benchmark, against the fake on 127.0.0.1:
+/// `cargo test -p quantpro-fakes --test binance -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a benchmark: prints figures"]
+async fn bench_bracket_round_trip_and_reconciliation_of_50_positions() {
+    let symbols: Vec<String> = (0..50).map(|n| format!("S{n:02}USDT")).collect();
+    let listed: Vec<String> = symbols
+        .iter()
+        .map(|s| {
+            format!(
+                r#"{{"symbol":"{s}","status":"TRADING","filters":[
+                {{"minPrice":"0.10","maxPrice":"1000000","filterType":"PRICE_FILTER","tickSize":"0.10"}},
+                {{"stepSize":"0.001","filterType":"LOT_SIZE","maxQty":"1000","minQty":"0.001"}},
+                {{"notional":"5","filterType":"MIN_NOTIONAL"}}]}}"#
+            )
+        })
+        .collect();
+    let config = FakeBinanceConfig {
+        exchange_info: format!(r#"{{"symbols":[{}]}}"#, listed.join(",")),
+        balance: d("100000000"),
+        ..FakeBinanceConfig::default()
+    };
+    let fake = FakeBinance::start(config).await;
+    for symbol in &symbols {
+        fake.set_mark(symbol, d("1000"));
+    }
+    let venue = client(&fake);
+    let mut brackets = Vec::new();
+    for round in 0..200 {
+        let symbol = &symbols[round % symbols.len()];
+        let origin = format!("bench-{round}");
+        let mut bracket = long_bracket(&origin, "0.01", "900", "1100");
+        for leg in &mut bracket {
+            leg.symbol = symbol.clone();
+        }
+        let start = std::time::Instant::now();
+        let placed = venue.place(&bracket).await;
+        brackets.push(start.elapsed());
+        assert!(placed.iter().all(Result::is_ok), "{placed:?}");
+    }
+    let mut reconciles = Vec::new();
+    for _ in 0..50 {
+        let restarted = client(&fake);
+        let start = std::time::Instant::now();
+        let (open, positions) = (
+            restarted.open_orders().await.unwrap(),
+            restarted.positions().await.unwrap(),
+        );
+        reconciles.push(start.elapsed());
+        assert_eq!(positions.len(), 50);
+        assert_eq!(open.len(), 400);
+    }
+    let show = |name: &str, mut samples: Vec<Duration>| {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "{name}: median {:?}, p99 {:?} ({} runs)",
+            at(0.5),
+            at(0.99),
+            samples.len()
+        );
+    };
+    show("bracket (entry + stop + target acknowledged)", brackets);
+    show(
+        "reconciliation (open orders + positions, 50 positions)",
+        reconciles,
+    );
+}
