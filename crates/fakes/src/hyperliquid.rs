@@ -36,6 +36,20 @@
 //! the mid reaches it (unless [`FakeHyperliquid::set_depth`] says
 //! otherwise). Margin is checked at a fixed 20× leverage; no funding.
 //!
+//! Use (see `tests/hyperliquid.rs`):
+//!
+//! ```text
+//! let fake = FakeHyperliquid::start(Network::Testnet).await;   // BTC 0, ETH 1, SOL 2
+//! fake.add_account(master, Decimal::from(10_000));              // master: Address
+//! fake.approve_agent(address_of(&agent_key), master);
+//! let config = HyperliquidTradingConfig::new(Network::Testnet, Secret::new(agent_hex), master_hex)
+//!     .with_base_url(fake.url())
+//!     .with_timeout(Duration::from_millis(200));
+//! let client = HyperliquidTrading::new(config)?;                // a TradingVenue
+//! fake.set_mid("BTC", price);                                    // fills, stops, targets
+//! fake.fail_next_exchange(Fault::Stall);                         // the next reply is lost
+//! ```
+//!
 //! Choices where the venue's behaviour is not documented (CHECK them
 //! against the venue): a standalone trigger answers `resting`; when one leg
 //! of a `normalTpsl` group is refused, the group is not placed and the

@@ -795,3 +795,50 @@ async fn the_client_counts_its_weight_on_the_governors_hyperliquid_host() {
     client.positions().await.unwrap();
     assert_eq!(gate.charged(), 25);
 }
+
+#[tokio::test]
+async fn flattening_cancels_the_orders_and_closes_the_position() {
+    let (fake, master) = venue().await;
+    let client = client(&fake);
+    let bracket = long_bracket("HL|BTC|test|16", OrderKind::Market);
+    assert!(client.place(&bracket).await.iter().all(Result::is_ok));
+
+    // The kill switch: every open order canceled, every position closed
+    // with a reduce-only market order (grouping na).
+    for open in client.open_orders().await.unwrap() {
+        client.cancel(&open.symbol, &open.client_id).await.unwrap();
+    }
+    for position in client.positions().await.unwrap() {
+        let close = OrderRequest {
+            client_id: ClientId::derive("HL|BTC|test|16|flatten", Leg::Close),
+            leg: Leg::Close,
+            symbol: position.symbol.clone(),
+            side: if position.quantity > Decimal::ZERO {
+                Side::Sell
+            } else {
+                Side::Buy
+            },
+            kind: OrderKind::Market,
+            quantity: position.quantity.abs(),
+            reduce_only: true,
+        };
+        let closed = client.place(&[close]).await;
+        assert_eq!(closed[0].as_ref().unwrap().state, OrderState::Filled);
+    }
+    assert!(client.open_orders().await.unwrap().is_empty());
+    assert!(client.positions().await.unwrap().is_empty());
+    assert_eq!(fake.position(master, "BTC"), Decimal::ZERO);
+    assert_eq!(fake.open_orders(master), 0);
+    // A reduce-only close with nothing to reduce is the venue's refusal.
+    let again = order(
+        "HL|BTC|test|16|again",
+        Leg::Close,
+        Side::Sell,
+        OrderKind::Market,
+        "0.001",
+    );
+    assert!(matches!(
+        &client.place(&[again]).await[0],
+        Err(TradeError::Refused { message, .. }) if message == "Reduce only order would increase position."
+    ));
+}
