@@ -35,7 +35,20 @@
 //! order endpoint: before acceptance (503 "Service Unavailable.", -1008, any
 //! refusal: nothing is placed) or after it (the order exists, but the reply
 //! stalls past the client's timeout, the connection drops mid-answer, or
-//! the answer is 503 "Unknown error…" or -1007).
+//! the answer is 503 "Unknown error…" or -1007). Fills can come in k
+//! partial steps ([`FakeBinance::set_fill_steps`]); `newOrderRespType`
+//! `ACK` (the default) answers before the fill, `RESULT` after it.
+//!
+//! In a test:
+//! ```ignore
+//! let fake = FakeBinance::start_default().await; // or start(FakeBinanceConfig { .. })
+//! fake.set_mark("BTCUSDT", dec!(64000));
+//! let config = BinanceTradingConfig::new(fake.url(), Secret::new(API_KEY), Secret::new(SECRET))
+//!     .with_timeout(Duration::from_millis(200));
+//! let venue = BinanceTrading::new(config)?; // a TradingVenue
+//! fake.fail_next(FaultOn::Order, Fault::Stall(Duration::from_secs(1)));
+//! // venue.place(..) answers Unknown; venue.order(..) finds the one order.
+//! ```
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
