@@ -842,3 +842,65 @@ async fn flattening_cancels_the_orders_and_closes_the_position() {
         Err(TradeError::Refused { message, .. }) if message == "Reduce only order would increase position."
     ));
 }
+
+/// Figures for the benchmark: a bracket from `place` to its answer
+/// (entry acknowledged and stop and target in place: one `normalTpsl`
+/// action), and the reads of a reconciliation after a restart with 50 open
+/// positions (positions, open orders). Run with
+/// `cargo test -p quantpro-fakes --test hyperliquid -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a benchmark: prints figures"]
+async fn bench_bracket_round_trip_and_reconciliation_of_50_positions() {
+    let (fake, _) = venue().await;
+    fake.add_account(address(MASTER_KEY), d("100000000"));
+    let coins: Vec<String> = (0..50).map(|n| format!("C{n:02}")).collect();
+    for coin in &coins {
+        fake.add_asset(coin, 3, d("1000"));
+    }
+    let venue = client(&fake);
+    let mut brackets = Vec::new();
+    for round in 0..200 {
+        let coin = &coins[round % coins.len()];
+        let mut bracket = long_bracket(&format!("bench-{round}"), OrderKind::Market);
+        bracket[1].kind = OrderKind::StopMarket { trigger: d("900") };
+        bracket[2].kind = OrderKind::TakeProfitMarket { trigger: d("1100") };
+        for leg in &mut bracket {
+            leg.symbol = coin.clone();
+            leg.quantity = d("0.02");
+        }
+        let start = std::time::Instant::now();
+        let placed = venue.place(&bracket).await;
+        brackets.push(start.elapsed());
+        assert!(placed.iter().all(Result::is_ok), "{placed:?}");
+    }
+    let mut reconciles = Vec::new();
+    for _ in 0..50 {
+        let restarted = client(&fake);
+        let start = std::time::Instant::now();
+        let (open, positions) = (
+            restarted.open_orders().await.unwrap(),
+            restarted.positions().await.unwrap(),
+        );
+        reconciles.push(start.elapsed());
+        assert_eq!(positions.len(), 50);
+        assert_eq!(open.len(), 400);
+    }
+    let show = |name: &str, mut samples: Vec<Duration>| {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "{name}: median {:?}, p99 {:?} ({} runs)",
+            at(0.5),
+            at(0.99),
+            samples.len()
+        );
+    };
+    show(
+        "Hyperliquid bracket (one normalTpsl action acknowledged)",
+        brackets,
+    );
+    show(
+        "Hyperliquid reconciliation (50 positions, 400 open orders)",
+        reconciles,
+    );
+}
