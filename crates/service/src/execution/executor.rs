@@ -421,6 +421,46 @@ impl Executor {
         self.sync().await
     }
 
+    /// Feeds the paper venues the closed 15m candles stored in `data_dir`
+    /// since the last each has seen, for every symbol with an open
+    /// bracket, then follows the brackets: how paper trades fill as the
+    /// live loop stores candles. Returns the brackets that changed state.
+    pub async fn follow_stored_candles(
+        &self,
+        data_dir: &Path,
+    ) -> Result<Vec<Bracket>, ExecutionError> {
+        let followed: std::collections::BTreeSet<(Exchange, String)> = self
+            .live_brackets()
+            .await?
+            .into_iter()
+            .filter(|b| self.papers.contains_key(&b.exchange))
+            .map(|b| (b.exchange, b.symbol))
+            .collect();
+        if followed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (dir, now) = (data_dir.to_path_buf(), self.clock.now_ms());
+        let stored = tokio::task::spawn_blocking(move || {
+            quantpro_core::scan::stored_ltf(&dir, followed, now)
+        })
+        .await
+        .map_err(JournalError::Stopped)?;
+        let mut fed = false;
+        for ((exchange, symbol), candles) in stored {
+            let paper = &self.papers[&exchange];
+            let seen = paper.last_candle(&symbol).unwrap_or(i64::MIN);
+            for candle in candles.iter().filter(|c| c.t > seen) {
+                paper.on_candle(&symbol, candle)?;
+                fed = true;
+            }
+        }
+        if fed {
+            self.sync().await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
     /// The Positions panel.
     pub async fn positions(
         &self,
@@ -1261,6 +1301,59 @@ mod tests {
             .await
             .unwrap()
             .open
+            .is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paper_trades_fill_from_the_candles_the_live_loop_stores() {
+        use quantpro_core::candles::store::CandleStore;
+        use quantpro_model::Interval;
+        let d = desk();
+        d.executor.open(&signal(), T0, &d.settings).await.unwrap();
+        // The signal's candle, then one that runs through the target.
+        let series = [
+            Candle {
+                t: T0,
+                o: 64000.0,
+                h: 64100.0,
+                l: 63900.0,
+                c: 64080.5,
+                v: 1.0,
+            },
+            Candle {
+                t: T0 + 15 * 60_000,
+                o: 64080.0,
+                h: 65600.0,
+                l: 64000.0,
+                c: 65550.0,
+                v: 1.0,
+            },
+        ];
+        for (interval, candles) in [(Interval::M15, &series[..]), (Interval::H4, &series[..1])] {
+            let path =
+                CandleStore::path_of(&d.dir, &(Exchange::Binance, "BTCUSDT".into(), interval));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(
+                &path,
+                quantpro_core::candles::candles_to_json(candles),
+            )
+            .unwrap();
+        }
+        d.clock.sleep_until_ms(T0 + 31 * 60_000).await;
+        let changed = d.executor.follow_stored_candles(&d.dir).await.unwrap();
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        assert_eq!(changed[0].state, BracketState::Closed);
+        assert!(
+            changed[0].r.unwrap() > Decimal::TWO,
+            "the target: {:?}",
+            changed[0].r
+        );
+        // Fed once: the same files again change nothing.
+        assert!(d
+            .executor
+            .follow_stored_candles(&d.dir)
+            .await
+            .unwrap()
             .is_empty());
     }
 }

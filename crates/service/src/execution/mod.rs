@@ -15,6 +15,8 @@ pub mod executor;
 pub mod paper;
 pub mod risk;
 pub mod sizing;
+pub mod venues;
 
 pub use bracket::{Bracket, BracketState, LegRecord};
 pub use executor::{ExecutionError, Executor, Flattened, PositionView, Positions, Ticket};
+pub use venues::build_executor;

@@ -168,6 +168,11 @@ impl PaperVenue {
         })
     }
 
+    /// Open time of the newest candle the venue has seen for `symbol`.
+    pub fn last_candle(&self, symbol: &str) -> Option<i64> {
+        self.read(|book| book.marks.get(symbol).map(|m| m.candle_ms))
+    }
+
     /// The last price of `symbol`.
     pub fn mark(&self, symbol: &str) -> Option<Decimal> {
         self.read(|book| book.marks.get(symbol).map(|m| m.price))

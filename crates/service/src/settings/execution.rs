@@ -56,6 +56,11 @@ pub struct ExecutionSettings {
     pub fee_bps: Decimal,
     /// Alert rules may place live orders (`execute = "live"`) only with this.
     pub allow_auto: bool,
+    /// Binance USDⓈ-M's REST base (its demo venue: `https://demo-fapi.binance.com`).
+    pub binance_url: String,
+    /// Hyperliquid's API base; `hyperliquid_testnet` signs for the testnet.
+    pub hyperliquid_url: String,
+    pub hyperliquid_testnet: bool,
 }
 
 impl Default for ExecutionSettings {
@@ -85,6 +90,9 @@ pub(super) struct ExecutionSection {
     slippage_bps: f64,
     fee_bps: f64,
     allow_auto: bool,
+    binance_url: String,
+    hyperliquid_url: String,
+    hyperliquid_testnet: bool,
 }
 
 impl Default for ExecutionSection {
@@ -105,6 +113,9 @@ impl Default for ExecutionSection {
             slippage_bps: 5.0,
             fee_bps: 5.0,
             allow_auto: false,
+            binance_url: quantpro_sources::urls::BINANCE_FUTURES.to_string(),
+            hyperliquid_url: quantpro_sources::urls::HYPERLIQUID.to_string(),
+            hyperliquid_testnet: false,
         }
     }
 }
@@ -142,7 +153,20 @@ impl ExecutionSection {
             slippage_bps: decimal("slippage_bps", self.slippage_bps, 0.0, 1000.0),
             fee_bps: decimal("fee_bps", self.fee_bps, 0.0, 100.0),
             allow_auto: self.allow_auto,
+            binance_url: self.binance_url.trim_end_matches('/').to_string(),
+            hyperliquid_url: self.hyperliquid_url.trim_end_matches('/').to_string(),
+            hyperliquid_testnet: self.hyperliquid_testnet,
         };
+        for (key, url) in [
+            ("binance_url", &settings.binance_url),
+            ("hyperliquid_url", &settings.hyperliquid_url),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                problems.push(format!(
+                    "'execution.{key}' must be an http(s) URL, got {url:?}"
+                ));
+            }
+        }
         if !(1..=100).contains(&self.max_open_positions) {
             problems.push(format!(
                 "'execution.max_open_positions' must be between 1 and 100, got {}",

@@ -1,0 +1,153 @@
+//! Which venue trades each exchange: paper unless `[execution]` says
+//! `"live"` for it **and** its keys are in the environment (never in
+//! `quantpro.toml`): `BINANCE_API_KEY` + `BINANCE_API_SECRET`,
+//! `HYPERLIQUID_PRIVATE_KEY` (an API/agent wallet's key) +
+//! `HYPERLIQUID_ACCOUNT_ADDRESS` (the master account). MEXC takes no
+//! futures orders from API keys: always paper.
+
+use super::executor::{ExecutionError, Executor};
+use crate::journal::JournalHandle;
+use crate::settings::{Environment, Settings, VenueMode};
+use quantpro_model::Exchange;
+use quantpro_sources::clock::Clock;
+use quantpro_sources::keys::Secret;
+use quantpro_sources::trading::TradeError;
+use quantpro_sources::venues::binance::trading::{BinanceTrading, BinanceTradingConfig};
+use quantpro_sources::venues::hyperliquid::trading::{
+    HyperliquidTrading, HyperliquidTradingConfig, Network,
+};
+use std::path::Path;
+use std::sync::Arc;
+
+pub const BINANCE_API_KEY: &str = "BINANCE_API_KEY";
+pub const BINANCE_API_SECRET: &str = "BINANCE_API_SECRET";
+pub const HYPERLIQUID_PRIVATE_KEY: &str = "HYPERLIQUID_PRIVATE_KEY";
+pub const HYPERLIQUID_ACCOUNT_ADDRESS: &str = "HYPERLIQUID_ACCOUNT_ADDRESS";
+
+/// The executor of a process: paper venues, replaced by live clients where
+/// the settings and the environment both say so. A venue set to live
+/// without its keys is an error (never a silent fall back to paper).
+pub fn build_executor(
+    data_dir: &Path,
+    settings: &Settings,
+    env: &Environment,
+    journal: JournalHandle,
+    clock: Clock,
+) -> Result<Executor, ExecutionError> {
+    let execution = &settings.execution;
+    let mut executor = Executor::paper(
+        data_dir,
+        execution,
+        journal,
+        settings.journal.clone(),
+        clock,
+    )?;
+    if execution.binance == VenueMode::Live {
+        let (key, secret) = (
+            secret(env, BINANCE_API_KEY)?,
+            secret(env, BINANCE_API_SECRET)?,
+        );
+        let client = BinanceTrading::new(BinanceTradingConfig::new(
+            execution.binance_url.clone(),
+            key,
+            secret,
+        ))?;
+        executor = executor.with_venue(Exchange::Binance, Arc::new(client));
+    }
+    if execution.hyperliquid == VenueMode::Live {
+        let key = secret(env, HYPERLIQUID_PRIVATE_KEY)?;
+        let account = secret(env, HYPERLIQUID_ACCOUNT_ADDRESS)?;
+        let network = if execution.hyperliquid_testnet {
+            Network::Testnet
+        } else {
+            Network::Mainnet
+        };
+        let config = HyperliquidTradingConfig::new(network, key, account.expose())
+            .with_base_url(execution.hyperliquid_url.clone());
+        executor = executor.with_venue(
+            Exchange::Hyperliquid,
+            Arc::new(HyperliquidTrading::new(config)?),
+        );
+    }
+    Ok(executor)
+}
+
+fn secret(env: &Environment, name: &str) -> Result<Secret, ExecutionError> {
+    env.get(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| {
+            ExecutionError::Venue(TradeError::Unavailable(format!(
+                "live trading is configured but {name} is not set in the environment or .env"
+            )))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{ExecutionSettings, JournalSettings};
+
+    /// The defaults of a missing `quantpro.toml`, with `execution`.
+    fn settings(execution: ExecutionSettings) -> Settings {
+        let store = crate::settings::SettingsStore::new(
+            Path::new("/nonexistent/quantpro.toml").to_path_buf(),
+            Environment::default(),
+        );
+        let mut settings = store.load().unwrap();
+        settings.execution = execution;
+        settings.journal = JournalSettings::default();
+        settings
+    }
+
+    #[tokio::test]
+    async fn paper_by_default_and_live_only_with_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::real();
+        let journal = JournalHandle::new(dir.path());
+        let paper = build_executor(
+            dir.path(),
+            &settings(ExecutionSettings::default()),
+            &Environment::from_pairs([(BINANCE_API_KEY, "k"), (BINANCE_API_SECRET, "s")]),
+            journal.clone(),
+            clock,
+        )
+        .unwrap();
+        for exchange in Exchange::ALL {
+            assert!(!paper.venue(*exchange).unwrap().is_live(), "{exchange}");
+        }
+        let live = ExecutionSettings {
+            binance: VenueMode::Live,
+            ..ExecutionSettings::default()
+        };
+        let err = build_executor(
+            dir.path(),
+            &settings(live.clone()),
+            &Environment::default(),
+            journal.clone(),
+            clock,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string().contains("BINANCE_API_KEY is not set"),
+            "{err}"
+        );
+        let executor = build_executor(
+            dir.path(),
+            &settings(live),
+            &Environment::from_pairs([
+                (BINANCE_API_KEY, "key-123"),
+                (BINANCE_API_SECRET, "secret-456"),
+            ]),
+            journal,
+            clock,
+        )
+        .unwrap();
+        let binance = executor.venue(Exchange::Binance).unwrap();
+        assert!(binance.is_live());
+        assert_eq!(binance.name(), "BINANCE");
+        assert!(!executor.venue(Exchange::Mexc).unwrap().is_live());
+    }
+}
