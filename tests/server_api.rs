@@ -1475,3 +1475,121 @@ async fn on_real_markets_without_a_coinalyze_key_the_table_says_once_what_breako
     let table: Value = serde_json::from_str(&text).unwrap();
     assert!(table["notice"].is_null(), "{table}");
 }
+
+/// The owner's paper trade over the JSON API: ticket, one bracket per
+/// confirmation, the positions, the ticket page, close, and the kill
+/// switch; each refusal a 4xx with its reason.
+#[tokio::test]
+async fn a_paper_trade_goes_from_ticket_to_positions_and_back_to_flat() {
+    let server = TestServer::start(&[Exchange::Binance, Exchange::Mexc]).await;
+    server.scan("{}").await;
+    let (_, feed) = server.get("/api/results").await;
+    let signals = feed["signals"].as_array().unwrap();
+    let mut actionable = signals
+        .iter()
+        .filter(|s| s["action"] != "WAIT" && s["setup"].is_object() && s["ltf"]["stale"] != true);
+    let signal = actionable.next().unwrap_or_else(|| {
+        let seen: Vec<String> = signals
+            .iter()
+            .map(|s| format!("{} {} stale={}", s["action"], s["setup"].is_object(), s["ltf"]["stale"]))
+            .collect();
+        panic!("the generated market has an actionable signal: {seen:?}")
+    });
+    let (exchange, symbol, strategy) = (
+        signal["exchange"].as_str().unwrap(),
+        signal["symbol"].as_str().unwrap(),
+        signal["strategy"].as_str().unwrap(),
+    );
+    let (status, ticket) = server
+        .get(&format!(
+            "/api/execution/ticket?exchange={exchange}&symbol={symbol}&strategy={strategy}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    assert_eq!(ticket["live"], false, "paper by default");
+    assert!(ticket["refusal"].is_null(), "{ticket}");
+    let candle = ticket["signal_candle"].as_i64().unwrap();
+    let open = |candle: i64| {
+        serde_json::json!({"exchange": exchange, "symbol": symbol, "strategy": strategy, "candle": candle})
+            .to_string()
+    };
+
+    let (status, stale) = server
+        .send_json(Method::POST, "/api/execution/open", &open(candle - 900_000))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+    assert!(
+        stale["error"]
+            .as_str()
+            .unwrap()
+            .contains("the signal changed"),
+        "{stale}"
+    );
+
+    let (status, bracket) = server
+        .send_json(Method::POST, "/api/execution/open", &open(candle))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{bracket}");
+    assert_eq!(bracket["state"], "open", "{bracket}");
+    assert_eq!(bracket["sizing"], ticket["sizing"]);
+    let (status, again) = server
+        .send_json(Method::POST, "/api/execution/open", &open(candle))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a double click: {again}");
+    assert!(again["error"].as_str().unwrap().contains("one per symbol"));
+
+    let (_, positions) = server.get("/api/execution/positions").await;
+    let open_positions = positions["open"].as_array().unwrap();
+    assert_eq!(open_positions.len(), 1);
+    assert_eq!(open_positions[0]["quantity"], ticket["sizing"]["quantity"]);
+
+    let page = server
+        .client
+        .get(server.url(&format!("/trade/{exchange}/{symbol}/{strategy}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-testid=\"trade-ticket\"") && html.contains("PAPER"));
+    assert!(
+        html.contains("one per symbol"),
+        "the limit it would break is shown"
+    );
+
+    let (status, closed) = server
+        .send_json(
+            Method::POST,
+            "/api/execution/close",
+            &serde_json::json!({"exchange": exchange, "symbol": symbol}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    assert_eq!(closed["state"], "closed");
+    let (status, none) = server
+        .send_json(
+            Method::POST,
+            "/api/execution/close",
+            &serde_json::json!({"exchange": exchange, "symbol": symbol}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{none}");
+
+    let (status, bad) = server
+        .send_json(Method::POST, "/api/execution/open", "{\"symbol\": 1}")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+
+    // Open again (a new attempt of the same signal), then the kill switch.
+    let (status, _) = server
+        .send_json(Method::POST, "/api/execution/open", &open(candle))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, flat) = server
+        .send_json(Method::POST, "/api/execution/flatten", "")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{flat}");
+    assert_eq!(flat["closed"].as_array().unwrap().len(), 1, "{flat}");
+    let (_, positions) = server.get("/api/execution/positions").await;
+    assert!(positions["open"].as_array().unwrap().is_empty());
+}

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// A signed-in change without the session's CSRF token.
     #[error("missing or wrong CSRF token: a signed-in page sends it in the X-CSRF-Token header; reload the page and try again")]
     CsrfToken,
+    /// An order refused or failed (a limit, a stale ticket, the venue).
+    #[error(transparent)]
+    Execution(#[from] quantpro_service::execution::ExecutionError),
     /// A costly action over its per-client limit.
     #[error("too many {what} from this client: try again in {} s", retry_after.secs())]
     RateLimited {
@@ -90,7 +93,26 @@ impl ApiError {
             ApiError::SignInRequired | ApiError::BadToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::CrossSite(_) | ApiError::CsrfToken => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Execution(err) => execution_status(err),
         }
+    }
+}
+
+/// 409 for what the account's state refuses (a limit, a changed signal),
+/// 422 for an order that cannot be made (sizing, the venue's rules or
+/// refusal), 404 for nothing to close, 502 when the venue's answer is
+/// missing, 503 when the journal is.
+fn execution_status(err: &quantpro_service::execution::ExecutionError) -> StatusCode {
+    use quantpro_service::execution::ExecutionError as E;
+    use quantpro_sources::trading::TradeError as T;
+    match err {
+        E::NoSetup(_) | E::Stale { .. } | E::StaleData | E::Risk(_) => StatusCode::CONFLICT,
+        E::Sizing(_) | E::Venue(T::Refused { .. } | T::Invalid(_)) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        E::NoPosition { .. } | E::NoVenue(_) => StatusCode::NOT_FOUND,
+        E::Venue(T::Unknown { .. } | T::Unavailable(_)) => StatusCode::BAD_GATEWAY,
+        E::Journal(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

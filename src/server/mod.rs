@@ -17,13 +17,14 @@ mod routes;
 mod scan_events;
 mod scan_jobs;
 mod state;
+mod trading;
 
 pub use api_error::ApiError;
 pub use scan_jobs::{
     validate_scan_request, InvalidScanRequest, ScanConflict, ScanHold, ScanJobs, ScanStartError,
     MAX_SYMBOL_LEN,
 };
-pub use state::AppState;
+pub use state::{AppState, StartError};
 
 use crate::app::api;
 use crate::app::{shell, App};
@@ -105,6 +106,28 @@ fn routes() -> Vec<Route> {
         ),
         route(Method::GET, "/api/alerts", Owner, routes::alerts),
         route(Method::GET, "/alerts", Owner, routes::alert_log_page),
+        route(Method::GET, "/api/execution/ticket", Owner, trading::ticket),
+        route(Method::POST, "/api/execution/open", Owner, trading::open),
+        route(Method::POST, "/api/execution/close", Owner, trading::close),
+        route(
+            Method::POST,
+            "/api/execution/flatten",
+            Owner,
+            trading::flatten,
+        ),
+        route(
+            Method::GET,
+            "/api/execution/positions",
+            Owner,
+            trading::positions,
+        ),
+        route(
+            Method::GET,
+            "/trade/{exchange}/{symbol}/{strategy}",
+            Owner,
+            trading::ticket_page,
+        ),
+        route(Method::GET, "/positions", Owner, trading::positions_page),
         route(Method::GET, "/healthz", Viewer, routes::health),
         route(Method::GET, "/login", Viewer, auth::sign_in::sign_in_page),
         route(Method::POST, "/login", Viewer, auth::sign_in::sign_in),
@@ -226,6 +249,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     tracing::info!("[SERVE] dashboard on http://{addr}");
     println!("QuantPro dashboard: http://{addr}");
     state.start_live();
+    state.start_execution();
     if !state.auth.has_password() && state.auth.settings().trust_loopback {
         println!(
             "Single-user mode: no owner password, so requests from this machine are the owner \

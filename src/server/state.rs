@@ -4,6 +4,7 @@
 //! the same thing call the same method here, so each action has one
 //! implementation and one validation.
 
+use super::api_error::ApiError;
 use super::auth::AuthGate;
 use super::render::{
     charts::render_signal_charts, render_panels, render_track_record_page, SignalDetail,
@@ -19,6 +20,9 @@ use quantpro_model::{
 };
 use quantpro_service::alerts::store::warn_of_old_log;
 use quantpro_service::alerts::{AlertLogView, Alerter, JournalAlertStore};
+use quantpro_service::execution::{
+    build_executor, Bracket, ExecutionError, Executor, Flattened, Positions, Ticket,
+};
 use quantpro_service::feed_store::{FeedLoadError, FeedStore};
 use quantpro_service::journal::{JournalError, JournalHandle, TradeFilter};
 use quantpro_service::live::{LiveLoop, Rescan};
@@ -27,6 +31,19 @@ use quantpro_service::settings::{Settings, SettingsError, SettingsStore};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Why a server cannot start: its settings, or its trading venues (a paper
+/// account that cannot be read, a live venue without its keys).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("cannot start trade execution: {0}")]
+    Execution(#[from] ExecutionError),
+}
+
+/// How live venues' orders are followed when no stream says more.
+const EXECUTION_SYNC_EVERY: Duration = Duration::from_secs(30);
 
 /// How long the dashboard table waits for the journal's trades before it
 /// is served without its track lines (the journal may be a PostgreSQL
@@ -52,6 +69,9 @@ pub struct AppState {
     pub auth: Arc<AuthGate>,
     /// `[alerts]`: follows the live loop's rescans, delivers, keeps the log.
     pub alerter: Arc<Alerter>,
+    /// Trade execution (the owner's): paper unless `[execution]` and the
+    /// environment's keys make a venue live.
+    pub executor: Arc<Executor>,
     /// Set once the server stops, so long-lived streams (scan events) end
     /// and graceful shutdown does not wait for them forever.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -67,8 +87,15 @@ impl AppState {
     pub fn new(
         leptos_options: LeptosOptions,
         pipeline: Arc<ScanPipeline>,
-    ) -> Result<Self, SettingsError> {
+    ) -> Result<Self, StartError> {
         let settings = pipeline.current_settings()?;
+        let executor = Arc::new(build_executor(
+            &pipeline.paths().data_dir,
+            &settings,
+            pipeline.settings().environment(),
+            pipeline.journal().as_ref().clone(),
+            pipeline.clock(),
+        )?);
         let auth = Arc::new(AuthGate::new(settings.auth.clone()));
         warn_of_old_log(&pipeline.paths().data_dir);
         let alert_store = JournalAlertStore::new(
@@ -97,6 +124,7 @@ impl AppState {
             feed_changes,
             auth,
             alerter,
+            executor,
             shutdown: Arc::new(shutdown),
             live_task: Arc::default(),
         })
@@ -495,6 +523,73 @@ impl AppState {
         }
     }
 
+    /// The trade ticket of a signal in the feed (the owner's).
+    pub async fn trade_ticket(&self, key: &SignalKey) -> Result<Ticket, ApiError> {
+        let signal = self.signal_to_trade(key).await?;
+        let settings = self.pipeline.current_settings()?;
+        Ok(self.executor.ticket(&signal, &settings.execution).await?)
+    }
+
+    /// Places the bracket of a signal whose ticket showed `candle`.
+    pub async fn open_trade(&self, key: &SignalKey, candle: i64) -> Result<Bracket, ApiError> {
+        let signal = self.signal_to_trade(key).await?;
+        let settings = self.pipeline.current_settings()?;
+        Ok(self
+            .executor
+            .open(&signal, candle, &settings.execution)
+            .await?)
+    }
+
+    pub async fn close_trade(&self, exchange: Exchange, symbol: &str) -> Result<Bracket, ApiError> {
+        Ok(self.executor.close(exchange, symbol).await?)
+    }
+
+    pub async fn flatten(&self) -> Result<Flattened, ApiError> {
+        Ok(self.executor.flatten().await?)
+    }
+
+    pub async fn positions(&self) -> Result<Positions, ApiError> {
+        let settings = self.pipeline.current_settings()?;
+        Ok(self.executor.positions(&settings.execution).await?)
+    }
+
+    async fn signal_to_trade(&self, key: &SignalKey) -> Result<Signal, ApiError> {
+        self.find_signal(key.exchange, &key.symbol, key.strategy)
+            .await?
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "no signal {} {} {} in the feed",
+                    key.exchange, key.symbol, key.strategy
+                ))
+            })
+    }
+
+    /// Reconciles with the venues at start, then follows the brackets:
+    /// paper fills from each rescan's stored candles, live venues' orders
+    /// every `EXECUTION_SYNC_EVERY`. Fills and stop-outs are logged.
+    pub fn start_execution(&self) {
+        let executor = self.executor.clone();
+        let data_dir = self.pipeline.paths().data_dir.clone();
+        let mut rescans = self.feed_changes();
+        let mut stop = self.shutdown.subscribe();
+        tokio::spawn(async move {
+            report_changes(executor.sync().await);
+            let mut every = tokio::time::interval(EXECUTION_SYNC_EVERY);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    rescan = rescans.recv() => {
+                        if matches!(rescan, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                            break;
+                        }
+                        report_changes(executor.follow_stored_candles(&data_dir).await);
+                    }
+                    _ = every.tick() => report_changes(executor.sync().await),
+                }
+            }
+        });
+    }
+
     async fn find_signal(
         &self,
         exchange: Exchange,
@@ -508,6 +603,34 @@ impl AppState {
             .iter()
             .find(|s| s.exchange == exchange && s.symbol == symbol && s.strategy == strategy)
             .cloned())
+    }
+}
+
+/// A signal's key as the execution routes name it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SignalKey {
+    pub exchange: Exchange,
+    pub symbol: String,
+    pub strategy: Strategy,
+}
+
+/// Logs the brackets a sync changed (a fill, a stop-out, a target, a stop
+/// put back), or why the sync failed.
+fn report_changes(changes: Result<Vec<Bracket>, ExecutionError>) {
+    match changes {
+        Ok(changed) => {
+            for bracket in changed {
+                tracing::info!(
+                    "[EXEC] {} {} {}: {}{}",
+                    bracket.venue,
+                    bracket.symbol,
+                    bracket.strategy,
+                    bracket.state.as_str(),
+                    bracket.r.map(|r| format!(" at {r} R")).unwrap_or_default()
+                );
+            }
+        }
+        Err(err) => tracing::warn!("[EXEC] following the open brackets failed: {err}"),
     }
 }
 

@@ -14,6 +14,7 @@ mod page_document;
 mod share_page_html;
 mod signal_html;
 mod track_record_html;
+pub mod trading_html;
 
 pub use alert_log_html::render_alert_log_page;
 pub use page_document::page_document;
