@@ -4,12 +4,14 @@
 // simulated history to show from the first start (every strategy's trades,
 // BreakoutV2's on the synthetic open interest), every BreakoutV2 row has
 // (synthetic) open interest and BreakoutV2 acts, the DetailPanel labels the
-// derivatives data synthetic, and the page says nothing about a missing key.
+// derivatives data synthetic, and the page says nothing about a missing key;
+// on a real market's feed without COINALYZE_API_KEY it says once, above the
+// table, what BreakoutV2 needs.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, launchBrowser, waitForHydration, SCREENSHOTS, tempDir } from "../harness.mjs";
+import { startServer, launchBrowser, waitForHydration, FIXTURES, SCREENSHOTS, tempDir } from "../harness.mjs";
 
 const CONFIG = `[universe]
 markets = ["simulated"]
@@ -156,3 +158,31 @@ test("BreakoutV2 acts on the simulated market, on synthetic open interest", { ti
     await ui.browser.close();
   }
 });
+
+for (const [width, height] of [
+  [1440, 900],
+  [390, 844],
+]) {
+  test(`a real market without a Coinalyze key: the table says once what BreakoutV2 needs, at ${width}x${height}`, async () => {
+    // A real market's feed and candle folder (no SYNTHETIC marker), no key.
+    const real = await startServer({ feed: join(FIXTURES, "feed.json"), env: { COINALYZE_API_KEY: "" } });
+    const ui = await launchBrowser({ width, height });
+    try {
+      const { page, errors } = ui;
+      await page.goto(real.url + "/");
+      await waitForHydration(page);
+      const notice = page.locator("[data-testid=feed-notice]");
+      assert.equal(await notice.count(), 1, "said once, not per row");
+      assert.match(await notice.textContent(), /^BreakoutV2 needs open interest: set COINALYZE_API_KEY/);
+      const noticeBox = await notice.boundingBox();
+      const tableBox = await page.locator("[data-testid=scanner-table]").boundingBox();
+      assert.ok(noticeBox.y + noticeBox.height <= tableBox.y, "above the table");
+      assert.ok(noticeBox.x >= 0 && noticeBox.x + noticeBox.width <= width, "within the screen");
+      await page.screenshot({ path: join(SCREENSHOTS, `real-market-no-key-${width}.png`) });
+      assert.deepEqual(errors, []);
+    } finally {
+      await ui.browser.close();
+      await real.stop();
+    }
+  });
+}

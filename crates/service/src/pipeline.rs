@@ -241,7 +241,7 @@ impl ScanPipeline {
         let settings = self.settings.current().ok()?;
         settings.scanner.v2.require_oi.then(|| {
             format!(
-                "{} needs open interest: set {} to let it act (until then its rows wait with \"OI unavailable\", or turn off \"Require OI filter\" in Config).",
+                "{} needs open interest: set {} to let it act (or turn off \"Require OI filter\" in Config).",
                 Strategy::BreakoutV2,
                 quantpro_sources::keys::COINALYZE_API_KEY
             )
