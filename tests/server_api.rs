@@ -1481,24 +1481,18 @@ async fn on_real_markets_without_a_coinalyze_key_the_table_says_once_what_breako
 /// switch; each refusal a 4xx with its reason.
 #[tokio::test]
 async fn a_paper_trade_goes_from_ticket_to_positions_and_back_to_flat() {
-    let server = TestServer::start(&[Exchange::Binance, Exchange::Mexc]).await;
-    server.scan("{}").await;
-    let (_, feed) = server.get("/api/results").await;
-    let signals = feed["signals"].as_array().unwrap();
-    let mut actionable = signals
-        .iter()
-        .filter(|s| s["action"] != "WAIT" && s["setup"].is_object() && s["ltf"]["stale"] != true);
-    let signal = actionable.next().unwrap_or_else(|| {
-        let seen: Vec<String> = signals
-            .iter()
-            .map(|s| format!("{} {} stale={}", s["action"], s["setup"].is_object(), s["ltf"]["stale"]))
-            .collect();
-        panic!("the generated market has an actionable signal: {seen:?}")
-    });
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    // A feed with one fresh LONG signal (the scanner's own output format).
+    let signal = quantpro_model::fixtures::sample_signal("BTCUSDT", Strategy::Legacy);
+    let feed = MasterFeed {
+        last_updated: 1_721_088_900_000,
+        signals: vec![signal.clone()],
+    };
+    write_feed(&server.state.paths().feed_path, &feed).unwrap();
     let (exchange, symbol, strategy) = (
-        signal["exchange"].as_str().unwrap(),
-        signal["symbol"].as_str().unwrap(),
-        signal["strategy"].as_str().unwrap(),
+        signal.exchange.as_str(),
+        signal.symbol.as_str(),
+        signal.strategy.as_str(),
     );
     let (status, ticket) = server
         .get(&format!(
