@@ -24,6 +24,10 @@
 //!   [`TradingVenue::order`] for the id and never resends blindly.
 //! - Nonces come from one [`NonceSource`] per client: one client per agent
 //!   key per process.
+//! - [`HyperliquidTrading::with_gate`] counts the calls on the governor's
+//!   Hyperliquid host (the weight is per IP, shared with the candles);
+//!   [`HyperliquidTrading::user_stream`] (`user_stream.rs`) follows the
+//!   account's order updates and fills.
 //!
 //! Limit orders are GTC: Hyperliquid has no good-till-date, so an entry's
 //! `expires_at_ms` is the executor's to enforce with a cancel.
