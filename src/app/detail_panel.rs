@@ -104,6 +104,16 @@ pub fn SidePanel(row: TableRow) -> impl IntoView {
                                     <div class="signal-header">
                                         <div class="html-part" inner_html=header_html></div>
                                         <div class="signal-actions">
+                                            {(use_visitor().is_owner() && setup.is_some()).then(|| view! {
+                                                <a
+                                                    class="btn btn-small"
+                                                    href=share_href.replacen("/signal/", "/trade/", 1)
+                                                    title="The trade ticket: a bracket sized from risk, paper unless a venue is live"
+                                                    data-testid="trade-link"
+                                                >
+                                                    "Trade…"
+                                                </a>
+                                            })}
                                             <a
                                                 class="btn btn-ghost btn-small"
                                                 href=share_href

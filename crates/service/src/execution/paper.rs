@@ -13,9 +13,11 @@
 //! conditional legs of a closed position.
 //!
 //! The book (balance, orders, positions, last prices) is written atomically
-//! to `paper-<EXCHANGE>.json` in the data directory after every change: like
-//! a real venue it outlives QuantPro's restarts, and a restart reconciles
-//! with it.
+//! to `paper-<EXCHANGE>.json` in the data directory after every change and
+//! read back before every use: like a real venue it outlives QuantPro's
+//! restarts (a restart reconciles with it), and the CLI and the server see
+//! one account. (Two processes changing it in the same millisecond could
+//! lose one change: the executor's one-flow-at-a-time lock is per process.)
 
 use async_trait::async_trait;
 use quantpro_model::atomic_file::write_atomic;
@@ -179,13 +181,36 @@ impl PaperVenue {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Book) -> T) -> T {
-        f(&self.book.lock().unwrap_or_else(|e| e.into_inner()))
+        let mut guard = self.book.lock().unwrap_or_else(|e| e.into_inner());
+        self.reload(&mut guard);
+        f(&guard)
+    }
+
+    /// The file is the account: another process (`quantpro trade` beside
+    /// the server) may have changed it since this one last did. A file
+    /// that cannot be read now keeps the last book read (logged).
+    fn reload(&self, book: &mut Book) {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(read) => *book = read,
+                Err(e) => tracing::error!(
+                    "[EXEC] the paper account {} cannot be read: {e}; keeping the last one read",
+                    self.path.display()
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::error!(
+                "[EXEC] the paper account {} cannot be read: {e}",
+                self.path.display()
+            ),
+        }
     }
 
     /// Applies `f` and writes the book; a book that cannot be written is
     /// not changed (the venue refuses rather than forget).
     fn change<T>(&self, f: impl FnOnce(&mut Book) -> T) -> Result<T, TradeError> {
         let mut guard = self.book.lock().unwrap_or_else(|e| e.into_inner());
+        self.reload(&mut guard);
         let mut book = guard.clone();
         let out = f(&mut book);
         if book != *guard {
@@ -779,6 +804,28 @@ mod tests {
         assert!(
             venue.open_orders().await.unwrap().is_empty(),
             "its exits went with it"
+        );
+    }
+
+    #[tokio::test]
+    async fn two_processes_see_one_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = venue(dir.path(), free());
+        let cli = PaperVenue::open(dir.path(), Exchange::Binance, d("1"), free()).unwrap();
+        cli.place(&bracket()).await;
+        assert_eq!(
+            server.positions().await.unwrap().len(),
+            1,
+            "the server sees the CLI's order"
+        );
+        server
+            .cancel("BTCUSDT", &bracket()[1].client_id)
+            .await
+            .unwrap();
+        assert_eq!(
+            cli.open_orders().await.unwrap().len(),
+            1,
+            "and the CLI the server's cancel"
         );
     }
 }
