@@ -7,8 +7,8 @@
 //! - **Exactly once.** Client ids derive from the signal (exchange, symbol,
 //!   strategy, candle, attempt) and the leg; the bracket is recorded before
 //!   anything is sent; an order whose outcome is unknown is looked up by its
-//!   id (three times, waiting longer each time) and sent again only when the
-//!   venue says it never had it, with the same id. One flow at a time: a
+//!   id (up to four times, waiting longer each time) and sent again, with
+//!   the same id, only when two lookups apart did not find it. One flow at a time: a
 //!   double click finds the first bracket open and is refused.
 //! - **Never an entry without its stop.** When the stop cannot be placed,
 //!   whatever the entry filled is closed at once and the trader is told why.
@@ -36,10 +36,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Waits before each lookup of an order whose outcome is unknown.
-const LOOKUP_WAITS: [Duration; 3] = [
+const LOOKUP_WAITS: [Duration; 4] = [
     Duration::from_millis(250),
     Duration::from_millis(500),
     Duration::from_millis(1000),
+    Duration::from_millis(2000),
 ];
 
 /// Why an order is refused or failed.
@@ -665,6 +666,17 @@ impl Executor {
     async fn protect(&self, venue: &dyn TradingVenue, bracket: &mut Bracket) {
         let entry = bracket.leg(Leg::Entry).cloned();
         let Some(entry) = entry else { return };
+        let expired = matches!(
+            entry.request.kind,
+            OrderKind::Limit { expires_at_ms: Some(at), .. } if at <= self.clock.now_ms()
+        );
+        if entry.is_resting() && expired {
+            // Not every venue expires a resting order (Hyperliquid has no
+            // good-till-date): the executor cancels it at its expiry.
+            self.cancel_resting(venue, bracket, &[Leg::Entry]).await;
+            self.refresh(venue, bracket).await;
+        }
+        let entry = bracket.leg(Leg::Entry).cloned().unwrap_or(entry);
         let entry_filled = entry.filled();
         let entry_resting = entry.is_resting();
         let held = bracket.held();
@@ -895,7 +907,7 @@ async fn settle(
     result: Result<OrderReport, TradeError>,
 ) {
     let mut result = result;
-    let mut resent = false;
+    let (mut not_found, mut resent) = (0, false);
     for wait in LOOKUP_WAITS {
         match result {
             Ok(report) => {
@@ -911,17 +923,24 @@ async fn settle(
                     .await
                 {
                     Ok(Some(report)) => Ok(report),
-                    Ok(None) if !resent => {
-                        resent = true;
-                        venue
-                            .place(std::slice::from_ref(&leg.request))
-                            .await
-                            .remove(0)
+                    // A venue may not know an order it placed a moment ago
+                    // (Hyperliquid's lag): sent again only when two lookups
+                    // apart did not find it, with the same client id.
+                    Ok(None) => {
+                        not_found += 1;
+                        if not_found >= 2 && !resent {
+                            resent = true;
+                            venue
+                                .place(std::slice::from_ref(&leg.request))
+                                .await
+                                .remove(0)
+                        } else {
+                            Err(TradeError::Unknown {
+                                venue: venue.name().into(),
+                                reason: "not found at the venue yet".into(),
+                            })
+                        }
                     }
-                    Ok(None) => Err(TradeError::Unknown {
-                        venue: venue.name().into(),
-                        reason: "not found after a resend".into(),
-                    }),
                     // A failed lookup says nothing about the order.
                     Err(e) => Err(TradeError::Unknown {
                         venue: venue.name().into(),
@@ -939,6 +958,7 @@ async fn settle(
         Ok(report) => {
             leg.report = Some(report);
             leg.error = None;
+            leg.unknown = false;
         }
         Err(e) => {
             leg.unknown = true;
@@ -1333,11 +1353,7 @@ mod tests {
             let path =
                 CandleStore::path_of(&d.dir, &(Exchange::Binance, "BTCUSDT".into(), interval));
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(
-                &path,
-                quantpro_core::candles::candles_to_json(candles),
-            )
-            .unwrap();
+            std::fs::write(&path, quantpro_core::candles::candles_to_json(candles)).unwrap();
         }
         d.clock.sleep_until_ms(T0 + 31 * 60_000).await;
         let changed = d.executor.follow_stored_candles(&d.dir).await.unwrap();
