@@ -98,24 +98,19 @@ impl Levels {
     }
 
     /// The levels on the venue's grid: the stop and the target toward the
-    /// entry (never more risk, never a farther target), a resting entry
-    /// away from the touch (a long buys lower).
+    /// entry (never more risk, never a farther target), the entry as below.
     fn rounded(&self, rules: &SymbolRules, resting_entry: bool) -> Result<Levels, SizingError> {
         let long = self.side == Side::Buy;
         let (toward_entry_from_below, toward_entry_from_above) =
             (RoundDirection::Up, RoundDirection::Down);
-        let entry = if resting_entry {
-            rules.round_price(
-                self.entry,
-                if long {
-                    RoundDirection::Down
-                } else {
-                    RoundDirection::Up
-                },
-            )?
-        } else {
-            self.entry
+        // A resting entry rounds away from the touch (a long buys lower); a
+        // market entry's price is an estimate, put on the grid on the
+        // costly side (a long pays more), so the risk is not understated.
+        let entry_way = match (resting_entry, long) {
+            (true, true) | (false, false) => RoundDirection::Down,
+            (true, false) | (false, true) => RoundDirection::Up,
         };
+        let entry = rules.round_price(self.entry, entry_way)?;
         let (stop_way, target_way) = if long {
             (toward_entry_from_below, toward_entry_from_above)
         } else {

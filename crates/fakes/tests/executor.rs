@@ -1,0 +1,232 @@
+//! The executor of `quantpro-service` against the venue fakes, over real
+//! HTTP on 127.0.0.1: a signal becomes one bracket at Binance (entry on
+//! `/fapi/v1/order`, stop and target on the Algo API) and at Hyperliquid
+//! (one `normalTpsl` action); a lost reply is looked up, never placed
+//! twice; a stop the venue refuses closes the position at once; a restart
+//! reconciles; the kill switch leaves nothing open.
+
+use quantpro_fakes::binance::{FakeBinance, Fault, FaultOn, API_KEY, SECRET};
+use quantpro_fakes::hyperliquid::FakeHyperliquid;
+use quantpro_model::fixtures::sample_signal;
+use quantpro_model::{Exchange, Signal, Strategy};
+use quantpro_service::execution::{BracketState, Executor};
+use quantpro_service::journal::JournalHandle;
+use quantpro_service::settings::{ExecutionSettings, JournalSettings};
+use quantpro_sources::clock::Clock;
+use quantpro_sources::keys::Secret;
+use quantpro_sources::trading::{Leg, TradingVenue};
+use quantpro_sources::venues::binance::trading::{BinanceTrading, BinanceTradingConfig};
+use quantpro_sources::venues::hyperliquid::signing::{address_of, signing_key_from_hex, Network};
+use quantpro_sources::venues::hyperliquid::trading::{
+    HyperliquidTrading, HyperliquidTradingConfig,
+};
+use rust_decimal::Decimal;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn d(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+/// The fixture's LONG BTCUSDT signal: entry 64080.5, stop 63500, target 65500.
+fn signal() -> Signal {
+    sample_signal("BTCUSDT", Strategy::Legacy)
+}
+
+fn executor(dir: &Path, exchange: Exchange, venue: Arc<dyn TradingVenue>) -> Executor {
+    let settings = ExecutionSettings::default();
+    Executor::paper(
+        dir,
+        &settings,
+        JournalHandle::new(dir),
+        JournalSettings::default(),
+        Clock::real(),
+    )
+    .unwrap()
+    .with_venue(exchange, venue)
+}
+
+async fn binance() -> (FakeBinance, Arc<BinanceTrading>) {
+    let fake = FakeBinance::start_default().await;
+    fake.set_mark("BTCUSDT", d("64080.5"));
+    let client = BinanceTrading::new(
+        BinanceTradingConfig::new(fake.url(), Secret::new(API_KEY), Secret::new(SECRET))
+            .with_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    (fake, Arc::new(client))
+}
+
+fn open_algo_orders(fake: &FakeBinance) -> usize {
+    fake.algo_orders()
+        .iter()
+        .filter(|a| a.status == "NEW")
+        .count()
+}
+
+#[tokio::test]
+async fn a_binance_bracket_is_placed_once_with_its_stop_even_when_the_reply_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, client) = binance().await;
+    let executor = executor(dir.path(), Exchange::Binance, client);
+    let settings = ExecutionSettings::default();
+    // The entry is accepted but its answer never comes back in time.
+    fake.fail_next(FaultOn::Order, Fault::Stall(Duration::from_secs(2)));
+    let bracket = executor
+        .open(&signal(), 1_721_088_000_000, &settings)
+        .await
+        .unwrap();
+    assert_eq!(bracket.state, BracketState::Open, "{:?}", bracket.note);
+    assert_eq!(fake.position("BTCUSDT").amount, bracket.sizing.quantity);
+    let entry_id = bracket
+        .leg(Leg::Entry)
+        .unwrap()
+        .request
+        .client_id
+        .to_string();
+    let entries = fake
+        .orders()
+        .iter()
+        .filter(|o| o.client_order_id == entry_id)
+        .count();
+    assert_eq!(entries, 1, "looked up by its client id, never placed twice");
+    assert_eq!(
+        open_algo_orders(&fake),
+        2,
+        "the stop and the target on the Algo API"
+    );
+
+    // A restart reads the bracket back and finds it whole at the venue.
+    drop(executor);
+    let client = BinanceTrading::new(BinanceTradingConfig::new(
+        fake.url(),
+        Secret::new(API_KEY),
+        Secret::new(SECRET),
+    ))
+    .unwrap();
+    let restarted = self::executor(dir.path(), Exchange::Binance, Arc::new(client));
+    assert!(
+        restarted.sync().await.unwrap().is_empty(),
+        "nothing changed while it was down"
+    );
+    let positions = restarted.positions(&settings).await.unwrap();
+    assert_eq!(positions.open.len(), 1);
+    assert_eq!(positions.open[0].mark, Some(d("64080.5")));
+
+    // The mark falls through the stop: the venue closes it, a sync sees it.
+    fake.set_mark("BTCUSDT", d("63400"));
+    let changed = restarted.sync().await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].state, BracketState::Closed);
+    assert_eq!(fake.position("BTCUSDT").amount, Decimal::ZERO);
+    assert_eq!(
+        open_algo_orders(&fake),
+        0,
+        "the target went with the position"
+    );
+}
+
+#[tokio::test]
+async fn a_stop_binance_refuses_closes_the_entry_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, client) = binance().await;
+    let executor = executor(dir.path(), Exchange::Binance, client);
+    fake.fail_next(
+        FaultOn::AlgoOrder,
+        Fault::Refuse {
+            status: 400,
+            code: -2021,
+            msg: "Order would immediately trigger.".into(),
+        },
+    );
+    let bracket = executor
+        .open(&signal(), 1_721_088_000_000, &ExecutionSettings::default())
+        .await
+        .unwrap();
+    assert_eq!(bracket.state, BracketState::Closed);
+    let note = bracket.note.unwrap();
+    assert!(
+        note.contains("the stop could not be placed") && note.contains("-2021"),
+        "{note}"
+    );
+    assert_eq!(
+        fake.position("BTCUSDT").amount,
+        Decimal::ZERO,
+        "no entry without its stop"
+    );
+    assert_eq!(open_algo_orders(&fake), 0);
+}
+
+#[tokio::test]
+async fn the_kill_switch_leaves_nothing_open_at_binance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, client) = binance().await;
+    fake.set_mark("ETHUSDT", d("3000"));
+    let executor = executor(dir.path(), Exchange::Binance, client);
+    let settings = ExecutionSettings::default();
+    executor
+        .open(&signal(), 1_721_088_000_000, &settings)
+        .await
+        .unwrap();
+    let mut eth = sample_signal("ETHUSDT", Strategy::Legacy);
+    let setup = eth.setup.as_mut().unwrap();
+    (setup.entry, setup.sl, setup.tp, eth.price) = (3000.0, 2950.0, 3100.0, 3000.0);
+    executor
+        .open(&eth, 1_721_088_000_000, &settings)
+        .await
+        .unwrap();
+    assert_eq!(open_algo_orders(&fake), 4);
+    let done = executor.flatten().await.unwrap();
+    assert!(done.errors.is_empty(), "{done:?}");
+    assert_eq!(done.closed.len(), 2);
+    for symbol in ["BTCUSDT", "ETHUSDT"] {
+        assert_eq!(fake.position(symbol).amount, Decimal::ZERO, "{symbol}");
+    }
+    assert_eq!(open_algo_orders(&fake), 0);
+}
+
+const MASTER_KEY: &str = "0x2222222222222222222222222222222222222222222222222222222222222222";
+const AGENT_KEY: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
+
+#[tokio::test]
+async fn a_hyperliquid_bracket_is_one_action_with_its_stop_and_the_kill_switch_closes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeHyperliquid::start(Network::Testnet).await;
+    let address = |key: &str| address_of(&signing_key_from_hex(key).unwrap());
+    let master = address(MASTER_KEY);
+    fake.add_account(master, d("10000"));
+    fake.approve_agent(address(AGENT_KEY), master);
+    fake.set_mid("BTC", d("64080"));
+    let account: String = master.iter().map(|b| format!("{b:02x}")).collect();
+    let client = HyperliquidTrading::new(
+        HyperliquidTradingConfig::new(
+            Network::Testnet,
+            Secret::new(AGENT_KEY),
+            format!("0x{account}"),
+        )
+        .with_base_url(fake.url()),
+    )
+    .unwrap();
+    let executor = executor(dir.path(), Exchange::Hyperliquid, Arc::new(client));
+    let mut btc = sample_signal("BTC", Strategy::Legacy);
+    btc.exchange = Exchange::Hyperliquid;
+    let bracket = executor
+        .open(&btc, 1_721_088_000_000, &ExecutionSettings::default())
+        .await
+        .unwrap();
+    assert_eq!(bracket.state, BracketState::Open, "{:?}", bracket.note);
+    assert_eq!(
+        fake.exchange_requests(),
+        1,
+        "entry, stop and target in one action"
+    );
+    assert_eq!(fake.position(master, "BTC"), bracket.sizing.quantity);
+    assert_eq!(fake.open_orders(master), 2, "the stop and the target rest");
+
+    let done = executor.flatten().await.unwrap();
+    assert!(done.errors.is_empty(), "{done:?}");
+    assert_eq!(fake.position(master, "BTC"), Decimal::ZERO);
+    assert_eq!(fake.open_orders(master), 0);
+}
