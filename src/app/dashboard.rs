@@ -185,7 +185,7 @@ fn FeedBody(view: TableFeed) -> impl IntoView {
             </div>
         </div>
         {error.map(|message| view! { <ErrorBanner message /> })}
-        {notice.map(|text| view! { <p class="feed-notice" data-testid="feed-notice">{text}</p> })}
+        {(!notice.is_empty()).then(|| view! { <p class="feed-notice" data-testid="feed-notice">{notice}</p> })}
         <MarketStatus />
         <div class="workspace" class:with-detail=move || selected.with(Option::is_some)>
             <div class="table-wrap" class:all-columns=all_columns>

@@ -363,7 +363,7 @@ impl AppState {
             last_updated,
             error,
             synthetic: self.paths().is_synthetic(),
-            notice: self.pipeline.missing_data_notice(),
+            notice: self.pipeline.missing_data_notice().unwrap_or_default(),
             server_time_ms: self.now_ms(),
             stale_after_ms: Staleness::ltf(&data).after_ms,
             market: self.live.as_ref().map(|live| live.current_status().view()),

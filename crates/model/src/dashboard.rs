@@ -19,9 +19,11 @@ pub struct TableFeed {
     /// True when the candles are the project's generated sample, not market data.
     pub synthetic: bool,
     /// Said once above the table when a strategy cannot act for want of a
-    /// key ("BreakoutV2 needs open interest: set COINALYZE_API_KEY ...").
+    /// key ("BreakoutV2 needs open interest: set COINALYZE_API_KEY ...");
+    /// empty when every strategy can act. (A string, not an `Option`: the
+    /// WASM budget counts every decoder.)
     #[serde(default)]
-    pub notice: Option<String>,
+    pub notice: String,
     /// The server's clock when it answered (Unix ms), so ages render the
     /// same on the server and in the browser.
     pub server_time_ms: i64,
