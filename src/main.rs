@@ -1,5 +1,5 @@
 //! The `quantpro` binary: the command line (serve, watch, scan, backtest,
-//! fetch, indicators, bench, demo-data, set-password) and nothing else; each
+//! fetch, indicators, bench, demo-data, set-password, trade) and nothing else; each
 //! command calls into
 //! the library.
 
@@ -15,6 +15,8 @@ use quantpro_service::settings::{Environment, SettingsStore, UniverseSettings};
 use quantpro_sources::clock::Clock;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod trade_cli;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +56,9 @@ enum Command {
     /// Set the owner's password (asked twice on a terminal, else one line
     /// of standard input); its argon2 hash is stored in the config file.
     SetPassword(SetPasswordArgs),
+    /// Act on a signal: open a bracket, close a position, flatten
+    /// everything (paper unless `[execution]` makes a venue live).
+    Trade(trade_cli::TradeCmd),
 }
 
 #[derive(Args)]
@@ -212,6 +217,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Bench(args)) => run_bench(args),
         Some(Command::SetPassword(args)) => set_password(args),
+        Some(Command::Trade(cmd)) => trade_cli::run(cmd),
         Some(Command::DemoData(args)) => {
             let files = generate_demo_data(&args.data_dir, args.symbols)?;
             println!(

@@ -379,3 +379,70 @@ fn watch_stops_gracefully_on_sigterm_after_its_rescan() {
     assert!(status.success(), "{status:?}\n{after}");
     assert!(after.contains("[STOP] SIGTERM: stopping"), "{after}");
 }
+
+/// `quantpro trade`: a paper bracket from a signal of the feed, read back
+/// by `positions`, refused a second time, closed by `flatten`; without a
+/// terminal nothing is placed unless `--yes` says so.
+#[test]
+fn trade_opens_a_paper_bracket_lists_it_and_flattens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let signal =
+        quantpro_model::fixtures::sample_signal("BTCUSDT", quantpro_model::Strategy::Legacy);
+    let feed = quantpro_model::MasterFeed {
+        last_updated: 1_721_088_900_000,
+        signals: vec![signal],
+    };
+    std::fs::write(
+        data.join("master_feed.json"),
+        serde_json::to_string(&feed).unwrap(),
+    )
+    .unwrap();
+    let open = [
+        "trade",
+        "open",
+        "--exchange",
+        "BINANCE",
+        "--symbol",
+        "BTCUSDT",
+        "--strategy",
+        "Legacy",
+    ];
+
+    let asked = quantpro_with_input(&open, dir.path(), "", &[]);
+    assert!(!asked.status.success());
+    assert!(String::from_utf8_lossy(&asked.stderr).contains("pass --yes"));
+
+    let placed = quantpro(&[&open[..], &["--yes"]].concat(), dir.path());
+    assert!(
+        placed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&placed.stderr)
+    );
+    let text = stdout(&placed);
+    assert!(text.contains("\"state\": \"open\""), "{text}");
+    assert!(text.contains("PAPER BINANCE"));
+    assert!(
+        data.join("paper-BINANCE.json").is_file(),
+        "the paper account is kept"
+    );
+
+    let again = quantpro(&[&open[..], &["--yes"]].concat(), dir.path());
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("one per symbol"));
+
+    let positions = quantpro(&["trade", "positions"], dir.path());
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&positions)).unwrap();
+    assert_eq!(listed["open"].as_array().unwrap().len(), 1);
+
+    let flat = quantpro(&["trade", "flatten"], dir.path());
+    assert!(
+        flat.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flat.stderr)
+    );
+    let positions = quantpro(&["trade", "positions"], dir.path());
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&positions)).unwrap();
+    assert!(listed["open"].as_array().unwrap().is_empty());
+}
