@@ -578,3 +578,45 @@ async fn an_empty_journal_gets_the_backtest_of_the_history_once() {
         reference.trades.len()
     );
 }
+
+/// Executed brackets (migration 4) are kept and replaced by origin, and
+/// selected by state, on both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_are_saved_replaced_and_selected_by_state() {
+    use quantpro_service::journal::ExecutionRow;
+    for backend in backends("executions").await {
+        let root = tempfile::tempdir().unwrap();
+        let location = match &backend {
+            Backend::Sqlite => JournalLocation::Sqlite(root.path().join("journal.sqlite")),
+            Backend::Postgres(url) => JournalLocation::Url(Secret::new(url.clone())),
+        };
+        let journal = Journal::open(&location).await.unwrap();
+        let row = |origin: &str, state: &str| ExecutionRow {
+            origin: origin.into(),
+            exchange: "BINANCE".into(),
+            symbol: "BTCUSDT".into(),
+            strategy: "Legacy".into(),
+            mode: "paper".into(),
+            state: state.into(),
+            opened_at: 1,
+            closed_at: None,
+            body: format!("{{\"state\":\"{state}\"}}"),
+        };
+        journal
+            .save_execution(&row("a|1", "sending"), 1)
+            .await
+            .unwrap();
+        journal
+            .save_execution(&row("b|1", "open"), 2)
+            .await
+            .unwrap();
+        let mut closed = row("a|1", "closed");
+        closed.closed_at = Some(9);
+        journal.save_execution(&closed, 9).await.unwrap();
+        let all = journal.executions(&[]).await.unwrap();
+        assert_eq!(all.len(), 2, "{}", backend.name());
+        assert_eq!(all[0], closed, "{}: replaced by its origin", backend.name());
+        let live = journal.executions(&["sending", "open"]).await.unwrap();
+        assert_eq!(live, [row("b|1", "open")], "{}", backend.name());
+    }
+}
