@@ -453,4 +453,28 @@ mod tests {
             "{html}"
         );
     }
+
+    #[test]
+    fn the_simulated_markets_derivatives_are_labelled_synthetic() {
+        let mut signal = sample_signal("SYN000USDT", Strategy::BreakoutV2);
+        let c = &mut signal.observability.score_composition;
+        (c.oi_available, c.funding_available) = (true, true);
+        signal.oi_metadata.status = quantpro_model::OiStatus::Synthetic;
+        let html = super::super::to_html(view! { <SignalBadges signal=signal.clone() /> });
+        assert!(html.contains("OI · synthetic"), "{html}");
+        assert!(html.contains("Funding · synthetic"), "{html}");
+        assert!(
+            html.contains("Open-interest history (synthetic: simulated from the candles"),
+            "{html}"
+        );
+        assert!(!html.contains("Coinalyze"), "{html}");
+        // Coinalyze's data is named as such, and not called synthetic.
+        signal.oi_metadata.status = quantpro_model::OiStatus::Aggregated;
+        let html = super::super::to_html(view! { <SignalBadges signal /> });
+        assert!(
+            html.contains("Open-interest history (Coinalyze): available"),
+            "{html}"
+        );
+        assert!(!html.contains("synthetic"), "{html}");
+    }
 }
