@@ -228,11 +228,11 @@ impl Yardstick {
         if window.len() < 4 {
             return None;
         }
-        let returns: Vec<f64> = window
+        let squares: f64 = window
             .windows(2)
-            .map(|w| (w[1].close / w[0].close).ln())
-            .collect();
-        let move_rms = (returns.iter().map(|r| r * r).sum::<f64>() / returns.len() as f64).sqrt();
+            .map(|w| (w[1].close / w[0].close).ln().powi(2))
+            .sum();
+        let move_rms = (squares / (window.len() - 1) as f64).sqrt();
         let volume = window.iter().map(|h| h.volume).sum::<f64>() / window.len() as f64;
         (move_rms > 0.0 && volume > 0.0).then_some(Yardstick { move_rms, volume })
     }
