@@ -1,6 +1,8 @@
 //! [ssr] The one scan pipeline: settings (file + environment) -> external
-//! data (the process's `SourceClients`) -> the scanner core -> the master
-//! feed (replaced, or merged for a partial scan) -> the signal journal
+//! data (the process's `SourceClients`: Coinalyze's on real markets, the
+//! simulated market's own synthetic derivatives on its candles) -> the
+//! scanner core -> the master feed (replaced, or merged for a partial
+//! scan) -> the signal journal
 //! (`journal`: the actionable signals recorded, open trades resolved on
 //! the stored candles; a journal that is down never stops the feed). `quantpro scan`, the demo
 //! scan of a first `serve` and the dashboard's scan jobs all call

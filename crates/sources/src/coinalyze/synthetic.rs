@@ -11,10 +11,12 @@
 //! markets show: open interest builds on large moves with heavy volume (a
 //! breakout) and unwinds in quiet hours, funding leans with the day's
 //! trend, the long/short ratio leans against it, and sharp wicks liquidate
-//! the side they run over. Every value of an hour depends only on the
-//! candles up to that hour and on a noise drawn from a hash of (exchange,
+//! the side they run over. An hour's values depend only on the candles up
+//! to that hour (open interest is then scaled to the latest price, which
+//! leaves its z-score alone) and on a noise drawn from a hash of (exchange,
 //! symbol, hour, series): the same candles give the same data on every
-//! machine and in every scan. docs/STRATEGIES.md §7 gives the formulas.
+//! machine and in every scan, and a backtest can replay it close by close.
+//! docs/STRATEGIES.md §7 gives the formulas.
 
 use super::batch::{external_data_for, HistorySet};
 use super::client::{HistoryBar, HistoryEndpoint};
