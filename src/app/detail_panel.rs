@@ -108,6 +108,7 @@ pub fn SidePanel(row: TableRow) -> impl IntoView {
                                                 <a
                                                     class="btn btn-small"
                                                     href=share_href.replacen("/signal/", "/trade/", 1)
+                                                    rel="external"
                                                     title="The trade ticket: a bracket sized from risk, paper unless a venue is live"
                                                     data-testid="trade-link"
                                                 >

@@ -228,6 +228,21 @@ impl PaperVenue {
     }
 }
 
+/// Six significant figures of `price` (5910.04 moves by 0.01), as the
+/// prices a venue quotes; never finer than 1e-8.
+fn paper_tick(price: Decimal) -> Decimal {
+    use rust_decimal::prelude::ToPrimitive;
+    let Some(log) = price.to_f64().filter(|p| *p > 0.0).map(f64::log10) else {
+        return TICK;
+    };
+    let exponent = log.floor() as i64 - 5;
+    if exponent >= 0 {
+        Decimal::from(10u64.pow(exponent.min(18) as u32))
+    } else {
+        Decimal::new(1, (-exponent).min(8) as u32)
+    }
+}
+
 fn decimal(value: f64) -> Option<Decimal> {
     Decimal::try_from(value).ok().filter(|d| *d > Decimal::ZERO)
 }
@@ -805,6 +820,14 @@ mod tests {
             venue.open_orders().await.unwrap().is_empty(),
             "its exits went with it"
         );
+    }
+
+    #[test]
+    fn the_paper_grid_has_six_significant_figures() {
+        assert_eq!(paper_tick(d("5910.04")), d("0.01"));
+        assert_eq!(paper_tick(d("64080.5")), d("0.1"));
+        assert_eq!(paper_tick(d("0.00001234")), d("0.00000001"));
+        assert_eq!(paper_tick(d("2500000")), d("10"));
     }
 
     #[tokio::test]
