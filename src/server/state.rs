@@ -534,14 +534,18 @@ impl AppState {
     pub async fn open_trade(&self, key: &SignalKey, candle: i64) -> Result<Bracket, ApiError> {
         let signal = self.signal_to_trade(key).await?;
         let settings = self.pipeline.current_settings()?;
-        Ok(self
+        let bracket = self
             .executor
             .open(&signal, candle, &settings.execution)
-            .await?)
+            .await?;
+        self.alerter.fire(&[bracket.alert_event()]).await;
+        Ok(bracket)
     }
 
     pub async fn close_trade(&self, exchange: Exchange, symbol: &str) -> Result<Bracket, ApiError> {
-        Ok(self.executor.close(exchange, symbol).await?)
+        let bracket = self.executor.close(exchange, symbol).await?;
+        self.alerter.fire(&[bracket.alert_event()]).await;
+        Ok(bracket)
     }
 
     pub async fn flatten(&self) -> Result<Flattened, ApiError> {
@@ -568,12 +572,24 @@ impl AppState {
     /// paper fills from each rescan's stored candles, live venues' orders
     /// every `EXECUTION_SYNC_EVERY`. Fills and stop-outs are logged.
     pub fn start_execution(&self) {
-        let executor = self.executor.clone();
+        let (executor, alerter) = (self.executor.clone(), self.alerter.clone());
         let data_dir = self.pipeline.paths().data_dir.clone();
         let mut rescans = self.feed_changes();
         let mut stop = self.shutdown.subscribe();
         tokio::spawn(async move {
-            report_changes(executor.sync().await);
+            let alert = |changes| {
+                let alerter = alerter.clone();
+                async move {
+                    let events: Vec<_> = report_changes(changes)
+                        .iter()
+                        .map(Bracket::alert_event)
+                        .collect();
+                    if !events.is_empty() {
+                        alerter.fire(&events).await;
+                    }
+                }
+            };
+            alert(executor.sync().await).await;
             let mut every = tokio::time::interval(EXECUTION_SYNC_EVERY);
             loop {
                 tokio::select! {
@@ -582,9 +598,9 @@ impl AppState {
                         if matches!(rescan, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                             break;
                         }
-                        report_changes(executor.follow_stored_candles(&data_dir).await);
+                        alert(executor.follow_stored_candles(&data_dir).await).await;
                     }
-                    _ = every.tick() => report_changes(executor.sync().await),
+                    _ = every.tick() => alert(executor.sync().await).await,
                 }
             }
         });
@@ -615,11 +631,11 @@ pub struct SignalKey {
 }
 
 /// Logs the brackets a sync changed (a fill, a stop-out, a target, a stop
-/// put back), or why the sync failed.
-fn report_changes(changes: Result<Vec<Bracket>, ExecutionError>) {
+/// put back), or why the sync failed; returns the changed ones.
+fn report_changes(changes: Result<Vec<Bracket>, ExecutionError>) -> Vec<Bracket> {
     match changes {
         Ok(changed) => {
-            for bracket in changed {
+            for bracket in &changed {
                 tracing::info!(
                     "[EXEC] {} {} {}: {}{}",
                     bracket.venue,
@@ -629,8 +645,12 @@ fn report_changes(changes: Result<Vec<Bracket>, ExecutionError>) {
                     bracket.r.map(|r| format!(" at {r} R")).unwrap_or_default()
                 );
             }
+            changed
         }
-        Err(err) => tracing::warn!("[EXEC] following the open brackets failed: {err}"),
+        Err(err) => {
+            tracing::warn!("[EXEC] following the open brackets failed: {err}");
+            Vec::new()
+        }
     }
 }
 

@@ -25,6 +25,23 @@ pub enum AlertEvent {
     },
     /// An open trade resolved.
     Resolved { trade: Trade },
+    /// A bracket QuantPro placed changed state (`execution::alert_event`).
+    Executed(Box<ExecutionEvent>),
+}
+
+/// What an alert says of a bracket that changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionEvent {
+    pub exchange: Exchange,
+    pub symbol: String,
+    pub strategy: Strategy,
+    /// The bracket's origin: with `state`, what fires once.
+    pub origin: String,
+    /// `open`, `closed`, `refused`...
+    pub state: String,
+    pub title: String,
+    pub lines: Vec<String>,
+    pub at_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +49,7 @@ pub enum AlertEvent {
 pub enum AlertKind {
     Signal,
     Resolution,
+    Execution,
     /// The alerts an hour's cap held back, in one message.
     Summary,
 }
@@ -338,6 +356,21 @@ impl AlertEngine {
                     created_ms: now_ms,
                 }
             }
+            AlertEvent::Executed(event) => Alert {
+                id: format!("{}|{}|{}", rule.name, event.origin, event.state),
+                rule: rule.name.clone(),
+                kind: AlertKind::Execution,
+                exchange: Some(event.exchange),
+                symbol: Some(event.symbol.clone()),
+                strategy: Some(event.strategy),
+                candle_ms: event.at_ms,
+                title: event.title.clone(),
+                lines: event.lines.clone(),
+                setup: None,
+                link: Some(format!("{base}/positions")),
+                channels: rule.channels.clone(),
+                created_ms: now_ms,
+            },
         }
     }
 }
@@ -354,6 +387,11 @@ fn alert_id(
 }
 
 fn cooldown_key(alert: &Alert) -> String {
+    // Every change of the owner's own bracket is sent (a stop-out right
+    // after the fill is not "the same alert again").
+    if alert.kind == AlertKind::Execution {
+        return alert.id.clone();
+    }
     match (&alert.exchange, &alert.symbol, &alert.strategy) {
         (Some(e), Some(s), Some(st)) => format!("{}|{e}|{s}|{st}", alert.rule),
         _ => alert.id.clone(),
@@ -380,6 +418,12 @@ fn matches(rule: &AlertRule, event: &AlertEvent) -> bool {
             &trade.symbol,
             trade.strategy,
         ),
+        AlertEvent::Executed(event) => (
+            Trigger::Execution,
+            event.exchange,
+            &event.symbol,
+            event.strategy,
+        ),
     };
     let listed = |wanted: &[String]| {
         wanted.is_empty()
@@ -402,6 +446,8 @@ fn matches(rule: &AlertRule, event: &AlertEvent) -> bool {
                 && rule.top_n.is_none_or(|n| *rank <= n)
         }
         AlertEvent::Resolved { trade } => rule.min_score.is_none_or(|m| trade.score >= m),
+        // The owner's own orders: every change is news.
+        AlertEvent::Executed(_) => true,
     }
 }
 
@@ -588,5 +634,45 @@ mod tests {
             .decide(&turned_signals(&[], &more), 60_000 + 3_600_000)
             .alerts;
         assert!(next_hour.is_empty(), "what was held back is not sent later");
+    }
+
+    fn executed(state: &str) -> AlertEvent {
+        AlertEvent::Executed(Box::new(ExecutionEvent {
+            exchange: Exchange::Binance,
+            symbol: "BTCUSDT".into(),
+            strategy: Strategy::Legacy,
+            origin: "BINANCE|BTCUSDT|Legacy|0|1".into(),
+            state: state.into(),
+            title: format!("PAPER BTCUSDT LONG · Legacy · BINANCE: {state}"),
+            lines: vec![],
+            at_ms: 0,
+        }))
+    }
+
+    #[test]
+    fn each_change_of_a_bracket_fires_once_for_a_rule_on_execution() {
+        let on_execution = AlertRule {
+            on: vec![Trigger::Execution],
+            ..rule("orders")
+        };
+        let mut engine = AlertEngine::new(settings(vec![on_execution, rule("signals")]), vec![]);
+        let filled = engine.decide(&[executed("open")], 1_000);
+        assert_eq!(filled.alerts.len(), 1, "only the rule on execution");
+        assert_eq!(filled.alerts[0].kind, AlertKind::Execution);
+        assert!(filled.alerts[0]
+            .link
+            .as_deref()
+            .unwrap()
+            .ends_with("/positions"));
+        // The stop-out a minute later is news, not a repeat within the cooldown.
+        let closed = engine.decide(&[executed("closed")], 61_000);
+        assert_eq!(closed.alerts.len(), 1);
+        assert!(
+            engine
+                .decide(&[executed("closed")], 62_000)
+                .alerts
+                .is_empty(),
+            "once"
+        );
     }
 }

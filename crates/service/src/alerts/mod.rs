@@ -19,6 +19,8 @@ pub mod rules;
 pub mod store;
 
 pub use alerter::{AlertLogEntry, AlertLogView, Alerter, DeliveryState};
-pub use engine::{turned_signals, Alert, AlertEngine, AlertEvent, AlertKind, Decided, Decision};
+pub use engine::{
+    turned_signals, Alert, AlertEngine, AlertEvent, AlertKind, Decided, Decision, ExecutionEvent,
+};
 pub use rules::{AlertRule, AlertSettings, ChannelSettings, Trigger, BROWSER};
 pub use store::{AlertStore, AlertStoreError, DeliveryRecord, JournalAlertStore, UnfinishedAlert};

@@ -18,6 +18,9 @@ pub enum Trigger {
     Signal,
     /// An open trade of the journal resolves (target, stop or expiry).
     Resolution,
+    /// A bracket QuantPro placed changes: entry filled, stopped out,
+    /// target hit, closed, refused (docs/TRADING.md).
+    Execution,
 }
 
 /// One `[[alerts.rules]]` entry. Empty lists mean "any".

@@ -4,6 +4,7 @@
 //! so the journal always knows which client ids may exist at a venue.
 
 use super::sizing::Sizing;
+use crate::alerts::{AlertEvent, ExecutionEvent};
 use crate::journal::ExecutionRow;
 use quantpro_model::{Exchange, Strategy};
 use quantpro_sources::trading::{Leg, OrderReport, OrderRequest, OrderState};
@@ -161,6 +162,57 @@ impl Bracket {
             })
             .sum();
         flows - self.fees()
+    }
+
+    /// The alert event of this bracket's present state (the `execution`
+    /// trigger of `[[alerts.rules]]`).
+    pub fn alert_event(&self) -> AlertEvent {
+        let mode = if self.live { "LIVE" } else { "PAPER" };
+        let side = match self.sizing.levels.side {
+            quantpro_sources::trading::Side::Buy => "LONG",
+            quantpro_sources::trading::Side::Sell => "SHORT",
+        };
+        let what = match self.state {
+            BracketState::Sending => "being placed".to_string(),
+            BracketState::Pending => "placed, the limit entry waits".to_string(),
+            BracketState::Open => {
+                let entry = self
+                    .leg(Leg::Entry)
+                    .and_then(|l| l.report.as_ref())
+                    .and_then(|r| r.average_price)
+                    .map_or_else(String::new, |p| format!(" at {p}"));
+                format!("filled{entry}")
+            }
+            BracketState::Closed => match self.r {
+                Some(r) => format!("closed, {r} R"),
+                None => "closed".to_string(),
+            },
+            BracketState::Refused => "not placed".to_string(),
+        };
+        let levels = &self.sizing.levels;
+        let mut lines = vec![format!(
+            "{} on {} · entry {} · stop {} · target {} · risk {}",
+            self.sizing.quantity,
+            self.venue,
+            levels.entry,
+            levels.stop,
+            levels.target,
+            self.sizing.risk
+        )];
+        lines.extend(self.note.clone());
+        AlertEvent::Executed(Box::new(ExecutionEvent {
+            exchange: self.exchange,
+            symbol: self.symbol.clone(),
+            strategy: self.strategy,
+            origin: self.origin.clone(),
+            state: self.state.as_str().to_string(),
+            title: format!(
+                "{mode} {} {side} · {} · {}: {what}",
+                self.symbol, self.strategy, self.exchange
+            ),
+            lines,
+            at_ms: self.closed_at.unwrap_or(self.opened_at),
+        }))
     }
 
     pub fn to_row(&self) -> ExecutionRow {

@@ -563,9 +563,9 @@ impl TradingVenue for PaperVenue {
         }))
     }
 
-    async fn rules(&self, _symbol: &str) -> Result<SymbolRules, TradeError> {
+    async fn rules(&self, symbol: &str) -> Result<SymbolRules, TradeError> {
         Ok(SymbolRules::Paper {
-            tick: TICK,
+            tick: self.mark(symbol).map_or(TICK, paper_tick),
             step: STEP,
         })
     }
