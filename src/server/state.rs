@@ -358,12 +358,14 @@ impl AppState {
             .await
             .map(|c| c.data)
             .unwrap_or_default();
+        let shown = rows.iter().map(|row| row.symbol.as_str());
+        let notice = self.pipeline.missing_data_notice(shown).unwrap_or_default();
         TableFeed {
             rows,
             last_updated,
             error,
             synthetic: self.paths().is_synthetic(),
-            notice: self.pipeline.missing_data_notice().unwrap_or_default(),
+            notice,
             server_time_ms: self.now_ms(),
             stale_after_ms: Staleness::ltf(&data).after_ms,
             market: self.live.as_ref().map(|live| live.current_status().view()),

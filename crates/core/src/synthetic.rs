@@ -502,6 +502,17 @@ fn asset(index: usize) -> Asset {
     }
 }
 
+/// True for the name of a generated asset's pair on any exchange
+/// (`SYN000USDT`, `SYN015_USDT`, `SYN030`): the simulated market's symbols,
+/// which a data directory may hold beside a real market's.
+pub fn is_synthetic_symbol(symbol: &str) -> bool {
+    let Some(rest) = symbol.strip_prefix("SYN") else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    digits >= 3 && ["", "USDT", "_USDT"].contains(&&rest[digits..])
+}
+
 /// The exchange's spelling of a base asset's USD(T) pair.
 fn symbol_name(base: &str, exchange: Exchange) -> String {
     match exchange {
@@ -713,6 +724,27 @@ mod tests {
             .collect();
         assert_eq!(htf, series.htf, "the 4h candles aggregate exactly");
         assert_eq!(walk.next_open(), spec.aligned_end_ms());
+    }
+
+    #[test]
+    fn synthetic_symbols_are_told_from_real_ones() {
+        for exchange in [Exchange::Binance, Exchange::Mexc, Exchange::Hyperliquid] {
+            assert!(is_synthetic_symbol(&symbol_name(&asset(7).name, exchange)));
+            assert!(is_synthetic_symbol(&symbol_name(
+                &asset(1234).name,
+                exchange
+            )));
+        }
+        for real in [
+            "SYNUSDT",
+            "SYN_USDT",
+            "SYN",
+            "BTCUSDT",
+            "SYN01USDT",
+            "SYN000USDC",
+        ] {
+            assert!(!is_synthetic_symbol(real), "{real}");
+        }
     }
 
     #[test]

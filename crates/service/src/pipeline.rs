@@ -20,6 +20,7 @@ use quantpro_core::feed_merge::{update_feed, FeedUpdate, FeedWritten};
 use quantpro_core::scan::{
     run_scan, scan_symbols, stored_ltf, ScanError, ScanObserver, ScanRequest, ScanSummary,
 };
+use quantpro_core::synthetic::is_synthetic_symbol;
 use quantpro_model::atomic_file::WriteError;
 use quantpro_model::external::ExternalData;
 use quantpro_model::{Candle, Exchange, Strategy};
@@ -57,11 +58,15 @@ impl DataPaths {
 
 /// The derivatives data a backtest of `data_dir` replays at each close:
 /// the simulated market's synthetic derivatives (from the candles closed by
-/// then, as its live scans get them); none on real markets, where
-/// Coinalyze's history is not replayed.
+/// then, as its live scans get them); none on real markets (even beside
+/// the simulated one), where Coinalyze's history is not replayed.
 pub fn replayed_derivatives(data_dir: &Path) -> Option<&'static HistoricalDerivatives> {
     fn simulated(exchange: Exchange, symbol: &str, ltf: &[Candle], now_ms: i64) -> ExternalData {
-        synthetic_derivatives(exchange, symbol, ltf, now_ms.div_euclid(1000))
+        if is_synthetic_symbol(symbol) {
+            synthetic_derivatives(exchange, symbol, ltf, now_ms.div_euclid(1000))
+        } else {
+            ExternalData::default() // a real market's, beside the simulated one
+        }
     }
     is_synthetic(data_dir).then_some(&simulated as &HistoricalDerivatives)
 }
@@ -234,10 +239,20 @@ impl ScanPipeline {
     /// The sentence the table shows once, above its rows, when a strategy
     /// cannot act for want of a key: on real markets without
     /// `COINALYZE_API_KEY`, BreakoutV2 while it requires open interest
-    /// (`v2.require_oi`). `None` when every strategy can act (the simulated
-    /// market simulates its derivatives data).
-    pub fn missing_data_notice(&self) -> Option<String> {
-        if self.paths.is_synthetic() || self.sources.keys.coinalyze.is_some() {
+    /// (`v2.require_oi`). `None` when every strategy can act: with the key,
+    /// or on the simulated market alone (it simulates its derivatives data;
+    /// `shown` are the symbols of the table, which may hold a real market's
+    /// beside it).
+    pub fn missing_data_notice<'a>(
+        &self,
+        shown: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        if self.sources.keys.coinalyze.is_some() {
+            return None;
+        }
+        let simulated_only =
+            self.paths.is_synthetic() && shown.into_iter().all(is_synthetic_symbol);
+        if simulated_only {
             return None;
         }
         let settings = self.settings.current().ok()?;
@@ -282,12 +297,14 @@ impl ScanPipeline {
         }
         let now_ms = scan.now_ms.unwrap_or_else(|| self.clock.now_ms());
         // The simulated market simulates its derivatives data too, from the
-        // candles it made; real markets get Coinalyze's.
+        // candles it made; real markets (even beside it) get Coinalyze's.
         let simulated = if self.paths.is_synthetic() {
-            let (dir, wanted) = (
-                self.paths.data_dir.clone(),
-                symbols.iter().cloned().collect(),
-            );
+            let dir = self.paths.data_dir.clone();
+            let wanted = symbols
+                .iter()
+                .filter(|(_, symbol)| is_synthetic_symbol(symbol))
+                .cloned()
+                .collect();
             Some(blocking(move || stored_ltf(&dir, wanted, now_ms)).await?)
         } else {
             None
@@ -452,7 +469,9 @@ mod tests {
         );
         eprintln!("BreakoutV2 acted (closes ago, symbol, action): {acting:?}");
         assert!(
-            pipeline.missing_data_notice().is_none(),
+            pipeline
+                .missing_data_notice(signals.iter().map(|s| s.symbol.as_str()))
+                .is_none(),
             "nothing is missing"
         );
     }
@@ -488,13 +507,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_real_market_beside_the_simulated_one_gets_coinalyzes_data_not_synthetic() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = simulated_market(dir.path());
+        // A real pair's files in the same directory (a universe of
+        // `binance:futures` and `simulated`).
+        let spec = quantpro_core::synthetic::SyntheticSpec {
+            end_ms: NOW_MS,
+            ..quantpro_core::synthetic::SyntheticSpec::default()
+        };
+        let series = quantpro_core::synthetic::generate_series(&spec, 0);
+        let mut store = quantpro_core::candles::store::CandleStore::new(&paths.data_dir);
+        for (interval, candles) in [
+            (quantpro_model::Interval::M15, series.ltf),
+            (quantpro_model::Interval::H4, series.htf),
+        ] {
+            store.replace((Exchange::Binance, "BTCUSDT".into(), interval), candles);
+        }
+        store.flush().unwrap();
+        let pipeline = ScanPipeline::build(paths, Environment::default()).unwrap();
+        let signals = scan(&pipeline, NOW_MS).await;
+        let status_of = |symbol: &str| -> BTreeSet<OiStatus> {
+            signals
+                .iter()
+                .filter(|s| s.symbol == symbol)
+                .map(|s| s.oi_metadata.status)
+                .collect()
+        };
+        assert_eq!(status_of("BTCUSDT"), BTreeSet::from([OiStatus::Neutral]));
+        assert_eq!(
+            status_of("SYN000USDT"),
+            BTreeSet::from([OiStatus::Synthetic])
+        );
+        // And the table says what the real market's BreakoutV2 needs.
+        let shown = signals.iter().map(|s| s.symbol.as_str());
+        assert!(pipeline.missing_data_notice(shown).is_some());
+    }
+
+    #[tokio::test]
     async fn real_markets_without_a_coinalyze_key_say_once_what_breakout_v2_needs() {
         let dir = tempfile::tempdir().unwrap();
         let paths = simulated_market(dir.path());
         // The same candles without the SYNTHETIC marker: a real market's files.
         std::fs::remove_file(paths.data_dir.join(quantpro_model::SYNTHETIC_MARKER)).unwrap();
         let pipeline = ScanPipeline::build(paths.clone(), Environment::default()).unwrap();
-        let notice = pipeline.missing_data_notice().expect("a notice");
+        let notice = pipeline.missing_data_notice([]).expect("a notice");
         assert!(
             notice.starts_with("BreakoutV2 needs open interest: set COINALYZE_API_KEY"),
             "{notice}"
@@ -513,13 +570,13 @@ mod tests {
         // Not said when the filter is not required, nor with a key.
         std::fs::write(&paths.config_path, "[v2]\nrequire_oi = false\n").unwrap();
         let relaxed = ScanPipeline::build(paths.clone(), Environment::default()).unwrap();
-        assert_eq!(relaxed.missing_data_notice(), None);
+        assert_eq!(relaxed.missing_data_notice([]), None);
         std::fs::remove_file(&paths.config_path).unwrap();
         let keyed = ScanPipeline::build(
             paths,
             Environment::from_pairs([("COINALYZE_API_KEY", "test-key")]),
         )
         .unwrap();
-        assert_eq!(keyed.missing_data_notice(), None);
+        assert_eq!(keyed.missing_data_notice([]), None);
     }
 }

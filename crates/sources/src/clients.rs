@@ -29,9 +29,10 @@ use std::sync::Arc;
 pub enum Derivatives<'a> {
     /// Coinalyze, when its key is set (unavailable otherwise).
     Coinalyze,
-    /// Simulated from these closed 15m candles (the simulated market's),
-    /// at `now_ms`, in Coinalyze's shapes and labelled `synthetic`
-    /// (`coinalyze::synthetic`).
+    /// Simulated for the symbols of these closed 15m candles (the
+    /// simulated market's), at `now_ms`, in Coinalyze's shapes and labelled
+    /// `synthetic` (`coinalyze::synthetic`); Coinalyze for the others (a
+    /// real market's beside them).
     Synthetic {
         candles: &'a HashMap<SymbolKey, Vec<Candle>>,
         now_ms: i64,
@@ -142,10 +143,17 @@ impl SourceClients {
         let mut map = match derivatives {
             Derivatives::Coinalyze => self.coinalyze.process_symbols(symbols).await,
             Derivatives::Synthetic { candles, now_ms } => {
-                let mut map = synthetic_external_data(candles, now_ms.div_euclid(1000));
-                for key in symbols {
-                    map.entry(key.clone()).or_default();
-                }
+                let real: Vec<SymbolKey> = symbols
+                    .iter()
+                    .filter(|key| !candles.contains_key(*key))
+                    .cloned()
+                    .collect();
+                let mut map = if real.is_empty() {
+                    ExternalDataMap::new()
+                } else {
+                    self.coinalyze.process_symbols(&real).await
+                };
+                map.extend(synthetic_external_data(candles, now_ms.div_euclid(1000)));
                 map
             }
         };
