@@ -1569,6 +1569,17 @@ async fn a_paper_trade_goes_from_ticket_to_positions_and_back_to_flat() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{none}");
 
+    // The owner's Track Record lists the executed trade beside the signals'.
+    let page = server
+        .client
+        .get(server.url("/track-record"))
+        .send()
+        .await
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-testid=\"executed-trades\""));
+    assert_eq!(html.matches("data-testid=\"executed-row\"").count(), 1);
+
     let (status, bad) = server
         .send_json(Method::POST, "/api/execution/open", "{\"symbol\": 1}")
         .await;

@@ -147,6 +147,7 @@ pub async fn track_record(
 /// 400 page that says which, a journal that cannot be read a 503 page.
 pub async fn track_record_page(
     State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> (StatusCode, axum::response::Html<String>) {
     use super::render::render_track_record_error;
@@ -167,7 +168,7 @@ pub async fn track_record_page(
             )
         }
     };
-    match state.track_record_page(query).await {
+    match state.track_record_page(query, identity.is_owner()).await {
         Ok(html) => page(StatusCode::OK, html),
         Err(err) => {
             tracing::warn!("track record page: {err}");

@@ -314,17 +314,31 @@ impl AppState {
     /// The Track Record page (a whole HTML document) of the journal's
     /// trades that `query` selects: the same statistics as `track_record`,
     /// with the trades they come from drawn and listed.
-    pub async fn track_record_page(&self, query: TrackQuery) -> Result<String, JournalError> {
+    /// `owner`: the executed trades (paper and live) are listed beside the
+    /// signals' outcomes; a viewer does not see the owner's orders.
+    pub async fn track_record_page(
+        &self,
+        query: TrackQuery,
+        owner: bool,
+    ) -> Result<String, JournalError> {
         let settings = self.pipeline.current_settings()?;
         let trades = self
             .journal
             .trades(&settings.journal, &TradeFilter::from(query.clone()))
             .await?;
         let location = self.journal.location(&settings.journal).describe();
+        let executed = if owner {
+            match self.executor.brackets().await {
+                Ok(brackets) => super::render::trading_html::executed_trades_section(&brackets),
+                Err(err) => super::render::trading_html::executed_trades_error(&err.to_string()),
+            }
+        } else {
+            String::new()
+        };
         tokio::task::spawn_blocking(move || {
             let record = quantpro_core::track::track_record(&trades)?;
             Ok(render_track_record_page(
-                &query, &trades, &record, &location,
+                &query, &trades, &record, &location, &executed,
             ))
         })
         .await

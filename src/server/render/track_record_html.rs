@@ -26,6 +26,7 @@ pub fn render_track_record_page(
     trades: &[Trade],
     record: &TrackRecord,
     location: &str,
+    executed_html: &str,
 ) -> String {
     let chart = |result: Result<Option<String>, _>, empty: &str| match result {
         Ok(Some(svg)) => svg,
@@ -64,6 +65,7 @@ pub fn render_track_record_page(
                 <h2>"Recent trades"</h2>
                 <RecentTrades trades=recent(trades) />
             </section>
+            <div class="html-part" inner_html=executed_html.to_string()></div>
         </article>
     };
     track_page(to_html(body))

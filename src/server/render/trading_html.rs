@@ -235,3 +235,60 @@ fn positions_body(p: &Positions) -> String {
         </section>
     })
 }
+
+/// The Track Record page's section of executed trades (the owner's), newest
+/// first: the setup's entry against the fill (slippage), the exit, and the
+/// R realised against the R the sizing took (docs/TRADING.md).
+pub fn executed_trades_section(brackets: &[Bracket]) -> String {
+    let rows = brackets
+        .iter()
+        .filter(|b| b.leg(Leg::Entry).is_some_and(|l| !l.filled().is_zero()))
+        .map(|b| {
+            let levels = &b.sizing.levels;
+            let fill = b
+                .leg(Leg::Entry)
+                .and_then(|l| l.report.as_ref())
+                .and_then(|r| r.average_price);
+            let slippage = fill.map_or_else(
+                || "—".to_string(),
+                |fill| format!("{} bp", levels.slippage_bps(fill)),
+            );
+            let exit = b
+                .legs
+                .iter()
+                .filter(|l| l.request.reduce_only && !l.filled().is_zero())
+                .filter_map(|l| l.report.as_ref().and_then(|r| r.average_price))
+                .last()
+                .map_or_else(|| "—".to_string(), |p| p.to_string());
+            let cells = [
+                quantpro_model::format::utc_datetime(b.opened_at),
+                format!("{} {}", b.exchange, b.symbol),
+                b.strategy.to_string(),
+                if b.live { "LIVE" } else { "PAPER" }.to_string(),
+                side_word(levels.side).to_string(),
+                format!("{} → {}", levels.entry, fill.map_or_else(|| "—".to_string(), |f| f.to_string())),
+                slippage,
+                exit,
+                b.r.map_or_else(|| "open".to_string(), |r| format!("{r} R")),
+                format!("{} R", b.sizing.risk_r),
+            ];
+            view! { <tr data-testid="executed-row">{cells.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr> }
+        })
+        .collect_view();
+    to_html(view! {
+        <section class="panel" data-testid="executed-trades">
+            <h2>"Executed trades (yours: paper and live)"</h2>
+            <p class="panel-note">"Setup entry → fill, slippage against the setup's entry (positive: worse), the exit's average price, and the R realised after fees against the R the sizing took."</p>
+            <table class="track-table"><thead><tr>
+                <th>"Opened (UTC)"</th><th>"Symbol"</th><th>"Strategy"</th><th>"Mode"</th><th>"Side"</th>
+                <th>"Entry → fill"</th><th>"Slippage"</th><th>"Exit"</th><th>"R realised"</th><th>"R sized"</th>
+            </tr></thead><tbody>{rows}</tbody></table>
+        </section>
+    })
+}
+
+/// The section when the executions cannot be read.
+pub fn executed_trades_error(reason: &str) -> String {
+    let text = format!("Executed trades cannot be read: {reason}");
+    to_html(view! { <p class="trade-error">{text}</p> })
+}

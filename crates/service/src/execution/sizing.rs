@@ -92,6 +92,18 @@ impl Levels {
         Ok(())
     }
 
+    /// How much worse than the entry level `fill` is, in basis points of
+    /// the level (negative: better), to 0.1 bp.
+    pub fn slippage_bps(&self, fill: Decimal) -> Decimal {
+        let worse = match self.side {
+            Side::Buy => fill - self.entry,
+            Side::Sell => self.entry - fill,
+        };
+        (worse / self.entry * Decimal::from(10_000))
+            .round_dp(1)
+            .normalize()
+    }
+
     /// What one unit of the position risks.
     pub fn risk_per_unit(&self) -> Decimal {
         (self.entry - self.stop).abs()
@@ -300,6 +312,18 @@ mod tests {
             (sizing.quantity, sizing.capped_by),
             (d("20"), Some(Cap::MaxLeverage))
         );
+    }
+
+    #[test]
+    fn slippage_is_positive_when_the_fill_is_worse() {
+        let levels = long("100", "98", "106");
+        assert_eq!(levels.slippage_bps(d("100.05")), d("5"));
+        assert_eq!(levels.slippage_bps(d("99.9")), d("-10"));
+        let short = Levels {
+            side: Side::Sell,
+            ..long("100", "102", "95")
+        };
+        assert_eq!(short.slippage_bps(d("99.9")), d("10"));
     }
 
     #[test]
