@@ -18,6 +18,7 @@ pub mod feed_merge;
 pub mod feed_writer;
 pub mod indicator_export;
 pub mod indicators;
+pub mod quality;
 pub mod scan;
 pub mod setup;
 pub mod strategies;
