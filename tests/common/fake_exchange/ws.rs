@@ -164,9 +164,15 @@ struct Session {
     muted: bool,
     /// Arrival of the client's recent messages (rate limit).
     client_times: VecDeque<Instant>,
-    /// Subscriptions answered late (`FakeConfig::slow_acks`): when, the
-    /// keys, and the answers.
-    slow: Vec<(Instant, Vec<(String, Iv)>, Vec<Message>)>,
+    /// Subscriptions answered late (`FakeConfig::slow_acks`).
+    slow: Vec<SlowAck>,
+}
+
+/// Subscriptions made, and answered, only at `at`.
+struct SlowAck {
+    at: Instant,
+    keys: Vec<(String, Iv)>,
+    replies: Vec<Message>,
 }
 
 /// Why the socket loop stopped.
@@ -261,7 +267,7 @@ impl Session {
             if let Some(t) = next_ping {
                 wake = wake.min(t);
             }
-            if let Some(t) = self.slow.iter().map(|(t, ..)| *t).min() {
+            if let Some(t) = self.slow.iter().map(|slow| slow.at).min() {
                 wake = wake.min(t);
             }
             if let (Some((_, deadline)), Some((_, sent))) = (pings, &awaiting_pong) {
@@ -299,13 +305,13 @@ impl Session {
     async fn answer_slow(&mut self, now: Instant) -> Result<(), End> {
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.slow)
             .into_iter()
-            .partition(|(t, ..)| *t <= now);
+            .partition(|slow| slow.at <= now);
         self.slow = later;
-        for (_, keys, replies) in due {
-            for (symbol, iv) in keys {
+        for slow in due {
+            for (symbol, iv) in slow.keys {
                 self.conn.add(&symbol, iv);
             }
-            for reply in replies {
+            for reply in slow.replies {
                 self.send(reply).await?;
             }
         }
@@ -421,7 +427,11 @@ impl Session {
                             self.conn.remove(symbol, *iv);
                         }
                         let replies = std::mem::take(&mut outcome.replies);
-                        self.slow.push((Instant::now() + delay, added, replies));
+                        self.slow.push(SlowAck {
+                            at: Instant::now() + delay,
+                            keys: added,
+                            replies,
+                        });
                     }
                 }
                 if let Some(why) = outcome.drop {

@@ -155,6 +155,7 @@ mod tests {
     use quantpro_core::candles::store::CandleStore;
     use quantpro_model::{Exchange, MarkKind};
     use quantpro_sources::clock::Clock;
+    use quantpro_sources::SourceError;
     use std::path::Path;
     use std::sync::Arc;
 
@@ -449,11 +450,24 @@ mod tests {
         let marks = f.runner.status.current().marks;
         assert_eq!(marks.len(), 2);
         assert!(marks[0].reason.contains("HTTP 429"), "{}", marks[0].reason);
+        let declined = SourceError::Declined {
+            api: "scripted market",
+            reason: "HTTP 429".into(),
+        };
+        assert!(
+            f.runner.repair_retry_ms(&declined, 3) > f.runner.repair_retry_ms(&declined, 1),
+            "other failures are tried again less and less often"
+        );
 
         // The exchange answers again: the next try comes within the settle
         // delay (20 s), not at the next close.
         f.market.fail_rest(None);
-        let retry = f.runner.repair_retry_ms();
+        let refusal = SourceError::RateLimited {
+            api: "scripted market",
+            wait_secs: 30,
+            max_secs: 0,
+        };
+        let retry = f.runner.repair_retry_ms(&refusal, 1);
         assert!(retry <= 20_000);
         f.clock.sleep_until_ms(C1 + 20_000 + retry).await;
         f.runner.retry_due();

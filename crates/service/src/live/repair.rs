@@ -178,11 +178,8 @@ impl VenueRunner {
                 }
             }
             Err(err) => {
-                tracing::warn!("[LIVE] {} {symbol} {}: repair failed: {err}", key.0, key.2);
-                self.failures.insert(key.clone(), err.to_string());
                 self.repairs.again.remove(&key);
-                let at = self.clock.now_ms() + self.repair_retry_ms();
-                self.repairs.retry.insert(key, at);
+                self.repair_failed(key, err);
             }
         }
         if !self.repairs.waiting(&symbol) {
@@ -191,6 +188,17 @@ impl VenueRunner {
             }
         }
         self.publish_counts();
+    }
+
+    /// Keeps why a series' repair failed (its stale reason) and when to
+    /// try again.
+    pub(super) fn repair_failed(&mut self, key: SeriesKey, err: SourceError) {
+        tracing::warn!("[LIVE] {} {} {}: repair failed: {err}", key.0, key.1, key.2);
+        let in_a_row = self.failures.get(&key).map_or(0, |(_, n)| *n) + 1;
+        let at = self.clock.now_ms() + self.repair_retry_ms(&err, in_a_row);
+        self.failures
+            .insert(key.clone(), (err.to_string(), in_a_row));
+        self.repairs.retry.insert(key, at);
     }
 
     /// Tries the failed repairs again once their time has come.

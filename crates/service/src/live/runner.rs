@@ -17,7 +17,7 @@
 use super::backfill::{MarketSeries, INTERVALS};
 use super::coordinator::{Arrival, Coordinator, Delivery, Rescan};
 use super::market::CloseEvent;
-use super::market::LiveMarket;
+use super::market::{Listing, LiveMarket};
 use super::repair::Repairs;
 use super::spent_weight;
 use super::status::StatusBoard;
@@ -27,11 +27,13 @@ use crate::settings::UniverseSettings;
 use quantpro_core::candles::store::SeriesKey;
 use quantpro_model::{Exchange, FeedMode, Interval, LiveStatus, MarkKind};
 use quantpro_sources::clock::Clock;
+use quantpro_sources::SourceError;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
 
 /// The live market: built once by the server (or `quantpro watch`), run
 /// until shutdown.
@@ -145,8 +147,9 @@ pub(super) struct VenueRunner {
     arrivals: mpsc::Sender<Arrival>,
     /// The REST repairs under way (`repair`).
     pub(super) repairs: Repairs,
-    /// Why the last repair of a series failed, until one succeeds.
-    pub(super) failures: BTreeMap<SeriesKey, String>,
+    /// Why the last repair of a series failed, and how many failed in a
+    /// row, until one succeeds.
+    pub(super) failures: BTreeMap<SeriesKey, (String, u32)>,
     /// Symbols with new candles held back until their repair is done
     /// (the rescan needs every series whole), with the newest close.
     pub(super) held: BTreeMap<String, i64>,
@@ -197,6 +200,9 @@ impl VenueRunner {
         let mut stream = self.open_stream();
         let mut reopen_at: Option<tokio::time::Instant> = None;
         let mut next_refresh = self.clock.now_ms() + self.refresh_ms();
+        // The listings of a refresh are read beside the loop (a ban must
+        // not hold the stream up).
+        let mut listings: Option<JoinHandle<Result<Vec<Listing>, SourceError>>> = None;
         loop {
             let check_at = self.next_check_ms(self.stream_up);
             self.status.venue(self.exchange, &self.market, |s| {
@@ -231,7 +237,19 @@ impl VenueRunner {
                 }
                 _ = clock.sleep_until_ms(next_refresh) => {
                     next_refresh = self.clock.now_ms() + self.refresh_ms();
-                    if self.refresh_universe().await {
+                    let venue = self.venue.clone();
+                    listings = Some(tokio::spawn(async move { venue.listings().await }));
+                }
+                read = joined(&mut listings) => {
+                    listings = None;
+                    let changed = match read {
+                        Ok(read) => self.apply_listings(read),
+                        Err(err) => {
+                            tracing::warn!("[UNIVERSE] {} {}: the listings task failed: {err}", self.exchange, self.market);
+                            false
+                        }
+                    };
+                    if changed {
                         self.repair_all();
                         self.publish_counts();
                         stream = self.open_stream();
@@ -247,9 +265,20 @@ impl VenueRunner {
         self.stale > 0 || self.repairs.pending() || self.venue.rate_limit().is_some()
     }
 
-    /// How long after a failed repair it is tried again.
-    pub(super) fn repair_retry_ms(&self) -> i64 {
-        (self.settings.settle_secs as i64 * 1000).clamp(1_000, REPAIR_RETRY_MS)
+    /// How long after a failed repair it is tried again: soon when the
+    /// exchange's limits refused it (the governor sends nothing while they
+    /// hold, so the retry costs no call, and the series is current within
+    /// a settle delay of the exchange answering again); otherwise (an
+    /// unknown symbol, a server error) doubling per failure in a row up to
+    /// a 15m period, so a broken series is not asked every few seconds.
+    pub(super) fn repair_retry_ms(&self, err: &SourceError, in_a_row: u32) -> i64 {
+        let soon = (self.settings.settle_secs as i64 * 1000).clamp(1_000, REPAIR_RETRY_MS);
+        match err {
+            SourceError::RateLimited { .. } | SourceError::Banned { .. } => soon,
+            _ => soon
+                .saturating_mul(1 << in_a_row.saturating_sub(1).min(10))
+                .min(M15),
+        }
     }
 
     fn refresh_ms(&self) -> i64 {
@@ -275,11 +304,7 @@ impl VenueRunner {
                         fresh |= added > 0;
                         self.failures.remove(&key);
                     }
-                    Err(err) => {
-                        self.failures.insert(key.clone(), err.to_string());
-                        let retry_at = self.clock.now_ms() + self.repair_retry_ms();
-                        self.repairs.retry.insert(key, retry_at);
-                    }
+                    Err(err) => self.repair_failed(key, err),
                 }
             }
             self.flush().await;
@@ -377,7 +402,8 @@ impl VenueRunner {
         let key = (self.exchange, symbol.to_string(), interval);
         let close = quantpro_model::format::utc_datetime(due);
         let repairing = self.repairs.waiting(symbol) || self.repairs.retry.contains_key(&key);
-        match (repairing, host_wait, self.failures.get(&key)) {
+        let failure = self.failures.get(&key).map(|(err, _)| err);
+        match (repairing, host_wait, failure) {
             (true, Some(wait), _) => format!("waiting for {wait}"),
             (true, None, Some(err)) => {
                 format!("no {interval} candle for the {close} close: {err}; trying again")
@@ -397,6 +423,14 @@ impl VenueRunner {
 pub(super) async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What a task returned, or never without one.
+async fn joined<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    match task {
+        Some(task) => task.await,
         None => std::future::pending().await,
     }
 }

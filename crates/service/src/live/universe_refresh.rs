@@ -4,9 +4,11 @@
 //! start. The universe's rules (top N by volume, includes, excludes) are
 //! `universe`'s; this is the runner's side of them.
 
+use super::market::Listing;
 use super::runner::{VenueRunner, STREAM_RETRY};
 use super::universe::UniverseCache;
 use quantpro_model::MarkKind;
+use quantpro_sources::SourceError;
 
 impl VenueRunner {
     /// The universe at start: the cached one, then the listings; waits
@@ -27,7 +29,15 @@ impl VenueRunner {
 
     /// Reads the listings again; true when the universe changed.
     pub(super) async fn refresh_universe(&mut self) -> bool {
-        let listings = match self.venue.listings().await {
+        let listings = self.venue.listings().await;
+        self.apply_listings(listings)
+    }
+
+    /// Applies listings read (by `refresh_universe`, or by the loop's
+    /// listings task, so that a ban never holds the stream up); true when
+    /// the universe changed.
+    pub(super) fn apply_listings(&mut self, listings: Result<Vec<Listing>, SourceError>) -> bool {
+        let listings = match listings {
             Ok(listings) => listings,
             Err(err) => {
                 let text = format!("listings unavailable, keeping the cached universe: {err}");
