@@ -1598,3 +1598,59 @@ async fn a_paper_trade_goes_from_ticket_to_positions_and_back_to_flat() {
     let (_, positions) = server.get("/api/execution/positions").await;
     assert!(positions["open"].as_array().unwrap().is_empty());
 }
+
+/// A rule with `execute = "paper"` trades each signal it fires for, under
+/// the limits, and the order is alerted; `execute = "live"` does nothing on
+/// a paper venue.
+#[tokio::test]
+async fn an_alert_rule_with_execute_trades_the_signal_on_paper() {
+    let config = r#"
+[[alerts.rules]]
+name = "auto"
+on = ["signal"]
+execute = "paper"
+
+[[alerts.rules]]
+name = "live-only"
+on = ["signal"]
+execute = "live"
+"#;
+    let app = served_app::serve_app(&[Exchange::Binance], SYMBOLS, Some(config), &[]).await;
+    let signal = quantpro_model::fixtures::sample_signal("BTCUSDT", Strategy::Legacy);
+    let feed = MasterFeed {
+        last_updated: 1_721_088_900_000,
+        signals: vec![signal.clone()],
+    };
+    write_feed(&app.state.paths().feed_path, &feed).unwrap();
+    app.state.start_execution();
+    let mut alerts = app.state.alerter.subscribe();
+    let mut before = signal.clone();
+    before.action = Action::Wait;
+    before.ltf.last_candle_time = Some(signal.ltf.last_candle_time.unwrap() - 900_000);
+    app.state
+        .alerter
+        .on_feed_change(&[before], std::slice::from_ref(&signal))
+        .await;
+    // The order's own alert (kind execution) follows the signal's.
+    let placed = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let alert = alerts.recv().await.unwrap();
+            if alert.kind == quantpro_service::alerts::AlertKind::Execution {
+                return alert;
+            }
+        }
+    })
+    .await
+    .expect("the rule traded and the order was alerted");
+    assert!(
+        placed.title.starts_with("PAPER BTCUSDT LONG"),
+        "{}",
+        placed.title
+    );
+    let positions = app.state.positions().await.unwrap();
+    assert_eq!(
+        positions.open.len(),
+        1,
+        "one bracket: the live-only rule did nothing"
+    );
+}

@@ -573,6 +573,65 @@ impl AppState {
         Ok(self.executor.positions(&settings.execution).await?)
     }
 
+    /// An alert whose rule trades (`execute`): the signal's bracket, under
+    /// every limit, when the rule's mode is the venue's (a live venue also
+    /// needs `execution.allow_auto`). The order is alerted like any other;
+    /// a refusal is logged with its reason.
+    async fn execute_alert(&self, alert: &quantpro_service::alerts::Alert) {
+        use quantpro_service::alerts::AutoExecute;
+        let (Some(mode), Some(exchange), Some(symbol), Some(strategy)) = (
+            alert.execute,
+            alert.exchange,
+            alert.symbol.clone(),
+            alert.strategy,
+        ) else {
+            return;
+        };
+        let live = match self.executor.venue(exchange) {
+            Ok(venue) => venue.is_live(),
+            Err(err) => return tracing::warn!("[EXEC] rule {}: {err}", alert.rule),
+        };
+        let allowed = match (mode, live) {
+            (AutoExecute::Paper, false) => Ok(()),
+            (AutoExecute::Live, true) => match self.pipeline.current_settings() {
+                Ok(settings) if settings.execution.allow_auto => Ok(()),
+                Ok(_) => Err("live orders from rules need execution.allow_auto = true".to_string()),
+                Err(err) => Err(err.to_string()),
+            },
+            (AutoExecute::Paper, true) => {
+                Err(format!("{exchange} trades live, the rule says paper"))
+            }
+            (AutoExecute::Live, false) => {
+                Err(format!("{exchange} trades on paper, the rule says live"))
+            }
+        };
+        let key = SignalKey {
+            exchange,
+            symbol,
+            strategy,
+        };
+        let outcome = match allowed {
+            Ok(()) => self
+                .open_trade(&key, alert.candle_ms)
+                .await
+                .map(|b| b.state.as_str().to_string())
+                .map_err(|e| e.to_string()),
+            Err(why) => Err(why),
+        };
+        match outcome {
+            Ok(state) => tracing::info!(
+                "[EXEC] rule {} traded {exchange} {} {strategy}: {state}",
+                alert.rule,
+                key.symbol
+            ),
+            Err(why) => tracing::warn!(
+                "[EXEC] rule {} did not trade {exchange} {} {strategy}: {why}",
+                alert.rule,
+                key.symbol
+            ),
+        }
+    }
+
     async fn signal_to_trade(&self, key: &SignalKey) -> Result<Signal, ApiError> {
         self.find_signal(key.exchange, &key.symbol, key.strategy)
             .await?
@@ -589,6 +648,7 @@ impl AppState {
     /// every `EXECUTION_SYNC_EVERY`. Fills and stop-outs are logged.
     pub fn start_execution(&self) {
         let (executor, alerter) = (self.executor.clone(), self.alerter.clone());
+        let auto = self.clone();
         let data_dir = self.pipeline.paths().data_dir.clone();
         let mut rescans = self.feed_changes();
         let mut stop = self.shutdown.subscribe();
@@ -606,6 +666,7 @@ impl AppState {
                 }
             };
             alert(executor.sync().await).await;
+            let mut orders = auto.alerter.subscribe_orders();
             let mut every = tokio::time::interval(EXECUTION_SYNC_EVERY);
             loop {
                 tokio::select! {
@@ -617,6 +678,7 @@ impl AppState {
                         alert(executor.follow_stored_candles(&data_dir).await).await;
                     }
                     _ = every.tick() => alert(executor.sync().await).await,
+                    Ok(order) = orders.recv() => auto.execute_alert(&order).await,
                 }
             }
         });

@@ -91,6 +91,9 @@ pub struct Alerter {
     store: Arc<dyn AlertStore>,
     entries: Arc<Mutex<VecDeque<AlertLogEntry>>>,
     browser: broadcast::Sender<Alert>,
+    /// Every decided alert whose rule also trades (`execute`), sent or held
+    /// by the hour's cap: the cap limits messages, not the owner's rules.
+    orders: broadcast::Sender<Alert>,
     clock: Clock,
     deliveries: Mutex<Vec<JoinHandle<()>>>,
     /// The deliveries a stop cut short were resumed (once per start).
@@ -113,6 +116,7 @@ impl Alerter {
         clock: Clock,
     ) -> Alerter {
         let (browser, _) = broadcast::channel(64);
+        let (orders, _) = broadcast::channel(64);
         Alerter {
             channels: Mutex::new(channel_map(&settings, env, governor)),
             engine: Mutex::new(AlertEngine::new(settings, Vec::new())),
@@ -121,6 +125,7 @@ impl Alerter {
             store,
             entries: Arc::new(Mutex::new(VecDeque::new())),
             browser,
+            orders,
             clock,
             deliveries: Mutex::new(Vec::new()),
             resumed: AtomicBool::new(false),
@@ -218,6 +223,11 @@ impl Alerter {
         self.browser.subscribe()
     }
 
+    /// The alerts whose rule also places the signal's bracket (`execute`).
+    pub fn subscribe_orders(&self) -> broadcast::Receiver<Alert> {
+        self.orders.subscribe()
+    }
+
     /// The log, newest first, and every channel's state.
     pub fn log(&self) -> AlertLogView {
         AlertLogView {
@@ -273,6 +283,11 @@ impl Alerter {
             // Sending matters more than remembering: a restart may repeat these.
             Err(err) => {
                 tracing::warn!("[ALERTS] {err}; these alerts may be sent again after a restart")
+            }
+        }
+        for alert in decided.alerts.iter().chain(&decided.held) {
+            if alert.execute.is_some() {
+                let _ = self.orders.send(alert.clone());
             }
         }
         for alert in &decided.held {

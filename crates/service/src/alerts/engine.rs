@@ -6,7 +6,7 @@
 //! rest of an hour are summarised in one message. The decisions are
 //! recorded (the journal keeps them), so a restart sends nothing twice.
 
-use super::rules::{AlertRule, AlertSettings, Trigger};
+use super::rules::{AlertRule, AlertSettings, AutoExecute, Trigger};
 use quantpro_model::{canonical_symbol, format, Action, Exchange, Side, Signal, Strategy, Trade};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +74,9 @@ pub struct Alert {
     pub link: Option<String>,
     pub channels: Vec<String>,
     pub created_ms: i64,
+    /// The rule also trades this signal (`execute` of the rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execute: Option<AutoExecute>,
 }
 
 /// The numbers of the signal or trade an alert is about.
@@ -243,6 +246,7 @@ impl AlertEngine {
             link: Some(self.settings.public_url.trim_end_matches('/').to_string() + "/"),
             channels,
             created_ms: now_ms,
+            execute: None,
         })
     }
 
@@ -297,6 +301,7 @@ impl AlertEngine {
                     )),
                     channels: rule.channels.clone(),
                     created_ms: now_ms,
+                    execute: rule.execute,
                 }
             }
             AlertEvent::Resolved { trade } => {
@@ -354,6 +359,7 @@ impl AlertEngine {
                     )),
                     channels: rule.channels.clone(),
                     created_ms: now_ms,
+                    execute: None,
                 }
             }
             AlertEvent::Executed(event) => Alert {
@@ -370,6 +376,7 @@ impl AlertEngine {
                 link: Some(format!("{base}/positions")),
                 channels: rule.channels.clone(),
                 created_ms: now_ms,
+                execute: None,
             },
         }
     }
@@ -431,7 +438,10 @@ fn matches(rule: &AlertRule, event: &AlertEvent) -> bool {
                 w.eq_ignore_ascii_case(symbol) || w.eq_ignore_ascii_case(&canonical_symbol(symbol))
             })
     };
-    if !rule.on.contains(&trigger)
+    // A rule that trades (`execute`) also hears of the orders.
+    let hears =
+        rule.on.contains(&trigger) || (trigger == Trigger::Execution && rule.execute.is_some());
+    if !hears
         || !(rule.exchanges.is_empty() || rule.exchanges.contains(&exchange))
         || !(rule.strategies.is_empty() || rule.strategies.contains(&strategy))
         || !listed(&rule.symbols)

@@ -22,5 +22,5 @@ pub use alerter::{AlertLogEntry, AlertLogView, Alerter, DeliveryState};
 pub use engine::{
     turned_signals, Alert, AlertEngine, AlertEvent, AlertKind, Decided, Decision, ExecutionEvent,
 };
-pub use rules::{AlertRule, AlertSettings, ChannelSettings, Trigger, BROWSER};
+pub use rules::{AlertRule, AlertSettings, AutoExecute, ChannelSettings, Trigger, BROWSER};
 pub use store::{AlertStore, AlertStoreError, DeliveryRecord, JournalAlertStore, UnfinishedAlert};

@@ -23,6 +23,16 @@ pub enum Trigger {
     Execution,
 }
 
+/// What a rule may do besides telling: place the signal's bracket
+/// (docs/TRADING.md), on a paper venue or, with `execution.allow_auto`, a
+/// live one. Off unless a rule says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoExecute {
+    Paper,
+    Live,
+}
+
 /// One `[[alerts.rules]]` entry. Empty lists mean "any".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -39,6 +49,9 @@ pub struct AlertRule {
     pub top_n: Option<usize>,
     /// Channel names (`[alerts.channels.NAME]`, or the built-in `browser`).
     pub channels: Vec<String>,
+    /// `execute = "paper"` or `"live"`: each signal the rule fires for is
+    /// also traded, under every `[execution]` limit.
+    pub execute: Option<AutoExecute>,
 }
 
 impl Default for AlertRule {
@@ -53,6 +66,7 @@ impl Default for AlertRule {
             min_rr: None,
             top_n: None,
             channels: vec![BROWSER.to_string()],
+            execute: None,
         }
     }
 }
@@ -233,6 +247,12 @@ impl AlertSettings {
                 if !(rr.is_finite() && rr >= 0.0) {
                     problems.push(format!("{} must be 0 or more, got {rr}", field("min_rr")));
                 }
+            }
+            if rule.execute.is_some() && !rule.on.contains(&Trigger::Signal) {
+                problems.push(format!(
+                    "{} trades signals: its 'on' must list \"signal\"",
+                    field("execute")
+                ));
             }
             if rule.top_n == Some(0) {
                 problems.push(format!("{} must be at least 1", field("top_n")));
