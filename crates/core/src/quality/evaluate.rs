@@ -67,19 +67,20 @@ pub struct Split {
     pub label: String,
 }
 
-/// The walk-forward splits of `trades` (closed ones): test window k holds
-/// the trades whose signal came in it; its training trades resolved at
-/// least `embargo_ms` before it starts.
+/// The walk-forward splits of `trades` (closed ones): the signals, in
+/// time order, are cut into `folds + 1` windows of (nearly) equal count;
+/// test window k (1..=folds) holds the trades whose signal came in it, and
+/// its training trades are those resolved at least `embargo_ms` before it
+/// starts. Equal counts rather than equal spans: a data set may hold
+/// periods far apart (the shared data's Binance 2024 and Hyperliquid 2025).
 pub fn walk_forward_splits(trades: &[LabelledTrade], folds: usize, embargo_ms: i64) -> Vec<Split> {
-    let (Some(first), Some(last)) = (
-        trades.iter().map(|t| t.signal_at()).min(),
-        trades.iter().map(|t| t.signal_at()).max(),
-    ) else {
+    let mut times: Vec<i64> = trades.iter().map(|t| t.signal_at()).collect();
+    times.sort_unstable();
+    let Some(&last) = times.last() else {
         return Vec::new();
     };
     let folds = folds.max(1);
-    let span = (last + 1 - first) as f64;
-    let edge = |k: usize| first + (span * k as f64 / (folds + 1) as f64).round() as i64;
+    let edge = |k: usize| times[k * times.len() / (folds + 1)];
     (1..=folds)
         .map(|k| {
             let (start, end) = (edge(k), if k == folds { last + 1 } else { edge(k + 1) });
@@ -114,7 +115,10 @@ pub fn symbol_splits(trades: &[LabelledTrade], folds: usize) -> Vec<Split> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let folds = folds.clamp(1, assets.len().max(1));
+    if assets.is_empty() {
+        return Vec::new();
+    }
+    let folds = folds.clamp(1, assets.len());
     let fold_of: BTreeMap<&str, usize> = assets
         .iter()
         .enumerate()
@@ -634,25 +638,38 @@ mod tests {
     #[test]
     fn purging_drops_trades_that_overlap_the_test_window_or_its_embargo() {
         let f = [0.0; FEATURES];
-        // Signals (close of the candle) at 0..=100 h; the test window of fold 1 of 1 starts at 50 h.
+        // Eight signals: the test window of fold 1 of 1 starts at the fifth (60 h + 15 min).
         let trades = vec![
             labelled("BTC", 0, 10 * HOUR, true, f), // resolved at 10 h: trains
-            labelled("BTC", 20 * HOUR, 40 * HOUR, false, f), // resolved at 60 h: overlaps the test, purged
+            labelled("BTC", 20 * HOUR, 41 * HOUR, false, f), // resolved at 61 h: overlaps the test, purged
             labelled("ETH", 30 * HOUR, 15 * HOUR, true, f), // resolved at 45 h: inside the 24 h embargo, purged
-            labelled("ETH", 20 * HOUR, 4 * HOUR, false, f), // resolved at 24 h: trains
+            labelled("ETH", 25 * HOUR, 4 * HOUR, false, f), // resolved at 29 h: trains
             labelled("SOL", 60 * HOUR, 2 * HOUR, true, f),  // tested
-            labelled("SOL", 100 * HOUR, 2 * HOUR, true, f), // tested
+            labelled("SOL", 70 * HOUR, 2 * HOUR, true, f),  // tested
+            labelled("XRP", 80 * HOUR, 2 * HOUR, false, f), // tested
+            labelled("XRP", 100 * HOUR, 2 * HOUR, true, f), // tested
         ];
         let splits = walk_forward_splits(&trades, 1, 24 * HOUR);
         assert_eq!(splits.len(), 1);
         let split = &splits[0];
         assert_eq!(split.train, [0, 3]);
-        assert_eq!(split.test, [4, 5]);
+        assert_eq!(split.test, [4, 5, 6, 7]);
         assert_eq!(split.purged, 2);
         // Without an embargo only the overlapping trade is purged.
         let split = &walk_forward_splits(&trades, 1, 0)[0];
         assert_eq!(split.train, [0, 2, 3]);
         assert_eq!(split.purged, 1);
+        // Windows of equal count, whatever the gaps in time.
+        let mut far = trades.clone();
+        for t in &mut far[4..] {
+            t.trade.opened_at += 10_000 * HOUR;
+            t.trade.closed_at = t.trade.closed_at.map(|c| c + 10_000 * HOUR);
+        }
+        let splits = walk_forward_splits(&far, 3, 0);
+        assert_eq!(
+            splits.iter().map(|s| s.test.len()).collect::<Vec<_>>(),
+            [2, 2, 2]
+        );
         // No test trade overlaps a training trade's life, in every fold of a larger sample.
         let trades = sample(600, false, 5);
         for split in walk_forward_splits(&trades, 5, 24 * HOUR) {

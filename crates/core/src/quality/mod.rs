@@ -20,3 +20,38 @@ pub use features::{
 };
 pub use model::{FitError, FitOptions, LogisticModel};
 pub use trained::{train, OutOfSampleSummary, QualityModel};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backtest::BacktestRequest;
+    use quantpro_model::ScannerConfig;
+
+    /// The evaluation on a real data directory, printed:
+    /// `QUANTPRO_QUALITY_DATA=../shared/data cargo test -p quantpro-core --lib
+    /// quality::tests -- --ignored --nocapture` (what `quantpro model report`
+    /// prints, with the default configuration and no derivatives).
+    #[test]
+    #[ignore = "reads the data directory named by QUANTPRO_QUALITY_DATA"]
+    fn report_on_the_data_dir_of_the_environment() {
+        let Ok(dir) = std::env::var("QUANTPRO_QUALITY_DATA") else {
+            return;
+        };
+        let config = ScannerConfig::default();
+        let started = std::time::Instant::now();
+        let dataset = replay_labelled(&BacktestRequest::new(&dir), &config, None).unwrap();
+        let closed = dataset.closed();
+        println!(
+            "{} symbols, {} trades, {} closed, replay {:.1} s",
+            dataset.symbols_replayed,
+            dataset.trades.len(),
+            closed.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let started = std::time::Instant::now();
+        let report = evaluate(&closed, &EvaluationOptions::for_track(&config.track)).unwrap();
+        print!("{report}");
+        println!("evaluation {:.3} s", started.elapsed().as_secs_f64());
+        assert_eq!(report.trades, closed.len());
+    }
+}
