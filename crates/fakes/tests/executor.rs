@@ -230,3 +230,76 @@ async fn a_hyperliquid_bracket_is_one_action_with_its_stop_and_the_kill_switch_c
     assert_eq!(fake.position(master, "BTC"), Decimal::ZERO);
     assert_eq!(fake.open_orders(master), 0);
 }
+
+/// The executor's figures against the Hyperliquid fake (a bench, ignored by
+/// default: `cargo test -p quantpro-fakes --release --test executor --
+/// --ignored --nocapture`): confirm -> bracket complete (entry, stop and
+/// target acknowledged, recorded in the journal) for 50 symbols, and a
+/// reconciliation (`sync`) with 50 open positions.
+#[tokio::test]
+#[ignore]
+async fn bench_confirm_to_bracket_and_reconciliation_of_50_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeHyperliquid::start(Network::Testnet).await;
+    let address = |key: &str| address_of(&signing_key_from_hex(key).unwrap());
+    let master = address(MASTER_KEY);
+    fake.add_account(master, d("1000000"));
+    fake.approve_agent(address(AGENT_KEY), master);
+    let coins: Vec<String> = (0..50).map(|i| format!("C{i:02}")).collect();
+    for coin in &coins {
+        fake.add_asset(coin, 3, d("64080"));
+    }
+    let account: String = master.iter().map(|b| format!("{b:02x}")).collect();
+    let client = HyperliquidTrading::new(
+        HyperliquidTradingConfig::new(
+            Network::Testnet,
+            Secret::new(AGENT_KEY),
+            format!("0x{account}"),
+        )
+        .with_base_url(fake.url()),
+    )
+    .unwrap();
+    let settings = ExecutionSettings {
+        max_open_positions: 100,
+        max_notional: d("1000"),
+        ..ExecutionSettings::default()
+    };
+    let executor = Executor::paper(
+        dir.path(),
+        &settings,
+        JournalHandle::new(dir.path()),
+        JournalSettings::default(),
+        Clock::real(),
+    )
+    .unwrap()
+    .with_venue(Exchange::Hyperliquid, Arc::new(client));
+    let mut confirm = Vec::new();
+    for coin in &coins {
+        let mut signal = sample_signal(coin, Strategy::Legacy);
+        signal.exchange = Exchange::Hyperliquid;
+        let started = std::time::Instant::now();
+        let bracket = executor
+            .open(&signal, 1_721_088_000_000, &settings)
+            .await
+            .unwrap();
+        confirm.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(bracket.state, BracketState::Open, "{:?}", bracket.note);
+    }
+    let mut sync = Vec::new();
+    for _ in 0..10 {
+        let started = std::time::Instant::now();
+        executor.sync().await.unwrap();
+        sync.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let stats = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.99))
+    };
+    let (median, p99) = stats(confirm);
+    println!("confirm -> bracket complete (Hyperliquid fake, 50 symbols): median {median:.1} ms, p99 {p99:.1} ms");
+    let (median, p99) = stats(sync);
+    println!(
+        "reconciliation of 50 open positions (150 orders): median {median:.1} ms, p99 {p99:.1} ms"
+    );
+}
