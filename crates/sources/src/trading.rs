@@ -208,8 +208,8 @@ pub struct Equity {
 /// A symbol's order rules at one venue, for sizing before sending.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SymbolRules {
-    /// Binance `exchangeInfo` filters.
-    Binance(crate::venues::binance::filters::SymbolFilters),
+    /// Binance `exchangeInfo` filters (boxed: the other variants are small).
+    Binance(Box<crate::venues::binance::filters::SymbolFilters>),
     /// Hyperliquid `meta`: the asset index and its `szDecimals`.
     Hyperliquid { asset: u32, sz_decimals: u32 },
     /// The paper venue: any size and price to these steps.

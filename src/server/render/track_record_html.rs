@@ -467,6 +467,7 @@ mod tests {
             std::slice::from_ref(&trade),
             &record,
             "journal.sqlite",
+            "",
         );
         for s in Strategy::ALL {
             assert!(page.contains(&format!("data-strategy=\"{s}\"")), "{s}");

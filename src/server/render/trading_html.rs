@@ -258,7 +258,7 @@ pub fn executed_trades_section(brackets: &[Bracket]) -> String {
                 .iter()
                 .filter(|l| l.request.reduce_only && !l.filled().is_zero())
                 .filter_map(|l| l.report.as_ref().and_then(|r| r.average_price))
-                .last()
+                .next_back()
                 .map_or_else(|| "—".to_string(), |p| p.to_string());
             let cells = [
                 quantpro_model::format::utc_datetime(b.opened_at),

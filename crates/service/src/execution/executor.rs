@@ -471,12 +471,10 @@ impl Executor {
         let mut marks: BTreeMap<Exchange, Vec<quantpro_sources::trading::PositionReport>> =
             BTreeMap::new();
         for bracket in self.live_brackets().await? {
-            if !marks.contains_key(&bracket.exchange) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = marks.entry(bracket.exchange)
+            {
                 let venue = self.venue(bracket.exchange)?;
-                marks.insert(
-                    bracket.exchange,
-                    venue.positions().await.unwrap_or_default(),
-                );
+                slot.insert(venue.positions().await.unwrap_or_default());
             }
             let mark = marks[&bracket.exchange]
                 .iter()

@@ -139,7 +139,7 @@ impl ListedSymbols {
             _ if status != "TRADING" => Err(TradeError::Invalid(format!(
                 "{VENUE}: {symbol} is not trading (status {status})"
             ))),
-            Ok(filters) => Ok(SymbolRules::Binance(filters.clone())),
+            Ok(filters) => Ok(SymbolRules::Binance(Box::new(filters.clone()))),
             Err(e) => Err(garbage("/fapi/v1/exchangeInfo", e)),
         })
     }
