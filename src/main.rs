@@ -1,5 +1,5 @@
 //! The `quantpro` binary: the command line (serve, watch, scan, backtest,
-//! fetch, indicators, bench, demo-data, set-password, trade) and nothing else; each
+//! fetch, indicators, bench, demo-data, set-password, trade, model) and nothing else; each
 //! command calls into
 //! the library.
 
@@ -16,6 +16,7 @@ use quantpro_sources::clock::Clock;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod model_cli;
 mod trade_cli;
 
 #[derive(Parser)]
@@ -59,6 +60,9 @@ enum Command {
     /// Act on a signal: open a bracket, close a position, flatten
     /// everything (paper unless `[execution]` makes a venue live).
     Trade(trade_cli::TradeCmd),
+    /// The signal-quality model: train it on the backtest's trades, or
+    /// print its out-of-sample evaluation (docs/QUALITY.md).
+    Model(model_cli::ModelCmd),
 }
 
 #[derive(Args)]
@@ -218,6 +222,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Bench(args)) => run_bench(args),
         Some(Command::SetPassword(args)) => set_password(args),
         Some(Command::Trade(cmd)) => trade_cli::run(cmd),
+        Some(Command::Model(cmd)) => model_cli::run(cmd),
         Some(Command::DemoData(args)) => {
             let files = generate_demo_data(&args.data_dir, args.symbols)?;
             println!(
