@@ -53,5 +53,24 @@ mod tests {
         print!("{report}");
         println!("evaluation {:.3} s", started.elapsed().as_secs_f64());
         assert_eq!(report.trades, closed.len());
+        // How much the penalty matters (chosen on these same out-of-sample
+        // figures, so a better one here is a hint, not a result).
+        for l2 in [1.0, 10.0, 100.0, 1000.0] {
+            let mut options = EvaluationOptions::for_track(&config.track);
+            options.fit.l2 = l2;
+            let report = evaluate(&closed, &options).unwrap();
+            for split in [&report.walk_forward, &report.leave_symbols_out] {
+                let m = split.metrics.as_ref().unwrap();
+                println!(
+                    "l2 {l2:>6}: {:<17} AUC {:.3} skill vs base {:+.4} vs buckets {:+.4} top-fifth R {:+.3} (all {:+.3})",
+                    split.name,
+                    m.auc.unwrap_or(f64::NAN),
+                    m.skill_vs_base_rate.unwrap_or(f64::NAN),
+                    m.skill_vs_buckets.unwrap_or(f64::NAN),
+                    m.avg_r_top_fifth,
+                    m.avg_r_all
+                );
+            }
+        }
     }
 }
