@@ -331,10 +331,11 @@ async fn migrations_are_idempotent_and_keep_recorded_trades() {
             .await
             .unwrap()
             .get("n");
-        // 0001 trades, 0002 alerts, 0003 the alerts' content (for resends).
+        // 0001 trades, 0002 alerts, 0003 the alerts' content (for resends),
+        // 0004 the executed brackets.
         assert_eq!(
             applied,
-            3,
+            4,
             "{}: each migration applied once",
             backend.name()
         );
