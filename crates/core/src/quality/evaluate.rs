@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// How the evaluation splits and fits.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EvaluationOptions {
     /// Test windows of the walk-forward split (the span is cut into one more).
     pub time_folds: usize,
@@ -39,11 +39,15 @@ pub struct EvaluationOptions {
     /// A fold with fewer training trades is not scored (its trades are counted as unscored).
     pub min_train: usize,
     pub fit: FitOptions,
+    /// The L2 penalties to choose from, on the training trades only (an
+    /// inner walk-forward, [`choose_l2`]); empty: always `fit.l2`.
+    pub l2_grid: Vec<f64>,
 }
 
 impl EvaluationOptions {
     /// Five folds each way, an embargo of one trade's longest life
-    /// (`track.max_bars` candles), at least 50 training trades.
+    /// (`track.max_bars` candles), at least 50 training trades, the
+    /// penalty chosen among 1, 10, 100 and 1000.
     pub fn for_track(track: &TrackConfig) -> EvaluationOptions {
         EvaluationOptions {
             time_folds: 5,
@@ -51,6 +55,7 @@ impl EvaluationOptions {
             symbol_folds: 5,
             min_train: 50,
             fit: FitOptions::default(),
+            l2_grid: vec![1.0, 10.0, 100.0, 1000.0],
         }
     }
 }
@@ -158,8 +163,18 @@ pub struct Prediction {
     pub p_bucket: f64,
     /// The signal's total score (its own ranking, for comparison).
     pub score: f64,
+    /// The setup's reward / risk: with P(win) it gives an expected R.
+    pub rr: f64,
     pub win: bool,
     pub r: f64,
+}
+
+impl Prediction {
+    /// The R the model expects before fees: `p * RR - (1 - p)` (a win
+    /// earns RR, a loss costs 1; expiries are in between).
+    pub fn expected_r(&self) -> f64 {
+        self.p_model * self.rr - (1.0 - self.p_model)
+    }
 }
 
 /// What one fold did.
@@ -171,6 +186,10 @@ pub struct FoldSummary {
     pub purged: usize,
     /// Whether a model was fitted and its test trades scored.
     pub scored: bool,
+    /// The penalty chosen on the fold's training trades.
+    pub l2: Option<f64>,
+    /// The fold's own Brier skill against its training win rate.
+    pub skill_vs_base_rate: Option<f64>,
 }
 
 /// The out-of-sample predictions of a set of splits, and the figures over them.
@@ -216,6 +235,8 @@ pub struct Metrics {
     pub avg_r_top_fifth: f64,
     pub win_rate_top_fifth: f64,
     pub n_top_fifth: usize,
+    /// The mean R of the fifth with the highest expected R (`p * RR - (1 - p)`).
+    pub avg_r_top_fifth_by_expected_r: f64,
 }
 
 /// The whole evaluation of a data set.
@@ -252,7 +273,7 @@ pub fn evaluate(
     let strongest_features = if trades.is_empty() {
         Vec::new()
     } else {
-        fit_on(trades, &(0..trades.len()).collect::<Vec<_>>(), options.fit)?
+        fit_chosen(trades, &(0..trades.len()).collect::<Vec<_>>(), options)?
             .strongest_features()
             .into_iter()
             .map(|(n, w)| (n.to_string(), w))
@@ -282,6 +303,56 @@ pub fn fit_on(
     LogisticModel::fit(&FEATURE_NAMES, &x, &y, fit)
 }
 
+/// Chooses the penalty among `options.l2_grid` by an inner walk-forward
+/// (3 folds, the same purging and embargo) over the trades at `rows`
+/// alone, by the pooled Brier score; `options.fit.l2` when the grid is
+/// empty or no inner fold has enough training trades.
+pub fn choose_l2(
+    trades: &[LabelledTrade],
+    rows: &[usize],
+    options: &EvaluationOptions,
+) -> Result<f64, FitError> {
+    if options.l2_grid.is_empty() {
+        return Ok(options.fit.l2);
+    }
+    let inner: Vec<LabelledTrade> = rows.iter().map(|&i| trades[i].clone()).collect();
+    let splits: Vec<Split> = walk_forward_splits(&inner, 3, options.embargo_ms)
+        .into_iter()
+        .filter(|s| s.train.len() >= options.min_train.max(1) && !s.test.is_empty())
+        .collect();
+    if splits.is_empty() {
+        return Ok(options.fit.l2);
+    }
+    let mut best: Option<(f64, f64)> = None;
+    for &l2 in &options.l2_grid {
+        let fit = FitOptions { l2, ..options.fit };
+        let (mut p, mut y) = (Vec::new(), Vec::new());
+        for split in &splits {
+            let model = fit_on(&inner, &split.train, fit)?;
+            for &i in &split.test {
+                p.push(model.predict(&inner[i].features));
+                y.push(inner[i].win().unwrap_or(false));
+            }
+        }
+        let score = brier(&p, &y);
+        if best.is_none_or(|(b, _)| score < b) {
+            best = Some((score, l2));
+        }
+    }
+    Ok(best.map_or(options.fit.l2, |(_, l2)| l2))
+}
+
+/// Fits the model on the trades at `rows` with the penalty [`choose_l2`]
+/// picks from them.
+pub fn fit_chosen(
+    trades: &[LabelledTrade],
+    rows: &[usize],
+    options: &EvaluationOptions,
+) -> Result<LogisticModel, FitError> {
+    let l2 = choose_l2(trades, rows, options)?;
+    fit_on(trades, rows, FitOptions { l2, ..options.fit })
+}
+
 /// Fits one model per split on its training trades and predicts its test trades.
 pub fn out_of_sample(
     name: &'static str,
@@ -299,12 +370,18 @@ pub fn out_of_sample(
             test: split.test.len(),
             purged: split.purged,
             scored,
+            l2: None,
+            skill_vs_base_rate: None,
         });
         if !scored {
             continue;
         }
-        let model = fit_on(trades, &split.train, options.fit)?;
+        let model = fit_chosen(trades, &split.train, options)?;
+        if let Some(fold) = folds.last_mut() {
+            fold.l2 = Some(model.l2);
+        }
         let base_rate = model.train_win_rate;
+        let first = predictions.len();
         let mut buckets: BTreeMap<ScoreBucket, (usize, usize)> = BTreeMap::new();
         for &i in &split.train {
             let entry = buckets.entry(trades[i].trade.score_bucket()).or_default();
@@ -321,9 +398,13 @@ pub fn out_of_sample(
                 p_base_rate: base_rate,
                 p_bucket,
                 score: t.trade.score,
+                rr: t.trade.rr,
                 win: t.win().unwrap_or(false),
                 r: t.trade.r.unwrap_or(0.0),
             });
+        }
+        if let (Some(fold), Some(m)) = (folds.last_mut(), metrics(&predictions[first..])) {
+            fold.skill_vs_base_rate = m.skill_vs_base_rate;
         }
     }
     Ok(SplitReport {
@@ -353,6 +434,8 @@ pub fn metrics(predictions: &[Prediction]) -> Option<Metrics> {
     by_p.sort_by(|a, b| b.p_model.total_cmp(&a.p_model));
     let n_top = n.div_ceil(5);
     let top = &by_p[..n_top];
+    let mut by_expected_r: Vec<&Prediction> = predictions.iter().collect();
+    by_expected_r.sort_by(|a, b| b.expected_r().total_cmp(&a.expected_r()));
     Some(Metrics {
         n,
         win_rate: y.iter().filter(|w| **w).count() as f64 / n as f64,
@@ -368,6 +451,8 @@ pub fn metrics(predictions: &[Prediction]) -> Option<Metrics> {
         avg_r_top_fifth: top.iter().map(|p| p.r).sum::<f64>() / n_top as f64,
         win_rate_top_fifth: top.iter().filter(|p| p.win).count() as f64 / n_top as f64,
         n_top_fifth: n_top,
+        avg_r_top_fifth_by_expected_r: by_expected_r[..n_top].iter().map(|p| p.r).sum::<f64>()
+            / n_top as f64,
     })
 }
 
@@ -447,18 +532,20 @@ impl fmt::Display for SplitReport {
         writeln!(f, "== {} ==", self.name)?;
         writeln!(
             f,
-            "{:<24} {:>7} {:>7} {:>7} {:>7}",
-            "fold (tested)", "train", "test", "purged", "scored"
+            "{:<24} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8}",
+            "fold (tested)", "train", "test", "purged", "scored", "l2", "skill"
         )?;
         for fold in &self.folds {
             writeln!(
                 f,
-                "{:<24} {:>7} {:>7} {:>7} {:>7}",
+                "{:<24} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8}",
                 fold.label,
                 fold.train,
                 fold.test,
                 fold.purged,
-                if fold.scored { "yes" } else { "no" }
+                if fold.scored { "yes" } else { "no" },
+                fold.l2.map_or_else(|| "-".to_string(), |l2| l2.to_string()),
+                opt(fold.skill_vs_base_rate, 4)
             )?;
         }
         let Some(m) = &self.metrics else {
@@ -491,6 +578,11 @@ impl fmt::Display for SplitReport {
         )?;
         writeln!(
             f,
+            "avg R: top fifth by expected R (P * RR - (1 - P)) {:.3}",
+            m.avg_r_top_fifth_by_expected_r
+        )?;
+        writeln!(
+            f,
             "{:<8} {:>6} {:>15} {:>10} {:>9}",
             "decile", "count", "P range", "predicted", "observed"
         )?;
@@ -518,7 +610,7 @@ impl fmt::Display for QualityReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "[MODEL] logistic regression (L2) on {} features; {} closed trades, {} wins ({:.3}); embargo {} h",
+            "[MODEL] logistic regression (L2, penalty chosen per fold on its training trades) on {} features; {} closed trades, {} wins ({:.3}); embargo {} h",
             FEATURE_NAMES.len(),
             self.trades,
             self.wins,
@@ -620,6 +712,33 @@ mod tests {
         );
         assert_eq!(auc(&[0.3, 0.4], &[true, true]), None);
         assert!((brier(&[0.8, 0.3], &[true, false]) - (0.04 + 0.09) / 2.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn the_top_fifth_is_taken_by_probability_and_by_expected_r() {
+        let prediction = |p_model: f64, rr: f64, r: f64| Prediction {
+            p_model,
+            p_base_rate: 0.5,
+            p_bucket: 0.5,
+            score: 50.0,
+            rr,
+            win: r > 0.0,
+            r,
+        };
+        // Five trades: the likeliest (0.9) is a small win, the best expected R (0.5 * 5 - 0.5 = 2) a big one.
+        let predictions = [
+            prediction(0.9, 0.5, 0.5),
+            prediction(0.5, 5.0, 5.0),
+            prediction(0.2, 1.0, -1.0),
+            prediction(0.3, 1.0, -1.0),
+            prediction(0.4, 1.0, 1.0),
+        ];
+        let m = metrics(&predictions).unwrap();
+        assert_eq!(m.n_top_fifth, 1);
+        assert_eq!(m.avg_r_top_fifth, 0.5);
+        assert_eq!(m.avg_r_top_fifth_by_expected_r, 5.0);
+        assert!((m.avg_r_all - 0.9).abs() < 1e-12);
+        assert_eq!(m.win_rate_top_fifth, 1.0);
     }
 
     #[test]
@@ -764,6 +883,31 @@ mod tests {
             .walk_forward
             .folds
             .is_empty());
+    }
+
+    #[test]
+    fn the_penalty_is_chosen_on_the_training_trades() {
+        let options = options();
+        let noise = sample(1500, false, 12);
+        let all: Vec<usize> = (0..noise.len()).collect();
+        // On noise every weight hurts: the heaviest penalty wins.
+        assert_eq!(choose_l2(&noise, &all, &options).unwrap(), 1000.0);
+        // A feature that sets the label is worth keeping: a light one.
+        let signal = sample(1500, true, 13);
+        assert!(choose_l2(&signal, &all, &options).unwrap() <= 10.0);
+        // With no grid, the fixed penalty.
+        let fixed = EvaluationOptions {
+            l2_grid: vec![],
+            ..options.clone()
+        };
+        assert_eq!(choose_l2(&noise, &all, &fixed).unwrap(), 1.0);
+        // Each scored fold records its choice.
+        let report = evaluate(&noise, &options).unwrap();
+        assert!(report
+            .walk_forward
+            .folds
+            .iter()
+            .all(|f| f.scored == f.l2.is_some()));
     }
 
     #[test]

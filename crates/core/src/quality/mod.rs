@@ -53,11 +53,12 @@ mod tests {
         print!("{report}");
         println!("evaluation {:.3} s", started.elapsed().as_secs_f64());
         assert_eq!(report.trades, closed.len());
-        // How much the penalty matters (chosen on these same out-of-sample
-        // figures, so a better one here is a hint, not a result).
+        // How much a fixed penalty matters (picked on these same
+        // out-of-sample figures, so a better one here is a hint, not a result).
         for l2 in [1.0, 10.0, 100.0, 1000.0] {
             let mut options = EvaluationOptions::for_track(&config.track);
             options.fit.l2 = l2;
+            options.l2_grid.clear();
             let report = evaluate(&closed, &options).unwrap();
             for split in [&report.walk_forward, &report.leave_symbols_out] {
                 let m = split.metrics.as_ref().unwrap();

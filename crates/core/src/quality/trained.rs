@@ -3,7 +3,7 @@
 //! out-of-sample figures it earned (so a model without skill says so
 //! wherever it is shown).
 
-use super::evaluate::{evaluate, fit_on, EvaluationOptions, QualityReport};
+use super::evaluate::{evaluate, fit_chosen, EvaluationOptions, QualityReport};
 use super::features::{Features, LabelledTrade};
 use super::model::{FitError, LogisticModel};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,7 @@ pub struct OutOfSampleSummary {
     pub skill_vs_buckets: Option<f64>,
     pub avg_r_all: f64,
     pub avg_r_top_fifth: f64,
+    pub avg_r_top_fifth_by_expected_r: f64,
 }
 
 impl QualityModel {
@@ -57,7 +58,7 @@ pub fn train(
     trained_at: i64,
 ) -> Result<(QualityModel, QualityReport), FitError> {
     let report = evaluate(trades, options)?;
-    let logistic = fit_on(trades, &(0..trades.len()).collect::<Vec<_>>(), options.fit)?;
+    let logistic = fit_chosen(trades, &(0..trades.len()).collect::<Vec<_>>(), options)?;
     let summary = |m: Option<&super::evaluate::Metrics>| {
         m.map(|m| OutOfSampleSummary {
             n: m.n,
@@ -67,6 +68,7 @@ pub fn train(
             skill_vs_buckets: m.skill_vs_buckets,
             avg_r_all: m.avg_r_all,
             avg_r_top_fifth: m.avg_r_top_fifth,
+            avg_r_top_fifth_by_expected_r: m.avg_r_top_fifth_by_expected_r,
         })
     };
     let model = QualityModel {
