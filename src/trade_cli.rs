@@ -142,6 +142,7 @@ fn open_desk(
         pipeline.settings().environment(),
         pipeline.journal().as_ref().clone(),
         pipeline.clock(),
+        false,
     )?;
     Ok((
         executor,

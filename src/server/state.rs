@@ -95,6 +95,7 @@ impl AppState {
             pipeline.settings().environment(),
             pipeline.journal().as_ref().clone(),
             pipeline.clock(),
+            true,
         )?);
         let auth = Arc::new(AuthGate::new(settings.auth.clone()));
         warn_of_old_log(&pipeline.paths().data_dir);
@@ -678,6 +679,7 @@ impl AppState {
                         alert(executor.follow_stored_candles(&data_dir).await).await;
                     }
                     _ = every.tick() => alert(executor.sync().await).await,
+                    _ = executor.woken() => alert(executor.sync().await).await,
                     Ok(order) = orders.recv() => auto.execute_alert(&order).await,
                 }
             }

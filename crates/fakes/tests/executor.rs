@@ -303,3 +303,53 @@ async fn bench_confirm_to_bracket_and_reconciliation_of_50_positions() {
         "reconciliation of 50 open positions (150 orders): median {median:.1} ms, p99 {p99:.1} ms"
     );
 }
+
+/// Live Binance as `[execution]` configures it (keys from the environment
+/// only): the user stream wakes the executor when the venue fills the stop,
+/// without waiting for the 30 s poll.
+#[tokio::test]
+async fn the_user_stream_wakes_the_executor_when_the_venue_fills_the_stop() {
+    use quantpro_service::execution::build_executor;
+    use quantpro_service::settings::{Environment, SettingsStore};
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, _) = binance().await;
+    let config = dir.path().join("quantpro.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[execution]\nbinance = \"live\"\nbinance_url = \"{}\"\nbinance_stream_url = \"{}\"\n",
+            fake.url(),
+            fake.ws_url()
+        ),
+    )
+    .unwrap();
+    let env =
+        Environment::from_pairs([("BINANCE_API_KEY", API_KEY), ("BINANCE_API_SECRET", SECRET)]);
+    let settings = SettingsStore::new(&config, env.clone()).load().unwrap();
+    let executor = build_executor(
+        dir.path(),
+        &settings,
+        &env,
+        JournalHandle::new(dir.path()),
+        Clock::real(),
+        true,
+    )
+    .unwrap();
+    assert!(executor.venue(Exchange::Binance).unwrap().is_live());
+    let bracket = executor
+        .open(&signal(), 1_721_088_000_000, &settings.execution)
+        .await
+        .unwrap();
+    assert_eq!(bracket.state, BracketState::Open, "{:?}", bracket.note);
+    // The placement's own events ring first: their (single) stored wake-up
+    // is taken, so the next one is the stop's.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(50), executor.woken()).await;
+    fake.set_mark("BTCUSDT", d("63400"));
+    tokio::time::timeout(Duration::from_secs(10), executor.woken())
+        .await
+        .expect("the user stream reported the stop's fill");
+    let changed = executor.sync().await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].state, BracketState::Closed);
+}

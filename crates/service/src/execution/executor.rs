@@ -126,6 +126,8 @@ pub struct Executor {
     /// One order flow at a time: the limits are checked against what the
     /// previous flow left.
     flow: tokio::sync::Mutex<()>,
+    /// Rung by the venues' user streams: an order or a fill to follow now.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Executor {
@@ -160,7 +162,18 @@ impl Executor {
             journal_settings,
             clock,
             flow: tokio::sync::Mutex::new(()),
+            wake: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// What a venue's user stream rings when it reports an order or a fill.
+    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
+    /// Returns when a user stream reported something to follow.
+    pub async fn woken(&self) {
+        self.wake.notified().await
     }
 
     /// Trades `exchange` on `venue` (a live client) instead of paper.

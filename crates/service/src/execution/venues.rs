@@ -13,9 +13,11 @@ use quantpro_sources::clock::Clock;
 use quantpro_sources::keys::Secret;
 use quantpro_sources::trading::TradeError;
 use quantpro_sources::venues::binance::trading::{BinanceTrading, BinanceTradingConfig};
+use quantpro_sources::venues::binance::user_stream as binance_stream;
 use quantpro_sources::venues::hyperliquid::trading::{
     HyperliquidTrading, HyperliquidTradingConfig, Network,
 };
+use quantpro_sources::venues::hyperliquid::user_stream as hyperliquid_stream;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,12 +29,17 @@ pub const HYPERLIQUID_ACCOUNT_ADDRESS: &str = "HYPERLIQUID_ACCOUNT_ADDRESS";
 /// The executor of a process: paper venues, replaced by live clients where
 /// the settings and the environment both say so. A venue set to live
 /// without its keys is an error (never a silent fall back to paper).
+///
+/// `follow`: the live venues' user-data streams are opened and each order
+/// or fill they report wakes the executor (`Executor::woken`) to follow its
+/// brackets at once (the server; a one-off CLI command does not).
 pub fn build_executor(
     data_dir: &Path,
     settings: &Settings,
     env: &Environment,
     journal: JournalHandle,
     clock: Clock,
+    follow: bool,
 ) -> Result<Executor, ExecutionError> {
     let execution = &settings.execution;
     let mut executor = Executor::paper(
@@ -47,12 +54,22 @@ pub fn build_executor(
             secret(env, BINANCE_API_KEY)?,
             secret(env, BINANCE_API_SECRET)?,
         );
-        let client = BinanceTrading::new(BinanceTradingConfig::new(
+        let client = Arc::new(BinanceTrading::new(BinanceTradingConfig::new(
             execution.binance_url.clone(),
             key,
             secret,
-        ))?;
-        executor = executor.with_venue(Exchange::Binance, Arc::new(client));
+        ))?);
+        if follow {
+            let (events, _) = binance_stream::spawn_user_stream(
+                client.clone(),
+                binance_stream::UserStreamConfig::new(execution.binance_stream_url.clone()),
+            );
+            wake_on(events, executor.waker(), "BINANCE", |e| match e {
+                binance_stream::AccountEvent::Disconnected(why) => Some(why),
+                _ => None,
+            });
+        }
+        executor = executor.with_venue(Exchange::Binance, client);
     }
     if execution.hyperliquid == VenueMode::Live {
         let key = secret(env, HYPERLIQUID_PRIVATE_KEY)?;
@@ -64,12 +81,38 @@ pub fn build_executor(
         };
         let config = HyperliquidTradingConfig::new(network, key, account.expose())
             .with_base_url(execution.hyperliquid_url.clone());
-        executor = executor.with_venue(
-            Exchange::Hyperliquid,
-            Arc::new(HyperliquidTrading::new(config)?),
-        );
+        let client = Arc::new(HyperliquidTrading::new(config)?);
+        if follow {
+            let (events, _) = client.user_stream(hyperliquid_stream::UserStreamConfig::new(
+                execution.hyperliquid_stream_url.clone(),
+            ));
+            wake_on(events, executor.waker(), "HYPERLIQUID", |e| match e {
+                hyperliquid_stream::UserUpdate::Disconnected(why) => Some(why),
+                _ => None,
+            });
+        }
+        executor = executor.with_venue(Exchange::Hyperliquid, client);
     }
     Ok(executor)
+}
+
+/// Wakes the executor at every event of a venue's user stream but a
+/// disconnection, which is logged (the reconnect's `Connected` wakes it,
+/// and REST is read then).
+fn wake_on<E: Send + 'static>(
+    mut events: tokio::sync::mpsc::Receiver<E>,
+    waker: Arc<tokio::sync::Notify>,
+    venue: &'static str,
+    down: impl Fn(&E) -> Option<&String> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            match down(&event) {
+                Some(why) => tracing::warn!("[EXEC] {venue} user stream down: {why}"),
+                None => waker.notify_one(),
+            }
+        }
+    });
 }
 
 fn secret(env: &Environment, name: &str) -> Result<Secret, ExecutionError> {
@@ -112,6 +155,7 @@ mod tests {
             &Environment::from_pairs([(BINANCE_API_KEY, "k"), (BINANCE_API_SECRET, "s")]),
             journal.clone(),
             clock,
+            false,
         )
         .unwrap();
         for exchange in Exchange::ALL {
@@ -127,6 +171,7 @@ mod tests {
             &Environment::default(),
             journal.clone(),
             clock,
+            false,
         )
         .err()
         .unwrap();
@@ -143,6 +188,7 @@ mod tests {
             ]),
             journal,
             clock,
+            false,
         )
         .unwrap();
         let binance = executor.venue(Exchange::Binance).unwrap();

@@ -61,6 +61,10 @@ pub struct ExecutionSettings {
     /// Hyperliquid's API base; `hyperliquid_testnet` signs for the testnet.
     pub hyperliquid_url: String,
     pub hyperliquid_testnet: bool,
+    /// The user-data streams that bring fills as they happen (REST is read
+    /// after every reconnect, and every 30 s regardless).
+    pub binance_stream_url: String,
+    pub hyperliquid_stream_url: String,
 }
 
 impl Default for ExecutionSettings {
@@ -93,6 +97,8 @@ pub(super) struct ExecutionSection {
     binance_url: String,
     hyperliquid_url: String,
     hyperliquid_testnet: bool,
+    binance_stream_url: String,
+    hyperliquid_stream_url: String,
 }
 
 impl Default for ExecutionSection {
@@ -116,6 +122,8 @@ impl Default for ExecutionSection {
             binance_url: quantpro_sources::urls::BINANCE_FUTURES.to_string(),
             hyperliquid_url: quantpro_sources::urls::HYPERLIQUID.to_string(),
             hyperliquid_testnet: false,
+            binance_stream_url: quantpro_sources::urls::BINANCE_FUTURES_PRIVATE_STREAM.to_string(),
+            hyperliquid_stream_url: quantpro_sources::urls::HYPERLIQUID_STREAM.to_string(),
         }
     }
 }
@@ -156,6 +164,8 @@ impl ExecutionSection {
             binance_url: self.binance_url.trim_end_matches('/').to_string(),
             hyperliquid_url: self.hyperliquid_url.trim_end_matches('/').to_string(),
             hyperliquid_testnet: self.hyperliquid_testnet,
+            binance_stream_url: self.binance_stream_url.trim_end_matches('/').to_string(),
+            hyperliquid_stream_url: self.hyperliquid_stream_url.clone(),
         };
         for (key, url) in [
             ("binance_url", &settings.binance_url),
@@ -164,6 +174,16 @@ impl ExecutionSection {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 problems.push(format!(
                     "'execution.{key}' must be an http(s) URL, got {url:?}"
+                ));
+            }
+        }
+        for (key, url) in [
+            ("binance_stream_url", &settings.binance_stream_url),
+            ("hyperliquid_stream_url", &settings.hyperliquid_stream_url),
+        ] {
+            if !(url.starts_with("wss://") || url.starts_with("ws://")) {
+                problems.push(format!(
+                    "'execution.{key}' must be a ws(s) URL, got {url:?}"
                 ));
             }
         }
