@@ -127,7 +127,7 @@ async fn replay(per_exchange: usize, closes: usize) -> Vec<Sample> {
                 clock.sleep_until_ms(at).await;
                 let mut marks = marks.lock().unwrap();
                 marks.insert(at, std::time::Instant::now());
-                if marks.len() % 8 == 0 {
+                if marks.len().is_multiple_of(8) {
                     eprintln!("  ... {} closes replayed", marks.len());
                 }
                 drop(marks);

@@ -20,6 +20,7 @@ use quantpro_service::live::{Delivery, LiveLoop, Rescan};
 use quantpro_service::pipeline::{DataPaths, ScanPipeline};
 use quantpro_service::settings::{Environment, UniverseSettings};
 use quantpro_sources::clock::Clock;
+use quantpro_sources::governor::Host;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,7 @@ fn write_config(dir: &Path, fake: &FakeExchange) {
 
 struct Running {
     live: Arc<LiveLoop>,
+    pipeline: Arc<ScanPipeline>,
     rescans: broadcast::Receiver<Rescan>,
     /// Every rate-limit line the status showed.
     rate_limits: Arc<Mutex<Vec<String>>>,
@@ -79,7 +81,8 @@ fn start(dir: &Path, fake: &FakeExchange, settings: UniverseSettings) -> Running
     let pipeline = ScanPipeline::build(paths(dir), Environment::default())
         .unwrap()
         .with_clock(clock);
-    let live = Arc::new(LiveLoop::build(Arc::new(pipeline), settings).unwrap());
+    let pipeline = Arc::new(pipeline);
+    let live = Arc::new(LiveLoop::build(pipeline.clone(), settings).unwrap());
     let rescans = live.rescans();
     let rate_limits = Arc::new(Mutex::new(Vec::new()));
     let mut status = live.status();
@@ -94,6 +97,7 @@ fn start(dir: &Path, fake: &FakeExchange, settings: UniverseSettings) -> Running
     let task = tokio::spawn(live.clone().run(stopped));
     Running {
         live,
+        pipeline,
         rescans,
         rate_limits,
         stop,
@@ -777,5 +781,57 @@ async fn a_429_storm_is_met_with_growing_gaps_and_the_venue_is_current_a_settle_
         .unwrap();
     assert_eq!((venue.current, venue.stale), (2, 0), "{}", venue.line());
     assert_no_holes(&paths(dir.path()).data_dir);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_within_the_minute_counts_what_the_previous_run_spent() {
+    let fake = FakeExchange::start(FakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = start(dir.path(), &fake, universe(20, 60));
+    running.until_all_rescanned().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let hl = fake::Venue::Hyperliquid;
+    let counted: u64 = fake
+        .log()
+        .rest(hl)
+        .iter()
+        .map(|r| u64::from(r.weight))
+        .sum();
+    let gate = |running: &Running| running.pipeline.sources().governor.gate(Host::Hyperliquid);
+    assert!(counted > 0);
+    assert_eq!(
+        gate(&running).used(),
+        counted,
+        "the governor counts what Hyperliquid counts"
+    );
+
+    // As a kill -9: the loop ends without a word; the count saved last
+    // second is all there is. The next start, 10 s later, counts it.
+    running.task.abort();
+    let _ = running.task.await;
+    assert!(paths(dir.path())
+        .data_dir
+        .join(".cache/spent_weight.json")
+        .exists());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let restart = fake.now_ms();
+    let mut running = start(dir.path(), &fake, universe(20, 60));
+    running.until_all_rescanned().await;
+    let spent_since: u64 = fake
+        .log()
+        .rest(hl)
+        .iter()
+        .filter(|r| r.at_ms >= restart)
+        .map(|r| u64::from(r.weight))
+        .sum();
+    assert_eq!(
+        gate(&running).used(),
+        counted + spent_since,
+        "the previous run's weight is still in the window"
+    );
+    // A minute after the first run's calls, they leave the window.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(gate(&running).used() < counted);
     running.stop().await;
 }

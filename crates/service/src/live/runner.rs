@@ -105,7 +105,7 @@ impl LiveLoop {
         let governor = self.pipeline.sources().governor.clone();
         let data_dir = self.pipeline.paths().data_dir.clone();
         spent_weight::restore(&governor, &data_dir);
-        let saver = tokio::spawn(spent_weight::keep_saved(governor.clone(), data_dir.clone()));
+        let saver = spent_weight::Saver::start(governor.clone(), data_dir.clone());
         let (arrivals, receiver) = mpsc::channel::<Arrival>(4096);
         let mut venues = tokio::task::JoinSet::new();
         for venue in &self.venues {
@@ -126,7 +126,7 @@ impl LiveLoop {
         // The venues hold the only senders: once they are gone the
         // coordinator drains what arrived and returns.
         venues.shutdown().await;
-        saver.abort();
+        drop(saver);
         spent_weight::save(&governor.spent(), &data_dir);
         let _ = coordinator.await;
     }

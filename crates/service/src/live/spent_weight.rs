@@ -31,10 +31,24 @@ pub(super) fn restore(governor: &Governor, data_dir: &Path) {
     }
 }
 
-/// Saves the governor's count whenever it changed, every second, until
-/// dropped (the live loop aborts it after its venues stopped, having saved
-/// once more with [`save`]).
-pub(super) async fn keep_saved(governor: Arc<Governor>, data_dir: PathBuf) {
+/// The task that keeps the count saved; it ends when dropped (the live
+/// loop stops it after its venues, and saves once more with [`save`]).
+pub(super) struct Saver(tokio::task::JoinHandle<()>);
+
+impl Saver {
+    pub(super) fn start(governor: Arc<Governor>, data_dir: PathBuf) -> Saver {
+        Saver(tokio::spawn(keep_saved(governor, data_dir)))
+    }
+}
+
+impl Drop for Saver {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Saves the governor's count whenever it changed, every second.
+async fn keep_saved(governor: Arc<Governor>, data_dir: PathBuf) {
     let mut saved = SpentWeight::default();
     loop {
         tokio::time::sleep(SAVE_EVERY).await;
@@ -47,6 +61,9 @@ pub(super) async fn keep_saved(governor: Arc<Governor>, data_dir: PathBuf) {
 }
 
 pub(super) fn save(spent: &SpentWeight, data_dir: &Path) {
+    if spent.hosts.is_empty() && !path(data_dir).exists() {
+        return;
+    }
     let path = path(data_dir);
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
