@@ -200,7 +200,9 @@ impl Executor {
         }
         if self.papers.contains_key(&exchange) {
             notes.push(format!(
-                "PAPER: fills are simulated from the candles ({} has no live trading configured)",
+                "PAPER: fills are simulated from the candles ({} trades live only with its \
+                 [execution] key set to \"live\" and its API keys in the environment, and \
+                 never for spot markets: a spot venue cannot short)",
                 exchange.as_str()
             ));
         }

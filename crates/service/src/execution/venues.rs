@@ -49,7 +49,8 @@ pub fn build_executor(
         settings.journal.clone(),
         clock,
     )?;
-    if execution.binance == VenueMode::Live {
+    let spot_only = |exchange: Exchange| spot_only(settings, exchange);
+    if execution.binance == VenueMode::Live && !spot_only(Exchange::Binance) {
         let (key, secret) = (
             secret(env, BINANCE_API_KEY)?,
             secret(env, BINANCE_API_SECRET)?,
@@ -71,7 +72,7 @@ pub fn build_executor(
         }
         executor = executor.with_venue(Exchange::Binance, client);
     }
-    if execution.hyperliquid == VenueMode::Live {
+    if execution.hyperliquid == VenueMode::Live && !spot_only(Exchange::Hyperliquid) {
         let key = secret(env, HYPERLIQUID_PRIVATE_KEY)?;
         let account = secret(env, HYPERLIQUID_ACCOUNT_ADDRESS)?;
         let network = if execution.hyperliquid_testnet {
@@ -94,6 +95,23 @@ pub fn build_executor(
         executor = executor.with_venue(Exchange::Hyperliquid, client);
     }
     Ok(executor)
+}
+
+/// True when the universe follows `exchange`'s spot market and not its
+/// futures: those signals are paper only (a spot venue cannot short, and
+/// the live clients trade perpetuals).
+fn spot_only(settings: &Settings, exchange: Exchange) -> bool {
+    use crate::settings::UniverseMarket;
+    use quantpro_model::Market;
+    let Some(markets) = settings
+        .universe
+        .as_ref()
+        .and_then(|u| u.parsed_markets().ok())
+    else {
+        return false;
+    };
+    let has = |market| markets.contains(&UniverseMarket::Exchange(exchange, market));
+    has(Market::Spot) && !has(Market::Futures)
 }
 
 /// Wakes the executor at every event of a venue's user stream but a
@@ -195,5 +213,44 @@ mod tests {
         assert!(binance.is_live());
         assert_eq!(binance.name(), "BINANCE");
         assert!(!executor.venue(Exchange::Mexc).unwrap().is_live());
+    }
+
+    #[tokio::test]
+    async fn signals_of_a_spot_market_stay_on_paper() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spot = settings(ExecutionSettings {
+            binance: VenueMode::Live,
+            ..ExecutionSettings::default()
+        });
+        spot.universe = Some(crate::settings::UniverseSettings {
+            markets: vec!["binance:spot".into()],
+            ..crate::settings::UniverseSettings::default()
+        });
+        let keys = Environment::from_pairs([(BINANCE_API_KEY, "k"), (BINANCE_API_SECRET, "s")]);
+        let executor = build_executor(
+            dir.path(),
+            &spot,
+            &keys,
+            JournalHandle::new(dir.path()),
+            Clock::real(),
+            false,
+        )
+        .unwrap();
+        assert!(!executor.venue(Exchange::Binance).unwrap().is_live());
+        spot.universe
+            .as_mut()
+            .unwrap()
+            .markets
+            .push("binance:futures".into());
+        let executor = build_executor(
+            dir.path(),
+            &spot,
+            &keys,
+            JournalHandle::new(dir.path()),
+            Clock::real(),
+            false,
+        )
+        .unwrap();
+        assert!(executor.venue(Exchange::Binance).unwrap().is_live());
     }
 }
