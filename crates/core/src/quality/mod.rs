@@ -53,6 +53,25 @@ mod tests {
         print!("{report}");
         println!("evaluation {:.3} s", started.elapsed().as_secs_f64());
         assert_eq!(report.trades, closed.len());
+        // Scoring cost: one probability per closed trade, many times over.
+        let model = evaluate::fit_chosen(
+            &closed,
+            &(0..closed.len()).collect::<Vec<_>>(),
+            &EvaluationOptions::for_track(&config.track),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let mut sum = 0.0;
+        for _ in 0..100 {
+            sum += closed
+                .iter()
+                .map(|t| model.predict(&t.features))
+                .sum::<f64>();
+        }
+        println!(
+            "scoring: {:.0} ns per signal (sum {sum:.1})",
+            started.elapsed().as_nanos() as f64 / (100 * closed.len()) as f64
+        );
         // How much a fixed penalty matters (picked on these same
         // out-of-sample figures, so a better one here is a hint, not a result).
         for l2 in [1.0, 10.0, 100.0, 1000.0] {
