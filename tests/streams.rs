@@ -963,3 +963,44 @@ async fn a_delisted_symbol_stops_streaming_and_others_go_on() {
     );
     assert_eq!(h.closes("BTCUSDT", Iv::M15).len(), 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn subscribed_is_reported_once_every_subscription_is_answered() {
+    let v = fake::Venue::Hyperliquid;
+    // 4h subscriptions are answered 8 s late (within the 10 s patience).
+    let fake_config = FakeConfig {
+        slow_acks: Some((Iv::H4, Duration::from_secs(8))),
+        ..FakeConfig::default()
+    };
+    let keys = [("BTC", Iv::M15), ("BTC", Iv::H4), ("ETH", Iv::M15)];
+    let mut h = Harness::start(v, fake_config, &keys).await;
+    let start = h.fake.now_ms();
+    h.run_until(start + 30_000).await;
+    let at = |pick: fn(&StreamEvent) -> Option<i64>| h.seen.iter().find_map(pick);
+    let connected = at(|e| match e {
+        StreamEvent::Connected { at_ms, .. } => Some(*at_ms),
+        _ => None,
+    })
+    .expect("connected");
+    let subscribed: Vec<(i64, usize)> = h
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Subscribed { at_ms, keys, .. } => Some((*at_ms, *keys)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subscribed.len(), 1, "once per session: {subscribed:?}");
+    let (at_ms, keys) = subscribed[0];
+    assert_eq!(keys, 3);
+    assert!(
+        at_ms >= connected + 8_000,
+        "after the late 4h answer: {} ms after connecting",
+        at_ms - connected
+    );
+
+    // After a reconnect, once more.
+    h.fake.disconnect(v, false, false);
+    h.run_until(start + 60_000).await;
+    assert_eq!(h.count(|e| matches!(e, StreamEvent::Subscribed { .. })), 2);
+}
