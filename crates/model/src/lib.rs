@@ -59,6 +59,11 @@ pub const SYNTHETIC_MARKER: &str = "SYNTHETIC";
 /// The master feed's file name in a data directory (the default `--feed`).
 pub const FEED_FILE: &str = "master_feed.json";
 
+/// A paper trading account's file in a data directory: `paper-BINANCE.json`.
+pub fn paper_account_file(exchange: Exchange) -> String {
+    format!("paper-{}.json", exchange.as_str())
+}
+
 /// Wall-clock time in Unix milliseconds: what the pipeline's `Clock`
 /// (`quantpro_sources::clock`) starts from at real pace, and what the
 /// scanner core judges candles against when its caller names no time.

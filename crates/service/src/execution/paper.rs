@@ -92,7 +92,7 @@ impl PaperVenue {
         balance: Decimal,
         costs: PaperCosts,
     ) -> Result<PaperVenue, TradeError> {
-        let path = data_dir.join(format!("paper-{}.json", exchange.as_str()));
+        let path = data_dir.join(quantpro_model::paper_account_file(exchange));
         let book = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 TradeError::Unavailable(format!(
