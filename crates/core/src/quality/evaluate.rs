@@ -131,13 +131,18 @@ pub fn symbol_splits(trades: &[LabelledTrade], folds: usize) -> Vec<Split> {
         .collect();
     (0..folds)
         .map(|k| {
+            let tested: Vec<&str> = assets
+                .iter()
+                .filter(|a| fold_of[*a] == k)
+                .copied()
+                .collect();
+            // A few names are enough to tell the folds apart.
+            let mut label = tested[..tested.len().min(3)].join(",");
+            if tested.len() > 3 {
+                label.push_str(&format!(" +{}", tested.len() - 3));
+            }
             let mut split = Split {
-                label: assets
-                    .iter()
-                    .filter(|a| fold_of[*a] == k)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(","),
+                label,
                 ..Split::default()
             };
             for (i, t) in trades.iter().enumerate() {
@@ -818,6 +823,20 @@ mod tests {
             tested += split.test.len();
         }
         assert_eq!(tested, trades.len(), "every trade is tested once");
+        // 6 assets in 4 folds: 2, 2, 1, 1, named.
+        assert_eq!(splits[0].label, "AVAX,SOL");
+        let many: Vec<LabelledTrade> = (0..10)
+            .map(|i| {
+                labelled(
+                    &format!("A{i}"),
+                    i * HOUR,
+                    HOUR,
+                    i % 2 == 0,
+                    [0.0; FEATURES],
+                )
+            })
+            .collect();
+        assert_eq!(symbol_splits(&many, 2)[0].label, "A0,A2,A4 +2");
     }
 
     #[test]
