@@ -23,7 +23,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The series every symbol of the universe has.
+/// The series every symbol of the universe has. Each is a multiple of
+/// 15m: the close checks run on the 15m grid and look at every interval's
+/// own last close.
 pub(super) const INTERVALS: [Interval; 2] = [Interval::M15, Interval::H4];
 
 /// One REST request a series needs: candles of `key` opening in

@@ -57,7 +57,19 @@ impl Repairs {
         let (answers, done) = mpsc::unbounded_channel();
         let worker = tokio::spawn(async move {
             while let Some(fetch) = queued.recv().await {
-                let result = fetch_closed(&*venue, clock, &fetch).await;
+                // A request that panics fails alone; the worker goes on.
+                let venue = venue.clone();
+                let asked = fetch.clone();
+                let request =
+                    tokio::spawn(async move { fetch_closed(&*venue, clock, &asked).await });
+                // Stopped with the worker (when the loop stops).
+                let _stop = StopOnDrop(request.abort_handle());
+                let result = request.await.unwrap_or_else(|e| {
+                    Err(SourceError::Client {
+                        api: "live repair",
+                        detail: format!("the request stopped: {e}"),
+                    })
+                });
                 if answers.send(Repaired { fetch, result }).is_err() {
                     return;
                 }
@@ -119,6 +131,15 @@ impl Repairs {
     /// Whether anything is out or due to be tried again.
     pub(super) fn pending(&self) -> bool {
         !self.out.is_empty() || !self.retry.is_empty()
+    }
+}
+
+/// Aborts a task when dropped.
+struct StopOnDrop(tokio::task::AbortHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
