@@ -462,6 +462,33 @@ mod tests {
         assert!(total > 10, "the synthetic series open trades ({total})");
     }
 
+    #[test]
+    fn the_labelled_replay_of_a_directory_is_the_backtest_in_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SyntheticSpec {
+            n_symbols: 4,
+            n_15m: 800,
+            n_4h: 160,
+            seed: 5,
+            ..SyntheticSpec::default()
+        };
+        crate::synthetic::generate_dataset(dir.path(), &spec).unwrap();
+        let config = ScannerConfig::default();
+        let request = BacktestRequest {
+            now_ms: Some(spec.end_ms + 1),
+            ..BacktestRequest::new(dir.path())
+        };
+        let backtest = crate::backtest::run_backtest(&request, &config).unwrap();
+        let labelled = replay_labelled(&request, &config, None).unwrap();
+        assert_eq!(labelled.symbols_replayed, 4);
+        let trades: Vec<Trade> = labelled.trades.iter().map(|t| t.trade.clone()).collect();
+        assert_eq!(trades, backtest.report.trades);
+        assert!(!trades.is_empty());
+        let closed = labelled.closed();
+        assert!(closed.iter().all(|t| t.win() == t.trade.r.map(|r| r > 0.0)));
+        assert_eq!(closed.len(), trades.iter().filter(|t| !t.is_open()).count());
+    }
+
     fn acting_signal(ctx: &SharedContext) -> Signal {
         let mut signal = evaluate(Strategy::Legacy, ctx, &ScannerConfig::default());
         signal.action = Action::Long;
