@@ -203,14 +203,18 @@ impl VenueRunner {
         // The listings of a refresh are read beside the loop (a ban must
         // not hold the stream up).
         let mut listings: Option<JoinHandle<Result<Vec<Listing>, SourceError>>> = None;
+        let mut tick_at: Option<tokio::time::Instant> = None;
         loop {
             let check_at = self.next_check_ms(self.stream_up);
             self.status.venue(self.exchange, &self.market, |s| {
                 s.next_close_ms = Some(check_at - check_at.rem_euclid(M15));
             });
-            let tick_at = self
-                .needs_ticks()
-                .then(|| tokio::time::Instant::now() + STATUS_TICK);
+            // Kept across events: a busy stream must not put it off.
+            if self.needs_ticks() {
+                tick_at.get_or_insert_with(|| tokio::time::Instant::now() + STATUS_TICK);
+            } else {
+                tick_at = None;
+            }
             let clock = self.clock;
             tokio::select! {
                 Some(repaired) = self.repairs.next() => self.on_repaired(repaired).await,
@@ -232,6 +236,7 @@ impl VenueRunner {
                     self.check_close(close);
                 }
                 _ = sleep_until(tick_at) => {
+                    tick_at = None;
                     self.retry_due();
                     self.publish_counts();
                 }
