@@ -23,7 +23,7 @@
 use super::features::{LabelledTrade, FEATURE_NAMES};
 use super::model::{FitError, FitOptions, LogisticModel};
 use crate::scan::LTF;
-use quantpro_model::{ScoreBucket, TrackConfig};
+use quantpro_model::{ScoreBucket, Strategy, TrackConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -170,6 +170,7 @@ pub struct Prediction {
     pub score: f64,
     /// The setup's reward / risk: with P(win) it gives an expected R.
     pub rr: f64,
+    pub strategy: Strategy,
     pub win: bool,
     pub r: f64,
 }
@@ -205,6 +206,9 @@ pub struct SplitReport {
     pub predictions: Vec<Prediction>,
     /// `None` when no fold could be scored.
     pub metrics: Option<Metrics>,
+    /// The same figures per strategy (the model is one, with the strategy
+    /// as a feature): strategies with scored trades only.
+    pub by_strategy: BTreeMap<Strategy, Metrics>,
 }
 
 /// One row of the reliability table: the predictions of one decile of probability.
@@ -404,6 +408,7 @@ pub fn out_of_sample(
                 p_bucket,
                 score: t.trade.score,
                 rr: t.trade.rr,
+                strategy: t.trade.strategy,
                 win: t.win().unwrap_or(false),
                 r: t.trade.r.unwrap_or(0.0),
             });
@@ -412,10 +417,22 @@ pub fn out_of_sample(
             fold.skill_vs_base_rate = m.skill_vs_base_rate;
         }
     }
+    let by_strategy = Strategy::ALL
+        .iter()
+        .filter_map(|&strategy| {
+            let of_strategy: Vec<Prediction> = predictions
+                .iter()
+                .filter(|p| p.strategy == strategy)
+                .copied()
+                .collect();
+            Some((strategy, metrics(&of_strategy)?))
+        })
+        .collect();
     Ok(SplitReport {
         name,
         folds,
         metrics: metrics(&predictions),
+        by_strategy,
         predictions,
     })
 }
@@ -603,6 +620,32 @@ impl fmt::Display for SplitReport {
                 row.observed
             )?;
         }
+        writeln!(
+            f,
+            "{:<11} {:>6} {:>9} {:>6} {:>11} {:>14} {:>7} {:>11}",
+            "strategy",
+            "trades",
+            "win rate",
+            "AUC",
+            "skill base",
+            "skill buckets",
+            "avg R",
+            "top-5th R"
+        )?;
+        for (strategy, s) in &self.by_strategy {
+            writeln!(
+                f,
+                "{:<11} {:>6} {:>9.3} {:>6} {:>11} {:>14} {:>7.3} {:>11.3}",
+                strategy.as_str(),
+                s.n,
+                s.win_rate,
+                opt(s.auc, 3),
+                opt(s.skill_vs_base_rate, 4),
+                opt(s.skill_vs_buckets, 4),
+                s.avg_r_all,
+                s.avg_r_top_fifth
+            )?;
+        }
         let verdict = match m.skill_vs_base_rate {
             Some(s) if s > 0.0 => "skill over the base rate out of sample",
             _ => "NO SKILL out of sample (Brier skill <= 0 against the base rate)",
@@ -727,6 +770,7 @@ mod tests {
             p_bucket: 0.5,
             score: 50.0,
             rr,
+            strategy: Strategy::Legacy,
             win: r > 0.0,
             r,
         };
@@ -853,6 +897,13 @@ mod tests {
             assert!(last.observed > 0.9 && m.reliability[0].observed < 0.1);
         }
         assert_eq!(report.strongest_features[0].0, FEATURE_NAMES[0]);
+        // The sample trades are all Legacy: one strategy row with every trade.
+        let by_strategy = &report.walk_forward.by_strategy;
+        assert_eq!(by_strategy.len(), 1);
+        assert_eq!(
+            by_strategy[&Strategy::Legacy].n,
+            report.walk_forward.metrics.as_ref().unwrap().n
+        );
     }
 
     #[test]
