@@ -22,6 +22,7 @@ mod coordinator;
 pub mod exchange_market;
 pub mod market;
 mod repair;
+mod repairing;
 mod runner;
 #[cfg(test)]
 mod scripted;
