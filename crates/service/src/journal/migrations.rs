@@ -26,7 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "alert content",
         include_str!("migrations/0003_alert_content.sql"),
     ),
-    (4, "executions", include_str!("migrations/0004_executions.sql")),
+    (
+        4,
+        "executions",
+        include_str!("migrations/0004_executions.sql"),
+    ),
 ];
 
 /// The migrations up to `last` (all of them: `i64::MAX`).
