@@ -652,6 +652,9 @@ impl AppState {
         let auto = self.clone();
         let data_dir = self.pipeline.paths().data_dir.clone();
         let mut rescans = self.feed_changes();
+        // Subscribed before the task runs: an alert that fires meanwhile
+        // still reaches it.
+        let mut orders = self.alerter.subscribe_orders();
         let mut stop = self.shutdown.subscribe();
         tokio::spawn(async move {
             let alert = |changes| {
@@ -667,7 +670,6 @@ impl AppState {
                 }
             };
             alert(executor.sync().await).await;
-            let mut orders = auto.alerter.subscribe_orders();
             let mut every = tokio::time::interval(EXECUTION_SYNC_EVERY);
             loop {
                 tokio::select! {
