@@ -1654,3 +1654,90 @@ execute = "live"
         "one bracket: the live-only rule did nothing"
     );
 }
+
+/// Live Binance (against its fake) through the whole server: the keys come
+/// from the environment only, and neither a page, an API answer, the feed,
+/// the journal nor any file of the data directory ever holds them.
+#[tokio::test]
+async fn live_keys_never_reach_a_page_an_answer_the_feed_or_a_file() {
+    use quantpro_fakes::binance::{FakeBinance, API_KEY, SECRET};
+    let fake = FakeBinance::start_default().await;
+    fake.set_mark("BTCUSDT", "64080.5".parse().unwrap());
+    let config = format!(
+        "[execution]\nbinance = \"live\"\nbinance_url = \"{}\"\nbinance_stream_url = \"{}\"\n",
+        fake.url(),
+        fake.ws_url()
+    );
+    let app = served_app::serve_app(
+        &[Exchange::Binance],
+        SYMBOLS,
+        Some(&config),
+        &[("BINANCE_API_KEY", API_KEY), ("BINANCE_API_SECRET", SECRET)],
+    )
+    .await;
+    let signal = quantpro_model::fixtures::sample_signal("BTCUSDT", Strategy::Legacy);
+    let feed = MasterFeed {
+        last_updated: 1_721_088_900_000,
+        signals: vec![signal],
+    };
+    write_feed(&app.state.paths().feed_path, &feed).unwrap();
+    let client = reqwest::Client::new();
+    let opened = client
+        .post(format!("{}/api/execution/open", app.base))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(r#"{"exchange":"BINANCE","symbol":"BTCUSDT","strategy":"Legacy","candle":1721088000000}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let bracket: Value = opened.json().await.unwrap();
+    assert_eq!(
+        (bracket["live"].as_bool(), bracket["state"].as_str()),
+        (Some(true), Some("open"))
+    );
+    assert_eq!(
+        fake.position("BTCUSDT").amount.to_string(),
+        bracket["sizing"]["quantity"].as_str().unwrap(),
+        "the venue holds what was sized"
+    );
+
+    let leaks = |text: &str| text.contains(API_KEY) || text.contains(SECRET);
+    for path in [
+        "/",
+        "/trade/BINANCE/BTCUSDT/Legacy",
+        "/positions",
+        "/track-record",
+        "/alerts",
+        "/api/results",
+        "/api/execution/positions",
+        "/api/execution/ticket?exchange=BINANCE&symbol=BTCUSDT&strategy=Legacy",
+        "/api/config",
+        "/api/alerts",
+    ] {
+        let text = client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!leaks(&text), "{path} shows a key");
+    }
+    let mut files = vec![app.state.paths().data_dir.clone()];
+    let mut read = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !leaks(&String::from_utf8_lossy(&bytes)),
+                "{} holds a key",
+                path.display()
+            );
+            read += 1;
+        }
+    }
+    assert!(read > 3, "the journal, the feed and the candles were read");
+}

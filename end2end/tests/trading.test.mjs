@@ -80,6 +80,8 @@ test("the owner places a paper bracket from the ticket and sees it in Positions"
   const row = page.locator("[data-testid=position-row]");
   assert.equal(await row.count(), 1);
   assert.match(await row.textContent(), new RegExp(signal.symbol));
+  // Each leg's state at the venue: the entry filled, the stop and target rest.
+  assert.match(await row.locator("[data-testid=legs]").textContent(), /^entry filled \S+ at \S+ · stop open · target open$/);
   await page.screenshot({ path: join(SCREENSHOTS, "positions.png") });
 
   page.once("dialog", (dialog) => dialog.accept());

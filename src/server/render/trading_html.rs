@@ -172,6 +172,47 @@ fn level(bracket: &Bracket, leg: Leg) -> String {
     )
 }
 
+/// Each leg's state at the venue, as last read: "entry filled 0.078 at
+/// 64080.5 · stop open · target open".
+fn legs_status(bracket: &Bracket) -> String {
+    bracket
+        .legs
+        .iter()
+        .map(|leg| {
+            let name = match leg.request.leg {
+                Leg::Entry => "entry",
+                Leg::Stop => "stop",
+                Leg::Target => "target",
+                Leg::Close => "close",
+            };
+            let state = match (&leg.report, &leg.error) {
+                (Some(report), _) => {
+                    let state = match &report.state {
+                        quantpro_sources::trading::OrderState::Open => "open".to_string(),
+                        quantpro_sources::trading::OrderState::PartiallyFilled => {
+                            "partly filled".to_string()
+                        }
+                        quantpro_sources::trading::OrderState::Filled => "filled".to_string(),
+                        quantpro_sources::trading::OrderState::Canceled => "cancelled".to_string(),
+                        quantpro_sources::trading::OrderState::Expired => "expired".to_string(),
+                        quantpro_sources::trading::OrderState::Rejected(why) => {
+                            format!("rejected ({why})")
+                        }
+                    };
+                    match report.average_price.filter(|_| !report.filled.is_zero()) {
+                        Some(price) => format!("{state} {} at {price}", report.filled),
+                        None => state,
+                    }
+                }
+                (None, Some(error)) => format!("not placed ({error})"),
+                (None, None) => "being sent".to_string(),
+            };
+            format!("{name} {state}")
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 fn positions_body(p: &Positions) -> String {
     let summary = format!(
         "Today (UTC): {} realised ({} R); {} R of loss left before new orders are refused.",
@@ -197,6 +238,7 @@ fn positions_body(p: &Positions) -> String {
             let body = serde_json::json!({ "exchange": b.exchange, "symbol": b.symbol }).to_string();
             let confirm = format!("Close {} {} {} at the market?", mode, b.exchange, b.symbol);
             let note = b.note.clone().unwrap_or_default();
+            let legs = legs_status(b);
             let cells = [
                 format!("{} {}", b.exchange, b.symbol),
                 mode.to_string(),
@@ -213,6 +255,7 @@ fn positions_body(p: &Positions) -> String {
                     {cells.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}
                     <td><button class="btn btn-small" data-post="/api/execution/close" data-body=body
                         data-confirm=confirm data-next="/positions">"Close"</button></td>
+                    <td class="panel-note" data-testid="legs">{legs}</td>
                     <td class="panel-note">{note}</td>
                 </tr>
             }
@@ -226,7 +269,7 @@ fn positions_body(p: &Positions) -> String {
             {empty.then(|| view! { <p data-testid="no-positions">"No open position placed by QuantPro."</p> })}
             <table class="track-table"><thead><tr>
                 <th>"Symbol"</th><th>"Mode"</th><th>"Side"</th><th>"Size"</th><th>"Entry"</th>
-                <th>"Mark"</th><th>"Unrealised"</th><th>"Stop"</th><th>"Target"</th><th></th><th></th>
+                <th>"Mark"</th><th>"Unrealised"</th><th>"Stop"</th><th>"Target"</th><th></th><th>"Orders at the venue"</th><th></th>
             </tr></thead><tbody>{rows}</tbody></table>
             <button class="btn btn-danger" data-testid="kill-switch" data-post="/api/execution/flatten"
                 data-confirm="Cancel every order and close every position QuantPro opened, on every venue?"
