@@ -60,6 +60,9 @@ pub fn run(cmd: TradeCmd) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let (executor, settings, feed_path) = open_desk(&cmd.data_dir, &cmd.config)?;
+        for problem in executor.check_venues().await {
+            eprintln!("{problem}");
+        }
         match cmd.action {
             TradeAction::Open {
                 exchange,

@@ -15,7 +15,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use quantpro_model::{AiAnalysis, AlertsConfig, ConfigState, SignalPanels, TableFeed, TableRow};
 use quantpro_model::{
-    Exchange, ScanStartRequest, ScannerConfig, Signal, Staleness, Strategy, TrackQuery,
+    Exchange, ScanStartRequest, ScanState, ScannerConfig, Signal, Staleness, Strategy, TrackQuery,
     TrackRecord, Trade,
 };
 use quantpro_service::alerts::store::warn_of_old_log;
@@ -23,7 +23,7 @@ use quantpro_service::alerts::{AlertLogView, Alerter, JournalAlertStore};
 use quantpro_service::execution::{
     build_executor, Bracket, ExecutionError, Executor, Flattened, Positions, Ticket,
 };
-use quantpro_service::feed_store::{FeedLoadError, FeedStore};
+use quantpro_service::feed_store::{FeedLoadError, FeedSnapshot, FeedStore};
 use quantpro_service::journal::{JournalError, JournalHandle, TradeFilter};
 use quantpro_service::live::{LiveLoop, Rescan};
 use quantpro_service::pipeline::{DataPaths, FirstTrackRecord, ScanPipeline};
@@ -41,6 +41,11 @@ pub enum StartError {
     #[error("cannot start trade execution: {0}")]
     Execution(#[from] ExecutionError),
 }
+
+/// What the dashboard says above its (empty) table while the first feed
+/// is being made, instead of "run a scan".
+const WARMING_UP_NOTICE: &str =
+    "Warming up: the first scan is running; the table fills in by itself in a few seconds.";
 
 /// How live venues' orders are followed when no stream says more.
 const EXECUTION_SYNC_EVERY: Duration = Duration::from_secs(30);
@@ -354,12 +359,19 @@ impl AppState {
     /// The dashboard table: one row per signal of the feed, or the reason
     /// there is no feed.
     pub async fn table_feed(&self) -> TableFeed {
-        let (mut rows, last_updated, error) = match self.feed.load().await {
+        let mut warming_up = false;
+        let (mut rows, last_updated, error) = match self.load_feed().await {
             Ok(snapshot) => (
                 snapshot.feed.signals.iter().map(table_row).collect(),
                 snapshot.feed.last_updated,
                 None,
             ),
+            // Not an error: said above the table, which fills by itself
+            // when the first feed is written (its `feed` event).
+            Err(err) if err.is_warming_up() => {
+                warming_up = true;
+                (Vec::new(), 0, None)
+            }
             Err(err) => {
                 tracing::warn!("[FEED] {err}");
                 (Vec::new(), 0, Some(err.to_string()))
@@ -374,7 +386,15 @@ impl AppState {
             .map(|c| c.data)
             .unwrap_or_default();
         let shown = rows.iter().map(|row| row.symbol.as_str());
-        let notice = self.pipeline.missing_data_notice(shown).unwrap_or_default();
+        let mut notice = self.pipeline.missing_data_notice(shown).unwrap_or_default();
+        if warming_up {
+            notice = [WARMING_UP_NOTICE, notice.as_str()]
+                .iter()
+                .filter(|text| !text.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
         TableFeed {
             rows,
             last_updated,
@@ -385,6 +405,27 @@ impl AppState {
             stale_after_ms: Staleness::ltf(&data).after_ms,
             market: self.live.as_ref().map(|live| live.current_status().view()),
         }
+    }
+
+    /// The current feed; a missing one is `FeedLoadError::WarmingUp` while
+    /// the first is being made (`first_feed_under_way`).
+    pub async fn load_feed(&self) -> Result<Arc<FeedSnapshot>, FeedLoadError> {
+        self.feed
+            .load()
+            .await
+            .map_err(|err| err.warming_up_if(|| self.first_feed_under_way()))
+    }
+
+    /// True while something is writing a feed: the live loop runs (its
+    /// first rescan writes one) or a scan job does.
+    fn first_feed_under_way(&self) -> bool {
+        let live = self
+            .live_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|task| !task.is_finished());
+        live || self.scans.status().state == ScanState::Running
     }
 
     /// The signal of `(exchange, symbol, strategy)` from the current feed,
@@ -669,6 +710,9 @@ impl AppState {
                     }
                 }
             };
+            for problem in executor.check_venues().await {
+                tracing::error!("[EXEC] {problem}");
+            }
             alert(executor.sync().await).await;
             let mut every = tokio::time::interval(EXECUTION_SYNC_EVERY);
             loop {

@@ -353,3 +353,33 @@ async fn the_user_stream_wakes_the_executor_when_the_venue_fills_the_stop() {
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0].state, BracketState::Closed);
 }
+
+/// A Binance account in hedge mode refuses one-way orders (-4061): the
+/// readiness check says so before any order, the ticket shows it and the
+/// confirmation is refused until the account is switched.
+#[tokio::test]
+async fn a_hedge_mode_account_is_refused_before_any_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, client) = binance().await;
+    fake.set_hedge_mode(true);
+    let executor = executor(dir.path(), Exchange::Binance, client);
+    let problems = executor.check_venues().await;
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("hedge mode"), "{problems:?}");
+    let settings = ExecutionSettings::default();
+    let ticket = executor.ticket(&signal(), &settings).await.unwrap();
+    assert!(ticket.refusal.unwrap().contains("hedge mode"));
+    assert!(executor
+        .open(&signal(), 1_721_088_000_000, &settings)
+        .await
+        .is_err());
+    assert!(fake.orders().is_empty(), "nothing was sent");
+
+    fake.set_hedge_mode(false);
+    assert!(executor.check_venues().await.is_empty());
+    let bracket = executor
+        .open(&signal(), 1_721_088_000_000, &settings)
+        .await
+        .unwrap();
+    assert_eq!(bracket.state, BracketState::Open);
+}

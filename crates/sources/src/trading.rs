@@ -367,6 +367,12 @@ pub trait TradingVenue: Send + Sync {
     /// True for a venue that moves real money (or a testnet's play money).
     fn is_live(&self) -> bool;
 
+    /// Checks, before the first order, what would make every order fail
+    /// (a clock off the venue's, an account mode QuantPro does not trade).
+    async fn ready(&self) -> Result<(), TradeError> {
+        Ok(())
+    }
+
     async fn equity(&self) -> Result<Equity, TradeError>;
 
     async fn rules(&self, symbol: &str) -> Result<SymbolRules, TradeError>;

@@ -128,6 +128,8 @@ pub struct Executor {
     flow: tokio::sync::Mutex<()>,
     /// Rung by the venues' user streams: an order or a fill to follow now.
     wake: Arc<tokio::sync::Notify>,
+    /// Why a venue cannot take orders, from its last readiness check.
+    unready: std::sync::Mutex<BTreeMap<Exchange, String>>,
 }
 
 impl Executor {
@@ -163,7 +165,31 @@ impl Executor {
             clock,
             flow: tokio::sync::Mutex::new(()),
             wake: Arc::new(tokio::sync::Notify::new()),
+            unready: std::sync::Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Asks every live venue whether it can take orders (its clock, its
+    /// account mode); returns the problems, which tickets then show and
+    /// which refuse the venue's orders until the next check passes.
+    pub async fn check_venues(&self) -> Vec<String> {
+        let mut problems = BTreeMap::new();
+        for (exchange, venue) in &self.venues {
+            if let Err(err) = venue.ready().await {
+                problems.insert(*exchange, err.to_string());
+            }
+        }
+        let listed = problems.values().cloned().collect();
+        *self.unready.lock().unwrap_or_else(|e| e.into_inner()) = problems;
+        listed
+    }
+
+    fn unready(&self, exchange: Exchange) -> Option<String> {
+        self.unready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&exchange)
+            .cloned()
     }
 
     /// What a venue's user stream rings when it reports an order or a fill.
@@ -227,6 +253,8 @@ impl Executor {
         let refusal = check_new_order(settings, &exposure, equity, signal.exchange, &signal.symbol)
             .err()
             .map(|e| e.to_string());
+        let refusal = self.unready(signal.exchange).or(refusal);
+
         Ok(Ticket {
             exchange: signal.exchange,
             symbol: signal.symbol.clone(),
@@ -267,6 +295,9 @@ impl Executor {
             });
         }
         let venue = self.venue(signal.exchange)?.clone();
+        if let Some(why) = self.unready(signal.exchange) {
+            return Err(ExecutionError::Venue(TradeError::Unavailable(why)));
+        }
         self.note_signal_price(signal)?;
         let equity = venue.equity().await?.total;
         let exposure = self.exposure().await?;

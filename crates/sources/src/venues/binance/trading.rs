@@ -543,6 +543,21 @@ impl TradingVenue for BinanceTrading {
         true
     }
 
+    /// The server-time offset, and one-way position mode: the orders are
+    /// one-way (`positionSide` BOTH), which a hedge-mode account refuses
+    /// with -4061.
+    async fn ready(&self) -> Result<(), TradeError> {
+        self.sync_time().await?;
+        if self.is_hedge_mode().await? {
+            return Err(TradeError::Unavailable(
+                "BINANCE: the account is in hedge mode (dual-side positions); QuantPro places \
+                 one-way orders: switch the futures account to one-way mode"
+                    .to_string(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn equity(&self) -> Result<Equity, TradeError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
