@@ -1741,3 +1741,93 @@ async fn live_keys_never_reach_a_page_an_answer_the_feed_or_a_file() {
     }
     assert!(read > 3, "the journal, the feed and the candles were read");
 }
+
+/// While the first feed is being made (a scan job here; the live loop at a
+/// server's first start is the same case) and no feed file exists yet,
+/// `/api/results` is a 503 that says it is warming up, with `Retry-After`,
+/// and the dashboard says so above its table instead of "run a scan".
+/// With nothing writing a feed, the answer is the plain "run a scan".
+#[tokio::test]
+async fn results_warm_up_while_the_first_scan_runs_and_say_run_a_scan_otherwise() {
+    let server = TestServer::start(&[Exchange::Binance]).await;
+    // Nothing writes a feed: how to make one.
+    let response = server
+        .client
+        .get(server.url("/api/results"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(error_of(&body).contains("run a scan"), "{body}");
+    assert_eq!(body.get("warming_up"), None, "{body}");
+    let (_, text) = server.server_fn("table_feed", &[]).await;
+    let table: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        table["error"].as_str().unwrap().contains("run a scan"),
+        "{table}"
+    );
+    assert!(!text.contains("Warming up"), "{table}");
+
+    // The first scan runs and has not written the feed yet.
+    let hold = server.state.scans.hold();
+    let (status, started) = server.post_scan("{}").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    assert!(!server.state.paths().feed_path.exists());
+    let response = server
+        .client
+        .get(server.url("/api/results"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()),
+        Some("3")
+    );
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        error_of(&body),
+        "Warming up: the first scan of the market is running; retry in a few seconds."
+    );
+    assert_eq!(body["warming_up"], true, "{body}");
+    assert_eq!(body["retry_after"], 3, "{body}");
+    let (status, text) = server.server_fn("table_feed", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let table: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(table["error"], Value::Null, "not an error: {table}");
+    assert!(
+        table["notice"]
+            .as_str()
+            .unwrap()
+            .starts_with("Warming up: the first scan is running"),
+        "{table}"
+    );
+    assert!(!text.contains("run a scan"), "{table}");
+    // The page the server renders says the same.
+    let html = server
+        .client
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Warming up: the first scan is running"),
+        "{html}"
+    );
+    assert!(!html.contains("data-testid=\"error-banner\""), "{html}");
+
+    // Once written, the feed is served.
+    drop(hold);
+    let done = server.wait_done(started["id"].as_u64().unwrap()).await;
+    assert_eq!(done.state, ScanState::Finished);
+    let feed = server.feed("/api/results").await;
+    assert!(!feed.signals.is_empty());
+}

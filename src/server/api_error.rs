@@ -119,7 +119,9 @@ fn execution_status(err: &quantpro_service::execution::ExecutionError) -> Status
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        // Warming up is expected at start, not a problem to log.
+        let warming_up = matches!(&self, ApiError::FeedUnavailable(err) if err.is_warming_up());
+        if status.is_server_error() && !warming_up {
             tracing::warn!("[API] {status}: {self}");
         }
         let body = match &self {
@@ -134,6 +136,11 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after, .. } => {
                 json!({ "error": self.to_string(), "retry_after": retry_after.secs() })
             }
+            ApiError::FeedUnavailable(_) if warming_up => json!({
+                "error": self.to_string(),
+                "warming_up": true,
+                "retry_after": FeedLoadError::WARM_UP_RETRY_SECS,
+            }),
             _ => json!({ "error": self.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();
@@ -148,6 +155,12 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.secs()));
+            }
+            ApiError::FeedUnavailable(_) if warming_up => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(FeedLoadError::WARM_UP_RETRY_SECS),
+                );
             }
             _ => {}
         }

@@ -26,6 +26,10 @@ use std::collections::HashMap;
 /// accepts it (served from the snapshot's cache either way). Every answer
 /// carries an `ETag`; a client that sends it back in `If-None-Match` gets
 /// `304 Not Modified` without a body until a scan changes the feed.
+/// No feed yet: 503 `{"error": "No master feed at ...: run a scan ..."}`,
+/// or, while the live loop or a scan job writes the first one, 503 with
+/// `Retry-After` and `{"error": "Warming up: ...", "warming_up": true,
+/// "retry_after": 3}`.
 pub async fn results(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -36,7 +40,7 @@ pub async fn results(
         .get("source")
         .map(|text| parse_source(text))
         .transpose()?;
-    let snapshot = state.feed.load().await?;
+    let snapshot = state.load_feed().await?;
     let body = snapshot.body(source);
     let mut response = if matches_if_none_match(&headers, &body.etag) {
         StatusCode::NOT_MODIFIED.into_response()

@@ -18,6 +18,10 @@ use std::time::SystemTime;
 pub enum FeedLoadError {
     #[error("No master feed at {0}: run a scan to create it.")]
     Missing(PathBuf),
+    /// No feed file yet, but the server's live loop (or a scan job) is
+    /// writing the first one: a client retries in a few seconds.
+    #[error("Warming up: the first scan of the market is running; retry in a few seconds.")]
+    WarmingUp(PathBuf),
     #[error("Cannot read the master feed {path}: {source}")]
     Unreadable {
         path: PathBuf,
@@ -30,6 +34,27 @@ pub enum FeedLoadError {
         #[source]
         source: FeedError,
     },
+}
+
+impl FeedLoadError {
+    /// Seconds a client waits before asking again while the server warms up.
+    pub const WARM_UP_RETRY_SECS: u32 = 3;
+
+    /// `Missing` as `WarmingUp` when `first_feed_under_way()` says the
+    /// first feed is being made (asked only for a missing file); any other
+    /// error as it is.
+    pub fn warming_up_if(self, first_feed_under_way: impl FnOnce() -> bool) -> FeedLoadError {
+        match self {
+            FeedLoadError::Missing(path) if first_feed_under_way() => {
+                FeedLoadError::WarmingUp(path)
+            }
+            other => other,
+        }
+    }
+
+    pub fn is_warming_up(&self) -> bool {
+        matches!(self, FeedLoadError::WarmingUp(_))
+    }
 }
 
 /// A parsed feed with its canonical JSON, shared by all readers.
@@ -264,6 +289,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plain, snapshot.body(None).json);
+    }
+
+    #[test]
+    fn only_a_missing_feed_warms_up_and_only_while_one_is_being_made() {
+        let missing = || FeedLoadError::Missing(PathBuf::from("master_feed.json"));
+        let warming = missing().warming_up_if(|| true);
+        assert!(warming.is_warming_up());
+        assert!(warming
+            .to_string()
+            .starts_with("Warming up: the first scan"));
+        let idle = missing().warming_up_if(|| false);
+        assert!(!idle.is_warming_up());
+        assert!(idle.to_string().contains("run a scan"), "{idle}");
+        let unreadable = FeedLoadError::Unreadable {
+            path: PathBuf::from("master_feed.json"),
+            source: std::io::Error::other("denied"),
+        };
+        assert!(!unreadable.warming_up_if(|| true).is_warming_up());
     }
 
     #[tokio::test]
