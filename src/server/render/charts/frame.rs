@@ -21,17 +21,19 @@ pub fn plot_area<'a, 'b>(
 ) -> Result<Plot<'a, 'b>, ChartError> {
     root.fill(&style::BACKGROUND).map_err(draw_error)?;
     ChartBuilder::on(root)
-        .margin_top(22)
+        // Room for text at `style::SMALL_SCREEN_FONT`: the legend above,
+        // the time labels below, seven-digit prices on the left.
+        .margin_top(30)
         .margin_right(10)
         .margin_left(4)
-        .margin_bottom(2)
-        .x_label_area_size(22)
-        .y_label_area_size(74)
+        .margin_bottom(4)
+        .x_label_area_size(30)
+        .y_label_area_size(104)
         .build_cartesian_2d(x, y)
         .map_err(draw_error)
 }
 
-/// Draws the grid with six time labels taken from `times` (open time of
+/// Draws the grid with four time labels taken from `times` (open time of
 /// each shown candle, Unix ms) and `y_labels` value labels.
 pub fn draw_mesh(
     plot: &mut Plot,
@@ -47,7 +49,8 @@ pub fn draw_mesh(
             String::new()
         }
     };
-    draw_grid(plot, 6, y_labels, &time_label, value_label)
+    // Four: "07-16 13:30" at `style::SMALL_SCREEN_FONT` takes ~140 units.
+    draw_grid(plot, 4, y_labels, &time_label, value_label)
 }
 
 /// The dark grid with `x_labels` and `y_labels` labels written by the two

@@ -78,17 +78,9 @@ pub fn price_chart_svg(chart: &PriceChart) -> Result<String, ChartError> {
         .setup
         .map(|s| setup_levels(s).into())
         .unwrap_or_default();
-    // Auto-scale over everything drawn (candles, EMAs, levels), so no line
-    // is pinned to the chart's edge.
-    let ema_values = chart.emas.iter().flat_map(|ema| {
-        ema.values
-            .get(start..)
-            .unwrap_or_default()
-            .iter()
-            .flatten()
-            .copied()
-    });
-    let (y_min, y_max) = price_range(shown, levels.iter().map(|l| l.price).chain(ema_values));
+    // The candles and the levels decide the scale (an EMA far away would
+    // squeeze them against an edge; its line is cut at the chart's edge).
+    let (y_min, y_max) = price_range(shown, levels.iter().map(|l| l.price));
     // Room right of the last candle for the level labels.
     let x_max = shown.len() as f64 - 0.5 + (shown.len() as f64 * 0.16).max(6.0);
 
@@ -105,12 +97,11 @@ pub fn price_chart_svg(chart: &PriceChart) -> Result<String, ChartError> {
 
         draw_candles(&mut plot, shown)?;
         for ema in &chart.emas {
-            let points = ema.values[start.min(ema.values.len())..]
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|v| (i as f64, v)));
-            plot.draw_series(LineSeries::new(points, ema.color.stroke_width(2)))
-                .map_err(draw_error)?;
+            let values = &ema.values[start.min(ema.values.len())..];
+            for run in runs_within(values, y_min, y_max) {
+                plot.draw_series(LineSeries::new(run, ema.color.stroke_width(2)))
+                    .map_err(draw_error)?;
+            }
         }
         for level in &levels {
             let line = PathElement::new(
@@ -124,7 +115,7 @@ pub fn price_chart_svg(chart: &PriceChart) -> Result<String, ChartError> {
             .iter()
             .map(|l| plot.backend_coord(&(x_max, l.price)))
             .collect();
-        let bottom = plot.backend_coord(&(x_max, y_min)).1 - 9;
+        let bottom = plot.backend_coord(&(x_max, y_min)).1 - LABEL_GAP / 2;
         draw_level_labels(&root, &levels, &anchors, bottom)?;
         draw_legend(&root, &chart.emas)?;
         root.present().map_err(draw_error)?;
@@ -157,19 +148,19 @@ fn draw_legend(
     root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
     emas: &[EmaOverlay],
 ) -> Result<(), ChartError> {
-    let mut x = 80;
+    let mut x = 110;
     for ema in emas {
         let label = format!("EMA{}", ema.period);
         let text_style =
             TextStyle::from((style::FONT, style::LABEL_SIZE).into_font()).color(&ema.color);
         root.draw(&PathElement::new(
-            vec![(x, 11), (x + 14, 11)],
+            vec![(x, 13), (x + 14, 13)],
             ema.color.stroke_width(2),
         ))
         .map_err(draw_error)?;
-        root.draw(&Text::new(label.clone(), (x + 18, 5), text_style))
+        root.draw(&Text::new(label.clone(), (x + 18, 4), text_style))
             .map_err(draw_error)?;
-        x += 28 + 8 * label.len() as i32;
+        x += 28 + style::label_room(label.len());
     }
     Ok(())
 }
@@ -188,8 +179,9 @@ fn axis_decimals(low: f64, high: f64, labels: usize) -> usize {
     (-step.log10().floor()).clamp(0.0, 12.0) as usize
 }
 
-/// Pixels between two level labels' centres, so close levels stay readable.
-const LABEL_GAP: i32 = 17;
+/// Pixels between two level labels' centres, so close levels stay readable
+/// (at `style::SMALL_SCREEN_FONT` too).
+const LABEL_GAP: i32 = 26;
 
 /// "TP 65650.47" at the right end of each level line, on a backing box;
 /// labels of nearby levels are pushed apart vertically (in price order),
@@ -209,9 +201,10 @@ fn draw_level_labels(
         let level = &levels[i];
         let label = format!("{} {}", level.name, format::price(level.price));
         let right = anchors[i].0 + 1;
-        let width = (label.len() as f64 * 7.6) as i32 + 8;
+        let width = style::label_room(label.len()) + 8;
+        let half = LABEL_GAP / 2;
         let backing = Rectangle::new(
-            [(right - width, y - 8), (right, y + 8)],
+            [(right - width, y - half), (right, y + half)],
             style::BACKGROUND.mix(0.85).filled(),
         );
         root.draw(&backing).map_err(draw_error)?;
@@ -250,18 +243,67 @@ fn spread_labels(wanted: &[i32], gap: i32, bottom: i32) -> Vec<i32> {
     ys
 }
 
-/// Low and high of the candles and the other drawn values, with 4% padding.
-fn price_range(candles: &[Candle], others: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
-    let lows = candles.iter().map(|c| c.l).chain(others.clone());
-    let highs = candles.iter().map(|c| c.h).chain(others);
-    let low = lows.fold(f64::INFINITY, f64::min);
-    let high = highs.fold(f64::NEG_INFINITY, f64::max);
+/// Room beyond the candles' low and high, as a share of the shown span.
+const CANDLE_PAD: f64 = 0.04;
+/// Room beyond the outermost setup level, as a share of the shown span:
+/// a level line never sits on the chart's top or bottom edge, where its
+/// label would meet the time axis.
+const LEVEL_ROOM: f64 = 0.15;
+
+/// The y range of a price chart: the union of the candles' low..high and
+/// the setup's `levels`, with `CANDLE_PAD` of that span beyond the candles
+/// and `LEVEL_ROOM` beyond the outermost levels.
+fn price_range(candles: &[Candle], levels: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let finite = |v: &f64| v.is_finite();
+    let candle_low = candles
+        .iter()
+        .map(|c| c.l)
+        .filter(finite)
+        .fold(f64::INFINITY, f64::min);
+    let candle_high = candles
+        .iter()
+        .map(|c| c.h)
+        .filter(finite)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let level_low = levels.clone().filter(finite).fold(f64::INFINITY, f64::min);
+    let level_high = levels.filter(finite).fold(f64::NEG_INFINITY, f64::max);
+    let low = candle_low.min(level_low);
+    let high = candle_high.max(level_high);
+    if !(low.is_finite() && high.is_finite()) {
+        return (0.0, 1.0);
+    }
     let span = if high > low {
         high - low
     } else {
         low.abs().max(1.0) * 0.01
     };
-    (low - span * 0.04, high + span * 0.04)
+    // An empty side (no candle, no level) is infinite: `min`/`max` skip it.
+    (
+        (candle_low - span * CANDLE_PAD).min(level_low - span * LEVEL_ROOM),
+        (candle_high + span * CANDLE_PAD).max(level_high + span * LEVEL_ROOM),
+    )
+}
+
+/// The points of `values` (x = index) inside `low..=high`, as runs of
+/// neighbours: a line that leaves the chart is cut at its edge, not drawn
+/// over the frame.
+fn runs_within(values: &[Option<f64>], low: f64, high: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut runs = Vec::new();
+    let mut run = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        match value {
+            Some(v) if (low..=high).contains(v) => run.push((i as f64, *v)),
+            _ => {
+                if !run.is_empty() {
+                    runs.push(std::mem::take(&mut run));
+                }
+            }
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
 }
 
 /// Colours of the level lines, for tests that look for them in the SVG.
@@ -394,6 +436,107 @@ mod tests {
             spread_labels(&[278, 280, 279], 17, 275),
             vec![241, 275, 258]
         );
+    }
+
+    /// Candles from `low` to `high` (one flat candle at each, then between).
+    fn ranging(low: f64, high: f64) -> Vec<Candle> {
+        [low, high, (low + high) / 2.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| Candle {
+                t: i as i64 * 900_000,
+                o: p,
+                h: p,
+                l: p,
+                c: p,
+                v: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_y_range_is_the_candles_and_the_levels_with_room_around_the_levels() {
+        // The 4h case: a fall to the bottom of the range, the levels at the
+        // last price (the target below every candle).
+        let candles = ranging(4.45, 8.7);
+        let (low, high) = price_range(&candles, [4.53, 4.49, 4.41].into_iter());
+        let span = 8.7 - 4.41;
+        assert!((low - (4.41 - span * LEVEL_ROOM)).abs() < 1e-9, "{low}");
+        assert!((high - (8.7 + span * CANDLE_PAD)).abs() < 1e-9, "{high}");
+        // Every level at least LEVEL_ROOM of the span above the bottom edge.
+        let share = |price: f64| (price - low) / (high - low);
+        assert!(share(4.41) > 0.12, "{}", share(4.41));
+        // Levels above the candles: room above the top one.
+        let (low, high) = price_range(&candles, [9.0, 8.8, 8.6].into_iter());
+        assert!((high - (9.0 + (9.0 - 4.45) * LEVEL_ROOM)).abs() < 1e-9);
+        assert!((low - (4.45 - (9.0 - 4.45) * CANDLE_PAD)).abs() < 1e-9);
+        // Levels inside the candles' range, away from its edges: the candles
+        // decide, with their 4%.
+        let (low, high) = price_range(&candles, [6.5, 6.0, 5.5].into_iter());
+        let span = 8.7 - 4.45;
+        assert!((low - (4.45 - span * CANDLE_PAD)).abs() < 1e-9);
+        assert!((high - (8.7 + span * CANDLE_PAD)).abs() < 1e-9);
+        // No setup: the candles with 4%.
+        let (low, high) = price_range(&candles, std::iter::empty());
+        assert!((low - (4.45 - span * CANDLE_PAD)).abs() < 1e-9);
+        assert!((high - (8.7 + span * CANDLE_PAD)).abs() < 1e-9);
+        // A flat series still has a range.
+        let (low, high) = price_range(&ranging(5.0, 5.0), std::iter::empty());
+        assert!(low < 5.0 && high > 5.0);
+    }
+
+    #[test]
+    fn a_far_ema_does_not_squeeze_the_levels_and_is_cut_at_the_edge() {
+        let series = candles(150);
+        let setup = TradeSetup {
+            side: Side::Short,
+            entry: 97.5,
+            sl: 99.0,
+            tp: 95.0,
+            rr: 1.67,
+        };
+        // An EMA200 far above the candles (a market that fell).
+        let far = vec![Some(300.0); series.len()];
+        let svg = price_chart_svg(&PriceChart {
+            candles: &series,
+            emas: vec![EmaOverlay::new(200, far, style::EMA_SLOW_COLOR)],
+            setup: Some(&setup),
+            window: 120,
+        })
+        .unwrap();
+        let ema_color = format!("stroke=\"{}\"", hex(style::EMA_SLOW_COLOR));
+        let ema_lines: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.starts_with("<polyline") && l.contains(&ema_color))
+            .collect();
+        // Only its legend's short line: nothing of the series.
+        assert_eq!(
+            ema_lines.len(),
+            1,
+            "the EMA outside the range is not drawn: {ema_lines:?}"
+        );
+        // The plot spans y 30..(300 - 34); the lowest level (TP) is well above
+        // its bottom edge and the highest (SL) below its top.
+        let (_, tp) = level_colors()
+            .into_iter()
+            .find(|(n, _)| *n == "TP")
+            .unwrap();
+        let (_, sl) = level_colors()
+            .into_iter()
+            .find(|(n, _)| *n == "SL")
+            .unwrap();
+        let tp_y = horizontal_lines(&svg, &tp)[0];
+        let sl_y = horizontal_lines(&svg, &sl)[0];
+        let (top, bottom) = (30, style::PRICE_HEIGHT as i32 - 34);
+        assert!(bottom - tp_y > 25, "TP at {tp_y}, bottom {bottom}");
+        assert!(sl_y - top > 25, "SL at {sl_y}, top {top}");
+
+        let runs = runs_within(
+            &[Some(1.0), Some(5.0), None, Some(2.0), Some(3.0)],
+            0.0,
+            4.0,
+        );
+        assert_eq!(runs, vec![vec![(0.0, 1.0)], vec![(3.0, 2.0), (4.0, 3.0)]]);
     }
 
     #[test]

@@ -146,18 +146,18 @@ fn draw_legend(
 ) -> Result<(), ChartError> {
     let mut entries = vec![("RSI(14)", style::RSI_COLOR)];
     entries.extend(chart.lines().map(|(_, color, name)| (name, color)));
-    let mut x = 80;
+    let mut x = 110;
     for (name, color) in entries {
         let text_style =
             TextStyle::from((style::FONT, style::LABEL_SIZE).into_font()).color(&color);
         root.draw(&PathElement::new(
-            vec![(x, 11), (x + 14, 11)],
+            vec![(x, 13), (x + 14, 13)],
             color.stroke_width(2),
         ))
         .map_err(draw_error)?;
-        root.draw(&Text::new(name.to_string(), (x + 18, 5), text_style))
+        root.draw(&Text::new(name.to_string(), (x + 18, 4), text_style))
             .map_err(draw_error)?;
-        x += 28 + 8 * name.len() as i32;
+        x += 28 + style::label_room(name.len());
     }
     Ok(())
 }

@@ -29,7 +29,22 @@ pub const SUPPORT_COLOR: RGBColor = RGBColor(0x2e, 0xe5, 0x9d);
 pub const BREAK_COLOR: RGBColor = RGBColor(0xf5, 0xa5, 0x24);
 
 pub const FONT: &str = "sans-serif";
-pub const LABEL_SIZE: u32 = 16;
+/// Plotters writes this as a font size of `LABEL_SIZE / 1.24` (14.5 user
+/// units): 10 px where a chart is 540 px wide (the DetailPanel beside the
+/// table at 1440 px).
+pub const LABEL_SIZE: u32 = 18;
+
+/// The font size (user units) `style/main.css` gives the text of the price
+/// and RSI charts on narrow screens, where a 760-unit chart is drawn ~350 px
+/// wide (22 units are then ~10 px). The charts leave room for text this
+/// big at every width: label areas, label spacing and backing boxes.
+pub const SMALL_SCREEN_FONT: f64 = 22.0;
+
+/// Width (user units) a label of `chars` characters takes at
+/// `SMALL_SCREEN_FONT`, the larger of the two sizes.
+pub fn label_room(chars: usize) -> i32 {
+    (chars as f64 * SMALL_SCREEN_FONT * 0.58).ceil() as i32
+}
 
 /// The `#RRGGBB` spelling plotters writes for a colour.
 #[cfg(test)]
