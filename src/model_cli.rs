@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The model file's name in the data directory (the default `--out`).
-const MODEL_FILE: &str = "quality_model.json";
+const MODEL_FILE: &str = quantpro_model::QUALITY_MODEL_FILE;
 
 #[derive(Args)]
 pub struct ModelCmd {

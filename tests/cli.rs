@@ -446,3 +446,68 @@ fn trade_opens_a_paper_bracket_lists_it_and_flattens_it() {
     let listed: serde_json::Value = serde_json::from_str(&stdout(&positions)).unwrap();
     assert!(listed["open"].as_array().unwrap().is_empty());
 }
+
+/// `quantpro model train` puts a model in force in the data directory: the
+/// next scan gives every acting signal its `quality` (P(win) with the
+/// model's id and training size), and no WAIT signal one; the model file is
+/// never taken for candles.
+#[test]
+fn a_trained_model_gives_every_acting_signal_its_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = quantpro(
+        &["demo-data", "--data-dir", data_arg, "--symbols", "40"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let trained = quantpro(
+        &[
+            "model",
+            "train",
+            "--data-dir",
+            data_arg,
+            "--config",
+            "none.toml",
+        ],
+        dir.path(),
+    );
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("quality_model.json")).unwrap())
+            .unwrap();
+
+    let out = quantpro(
+        &["scan", "--data-dir", data_arg, "--config", "none.toml"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains("40 of 40 symbols processed"),
+        "{}",
+        stdout(&out)
+    );
+    let feed = MasterFeed::parse(&std::fs::read_to_string(data.join("master_feed.json")).unwrap())
+        .unwrap();
+    let acting: Vec<_> = feed
+        .signals
+        .iter()
+        .filter(|s| s.action != Action::Wait)
+        .collect();
+    assert!(!acting.is_empty(), "the demo market has acting signals");
+    for signal in &feed.signals {
+        match (&signal.quality, signal.action) {
+            (None, Action::Wait) => {}
+            (Some(q), Action::Long | Action::Short) => {
+                assert!(q.p_win > 0.0 && q.p_win < 1.0, "{q:?}");
+                assert_eq!(q.model_id, model["model_id"].as_str().unwrap());
+                assert_eq!(q.n_train as u64, model["n_train"].as_u64().unwrap());
+            }
+            other => panic!("{} {}: {other:?}", signal.symbol, signal.strategy),
+        }
+    }
+}

@@ -92,6 +92,7 @@ fn signal() -> Signal {
         },
         oi_metadata: OiMetadata::default(),
         metadata: None,
+        quality: None,
     }
 }
 

@@ -40,6 +40,9 @@ pub struct ScanRequest {
     pub only: Option<BTreeSet<(Exchange, String)>>,
     /// Scan time in Unix ms (closed candles and staleness are judged against it); now when `None`.
     pub now_ms: Option<i64>,
+    /// The signal-quality model in force: each acting signal gets its
+    /// `quality` (P(win), docs/QUALITY.md); none without a model.
+    pub quality: Option<std::sync::Arc<crate::quality::QualityModel>>,
 }
 
 impl ScanRequest {
@@ -52,6 +55,7 @@ impl ScanRequest {
             exchange: None,
             only: None,
             now_ms: None,
+            quality: None,
         }
     }
 
@@ -189,7 +193,7 @@ pub fn run_scan(
         .targets
         .par_iter()
         .map(|target| {
-            let result = scan_symbol(target, config, external, now_ms);
+            let result = scan_symbol(target, config, external, now_ms, request.quality.as_deref());
             for skip in &result.skipped {
                 report_skip(observer, skip);
             }
@@ -421,6 +425,7 @@ fn scan_symbol(
     config: &ScannerConfig,
     external: &ExternalDataMap,
     now_ms: i64,
+    quality: Option<&crate::quality::QualityModel>,
 ) -> SymbolResult {
     let (ltf, htf) = match load_target(target, now_ms) {
         Ok(series) => series,
@@ -450,8 +455,14 @@ fn scan_symbol(
             target.exchange
         );
     }
+    let mut signals = evaluate_all(&ctx, config);
+    if let Some(model) = quality {
+        for signal in signals.iter_mut() {
+            signal.quality = crate::quality::signal_quality(model, signal, &ctx);
+        }
+    }
     SymbolResult {
-        signals: evaluate_all(&ctx, config),
+        signals,
         skipped: vec![],
         candles,
     }

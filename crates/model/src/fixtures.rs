@@ -90,6 +90,7 @@ pub fn sample_signal(symbol: &str, strategy: Strategy) -> Signal {
             mcap: Some(1.2e12),
             vol_24h: None,
         }),
+        quality: None,
     }
 }
 

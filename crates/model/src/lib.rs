@@ -59,6 +59,10 @@ pub const SYNTHETIC_MARKER: &str = "SYNTHETIC";
 /// The master feed's file name in a data directory (the default `--feed`).
 pub const FEED_FILE: &str = "master_feed.json";
 
+/// The signal-quality model in force in a data directory
+/// (`quantpro model train` writes it; docs/QUALITY.md).
+pub const QUALITY_MODEL_FILE: &str = "quality_model.json";
+
 /// A paper trading account's file in a data directory: `paper-BINANCE.json`.
 pub fn paper_account_file(exchange: Exchange) -> String {
     format!("paper-{}.json", exchange.as_str())

@@ -224,6 +224,32 @@ pub struct Signal {
     pub oi_metadata: OiMetadata,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<MarketMetadata>,
+    /// The learned win probability of an acting signal (docs/QUALITY.md);
+    /// absent without a model in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<SignalQuality>,
+}
+
+/// `quality`: of signals like this one, the share that won (STRATEGIES.md
+/// §6, R > 0), as the model in force estimates it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalQuality {
+    pub p_win: f64,
+    pub model_id: String,
+    /// Unix ms.
+    pub trained_at: i64,
+    /// Closed trades the model was fitted on.
+    pub n_train: usize,
+    /// Walk-forward Brier skill against the base rate; `None` or <= 0: the
+    /// model has no skill on past data and must not sort or filter.
+    pub skill: Option<f64>,
+}
+
+impl SignalQuality {
+    /// The model beat the base rate out of sample.
+    pub fn has_skill(&self) -> bool {
+        self.skill.is_some_and(|s| s > 0.0)
+    }
 }
 
 impl Signal {

@@ -289,6 +289,7 @@ impl ScanPipeline {
             exchange: request.exchange,
             only: request.only.clone(),
             now_ms: Some(request.now_ms.unwrap_or_else(|| self.clock.now_ms())),
+            quality: quality_model(&self.paths.data_dir).map(Arc::new),
         };
         let listing = scan.clone();
         let symbols = blocking(move || scan_symbols(&listing)).await??;
@@ -362,6 +363,25 @@ impl ScanPipeline {
             .await;
         Ok(report)
     }
+}
+
+/// The signal-quality model in force (`DATA_DIR/quality_model.json`, as
+/// `quantpro model train` writes it), read at every scan so a new training
+/// is in force at the next close; a file that cannot be read is logged and
+/// no signal gets a `quality`.
+fn quality_model(data_dir: &Path) -> Option<quantpro_core::quality::QualityModel> {
+    let path = data_dir.join(quantpro_model::QUALITY_MODEL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!("[QUALITY] {} cannot be read: {e}", path.display());
+            return None;
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map_err(|e| tracing::warn!("[QUALITY] {} is not a model: {e}", path.display()))
+        .ok()
 }
 
 /// File and CPU work off the async workers; a panic in it becomes an error.

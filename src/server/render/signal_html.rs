@@ -135,6 +135,7 @@ fn SignalSummary(signal: Signal, now_ms: i64) -> impl IntoView {
                     <strong>{format::number(Some(signal.score), 1)}</strong>
                     <span class="muted">"/100"</span>
                 </span>
+                {signal.quality.as_ref().map(quality_fact)}
                 <span title="Last closed 15m close">
                     <span class="fact-label">"Price "</span>
                     <strong>{format::price(signal.price)}</strong>
@@ -148,6 +149,31 @@ fn SignalSummary(signal: Signal, now_ms: i64) -> impl IntoView {
                     {format!("computed {}", format::utc_datetime(calculated_ms))}
                 </span>
             </div>
+    }
+}
+
+/// P(win) of an acting signal with the model it comes from, or that the
+/// model has no skill on past data (docs/QUALITY.md).
+fn quality_fact(quality: &quantpro_model::SignalQuality) -> impl IntoView {
+    let title = format!(
+        "Learned win probability (R > 0, STRATEGIES.md §6): model {} trained {} on {} closed trades; walk-forward Brier skill against the base rate {}",
+        quality.model_id,
+        format::utc_datetime(quality.trained_at),
+        quality.n_train,
+        quality
+            .skill
+            .map_or_else(|| "not measured".to_string(), |s| format!("{s:+.3}"))
+    );
+    let value = if quality.has_skill() {
+        format!("{:.0} %", quality.p_win * 100.0)
+    } else {
+        "no skill on past data".to_string()
+    };
+    view! {
+        <span title=title data-testid="p-win">
+            <span class="fact-label">"P(win) "</span>
+            <strong>{value}</strong>
+        </span>
     }
 }
 

@@ -159,6 +159,7 @@ pub fn run_backtest_with(
         exchange: request.exchange,
         only: None,
         now_ms: request.now_ms,
+        quality: None,
     };
     let plan = plan_scan(&scan_request)?;
     let now_ms = request.now_ms.unwrap_or_else(quantpro_model::now_ms);

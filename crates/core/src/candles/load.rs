@@ -173,11 +173,12 @@ pub fn list_candle_files(dir: &Path) -> std::io::Result<CandleInventory> {
     Ok(listing.into_inventory())
 }
 
-/// A file QuantPro writes in a data directory: the master feed and the
-/// paper trading accounts (the journal, lock files and caches are not
+/// A file QuantPro writes in a data directory: the master feed, the
+/// signal-quality model and the paper trading accounts (the journal, lock files and caches are not
 /// candle formats or are hidden).
 fn is_product_file(name: &str) -> bool {
     name == quantpro_model::FEED_FILE
+        || name == quantpro_model::QUALITY_MODEL_FILE
         || quantpro_model::Exchange::ALL
             .iter()
             .any(|e| name == quantpro_model::paper_account_file(*e))
@@ -479,6 +480,7 @@ mod tests {
             "journal.sqlite-wal",
             "journal.sqlite-shm",
             "paper-BINANCE.json",
+            quantpro_model::QUALITY_MODEL_FILE,
             quantpro_model::SYNTHETIC_MARKER,
         ] {
             std::fs::write(dir.path().join(name), GOOD).unwrap();

@@ -262,6 +262,7 @@ pub fn replay_labelled(
         exchange: request.exchange,
         only: None,
         now_ms: request.now_ms,
+        quality: None,
     })?;
     let now_ms = request.now_ms.unwrap_or_else(quantpro_model::now_ms);
     let strategies = request.strategies();

@@ -19,7 +19,7 @@ pub use features::{
     replay_labelled, signal_features, LabelledTrade, QualityDataset, FEATURES, FEATURE_NAMES,
 };
 pub use model::{FitError, FitOptions, LogisticModel};
-pub use trained::{train, OutOfSampleSummary, QualityModel};
+pub use trained::{signal_quality, train, OutOfSampleSummary, QualityModel};
 
 #[cfg(test)]
 mod tests {

@@ -50,6 +50,30 @@ impl QualityModel {
     }
 }
 
+/// The `quality` of an acting signal under `model`, from the context it
+/// was computed from; `None` for a WAIT or when its features cannot be
+/// taken at its close.
+pub fn signal_quality(
+    model: &QualityModel,
+    signal: &quantpro_model::Signal,
+    ctx: &crate::context::SharedContext,
+) -> Option<quantpro_model::SignalQuality> {
+    if signal.action == quantpro_model::Action::Wait {
+        return None;
+    }
+    let features = super::features::signal_features(signal, ctx).ok()?;
+    Some(quantpro_model::SignalQuality {
+        p_win: model.p_win(&features),
+        model_id: model.model_id.clone(),
+        trained_at: model.trained_at,
+        n_train: model.n_train,
+        skill: model
+            .walk_forward
+            .as_ref()
+            .and_then(|s| s.skill_vs_base_rate),
+    })
+}
+
 /// Evaluates the model on the closed trades `trades`, then fits it on all
 /// of them. Returns the model and the full evaluation.
 pub fn train(

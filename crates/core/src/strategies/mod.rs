@@ -279,6 +279,7 @@ fn assemble(
         },
         oi_metadata: ext.oi_metadata.clone(),
         metadata: ext.market.clone(),
+        quality: None,
     }
 }
 

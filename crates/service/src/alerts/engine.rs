@@ -454,6 +454,14 @@ fn matches(rule: &AlertRule, event: &AlertEvent) -> bool {
             rule.min_score.is_none_or(|m| signal.score >= m)
                 && rule.min_rr.is_none_or(|m| rr.is_some_and(|rr| rr >= m))
                 && rule.top_n.is_none_or(|n| *rank <= n)
+                && rule.min_p_win.is_none_or(|m| {
+                    // A model without skill never filters (docs/QUALITY.md).
+                    signal
+                        .quality
+                        .as_ref()
+                        .filter(|q| q.has_skill())
+                        .is_none_or(|q| q.p_win >= m)
+                })
         }
         AlertEvent::Resolved { trade } => rule.min_score.is_none_or(|m| trade.score >= m),
         // The owner's own orders: every change is news.
@@ -684,5 +692,39 @@ mod tests {
                 .is_empty(),
             "once"
         );
+    }
+
+    #[test]
+    fn min_p_win_filters_only_with_a_model_that_has_skill() {
+        let rule = AlertRule {
+            min_p_win: Some(0.5),
+            ..rule("likely")
+        };
+        let quality = |p_win: f64, skill: f64| quantpro_model::SignalQuality {
+            p_win,
+            model_id: "logit-test".into(),
+            trained_at: 0,
+            n_train: 100,
+            skill: Some(skill),
+        };
+        let turned = |q: Option<quantpro_model::SignalQuality>| {
+            let mut signal = acting("BTCUSDT", 900_000, Action::Long);
+            signal.quality = q;
+            AlertEvent::Turned {
+                signal: Box::new(signal),
+                from: Action::Wait,
+                rank: 1,
+            }
+        };
+        assert!(
+            !matches(&rule, &turned(Some(quality(0.4, 0.02)))),
+            "below, with skill"
+        );
+        assert!(matches(&rule, &turned(Some(quality(0.6, 0.02)))));
+        assert!(
+            matches(&rule, &turned(Some(quality(0.4, -0.01)))),
+            "no skill: no filter"
+        );
+        assert!(matches(&rule, &turned(None)), "no model: no filter");
     }
 }

@@ -47,6 +47,10 @@ pub struct AlertRule {
     pub min_rr: Option<f64>,
     /// Only signals among the N best of the table (by score).
     pub top_n: Option<usize>,
+    /// Only signals whose learned win probability (0-1, docs/QUALITY.md)
+    /// is at least this. Applies only while the model in force has skill on
+    /// past data; without a model, or one without skill, it filters nothing.
+    pub min_p_win: Option<f64>,
     /// Channel names (`[alerts.channels.NAME]`, or the built-in `browser`).
     pub channels: Vec<String>,
     /// `execute = "paper"` or `"live"`: each signal the rule fires for is
@@ -65,6 +69,7 @@ impl Default for AlertRule {
             min_score: None,
             min_rr: None,
             top_n: None,
+            min_p_win: None,
             channels: vec![BROWSER.to_string()],
             execute: None,
         }
@@ -253,6 +258,14 @@ impl AlertSettings {
                     "{} trades signals: its 'on' must list \"signal\"",
                     field("execute")
                 ));
+            }
+            if let Some(p) = rule.min_p_win {
+                if !(0.0..=1.0).contains(&p) {
+                    problems.push(format!(
+                        "{} must be between 0 and 1, got {p}",
+                        field("min_p_win")
+                    ));
+                }
             }
             if rule.top_n == Some(0) {
                 problems.push(format!("{} must be at least 1", field("top_n")));
