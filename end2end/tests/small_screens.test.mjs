@@ -360,6 +360,57 @@ async function assertFitsWidth(page, scope, label) {
     assert.ok(chart.fill > 0.9 && chart.fill <= 1, `${label}: ${chart.selector} spans its panel (${chart.fill.toFixed(2)})`);
     assert.ok(Math.abs(chart.aspect - 1) < 0.02, `${label}: ${chart.selector} is scaled, not cut (${chart.aspect.toFixed(3)})`);
   }
+  await assertChartsRead(page, scope, label);
+}
+
+/** Colours of the setup level lines (charts/style.rs). */
+const LEVEL_COLORS = { TP: "#2EE59D", Entry: "#E6EDF3", SL: "#FF4D6D" };
+/** The plot area of a price chart in its viewBox (charts/frame.rs margins): y from 32 to 300 - 36. */
+const PLOT_TOP = 32;
+const PLOT_BOTTOM = 264;
+
+/**
+ * The charts' text is at least 10 px on screen (its font size in the
+ * SVG's units, scaled as the SVG is), and the setup's level lines are
+ * inside the price charts' plot area, away from its bottom and top edges.
+ */
+async function assertChartsRead(page, scope, label) {
+  const charts = await page.$eval(
+    scope,
+    (root, colors) =>
+      [...root.querySelectorAll("svg.chart-svg")].map((svg) => {
+        const view = svg.viewBox.baseVal;
+        const scale = svg.getBoundingClientRect().width / view.width;
+        const texts = [...svg.querySelectorAll("text")]
+          .filter((t) => t.textContent.trim() !== "")
+          .map((t) => ({ text: t.textContent.trim(), px: parseFloat(getComputedStyle(t).fontSize) * scale }));
+        const levels = [...svg.querySelectorAll("polyline")]
+          .map((line) => {
+            const name = Object.keys(colors).find((n) => line.getAttribute("stroke") === colors[n]);
+            const ys = line.getAttribute("points").trim().split(/\s+/).map((p) => Number(p.split(",")[1]));
+            return name && ys.length === 2 && ys[0] === ys[1] ? { name, y: ys[0] } : null;
+          })
+          .filter(Boolean);
+        return { kind: svg.getAttribute("class"), texts, levels };
+      }),
+    LEVEL_COLORS,
+  );
+  const price = charts.filter((c) => /price-chart/.test(c.kind));
+  assert.equal(price.length, 2, `${label}: both price charts`);
+  for (const chart of charts) {
+    assert.ok(chart.texts.length > 0, `${label}: ${chart.kind} has labels`);
+    const small = chart.texts.filter((t) => t.px < 10);
+    assert.deepEqual(small.map((t) => `${t.text} ${t.px.toFixed(1)} px`), [], `${label}: ${chart.kind} text is at least 10 px`);
+  }
+  for (const chart of price) {
+    assert.deepEqual(chart.levels.map((l) => l.name).sort(), ["Entry", "SL", "TP"], `${label}: ${chart.kind} draws the levels`);
+    for (const level of chart.levels) {
+      assert.ok(
+        level.y >= PLOT_TOP + 20 && level.y <= PLOT_BOTTOM - 20,
+        `${label}: ${chart.kind} ${level.name} at y ${level.y} is inside the plot, away from its edges (${PLOT_TOP}..${PLOT_BOTTOM})`,
+      );
+    }
+  }
 }
 
 test("on a phone the filters fold behind one button and still filter", async () => {

@@ -23,12 +23,12 @@ pub fn plot_area<'a, 'b>(
     ChartBuilder::on(root)
         // Room for text at `style::SMALL_SCREEN_FONT`: the legend above,
         // the time labels below, seven-digit prices on the left.
-        .margin_top(30)
+        .margin_top(32)
         .margin_right(10)
         .margin_left(4)
         .margin_bottom(4)
-        .x_label_area_size(30)
-        .y_label_area_size(104)
+        .x_label_area_size(32)
+        .y_label_area_size(110)
         .build_cartesian_2d(x, y)
         .map_err(draw_error)
 }
@@ -49,7 +49,7 @@ pub fn draw_mesh(
             String::new()
         }
     };
-    // Four: "07-16 13:30" at `style::SMALL_SCREEN_FONT` takes ~140 units.
+    // Four: "07-16 13:30" at `style::SMALL_SCREEN_FONT` takes ~155 units.
     draw_grid(plot, 4, y_labels, &time_label, value_label)
 }
 

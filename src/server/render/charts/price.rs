@@ -181,7 +181,7 @@ fn axis_decimals(low: f64, high: f64, labels: usize) -> usize {
 
 /// Pixels between two level labels' centres, so close levels stay readable
 /// (at `style::SMALL_SCREEN_FONT` too).
-const LABEL_GAP: i32 = 26;
+const LABEL_GAP: i32 = 28;
 
 /// "TP 65650.47" at the right end of each level line, on a backing box;
 /// labels of nearby levels are pushed apart vertically (in price order),
@@ -515,7 +515,7 @@ mod tests {
             1,
             "the EMA outside the range is not drawn: {ema_lines:?}"
         );
-        // The plot spans y 30..(300 - 34); the lowest level (TP) is well above
+        // The plot spans y 32..(300 - 36); the lowest level (TP) is well above
         // its bottom edge and the highest (SL) below its top.
         let (_, tp) = level_colors()
             .into_iter()
@@ -527,7 +527,7 @@ mod tests {
             .unwrap();
         let tp_y = horizontal_lines(&svg, &tp)[0];
         let sl_y = horizontal_lines(&svg, &sl)[0];
-        let (top, bottom) = (30, style::PRICE_HEIGHT as i32 - 34);
+        let (top, bottom) = (32, style::PRICE_HEIGHT as i32 - 36);
         assert!(bottom - tp_y > 25, "TP at {tp_y}, bottom {bottom}");
         assert!(sl_y - top > 25, "SL at {sl_y}, top {top}");
 

@@ -36,9 +36,9 @@ pub const LABEL_SIZE: u32 = 18;
 
 /// The font size (user units) `style/main.css` gives the text of the price
 /// and RSI charts on narrow screens, where a 760-unit chart is drawn ~350 px
-/// wide (22 units are then ~10 px). The charts leave room for text this
+/// wide (24 units are then ~10.7 px, 10 px down to 320 px). The charts leave room for text this
 /// big at every width: label areas, label spacing and backing boxes.
-pub const SMALL_SCREEN_FONT: f64 = 22.0;
+pub const SMALL_SCREEN_FONT: f64 = 24.0;
 
 /// Width (user units) a label of `chars` characters takes at
 /// `SMALL_SCREEN_FONT`, the larger of the two sizes.
