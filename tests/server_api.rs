@@ -1823,6 +1823,17 @@ async fn results_warm_up_while_the_first_scan_runs_and_say_run_a_scan_otherwise(
         "{html}"
     );
     assert!(!html.contains("data-testid=\"error-banner\""), "{html}");
+    // A share page asked for meanwhile says so too, not "run a scan".
+    let share = server
+        .client
+        .get(server.url("/signal/BINANCE/BTCUSDT/Legacy"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(share.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let share = share.text().await.unwrap();
+    assert!(share.contains("Warming up"), "{share}");
+    assert!(!share.contains("run a scan"), "{share}");
 
     // Once written, the feed is served.
     drop(hold);

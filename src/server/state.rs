@@ -738,7 +738,7 @@ impl AppState {
         symbol: &str,
         strategy: Strategy,
     ) -> Result<Option<Signal>, FeedLoadError> {
-        let snapshot = self.feed.load().await?;
+        let snapshot = self.load_feed().await?;
         Ok(snapshot
             .feed
             .signals
