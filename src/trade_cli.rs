@@ -157,9 +157,9 @@ fn open_desk(
 fn ticket_question(ticket: &quantpro_service::execution::Ticket) -> String {
     let (s, l) = (&ticket.sizing, &ticket.sizing.levels);
     format!(
-        "{} {:?} {} {} on {}: {} at {}, stop {}, target {}; risk {} ({} R). Place it? [y/N] ",
+        "{} {} {} {} on {}: {} at {}, stop {}, target {}; risk {} ({} R). Place it? [y/N] ",
         if ticket.live { "LIVE" } else { "PAPER" },
-        l.side,
+        l.direction(),
         ticket.symbol,
         ticket.strategy,
         ticket.venue,

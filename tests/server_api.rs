@@ -62,6 +62,12 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The body of `GET path` as text (a page the server renders).
+    async fn page(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self.client.get(self.url(path)).send().await.unwrap();
         json_of(response).await
@@ -115,6 +121,18 @@ impl TestServer {
         assert_eq!(status, StatusCode::ACCEPTED, "{started}");
         self.wait_done(started["id"].as_u64().unwrap()).await
     }
+}
+
+/// Writes the feed of one fresh LONG signal (the fixture's BTCUSDT Legacy,
+/// in the scanner's own output format) for `state`'s server; returns it.
+fn write_feed_of_one_signal(state: &AppState) -> quantpro_model::Signal {
+    let signal = quantpro_model::fixtures::sample_signal("BTCUSDT", Strategy::Legacy);
+    let feed = MasterFeed {
+        last_updated: 1_721_088_900_000,
+        signals: vec![signal.clone()],
+    };
+    write_feed(&state.paths().feed_path, &feed).unwrap();
+    signal
 }
 
 async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
@@ -1451,15 +1469,7 @@ async fn on_real_markets_without_a_coinalyze_key_the_table_says_once_what_breako
         .iter()
         .any(|row| row.to_string().contains("COINALYZE_API_KEY")));
     // Once on the page, above the table.
-    let html = server
-        .client
-        .get(server.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = server.page("/").await;
     assert_eq!(
         html.matches("data-testid=\"feed-notice\"").count(),
         1,
@@ -1483,12 +1493,7 @@ async fn on_real_markets_without_a_coinalyze_key_the_table_says_once_what_breako
 async fn a_paper_trade_goes_from_ticket_to_positions_and_back_to_flat() {
     let server = TestServer::start(&[Exchange::Binance]).await;
     // A feed with one fresh LONG signal (the scanner's own output format).
-    let signal = quantpro_model::fixtures::sample_signal("BTCUSDT", Strategy::Legacy);
-    let feed = MasterFeed {
-        last_updated: 1_721_088_900_000,
-        signals: vec![signal.clone()],
-    };
-    write_feed(&server.state.paths().feed_path, &feed).unwrap();
+    let signal = write_feed_of_one_signal(&server.state);
     let (exchange, symbol, strategy) = (
         signal.exchange.as_str(),
         signal.symbol.as_str(),
@@ -1570,13 +1575,7 @@ async fn a_paper_trade_goes_from_ticket_to_positions_and_back_to_flat() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{none}");
 
     // The owner's Track Record lists the executed trade beside the signals'.
-    let page = server
-        .client
-        .get(server.url("/track-record"))
-        .send()
-        .await
-        .unwrap();
-    let html = page.text().await.unwrap();
+    let html = server.page("/track-record").await;
     assert!(html.contains("data-testid=\"executed-trades\""));
     assert_eq!(html.matches("data-testid=\"executed-row\"").count(), 1);
 
@@ -1616,12 +1615,7 @@ on = ["signal"]
 execute = "live"
 "#;
     let app = served_app::serve_app(&[Exchange::Binance], SYMBOLS, Some(config), &[]).await;
-    let signal = quantpro_model::fixtures::sample_signal("BTCUSDT", Strategy::Legacy);
-    let feed = MasterFeed {
-        last_updated: 1_721_088_900_000,
-        signals: vec![signal.clone()],
-    };
-    write_feed(&app.state.paths().feed_path, &feed).unwrap();
+    let signal = write_feed_of_one_signal(&app.state);
     app.state.start_execution();
     let mut alerts = app.state.alerter.subscribe();
     let mut before = signal.clone();
@@ -1675,12 +1669,7 @@ async fn live_keys_never_reach_a_page_an_answer_the_feed_or_a_file() {
         &[("BINANCE_API_KEY", API_KEY), ("BINANCE_API_SECRET", SECRET)],
     )
     .await;
-    let signal = quantpro_model::fixtures::sample_signal("BTCUSDT", Strategy::Legacy);
-    let feed = MasterFeed {
-        last_updated: 1_721_088_900_000,
-        signals: vec![signal],
-    };
-    write_feed(&app.state.paths().feed_path, &feed).unwrap();
+    write_feed_of_one_signal(&app.state);
     let client = reqwest::Client::new();
     let opened = client
         .post(format!("{}/api/execution/open", app.base))
@@ -1809,15 +1798,7 @@ async fn results_warm_up_while_the_first_scan_runs_and_say_run_a_scan_otherwise(
     );
     assert!(!text.contains("run a scan"), "{table}");
     // The page the server renders says the same.
-    let html = server
-        .client
-        .get(server.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = server.page("/").await;
     assert!(
         html.contains("Warming up: the first scan is running"),
         "{html}"

@@ -11,7 +11,7 @@ use super::page_document::{page_document_with_head, PageTopbar};
 use super::to_html;
 use leptos::prelude::*;
 use quantpro_service::execution::{Bracket, Positions, Ticket};
-use quantpro_sources::trading::{Leg, Side};
+use quantpro_sources::trading::Leg;
 
 /// Posts `data-body` to `data-post` after `confirm(data-confirm)`, shows
 /// the answer in `#trade-result`, and follows `data-next` on success.
@@ -36,13 +36,6 @@ fn head(token: Option<String>) -> String {
     token
         .map(|t| to_html(view! { <meta name="csrf-token" content=t /> }))
         .unwrap_or_default()
-}
-
-fn side_word(side: Side) -> &'static str {
-    match side {
-        Side::Buy => "LONG",
-        Side::Sell => "SHORT",
-    }
 }
 
 /// The ticket of `ticket`, or the reason there is none.
@@ -77,7 +70,7 @@ fn ticket_body(t: &Ticket) -> String {
     let s = &t.sizing;
     let l = &s.levels;
     let mode = if t.live { "LIVE" } else { "PAPER" };
-    let side = side_word(l.side);
+    let side = l.direction();
     let confirm = format!(
         "{mode} {side} {} {} on {}: {} at {} ({}), stop {}, target {}; risk {} ({} R). Place it?",
         t.symbol,
@@ -242,7 +235,7 @@ fn positions_body(p: &Positions) -> String {
             let cells = [
                 format!("{} {}", b.exchange, b.symbol),
                 mode.to_string(),
-                side_word(b.sizing.levels.side).to_string(),
+                b.sizing.levels.direction().to_string(),
                 v.quantity.to_string(),
                 entry,
                 v.mark.map_or_else(|| "—".to_string(), |m| m.to_string()),
@@ -308,7 +301,7 @@ pub fn executed_trades_section(brackets: &[Bracket]) -> String {
                 format!("{} {}", b.exchange, b.symbol),
                 b.strategy.to_string(),
                 if b.live { "LIVE" } else { "PAPER" }.to_string(),
-                side_word(levels.side).to_string(),
+                levels.direction().to_string(),
                 format!("{} → {}", levels.entry, fill.map_or_else(|| "—".to_string(), |f| f.to_string())),
                 slippage,
                 exit,

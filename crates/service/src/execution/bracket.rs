@@ -70,6 +70,14 @@ impl LegRecord {
         }
     }
 
+    /// What the venue now says of the order: known, so no error and no
+    /// doubt left.
+    pub fn took(&mut self, report: OrderReport) {
+        self.report = Some(report);
+        self.error = None;
+        self.unknown = false;
+    }
+
     pub fn state(&self) -> Option<&OrderState> {
         self.report.as_ref().map(|r| &r.state)
     }
@@ -168,10 +176,7 @@ impl Bracket {
     /// trigger of `[[alerts.rules]]`).
     pub fn alert_event(&self) -> AlertEvent {
         let mode = if self.live { "LIVE" } else { "PAPER" };
-        let side = match self.sizing.levels.side {
-            quantpro_sources::trading::Side::Buy => "LONG",
-            quantpro_sources::trading::Side::Sell => "SHORT",
-        };
+        let side = self.sizing.levels.direction();
         let what = match self.state {
             BracketState::Sending => "being placed".to_string(),
             BracketState::Pending => "placed, the limit entry waits".to_string(),

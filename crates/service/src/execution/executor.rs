@@ -688,11 +688,7 @@ impl Executor {
                 .order(&leg.request.symbol, &leg.request.client_id)
                 .await
             {
-                Ok(Some(report)) => {
-                    leg.report = Some(report);
-                    leg.error = None;
-                    leg.unknown = false;
-                }
+                Ok(Some(report)) => leg.took(report),
                 // Recorded but never at the venue (a stop before sending,
                 // a request lost on the way).
                 Ok(None) if leg.report.is_none() => {
@@ -954,12 +950,7 @@ async fn settle(
     let (mut not_found, mut resent) = (0, false);
     for wait in LOOKUP_WAITS {
         match result {
-            Ok(report) => {
-                leg.report = Some(report);
-                leg.error = None;
-                leg.unknown = false;
-                return;
-            }
+            Ok(report) => return leg.took(report),
             Err(TradeError::Unknown { .. }) => {
                 tokio::time::sleep(wait).await;
                 result = match venue
@@ -999,11 +990,7 @@ async fn settle(
         }
     }
     match result {
-        Ok(report) => {
-            leg.report = Some(report);
-            leg.error = None;
-            leg.unknown = false;
-        }
+        Ok(report) => leg.took(report),
         Err(e) => {
             leg.unknown = true;
             leg.error = Some(e.to_string());

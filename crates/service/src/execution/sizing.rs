@@ -92,6 +92,14 @@ impl Levels {
         Ok(())
     }
 
+    /// LONG for a bracket that buys its entry, SHORT for one that sells it.
+    pub fn direction(&self) -> &'static str {
+        match self.side {
+            Side::Buy => "LONG",
+            Side::Sell => "SHORT",
+        }
+    }
+
     /// How much worse than the entry level `fill` is, in basis points of
     /// the level (negative: better), to 0.1 bp.
     pub fn slippage_bps(&self, fill: Decimal) -> Decimal {
